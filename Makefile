@@ -1,0 +1,38 @@
+# One command sets up and runs the demo (`make demo`), one runs the tests (`make test`).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export SYNTH_PIPELINES_HOME := $(CURDIR)/.synth
+
+.PHONY: install demo test dev lock clean
+
+install: $(VENV)/.installed
+
+# The venv is rebuilt from the hashed lock whenever the lock or the package metadata changes.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	touch $@
+
+demo: install
+	$(BIN)/synth-pipelines demo
+
+test: install
+	$(BIN)/python -m pytest
+
+dev: install
+	$(BIN)/synth-pipelines demo-db
+	$(BIN)/dagster dev -w workspace.yaml
+
+lock:
+	$(BIN)/uv pip compile requirements.in --python-platform x86_64-manylinux_2_28 --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .synth .dagster_home

@@ -1,0 +1,86 @@
+"""Read-only access to the source database and the one mapping from SQL types to Arrow types.
+
+The source is production: every connection is put in read-only mode by the database itself
+(not just by our good intentions), so a bug here cannot write to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+
+# Executed on every new DBAPI connection, per dialect.
+_READ_ONLY_STATEMENTS = {
+    "sqlite": ["PRAGMA query_only = ON"],
+    "postgresql": ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"],
+    "mysql": ["SET SESSION TRANSACTION READ ONLY"],
+    "mariadb": ["SET SESSION TRANSACTION READ ONLY"],
+}
+
+
+def read_only_engine(url: str) -> Engine:
+    """An engine whose connections the database itself refuses to write through."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _READ_ONLY_STATEMENTS:
+        raise ValueError(
+            f"source dialect '{backend}' has no read-only mode configured here; "
+            f"supported: {', '.join(sorted(_READ_ONLY_STATEMENTS))}"
+        )
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        # Open the file read-only as well: no journal, no accidental creation of a missing file.
+        parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={**parsed.query, "uri": "true"})
+    engine = sa.create_engine(parsed, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _set_read_only(dbapi_connection, _record):  # noqa: ANN001
+        cursor = dbapi_connection.cursor()
+        for statement in _READ_ONLY_STATEMENTS[backend]:
+            cursor.execute(statement)
+        cursor.close()
+
+    return engine
+
+
+@contextmanager
+def read_only_connection(url: str) -> Iterator[Connection]:
+    engine = read_only_engine(url)
+    try:
+        with engine.connect() as conn:
+            yield conn
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def arrow_type(sql_type: sa.types.TypeEngine) -> pa.DataType:
+    """Arrow type for a reflected SQL column type; unknown types travel as strings."""
+    try:
+        python_type = sql_type.python_type
+    except NotImplementedError:
+        return pa.string()
+    import datetime
+    import decimal
+
+    return {
+        bool: pa.bool_(),
+        int: pa.int64(),
+        float: pa.float64(),
+        decimal.Decimal: pa.float64(),  # features are numbers, not money arithmetic
+        datetime.date: pa.date32(),
+        datetime.datetime: pa.timestamp("us"),
+        str: pa.string(),
+    }.get(python_type, pa.string())
+
+
+def reflect_table(conn: Connection, name: str) -> sa.Table:
+    return sa.Table(name, sa.MetaData(), autoload_with=conn)
+
+
+def table_names(conn: Connection) -> list[str]:
+    return sa.inspect(conn).get_table_names()

@@ -1,0 +1,108 @@
+"""Finding and loading synthcity plugins one at a time.
+
+`synthcity.plugins.Plugins()` imports every plugin module on each call, which costs seconds and
+floods the terminal with import errors from plugins nobody asked for (goggle needs dgl, great
+needs a model hub). We import only the chosen plugin's module and keep synthcity's loguru output
+in Python logging, where Dagster and the CLI decide what to show.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import logging
+import os
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+# Plugin folders holding tabular generators that fit a plain DataFrame.
+TABULAR_CATEGORIES = ("generic", "privacy")
+# Present in synthcity 0.2.12 but unusable here, with the reason shown to the user.
+UNSUPPORTED = {
+    "goggle": "needs dgl and torch_geometric, which have no build for the pinned torch",
+    "great": "downloads a language model from a model hub at training time",
+}
+# Arguments every synthcity plugin takes (synthcity.plugins.core.plugin.Plugin.__init__).
+_BASE_ARGUMENTS = {"random_state", "device", "workspace", "compress_dataset", "sampling_patience",
+                   "sampling_strategy", "strict"}
+# Set by the pipeline itself; a spec must not set them (the seed has its own field).
+RESERVED_SETTINGS = {"random_state", "workspace"}
+
+log = logging.getLogger("synth_pipelines.synthcity")
+
+
+@cache
+def _plugin_files() -> dict[str, Path]:
+    spec = importlib.util.find_spec("synthcity")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("synthcity is not installed; run `make install`")
+    root = Path(list(spec.submodule_search_locations)[0]) / "plugins"
+    return {file.stem.removeprefix("plugin_"): file
+            for category in TABULAR_CATEGORIES for file in sorted((root / category).glob("plugin_*.py"))}
+
+
+def _module_name(name: str) -> str | None:
+    file = _plugin_files().get(name)
+    return None if file is None else f"synthcity.plugins.{file.parent.name}.{file.stem}"
+
+
+def available_plugins() -> list[str]:
+    """Tabular plugin names, found from synthcity's files without importing them."""
+    return sorted(name for name in _plugin_files() if name not in UNSUPPORTED)
+
+
+def is_private_plugin(name: str) -> bool:
+    return (_module_name(name) or "").startswith("synthcity.plugins.privacy.")
+
+
+def quiet_synthcity() -> None:
+    """Route synthcity's loguru sink to Python logging and mute third-party import chatter."""
+    os.environ.setdefault("KEOPS_VERBOSE", "0")  # else pykeops prints a CUDA warning on CPU machines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|sklearn|synthcity|pykeops|geomloss)")
+    import synthcity.logger as synthcity_logger
+    from loguru import logger as loguru_logger
+
+    synthcity_logger.remove()
+
+    def to_python_logging(message: Any) -> None:
+        record = message.record
+        level = logging.DEBUG if record["level"].no < 30 else logging.WARNING
+        log.log(level, "%s", record["message"])
+
+    loguru_logger.add(to_python_logging, level="INFO", format="{message}")
+
+
+def load_plugin_class(name: str) -> type:
+    if name in UNSUPPORTED:
+        raise ValueError(f"synthcity plugin '{name}' is not supported here: {UNSUPPORTED[name]}")
+    module_name = _module_name(name)
+    if module_name is None:
+        raise ValueError(f"unknown synthcity plugin '{name}'; use one of: {', '.join(available_plugins())}")
+    quiet_synthcity()
+    return importlib.import_module(module_name).plugin
+
+
+def plugin_arguments(name: str) -> set[str]:
+    """The settings a plugin accepts, read from its source without importing synthcity (~20 s).
+
+    synthcity plugins swallow unknown keyword arguments, so a typo would silently do nothing.
+    """
+    tree = ast.parse(_plugin_files()[name].read_text())
+    class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
+                      and any(getattr(t, "id", None) == "plugin" for t in node.targets))
+    plugin_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name)
+    init = next(node for node in plugin_class.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+    own = {arg.arg for arg in init.args.args + init.args.kwonlyargs} - {"self"}
+    return own | _BASE_ARGUMENTS
+
+
+def unsupported_settings(name: str, settings: dict[str, Any]) -> list[str]:
+    accepted = plugin_arguments(name)
+    return sorted(key for key in settings if key not in accepted or key in RESERVED_SETTINGS)

@@ -1,0 +1,223 @@
+"""Stages 3 and 4: train a synthcity plugin on the train rows, then generate rows in batches.
+
+synthcity plugins want a frame of numbers and category labels without gaps. `ColumnCodec` turns
+a real training view into that (dates become day numbers, missing numbers become a fill value
+plus a `<column>__missing` flag, missing categories a sentinel) and turns generated rows back
+into the view's own types, ranges and missing values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synth_pipelines.core.synthcity_plugins import load_plugin_class
+
+MISSING = "__missing__"
+ColumnKind = Literal["integer", "float", "category", "date", "datetime"]
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ColumnCodec:
+    name: str
+    kind: ColumnKind
+    has_missing: bool = False
+    fill: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: list[Any] = field(default_factory=list)  # original values of a category column
+    dtype: str = "object"  # pandas dtype the decoded column gets back
+
+    @property
+    def missing_flag(self) -> str:
+        return f"{self.name}__missing"
+
+
+def _kind_of(series: pd.Series, force_category: bool) -> ColumnKind:
+    if force_category or pd.api.types.is_bool_dtype(series):
+        return "category"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "float"
+    sample = series.dropna()
+    if len(sample) and all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in sample.head(100)):
+        return "date"
+    if len(sample) and all(isinstance(v, dt.datetime) for v in sample.head(100)):
+        return "datetime"
+    return "category"
+
+
+def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
+    if kind == "date":
+        return pd.to_datetime(series).map(lambda v: np.nan if pd.isna(v) else v.toordinal()).astype(float)
+    if kind == "datetime":
+        stamps = pd.to_datetime(series)
+        return (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    return pd.to_numeric(series).astype(float)
+
+
+def fit_codecs(frame: pd.DataFrame, categorical: set[str]) -> list[ColumnCodec]:
+    codecs = []
+    for name in frame.columns:
+        series = frame[name]
+        kind = _kind_of(series, name in categorical)
+        codec = ColumnCodec(name=name, kind=kind, has_missing=bool(series.isna().any()))
+        if kind == "category":
+            codec.categories = sorted(series.dropna().unique().tolist(), key=str)
+            if pd.api.types.is_bool_dtype(series):
+                codec.dtype = "boolean"
+            elif pd.api.types.is_integer_dtype(series):
+                codec.dtype = "Int64"
+        else:
+            numbers = as_number(series, kind)
+            codec.fill = float(numbers.median()) if numbers.notna().any() else 0.0
+            codec.minimum, codec.maximum = float(numbers.min()), float(numbers.max())
+        codecs.append(codec)
+    return codecs
+
+
+def encode(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+    out = {}
+    for codec in codecs:
+        series = frame[codec.name]
+        if codec.kind == "category":
+            out[codec.name] = series.map(lambda v: MISSING if pd.isna(v) else str(v)).astype(object)
+            continue
+        numbers = as_number(series, codec.kind)
+        out[codec.name] = numbers.fillna(codec.fill)
+        if codec.has_missing:
+            out[codec.missing_flag] = numbers.isna().astype(int)
+    return pd.DataFrame(out)
+
+
+def decode(encoded: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+    out = {}
+    for codec in codecs:
+        values = encoded[codec.name]
+        if codec.kind == "category":
+            lookup = {str(v): v for v in codec.categories}
+            decoded = values.astype(str).map(lookup)  # MISSING and unseen labels become missing
+            if not codec.has_missing and decoded.isna().any():
+                decoded = decoded.fillna(codec.categories[0] if codec.categories else None)
+            out[codec.name] = decoded.astype(codec.dtype)
+            continue
+        numbers = pd.to_numeric(values, errors="coerce").clip(codec.minimum, codec.maximum)
+        if codec.has_missing:
+            numbers = numbers.mask(pd.to_numeric(encoded[codec.missing_flag]) >= 0.5)
+        if codec.kind == "integer":
+            out[codec.name] = numbers.round().astype("Int64")
+        elif codec.kind == "float":
+            out[codec.name] = numbers
+        elif codec.kind == "date":
+            out[codec.name] = numbers.map(lambda v: None if pd.isna(v) else dt.date.fromordinal(int(round(v))))
+        else:
+            out[codec.name] = pd.to_datetime(numbers, unit="s")
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class Synthesizer:
+    plugin: str
+    settings: dict[str, Any]
+    seed: int
+    codecs: list[ColumnCodec]
+    label: str
+    train_rows: int
+    training_seconds: float
+    model_path: str
+
+    def save_manifest(self, folder: Path) -> None:
+        (folder / "synthesizer.json").write_text(json.dumps(asdict(self), indent=2, default=str))
+
+
+def train_synthesizer(train: pd.DataFrame, *, plugin: str, settings: dict[str, Any], seed: int,
+                      label: str, categorical: set[str], out_dir: Path) -> Synthesizer:
+    """Fit the plugin on the encoded train rows and save it with its settings and seed."""
+    from synthcity.plugins.core.dataloader import GenericDataLoader
+    from synthcity.utils.reproducibility import enable_reproducible_results
+    from synthcity.utils.serialization import save_to_file
+
+    plugin_class = load_plugin_class(plugin)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    codecs = fit_codecs(train, categorical)
+    encoded = encode(train, codecs)
+    enable_reproducible_results(seed)
+    model = plugin_class(random_state=seed, workspace=out_dir / "workspace", **settings)
+    started = time.perf_counter()
+    model.fit(GenericDataLoader(encoded, target_column=label, random_state=seed))
+    seconds = time.perf_counter() - started
+    model_path = out_dir / "model.pkl"
+    save_to_file(model_path, model)
+    synthesizer = Synthesizer(plugin=plugin, settings=settings, seed=seed, codecs=codecs, label=label,
+                              train_rows=len(train), training_seconds=round(seconds, 2),
+                              model_path=str(model_path))
+    synthesizer.save_manifest(out_dir)
+    return synthesizer
+
+
+def load_synthesizer(folder: Path) -> Synthesizer:
+    data = json.loads((folder / "synthesizer.json").read_text())
+    data["codecs"] = [ColumnCodec(**c) for c in data["codecs"]]
+    return Synthesizer(**data)
+
+
+@dataclass(frozen=True)
+class GeneratedRows:
+    path: str
+    rows: int
+    batches: int
+    seconds: float
+
+
+def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_prefix: str, out_dir: Path,
+                  on_batch: Callable[[int, int], None] | None = None) -> GeneratedRows:
+    """Generate `rows` rows in batches of `batch_rows`, decode them, and stream them to Parquet.
+
+    Batch i uses seed + i, so a rerun with the same model and seed gives the same rows.
+    """
+    from synthcity.utils.serialization import load_from_file
+
+    model = load_from_file(synthesizer.model_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "synthetic_rows.parquet"
+    started = time.perf_counter()
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    written, batch = 0, 0
+    try:
+        while written < rows:
+            count = min(batch_rows, rows - written)
+            encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
+            frame = decode(encoded.head(count), synthesizer.codecs)
+            frame.insert(0, "synthetic_id", [f"{id_prefix}-{written + i + 1:09d}" for i in range(len(frame))])
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(table)
+            written += len(frame)
+            batch += 1
+            if on_batch:
+                on_batch(written, rows)
+            if len(frame) == 0:
+                raise RuntimeError(f"{synthesizer.plugin} generated no rows in batch {batch}")
+    finally:
+        if writer is not None:
+            writer.close()
+    return GeneratedRows(path=str(path), rows=written, batches=batch,
+                         seconds=round(time.perf_counter() - started, 2))

@@ -1,0 +1,83 @@
+"""Stage 2: the training view (the spec's SQL, run by DuckDB over the snapshot), minus leakage
+columns, split into the train rows the generator sees and a holdout it never sees.
+
+The SQL runs on the immutable snapshot, never on the source, so a view is reproducible from its
+snapshot alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from sklearn.model_selection import train_test_split
+
+from synth_pipelines.core.sql import quote_identifier, quote_literal
+from synth_pipelines.spec import TrainingViewSpec
+
+
+class TrainingViewError(ValueError):
+    pass
+
+
+def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table]) -> pa.Table:
+    """Run the view SQL with each snapshot table registered under its source name."""
+    with duckdb.connect() as con:
+        for name, table in tables.items():
+            if isinstance(table, pa.Table):
+                con.register(name, table)
+            else:
+                con.execute(f"CREATE VIEW {quote_identifier(name)} AS SELECT * FROM read_parquet({quote_literal(table)})")
+        return con.sql(sql).to_arrow_table()
+
+
+def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | Path]) -> pd.DataFrame:
+    """One row per entity, with the spec's leakage columns removed."""
+    view = run_view_sql(view_spec.sql, tables).to_pandas()
+    check_view_columns(view_spec, list(view.columns))
+    duplicated = view[view_spec.entity_key].duplicated()
+    if duplicated.any():
+        examples = view.loc[duplicated, view_spec.entity_key].head(3).tolist()
+        raise TrainingViewError(
+            f"training_view.sql returns {int(duplicated.sum())} repeated values of entity_key "
+            f"'{view_spec.entity_key}' (e.g. {examples}); the view must have one row per entity: "
+            "aggregate the joined rows (GROUP BY) or join one-to-one"
+        )
+    if view[view_spec.label].isna().any():
+        raise TrainingViewError(
+            f"label '{view_spec.label}' is empty in {int(view[view_spec.label].isna().sum())} rows; "
+            "filter them out in training_view.sql (WHERE label IS NOT NULL)"
+        )
+    leaked = [c.column for c in view_spec.leakage_columns if c.column in view.columns]
+    return view.drop(columns=leaked).reset_index(drop=True)
+
+
+def check_view_columns(view_spec: TrainingViewSpec, columns: list[str]) -> None:
+    for field, column in (("entity_key", view_spec.entity_key), ("label", view_spec.label)):
+        if column not in columns:
+            raise TrainingViewError(
+                f"training_view.{field} '{column}' is not a column of the view (it returns: "
+                f"{', '.join(columns)}); select it in training_view.sql or correct the name"
+            )
+
+
+@dataclass(frozen=True)
+class Split:
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+
+
+def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) -> Split:
+    """A seeded holdout split, stratified on the label for classification when every class can be."""
+    stratify = None
+    if view_spec.task == "classification":
+        counts = view[view_spec.label].value_counts()
+        if (counts >= 2).all() and len(counts) > 1:
+            stratify = view[view_spec.label]
+    train, holdout = train_test_split(view, test_size=view_spec.holdout_fraction, random_state=seed,
+                                      stratify=stratify)
+    return Split(train=train.reset_index(drop=True), holdout=holdout.reset_index(drop=True))

@@ -1,0 +1,121 @@
+"""Checks of a spec against its source database, run before anything is materialized.
+
+The pydantic model checks what the file alone can tell; this module checks what needs the source:
+that tables and columns exist, that the view's SQL runs and returns the declared columns, that
+calculated columns fit the view's types and that the generator accepts the settings. The view SQL
+is bound by DuckDB against empty tables typed like the source, so no row is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+from synth_pipelines.core.features import FeatureExpressionError, check_feature_expressions
+from synth_pipelines.core.snapshot import selected_columns
+from synth_pipelines.core.source import arrow_type, read_only_connection, reflect_table, table_names
+from synth_pipelines.core.synthcity_plugins import unsupported_settings
+from synth_pipelines.core.training_view import TrainingViewError, check_view_columns, run_view_sql
+from synth_pipelines.spec import LoadedSpec, masked_url
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    view_columns: list[str]
+    feature_columns: list[str]
+    table_rows: dict[str, int]
+
+
+def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) -> SourceCheck:
+    spec = loaded.spec
+    empty_tables: dict[str, pa.Table] = {}
+    row_counts: dict[str, int] = {}
+    try:
+        with read_only_connection(spec.source.url) as conn:
+            existing = set(table_names(conn))
+            for name, table_spec in spec.source.tables.items():
+                field = f"source.tables.{name}"
+                if name not in existing:
+                    raise loaded.error(field, f"table '{name}' does not exist in {masked_url(spec.source.url)} "
+                                       f"(it has: {', '.join(sorted(existing)) or 'no tables'})",
+                                       "correct the table name or remove the entry")
+                table = reflect_table(conn, name)
+                known = set(table.columns.keys())
+                declared = [("primary_key", [table_spec.primary_key]), ("columns", table_spec.columns or []),
+                            ("exclude_columns", table_spec.exclude_columns),
+                            ("foreign_keys", list(table_spec.foreign_keys))]
+                for sub, columns in declared:
+                    for column in columns:
+                        if column not in known:
+                            raise loaded.error(f"{field}.{sub}", f"column '{column}' does not exist in table "
+                                               f"'{name}' (columns: {', '.join(sorted(known))})",
+                                               "correct the column name")
+                columns = selected_columns(table, table_spec)
+                empty_tables[name] = pa.schema([(c.name, arrow_type(c.type)) for c in columns]).empty_table()
+                row_counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            _check_foreign_key_targets(loaded, conn)
+    except SQLAlchemyError as exc:
+        raise loaded.error("source.url", f"cannot read the source database {masked_url(spec.source.url)}: "
+                           f"{type(exc).__name__}: {str(exc).splitlines()[0]}",
+                           "check that the database is reachable and the credentials in the environment") from None
+    view_columns = _check_view(loaded, empty_tables)
+    feature_columns = _check_features(loaded, empty_tables)
+    if check_generator:
+        bad = unsupported_settings(spec.generator.plugin, spec.generator.settings)
+        if bad:
+            raise loaded.error("generator.settings", f"plugin '{spec.generator.plugin}' does not accept "
+                               f"{', '.join(bad)}", "remove them; `seed` sets the random state")
+    return SourceCheck(view_columns=view_columns, feature_columns=feature_columns, table_rows=row_counts)
+
+
+def _check_foreign_key_targets(loaded: LoadedSpec, conn: sa.Connection) -> None:
+    for name, table_spec in loaded.spec.source.tables.items():
+        for column, target in table_spec.foreign_keys.items():
+            target_table, target_column = target.split(".")
+            try:
+                target_columns = reflect_table(conn, target_table).columns.keys()
+            except NoSuchTableError:
+                continue  # reported for the target table itself
+            if target_column not in target_columns:
+                raise loaded.error(f"source.tables.{name}.foreign_keys.{column}",
+                                   f"'{target}' does not exist", f"name a column of '{target_table}'")
+
+
+def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[str]:
+    view_spec = loaded.spec.training_view
+    try:
+        columns = run_view_sql(view_spec.sql, empty_tables).column_names
+    except Exception as exc:  # duckdb raises many error classes; all mean the SQL does not run
+        raise loaded.error("training_view.sql", f"the SQL does not run on the snapshot tables: "
+                           f"{str(exc).splitlines()[0]}",
+                           "fix the query; it runs in DuckDB over tables named as in source.tables") from None
+    try:
+        check_view_columns(view_spec, columns)
+    except TrainingViewError as exc:
+        field = "training_view.label" if f"'{view_spec.label}'" in str(exc) else "training_view.entity_key"
+        raise loaded.error(field, str(exc).split(";")[0], str(exc).split(";")[1].strip()) from None
+    source_columns = {c for t in empty_tables.values() for c in t.column_names}
+    for index, leak in enumerate(view_spec.leakage_columns):
+        if leak.column not in columns and leak.column not in source_columns:
+            raise loaded.error(f"training_view.leakage_columns[{index}].column",
+                               f"'{leak.column}' is neither a view column nor a source column",
+                               "correct the name or remove the entry")
+    return columns
+
+
+def _check_features(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[str]:
+    view_spec = loaded.spec.training_view
+    view = run_view_sql(view_spec.sql, empty_tables)
+    dropped = {c.column for c in view_spec.leakage_columns} | {view_spec.entity_key}
+    rows = view.select([c for c in view.column_names if c not in dropped])
+    try:
+        check_feature_expressions(loaded.spec.features, rows)
+    except FeatureExpressionError as exc:
+        field, _, problem = str(exc).partition(": ")
+        problem, _, fix = problem.partition("; ")
+        raise loaded.error(field, problem, fix) from None
+    calculated = [c.name for c in loaded.spec.features.calculated_columns]
+    return [c for c in rows.column_names if c not in loaded.spec.features.drop_columns] + calculated

@@ -1,0 +1,1 @@
+"""The thin Dagster layer: assets, checks and resources that call core/."""

@@ -1,0 +1,331 @@
+"""The dataset spec: one YAML file per synthetic feature dataset, validated by one pydantic model.
+
+Every setting the pipeline uses comes from here. Errors name the spec file, the field and the fix
+(`SpecError`). Checks that need the source database (tables, columns, the view's SQL) live in
+`core.validation`; this module only checks what the file alone can tell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from synth_pipelines.paths import storage_root
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class SpecError(ValueError):
+    """A spec problem, already phrased for the user: file, field, what is wrong, how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableSpec(_Strict):
+    """One source table to snapshot."""
+
+    primary_key: str = Field(description="Column that identifies a row; snapshots are ordered by it.")
+    columns: list[str] | None = Field(None, description="Columns to read; all when omitted.")
+    exclude_columns: list[str] = Field(default_factory=list, description="Columns never read.")
+    foreign_keys: dict[str, str] = Field(
+        default_factory=dict, description="column -> 'table.column' it references."
+    )
+    lookup: bool = Field(False, description="Reference data kept verbatim (e.g. branches).")
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> TableSpec:
+        if self.columns is not None and self.exclude_columns:
+            raise ValueError(
+                "set either 'columns' (a list to include) or 'exclude_columns', not both"
+            )
+        if self.columns is not None and self.primary_key not in self.columns:
+            raise ValueError(
+                f"primary key '{self.primary_key}' must be one of 'columns'; add it to the list"
+            )
+        if self.primary_key in self.exclude_columns:
+            raise ValueError(f"primary key '{self.primary_key}' cannot be excluded")
+        for column, target in self.foreign_keys.items():
+            if not re.match(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$", target):
+                raise ValueError(
+                    f"foreign key '{column}: {target}' must reference 'table.column', "
+                    f"e.g. '{column}: customers.customer_id'"
+                )
+        return self
+
+
+class SourceSpec(_Strict):
+    url: str = Field(description="SQLAlchemy URL; ${ENV_VAR} is replaced from the environment.")
+    tables: dict[str, TableSpec] = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url_parses(cls, url: str) -> str:
+        _check_sqlalchemy_url(url)
+        return url
+
+    @model_validator(mode="after")
+    def _foreign_keys_resolve(self) -> SourceSpec:
+        for name, table in self.tables.items():
+            for column, target in table.foreign_keys.items():
+                target_table = target.split(".")[0]
+                if target_table not in self.tables:
+                    raise ValueError(
+                        f"tables.{name}.foreign_keys.{column} references table '{target_table}', "
+                        f"which is not among the declared tables {sorted(self.tables)}; declare it too"
+                    )
+        return self
+
+
+class LeakageColumn(_Strict):
+    column: str
+    reason: str = Field(min_length=3, description="Why the column must not reach training.")
+
+
+class TrainingViewSpec(_Strict):
+    sql: str = Field(
+        min_length=1,
+        description="DuckDB SQL over the snapshot tables (by their source names); one row per entity.",
+    )
+    entity_key: str = Field(description="Column of the view that is unique per row (never synthesized).")
+    label: str = Field(description="Target column of the downstream model.")
+    task: Literal["classification", "regression"] = "classification"
+    leakage_columns: list[LeakageColumn] = Field(default_factory=list)
+    holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+
+    @model_validator(mode="after")
+    def _label_not_leaking(self) -> TrainingViewSpec:
+        leaked = {item.column for item in self.leakage_columns}
+        if self.label in leaked:
+            raise ValueError(f"label '{self.label}' is also listed in leakage_columns; remove it there")
+        if self.entity_key == self.label:
+            raise ValueError("entity_key and label must be different columns")
+        return self
+
+
+class GeneratorSpec(_Strict):
+    plugin: str = Field(description="synthcity plugin name, e.g. tvae, ctgan, ddpm, arf.")
+    seed: int = Field(0, ge=0)
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of the synthcity plugin."
+    )
+
+    @field_validator("plugin")
+    @classmethod
+    def _known_plugin(cls, plugin: str) -> str:
+        from synth_pipelines.core.synthcity_plugins import available_plugins
+
+        available = available_plugins()
+        if plugin not in available:
+            raise ValueError(
+                f"unknown synthcity plugin '{plugin}'; use one of: {', '.join(sorted(available))}"
+            )
+        return plugin
+
+
+class SyntheticSpec(_Strict):
+    rows: int = Field(gt=0, description="Number of synthetic rows to generate.")
+    batch_rows: int = Field(50_000, gt=0, description="Rows generated and written per batch.")
+
+
+class CalculatedColumn(_Strict):
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    expression: str = Field(min_length=1, description="DuckDB SQL expression over the synthetic row.")
+
+
+class FeaturesSpec(_Strict):
+    calculated_columns: list[CalculatedColumn] = Field(default_factory=list)
+    drop_columns: list[str] = Field(default_factory=list, description="Dropped after calculation.")
+
+
+class QASpec(_Strict):
+    min_marginal_similarity: float = Field(
+        0.75, ge=0, le=1, description="Mean per-column similarity (1-KS, 1-TVD) to the train split."
+    )
+    max_exact_copy_excess: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Allowed excess of synthetic rows copied from train over the holdout's own share.",
+    )
+
+
+class LocalDestination(_Strict):
+    kind: Literal["local"] = "local"
+    path: str = Field("releases", description="Folder; relative paths are under SYNTH_PIPELINES_HOME.")
+
+    def root(self) -> Path:
+        path = Path(self.path)
+        return path if path.is_absolute() else storage_root() / path
+
+
+Destination = Annotated[LocalDestination, Field(discriminator="kind")]
+
+
+class DatasetSpec(_Strict):
+    dataset: Annotated[str, Field(pattern=IDENTIFIER, description="Dagster group and key prefix.")]
+    version: int = Field(ge=1, description="Feature version: releases are features_v<version>.")
+    description: str = ""
+    owners: list[str] = Field(default_factory=list)
+    source: SourceSpec
+    training_view: TrainingViewSpec
+    generator: GeneratorSpec
+    synthetic: SyntheticSpec
+    features: FeaturesSpec = FeaturesSpec()
+    qa: QASpec = QASpec()
+    destination: Destination = LocalDestination()
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> DatasetSpec:
+        calculated = {c.name for c in self.features.calculated_columns}
+        if self.training_view.label in self.features.drop_columns:
+            raise ValueError(
+                f"features.drop_columns drops the label '{self.training_view.label}'; remove it there"
+            )
+        if self.training_view.label in calculated:
+            raise ValueError("a calculated column cannot replace the label; rename it")
+        return self
+
+    @property
+    def release_name(self) -> str:
+        return f"features_v{self.version}"
+
+
+class LoadedSpec(BaseModel):
+    """A validated spec plus where it came from; `raw` keeps the text before ${ENV} interpolation."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    spec: DatasetSpec
+    raw: dict[str, Any]
+
+    @property
+    def spec_hash(self) -> str:
+        """Hash of the spec as written (secrets stay as ${VAR}), so it is stable across machines."""
+        canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def error(self, field: str, problem: str, fix: str) -> SpecError:
+        return spec_error(self.path, field, problem, fix)
+
+
+def spec_error(path: Path | str, field: str, problem: str, fix: str) -> SpecError:
+    return SpecError(f"{path}: {field}: {problem}. Fix: {fix}")
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read, interpolate and validate a spec file; raise SpecError naming file, field and fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found. Fix: pass the path of a YAML file under assets/datasets/")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML ({exc}). Fix: correct the YAML syntax at that line") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: the spec must be a YAML mapping of fields. Fix: start from assets/datasets/demo_loans.yaml")
+    data = _interpolate(raw, path, field="")
+    try:
+        spec = DatasetSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe_validation_error(path, exc)) from None
+    return LoadedSpec(path=path, spec=spec, raw=raw)
+
+
+def load_specs(folder: str | Path) -> list[LoadedSpec]:
+    specs = [load_spec(p) for p in sorted(Path(folder).glob("*.yaml")) + sorted(Path(folder).glob("*.yml"))]
+    seen: dict[str, Path] = {}
+    for loaded in specs:
+        name = loaded.spec.dataset
+        if name in seen:
+            raise spec_error(loaded.path, "dataset", f"name '{name}' is already used by {seen[name]}",
+                             "give every spec its own dataset name")
+        seen[name] = loaded.path
+    return specs
+
+
+def _interpolate(value: Any, path: Path, field: str) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in strings; SYNTH_PIPELINES_HOME always has a value."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path, f"{field}.{k}" if field else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path, f"{field}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    env = {"SYNTH_PIPELINES_HOME": str(storage_root()), **os.environ}
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise spec_error(path, field, f"environment variable {name} is not set",
+                         f"export {name}=... before running, or write ${{{name}:-default}}")
+
+    return _ENV_PATTERN.sub(replace, value)
+
+
+_FIX_BY_ERROR_TYPE = {
+    "missing": "add this field",
+    "extra_forbidden": "remove this field or correct its spelling",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+    "string_pattern_mismatch": "use letters, digits and underscores, starting with a letter",
+    "literal_error": "use one of the allowed values",
+    "union_tag_invalid": "use one of the allowed kinds",
+    "too_short": "add at least one entry",
+}
+
+
+def _describe_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        fix = _FIX_BY_ERROR_TYPE.get(error["type"], "see the message")
+        if error["type"] == "value_error":
+            # Our own validators phrase the fix inside the message.
+            lines.append(f"{path}: {field}: {message}")
+        else:
+            lines.append(f"{path}: {field}: {message}. Fix: {fix}")
+    return "\n".join(lines)
+
+
+def _check_sqlalchemy_url(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "not a SQLAlchemy URL; write e.g. postgresql+psycopg2://user:${DB_PASSWORD}@host:5432/db "
+            "or sqlite:///path/to/file.sqlite"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(
+            f"no SQLAlchemy dialect or driver '{parsed.drivername}' is installed; use postgresql+psycopg2, "
+            "mysql+pymysql or sqlite, or install the driver"
+        ) from None
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password replaced by ***, for logs, metadata and manifests."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
