@@ -58,14 +58,21 @@ def is_private_plugin(name: str) -> bool:
     return (_module_name(name) or "").startswith("synthcity.plugins.privacy.")
 
 
-def quiet_synthcity() -> None:
-    """Route synthcity's loguru sink to Python logging and mute third-party import chatter."""
+def quiet_synthcity_env() -> None:
+    """Mute third-party import chatter; call before synthcity (and tqdm) are imported."""
     os.environ.setdefault("KEOPS_VERBOSE", "0")  # else pykeops prints a CUDA warning on CPU machines
+    os.environ.setdefault("TQDM_DISABLE", "1")  # per-epoch bars flood logs; stages log progress themselves
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|sklearn|synthcity|pykeops|geomloss)")
+
+
+@cache
+def quiet_synthcity() -> None:
+    """Route synthcity's loguru sink to Python logging, where Dagster and the CLI decide what to show."""
+    quiet_synthcity_env()
     import synthcity.logger as synthcity_logger
     from loguru import logger as loguru_logger
 

@@ -1,0 +1,106 @@
+"""synth-pipelines: validate specs, build the demo source, run a dataset's pipeline headlessly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
+from synth_pipelines.paths import project_root, storage_root
+from synth_pipelines.spec import SpecError, load_spec
+
+DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+
+
+def demo_database_path() -> Path:
+    return storage_root() / "demo" / "demo_bank.sqlite"
+
+
+@click.group()
+def main() -> None:
+    quiet_synthcity_env()
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--offline", is_flag=True, help="Check the file only; do not connect to the source.")
+def validate(specs: tuple[Path, ...], offline: bool) -> None:
+    """Check dataset spec files (and, unless --offline, their source database) without running anything."""
+    from synth_pipelines.core.validation import validate_against_source
+
+    failed = False
+    for path in specs:
+        try:
+            loaded = load_spec(path)
+            if offline:
+                click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version} (file only)")
+                continue
+            check = validate_against_source(loaded)
+        except SpecError as exc:
+            click.echo(f"INVALID {exc}", err=True)
+            failed = True
+            continue
+        rows = ", ".join(f"{t}={n}" for t, n in check.table_rows.items())
+        click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version}; source rows {rows}; "
+                   f"{len(check.feature_columns)} feature columns: {', '.join(check.feature_columns)}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command("demo-db")
+@click.option("--path", type=click.Path(path_type=Path), default=None, help="Default: $SYNTH_PIPELINES_HOME/demo/")
+@click.option("--customers", default=4000, show_default=True)
+@click.option("--seed", default=None, type=int)
+def demo_db(path: Path | None, customers: int, seed: int | None) -> None:
+    """Build the embedded demo source database (SQLite, deterministic from the seed)."""
+    from synth_pipelines.core.demo_source import DEFAULT_SEED, build_demo_database
+
+    built = build_demo_database(path or demo_database_path(), customers, DEFAULT_SEED if seed is None else seed)
+    click.echo(f"demo source database: {built}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+def run(spec: Path) -> None:
+    """Materialize every stage of SPEC's dataset and publish a release if QA passes."""
+    sys.exit(_run(spec))
+
+
+@main.command()
+def demo() -> None:
+    """Build the demo source if needed, then run the demo dataset end to end."""
+    if not demo_database_path().exists():
+        from synth_pipelines.core.demo_source import build_demo_database
+
+        click.echo(f"building demo source database {build_demo_database(demo_database_path())}")
+    sys.exit(_run(DEMO_SPEC))
+
+
+def _run(path: Path) -> int:
+    from synth_pipelines.core.validation import validate_against_source
+    from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
+
+    try:
+        loaded = load_spec(path)
+        validate_against_source(loaded)
+    except SpecError as exc:
+        click.echo(f"INVALID {exc}", err=True)
+        return 2
+    spec = loaded.spec
+    click.echo(f"running {spec.dataset} ({spec.release_name}) with synthcity '{spec.generator.plugin}' ...")
+    outcome = materialize_dataset(loaded, instance_for_cli())
+    if outcome.release:
+        release = outcome.release
+        click.echo(f"published {release['release']}: {release['path']}")
+        click.echo(f"  rows:      {release['rows']}")
+        click.echo(f"  manifest:  {release['manifest']}")
+        click.echo(f"  QA report: {release['qa_report']}")
+        return 0
+    if outcome.failed_checks:
+        click.echo("QA gate closed, nothing published. Failed checks:", err=True)
+        for name, summary in outcome.failed_checks.items():
+            click.echo(f"  {name}: {summary}", err=True)
+    if outcome.error:
+        click.echo(f"run {outcome.run_id} failed at {outcome.error}", err=True)
+    return 1

@@ -1,0 +1,67 @@
+"""The provenance manifest that travels with every release."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from synth_pipelines import __version__
+from synth_pipelines.core.snapshot import Snapshot
+from synth_pipelines.core.synthesis import Synthesizer
+from synth_pipelines.spec import LoadedSpec, masked_url
+
+_PACKAGES = ("synth-pipelines", "synthcity", "torch", "numpy", "pandas", "pyarrow", "duckdb", "dagster",
+             "great-expectations", "scikit-learn", "sqlalchemy")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synthesizer, features_path: Path,
+                   rows: int, qa: dict[str, Any]) -> dict[str, Any]:
+    spec = loaded.spec
+    schema = pq.read_schema(features_path)
+    return {
+        "dataset": spec.dataset,
+        "feature_version": spec.version,
+        "release_name": spec.release_name,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "rows": rows,
+        "schema": {field.name: str(field.type) for field in schema},
+        "spec_file": str(loaded.path),
+        "spec_hash": loaded.spec_hash,
+        "spec": _spec_without_secrets(loaded.raw),
+        "source": {"url": masked_url(spec.source.url), "snapshot_id": snapshot.snapshot_id,
+                   "fingerprint": snapshot.fingerprint, "taken_at": snapshot.taken_at,
+                   "tables": {name: {"rows": t.rows, "fingerprint": t.fingerprint}
+                              for name, t in snapshot.tables.items()}},
+        "generator": {"plugin": synthesizer.plugin, "settings": synthesizer.settings, "seed": synthesizer.seed,
+                      "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
+                      "columns": [asdict(c) for c in synthesizer.codecs]},
+        "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
+        "qa": qa,
+        "code_version": __version__,
+        "packages": package_versions(),
+        "python": platform.python_version(),
+    }
+
+
+def _spec_without_secrets(raw: dict[str, Any]) -> dict[str, Any]:
+    """The spec as written (${VAR} stays a placeholder), with any password in the URL masked."""
+    source = dict(raw.get("source", {}))
+    if isinstance(source.get("url"), str):
+        source["url"] = masked_url(source["url"])
+    return {**raw, "source": source}

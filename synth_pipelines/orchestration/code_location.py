@@ -1,0 +1,23 @@
+"""Definitions for a set of dataset specs: assets, QA checks, refresh jobs and resources."""
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from synth_pipelines.orchestration.factory import build_dataset_assets, refresh_job
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.spec import LoadedSpec
+
+
+def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None = None) -> dg.Definitions:
+    storage = storage or SynthStorage()
+    built = [item for loaded in specs for item in build_dataset_assets(loaded)]
+    return dg.Definitions(
+        assets=[item for item in built if not isinstance(item, dg.AssetChecksDefinition)],
+        asset_checks=[item for item in built if isinstance(item, dg.AssetChecksDefinition)],
+        jobs=[refresh_job(loaded) for loaded in specs],
+        resources={
+            "storage": storage,
+            "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io")),
+        },
+    )

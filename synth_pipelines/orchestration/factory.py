@@ -1,0 +1,215 @@
+"""One group of assets per dataset spec: every stage of the pipeline, as thin calls into core/.
+
+Assets hand small descriptors (paths, ids, counts) to each other through the IO manager; the
+data itself is Parquet under SynthStorage. The train/holdout split is a multi-asset, so the
+lineage graph shows that the synthesizer only ever reads `train_rows`.
+"""
+
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from synth_pipelines.core.features import apply_features
+from synth_pipelines.core.manifest import build_manifest
+from synth_pipelines.core.publish import publish_local
+from synth_pipelines.core.qa import run_qa
+from synth_pipelines.core.snapshot import Snapshot, take_snapshot
+from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
+from synth_pipelines.core.training_view import build_training_view, split_holdout
+from synth_pipelines.core.validation import validate_against_source
+from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
+from synth_pipelines.spec import LoadedSpec
+
+DATASET_TAG = "synth_pipelines/dataset"
+QA_CHECKS = ("schema_matches_training_view", "marginal_similarity", "no_copied_train_rows")
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A Parquet file produced by a stage, with the snapshot it descends from."""
+
+    snapshot_id: str
+    path: str
+    rows: int
+
+    def read(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    snapshot_id: str
+    synthesizer: Synthesizer
+
+
+def _hash(part: Any) -> str:
+    return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
+    spec = loaded.spec
+    name = spec.dataset
+    view_spec = spec.training_view
+    common = {"group_name": name, "owners": spec.owners, "tags": {DATASET_TAG: name}}
+
+    def key(stage: str) -> dg.AssetKey:
+        return dg.AssetKey([name, stage])
+
+    @dg.asset(key=key("source_snapshot"), kinds={"sql", "parquet"},
+              code_version=_hash(spec.source.model_dump()),
+              description=f"Declared tables of the source, read through a read-only connection, as an "
+                          f"immutable Parquet snapshot with a content fingerprint. {spec.description}", **common)
+    def source_snapshot(context: dg.AssetExecutionContext, storage: SynthStorage) -> dg.Output[Snapshot]:
+        started = time.perf_counter()
+        validate_against_source(loaded)  # a bad spec stops here, before any row is read
+        snapshot = take_snapshot(spec, storage.snapshots(name))
+        context.log.info(f"snapshot {snapshot.snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows")
+        return dg.Output(snapshot, metadata={
+            "snapshot_id": snapshot.snapshot_id,
+            "fingerprint": snapshot.fingerprint,
+            "source": snapshot.source,
+            "path": dg.MetadataValue.path(snapshot.path),
+            "rows_per_table": dg.MetadataValue.json({t: s.rows for t, s in snapshot.tables.items()}),
+            "seconds": round(time.perf_counter() - started, 2),
+        })
+
+    @dg.asset(key=key("training_view"), kinds={"duckdb", "parquet"},
+              code_version=_hash([view_spec.sql, [c.column for c in view_spec.leakage_columns]]),
+              ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
+              description="The spec's view SQL run by DuckDB over the snapshot: one row per entity, "
+                          "leakage columns removed.", **common)
+    def training_view(context: dg.AssetExecutionContext, storage: SynthStorage,
+                      snapshot: Snapshot) -> dg.Output[TableFile]:
+        view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+        path = storage.work(name, snapshot.snapshot_id, "training_view") / "training_view.parquet"
+        view.to_parquet(path, index=False)
+        dropped = {c.column: c.reason for c in view_spec.leakage_columns}
+        return dg.Output(TableFile(snapshot.snapshot_id, str(path), len(view)), metadata={
+            **frame_metadata(view), "path": dg.MetadataValue.path(str(path)),
+            "leakage_columns_dropped": dg.MetadataValue.json(dropped)})
+
+    @dg.multi_asset(
+        outs={"train_rows": dg.AssetOut(key=key("train_rows"), kinds={"parquet"}, **common,
+                                        description="Rows the generator learns from."),
+              "holdout_rows": dg.AssetOut(key=key("holdout_rows"), kinds={"parquet"}, **common,
+                                          description="Real rows the generator never sees; QA compares "
+                                                      "synthetic rows against them.")},
+        ins={"view": dg.AssetIn(key("training_view"))},
+        code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
+    def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
+        split = split_holdout(view.read(), view_spec, seed=spec.generator.seed)
+        folder = storage.work(name, view.snapshot_id, "split")
+        for part, frame in (("train_rows", split.train), ("holdout_rows", split.holdout)):
+            path = folder / f"{part}.parquet"
+            frame.to_parquet(path, index=False)
+            yield dg.Output(TableFile(view.snapshot_id, str(path), len(frame)), output_name=part,
+                            metadata={**frame_metadata(frame), "path": dg.MetadataValue.path(str(path))})
+
+    @dg.asset(key=key("synthesizer"), kinds={"synthcity", "pytorch"},
+              code_version=_hash(spec.generator.model_dump()), ins={"train": dg.AssetIn(key("train_rows"))},
+              description=f"synthcity '{spec.generator.plugin}' trained on the train rows, saved with its "
+                          "settings and seed.", **common)
+    def synthesizer(context: dg.AssetExecutionContext, storage: SynthStorage,
+                    train: TableFile) -> dg.Output[TrainedModel]:
+        frame = train.read().drop(columns=[view_spec.entity_key])
+        categorical = {view_spec.label} if view_spec.task == "classification" else set()
+        context.log.info(f"training {spec.generator.plugin} on {len(frame)} rows x {frame.shape[1]} columns")
+        model = train_synthesizer(frame, plugin=spec.generator.plugin, settings=spec.generator.settings,
+                                  seed=spec.generator.seed, label=view_spec.label, categorical=categorical,
+                                  out_dir=storage.work(name, train.snapshot_id, "synthesizer"))
+        return dg.Output(TrainedModel(train.snapshot_id, model), metadata={
+            "plugin": model.plugin, "seed": model.seed, "settings": dg.MetadataValue.json(model.settings),
+            "training_seconds": model.training_seconds, "train_rows": model.train_rows,
+            "model_path": dg.MetadataValue.path(model.model_path)})
+
+    @dg.asset(key=key("synthetic_rows"), kinds={"synthcity", "parquet"},
+              code_version=_hash(spec.synthetic.model_dump()), ins={"model": dg.AssetIn(key("synthesizer"))},
+              description="Rows sampled from the synthesizer in batches (bounded memory).", **common)
+    def synthetic_rows(context: dg.AssetExecutionContext, storage: SynthStorage,
+                       model: TrainedModel) -> dg.Output[TableFile]:
+        snapshot_id = model.snapshot_id
+        generated = generate_rows(
+            model.synthesizer, rows=spec.synthetic.rows, batch_rows=spec.synthetic.batch_rows, id_prefix=f"{name}-{snapshot_id}",
+            out_dir=storage.work(name, snapshot_id, "synthetic_rows"),
+            on_batch=lambda done, total: context.log.info(f"generated {done}/{total} rows"))
+        frame = pd.read_parquet(generated.path)
+        return dg.Output(TableFile(snapshot_id, generated.path, generated.rows), metadata={
+            **frame_metadata(frame), "path": dg.MetadataValue.path(generated.path),
+            "batches": generated.batches, "seconds": generated.seconds,
+            "rows_per_second": round(generated.rows / max(generated.seconds, 1e-6))})
+
+    @dg.asset(key=key("synthetic_features"), kinds={"duckdb", "parquet"},
+              code_version=f"v{spec.version}-{_hash(spec.features.model_dump())}",
+              ins={"rows": dg.AssetIn(key("synthetic_rows"))},
+              description="Synthetic rows with the spec's calculated columns and drops: what gets published "
+                          "once the QA checks pass.", **common)
+    def synthetic_features(context: dg.AssetExecutionContext, storage: SynthStorage,
+                           rows: TableFile) -> dg.Output[TableFile]:
+        path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
+        count = apply_features(Path(rows.path), spec.features, path)
+        return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
+            **frame_metadata(pd.read_parquet(path)), "path": dg.MetadataValue.path(str(path))})
+
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), blocking=True,
+                                 additional_deps=[key("train_rows"), key("holdout_rows"), key("synthesizer")])
+               for check in QA_CHECKS],
+        ins={"features": dg.AssetIn(key("synthetic_features")), "train": dg.AssetIn(key("train_rows")),
+             "holdout": dg.AssetIn(key("holdout_rows")), "model": dg.AssetIn(key("synthesizer"))},
+        name=f"{name}_qa", description="QA of the synthetic features against the real train and holdout rows.")
+    def qa_checks(context: dg.AssetCheckExecutionContext, storage: SynthStorage, features: TableFile,
+                  train: TableFile, holdout: TableFile, model: TrainedModel):
+        report = run_qa(train.read(), holdout.read(), features.read(), model.synthesizer.codecs,
+                        min_marginal_similarity=spec.qa.min_marginal_similarity,
+                        max_exact_copy_excess=spec.qa.max_exact_copy_excess)
+        paths = report.write(storage.work(name, features.snapshot_id, "qa"))
+        for check in report.checks:
+            yield dg.AssetCheckResult(
+                asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"summary": check.summary, "value": check.value, "threshold": check.threshold,
+                          "details": dg.MetadataValue.json(check.details),
+                          "report_html": dg.MetadataValue.path(str(paths["html"])),
+                          "report_json": dg.MetadataValue.path(str(paths["json"]))})
+
+    @dg.asset(key=key("published_features"), kinds={"parquet", spec.destination.kind},
+              code_version=f"v{spec.version}",
+              ins={"features": dg.AssetIn(key("synthetic_features")), "snapshot": dg.AssetIn(key("source_snapshot")),
+                   "model": dg.AssetIn(key("synthesizer"))},
+              description=f"The published release {spec.release_name}: data, manifest and QA report. Runs only "
+                          "when every blocking QA check on the synthetic features passed.", **common)
+    def published_features(context: dg.AssetExecutionContext, storage: SynthStorage, features: TableFile,
+                           snapshot: Snapshot, model: TrainedModel) -> dg.Output[dict[str, Any]]:
+        qa_folder = storage.work(name, features.snapshot_id, "qa")
+        qa = json.loads((qa_folder / "qa_report.json").read_text())
+        manifest = build_manifest(loaded, snapshot=snapshot, synthesizer=model.synthesizer,
+                                  features_path=Path(features.path), rows=features.rows, qa=qa)
+        release = publish_local(features_path=Path(features.path),
+                                attachments=[qa_folder / "qa_report.json", qa_folder / "qa_report.html"],
+                                manifest=manifest, root=spec.destination.root(), dataset=name,
+                                release_name=spec.release_name, snapshot_id=features.snapshot_id, rows=features.rows)
+        context.log.info(f"published {release.path} ({release.rows} rows)")
+        return dg.Output({"release": spec.release_name, "path": str(release.path), "rows": release.rows,
+                          "manifest": str(release.manifest_path), "qa_report": str(release.path / "qa_report.html")},
+                         metadata={"release": spec.release_name, "path": dg.MetadataValue.path(str(release.path)),
+                                   "dagster/row_count": release.rows,
+                                   "manifest": dg.MetadataValue.path(str(release.manifest_path)),
+                                   "qa_report": dg.MetadataValue.path(str(release.path / "qa_report.html")),
+                                   "spec_hash": manifest["spec_hash"]})
+
+    return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
+            qa_checks, published_features]
+
+
+def refresh_job(loaded: LoadedSpec):
+    name = loaded.spec.dataset
+    return dg.define_asset_job(f"{name}_refresh", selection=dg.AssetSelection.groups(name),
+                               tags={DATASET_TAG: name},
+                               description=f"Snapshot the source and publish a new {loaded.spec.release_name} release.")
