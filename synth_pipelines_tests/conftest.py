@@ -1,0 +1,103 @@
+"""Shared fixtures: a small demo source, spec copies pointing at it, and real database servers.
+
+A test that needs PostgreSQL or MariaDB fails with a clear message when the server is missing in
+CI (CI=true) and is skipped with the same message elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from synth_pipelines.core.demo_source import build_demo_database
+from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
+from synth_pipelines.paths import project_root
+
+quiet_synthcity_env()
+
+DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+POSTGRES_ADMIN_URL = os.environ.get("SYNTH_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+MARIADB_ADMIN_URL = os.environ.get("SYNTH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+def require_service(name: str, reason: str) -> None:
+    message = f"{name} is needed for this test but is not reachable: {reason}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def storage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own SYNTH_PIPELINES_HOME, so nothing lands in the checkout."""
+    home = tmp_path / "synth_home"
+    home.mkdir()
+    monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A smaller demo source (1,500 customers) built once per session; tests must not write to it."""
+    return build_demo_database(tmp_path_factory.mktemp("demo_source") / "demo_bank.sqlite", n_customers=1500)
+
+
+@pytest.fixture
+def demo_spec_data(demo_db: Path) -> dict[str, Any]:
+    """The shipped demo spec as a dict, pointed at the session's demo source, with a small row count."""
+    data = yaml.safe_load(DEMO_SPEC.read_text())
+    data["source"]["url"] = f"sqlite:///{demo_db}"
+    data["synthetic"]["rows"] = 1500
+    data["synthetic"]["batch_rows"] = 600
+    return data
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[dict[str, Any], str], Path]:
+    """Write a spec dict to a YAML file under tmp_path and return its path."""
+
+    def write(data: dict[str, Any], name: str = "spec.yaml") -> Path:
+        path = tmp_path / "datasets" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
+
+
+def _fresh_database(admin_url: str, service: str) -> Iterator[str]:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"synth_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        require_service(service, str(exc).splitlines()[0])
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database on 127.0.0.1:5432, dropped after the test."""
+    yield from _fresh_database(POSTGRES_ADMIN_URL, "PostgreSQL (127.0.0.1:5432, trust auth)")
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """URL of a fresh, empty MariaDB database on 127.0.0.1:3306, dropped after the test."""
+    yield from _fresh_database(MARIADB_ADMIN_URL, "MariaDB (127.0.0.1:3306, root, empty password)")
