@@ -43,6 +43,10 @@ def read_only_engine(url: str) -> Engine:
         for statement in _READ_ONLY_STATEMENTS[backend]:
             cursor.execute(statement)
         cursor.close()
+        # Commit the setting itself: a DBAPI in non-autocommit mode (psycopg2) has opened a
+        # transaction for it, which would otherwise stay writable (PostgreSQL's SESSION
+        # CHARACTERISTICS only apply to later transactions) and whose rollback would undo the SET.
+        dbapi_connection.commit()
 
     return engine
 
