@@ -14,6 +14,8 @@ import importlib.util
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,16 @@ def quiet_synthcity_env() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|sklearn|synthcity|pykeops|geomloss)")
 
 
+@contextmanager
+def muted_library_warnings() -> Iterator[None]:
+    """Silence library warnings while a plugin trains or samples (e.g. sklearn's, raised through pgmpy
+    on every fit). Our own problems are raised as errors, not warnings, so nothing of ours is lost."""
+    with warnings.catch_warnings():
+        for category in (UserWarning, FutureWarning, DeprecationWarning, RuntimeWarning):
+            warnings.simplefilter("ignore", category)
+        yield
+
+
 @cache
 def quiet_synthcity() -> None:
     """Route synthcity's loguru sink to Python logging, where Dagster and the CLI decide what to show."""
@@ -77,6 +89,8 @@ def quiet_synthcity() -> None:
     from loguru import logger as loguru_logger
 
     synthcity_logger.remove()
+    # pgmpy logs a WARNING for every rounding of probabilities to sum to 1 while sampling.
+    logging.getLogger("pgmpy").setLevel(logging.ERROR)
 
     def to_python_logging(message: Any) -> None:
         record = message.record

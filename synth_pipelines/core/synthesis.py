@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synth_pipelines.core.synthcity_plugins import load_plugin_class
+from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings
 
 MISSING = "__missing__"
 ColumnKind = Literal["integer", "float", "category", "date", "datetime"]
@@ -159,7 +159,8 @@ def train_synthesizer(train: pd.DataFrame, *, plugin: str, settings: dict[str, A
     enable_reproducible_results(seed)
     model = plugin_class(random_state=seed, workspace=out_dir / "workspace", **settings)
     started = time.perf_counter()
-    model.fit(GenericDataLoader(encoded, target_column=label, random_state=seed))
+    with muted_library_warnings():
+        model.fit(GenericDataLoader(encoded, target_column=label, random_state=seed))
     seconds = time.perf_counter() - started
     model_path = out_dir / "model.pkl"
     save_to_file(model_path, model)
@@ -202,7 +203,8 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
     try:
         while written < rows:
             count = min(batch_rows, rows - written)
-            encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
+            with muted_library_warnings():
+                encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
             frame = decode(encoded.head(count), synthesizer.codecs)
             frame.insert(0, "synthetic_id", [f"{id_prefix}-{written + i + 1:09d}" for i in range(len(frame))])
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
