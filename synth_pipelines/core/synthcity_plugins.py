@@ -65,6 +65,8 @@ def quiet_synthcity_env() -> None:
     os.environ.setdefault("KEOPS_VERBOSE", "0")  # else pykeops prints a CUDA warning on CPU machines
     os.environ.setdefault("TQDM_DISABLE", "1")  # per-epoch bars flood logs; stages log progress themselves
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Worker processes (joblib/loky, used by pgmpy and sklearn) start with default warning filters.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning,ignore::FutureWarning,ignore::DeprecationWarning")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
