@@ -29,6 +29,14 @@ class SpecError(ValueError):
     """A spec problem, already phrased for the user: file, field, what is wrong, how to fix it."""
 
 
+class _FieldProblem(ValueError):
+    """Raised by the validators below; `field` is relative to the model being validated."""
+
+    def __init__(self, problem: str, fix: str, field: str = "") -> None:
+        super().__init__(f"{problem}; {fix}")
+        self.problem, self.fix, self.field = problem, fix, field
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,21 +55,19 @@ class TableSpec(_Strict):
     @model_validator(mode="after")
     def _columns_consistent(self) -> TableSpec:
         if self.columns is not None and self.exclude_columns:
-            raise ValueError(
-                "set either 'columns' (a list to include) or 'exclude_columns', not both"
-            )
+            raise _FieldProblem("both 'columns' and 'exclude_columns' are set",
+                                "set either 'columns' (a list to include) or 'exclude_columns', not both",
+                                "exclude_columns")
         if self.columns is not None and self.primary_key not in self.columns:
-            raise ValueError(
-                f"primary key '{self.primary_key}' must be one of 'columns'; add it to the list"
-            )
+            raise _FieldProblem(f"primary key '{self.primary_key}' is not one of 'columns'",
+                                "add it to the list", "columns")
         if self.primary_key in self.exclude_columns:
-            raise ValueError(f"primary key '{self.primary_key}' cannot be excluded")
+            raise _FieldProblem(f"primary key '{self.primary_key}' cannot be excluded",
+                                "remove it from exclude_columns", "exclude_columns")
         for column, target in self.foreign_keys.items():
             if not re.match(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$", target):
-                raise ValueError(
-                    f"foreign key '{column}: {target}' must reference 'table.column', "
-                    f"e.g. '{column}: customers.customer_id'"
-                )
+                raise _FieldProblem(f"foreign key '{column}: {target}' must reference 'table.column'",
+                                    f"write e.g. '{column}: customers.customer_id'", f"foreign_keys.{column}")
         return self
 
 
@@ -81,10 +87,10 @@ class SourceSpec(_Strict):
             for column, target in table.foreign_keys.items():
                 target_table = target.split(".")[0]
                 if target_table not in self.tables:
-                    raise ValueError(
-                        f"tables.{name}.foreign_keys.{column} references table '{target_table}', "
-                        f"which is not among the declared tables {sorted(self.tables)}; declare it too"
-                    )
+                    raise _FieldProblem(
+                        f"references table '{target_table}', which is not among the declared tables "
+                        f"{sorted(self.tables)}", "declare it under source.tables too",
+                        f"tables.{name}.foreign_keys.{column}")
         return self
 
 
@@ -108,9 +114,11 @@ class TrainingViewSpec(_Strict):
     def _label_not_leaking(self) -> TrainingViewSpec:
         leaked = {item.column for item in self.leakage_columns}
         if self.label in leaked:
-            raise ValueError(f"label '{self.label}' is also listed in leakage_columns; remove it there")
+            raise _FieldProblem(f"label '{self.label}' is also listed in leakage_columns", "remove it there",
+                                "leakage_columns")
         if self.entity_key == self.label:
-            raise ValueError("entity_key and label must be different columns")
+            raise _FieldProblem("entity_key and label are the same column", "use two different columns",
+                                "label")
         return self
 
 
@@ -124,13 +132,13 @@ class GeneratorSpec(_Strict):
     @field_validator("plugin")
     @classmethod
     def _known_plugin(cls, plugin: str) -> str:
-        from synth_pipelines.core.synthcity_plugins import available_plugins
+        from synth_pipelines.core.synthcity_plugins import UNSUPPORTED, available_plugins
 
         available = available_plugins()
         if plugin not in available:
-            raise ValueError(
-                f"unknown synthcity plugin '{plugin}'; use one of: {', '.join(sorted(available))}"
-            )
+            problem = (f"synthcity plugin '{plugin}' is not supported here: {UNSUPPORTED[plugin]}"
+                       if plugin in UNSUPPORTED else f"unknown synthcity plugin '{plugin}'")
+            raise _FieldProblem(problem, f"use one of: {', '.join(sorted(available))}")
         return plugin
 
 
@@ -190,11 +198,11 @@ class DatasetSpec(_Strict):
     def _cross_field(self) -> DatasetSpec:
         calculated = {c.name for c in self.features.calculated_columns}
         if self.training_view.label in self.features.drop_columns:
-            raise ValueError(
-                f"features.drop_columns drops the label '{self.training_view.label}'; remove it there"
-            )
+            raise _FieldProblem(f"drops the label '{self.training_view.label}'", "remove it there",
+                                "features.drop_columns")
         if self.training_view.label in calculated:
-            raise ValueError("a calculated column cannot replace the label; rename it")
+            raise _FieldProblem(f"a calculated column cannot replace the label '{self.training_view.label}'",
+                                "rename it", "features.calculated_columns")
         return self
 
     @property
@@ -295,32 +303,42 @@ _FIX_BY_ERROR_TYPE = {
 def _describe_validation_error(path: Path, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        field = ".".join(str(part) for part in error["loc"])
+        problem = (error.get("ctx") or {}).get("error")
+        if isinstance(problem, _FieldProblem):
+            # Our own validators name the field below the model they check, the problem and the fix.
+            field = ".".join(part for part in (field, problem.field) if part)
+            lines.append(f"{path}: {field or '(top level)'}: {problem.problem}. Fix: {problem.fix}")
+            continue
         message = error["msg"].removeprefix("Value error, ")
         fix = _FIX_BY_ERROR_TYPE.get(error["type"], "see the message")
-        if error["type"] == "value_error":
-            # Our own validators phrase the fix inside the message.
-            lines.append(f"{path}: {field}: {message}")
-        else:
-            lines.append(f"{path}: {field}: {message}. Fix: {fix}")
+        lines.append(f"{path}: {field or '(top level)'}: {message}. Fix: {fix}")
     return "\n".join(lines)
 
 
 def _check_sqlalchemy_url(url: str) -> None:
+    from synth_pipelines.core.source import _READ_ONLY_STATEMENTS  # the dialects a source can use
+
+    read_only_backends = sorted(_READ_ONLY_STATEMENTS)
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ValueError(
-            "not a SQLAlchemy URL; write e.g. postgresql+psycopg2://user:${DB_PASSWORD}@host:5432/db "
-            "or sqlite:///path/to/file.sqlite"
+        raise _FieldProblem(
+            "not a SQLAlchemy URL",
+            "write e.g. postgresql+psycopg2://user:${DB_PASSWORD}@host:5432/db or sqlite:///path/to/file.sqlite",
         ) from None
+    drivers = "use postgresql+psycopg2, mysql+pymysql or sqlite, or install the driver"
     try:
-        parsed.get_dialect()
+        dialect = parsed.get_dialect()
     except NoSuchModuleError:
-        raise ValueError(
-            f"no SQLAlchemy dialect or driver '{parsed.drivername}' is installed; use postgresql+psycopg2, "
-            "mysql+pymysql or sqlite, or install the driver"
-        ) from None
+        raise _FieldProblem(f"no SQLAlchemy dialect or driver '{parsed.drivername}' is installed", drivers) from None
+    if parsed.get_backend_name() not in read_only_backends:
+        raise _FieldProblem(f"source dialect '{parsed.get_backend_name()}' has no read-only mode configured here",
+                            f"use one of: {', '.join(read_only_backends)}")
+    try:
+        dialect.import_dbapi()  # a known dialect can still lack its driver module (e.g. pg8000)
+    except ImportError as exc:
+        raise _FieldProblem(f"the driver of '{parsed.drivername}' is not installed ({exc})", drivers) from None
 
 
 def masked_url(url: str) -> str:

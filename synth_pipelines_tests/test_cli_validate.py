@@ -1,0 +1,144 @@
+"""`synth-pipelines validate`: OK lines and exit 0 for good specs, file/field/fix lines and exit 1 otherwise."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from synth_pipelines.cli import main
+
+WriteSpec = Callable[[dict[str, Any], str], Path]
+
+
+def validate(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, ["validate", *map(str, args)], catch_exceptions=False)
+
+
+def test_good_spec(demo_spec_data: dict[str, Any], write_spec: WriteSpec, demo_db: Path) -> None:
+    before = hashlib.sha256(demo_db.read_bytes()).hexdigest()
+    path = write_spec(demo_spec_data, "demo.yaml")
+    result = validate(path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"OK {path}: demo_loans v1; source rows ")
+    assert "customers=1500" in result.output
+    assert "feature columns:" in result.output and "debt_to_income" in result.output
+    assert "collection_date" not in result.output  # leakage columns are not features
+    assert "INVALID" not in result.output
+    assert hashlib.sha256(demo_db.read_bytes()).hexdigest() == before
+
+
+def test_bad_spec_against_source(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["training_view"]["label"] = "is_default"
+    path = write_spec(data, "bad.yaml")
+    result = validate(path)
+    assert result.exit_code == 1
+    assert f"INVALID {path}: training_view.label: " in result.output
+    assert "'is_default'" in result.output
+    assert "Fix: select it in training_view.sql" in result.output
+    assert "OK " not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_spec_file(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["generator"]["plugin"] = "tvea"
+    path = write_spec(data, "bad.yaml")
+    result = validate(path)
+    assert result.exit_code == 1
+    assert f"INVALID {path}: generator.plugin: unknown synthcity plugin 'tvea'. Fix: use one of:" in result.output
+
+
+def test_bad_spec_goes_to_stderr(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["synthetic"]["rows"] = 0
+    path = write_spec(data, "bad.yaml")
+    result = validate(path)
+    assert result.exit_code == 1
+    assert f"INVALID {path}: synthetic.rows: " in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    result = validate(path)
+    assert result.exit_code == 1
+    assert f"INVALID {path}: spec file not found. Fix:" in result.output
+
+
+def test_every_spec_is_reported(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    good = write_spec(demo_spec_data, "good.yaml")
+    data = copy.deepcopy(demo_spec_data)
+    data["features"]["drop_columns"] = ["nonexistent"]
+    bad = write_spec(data, "bad.yaml")
+    result = validate(bad, good)
+    assert result.exit_code == 1
+    assert f"INVALID {bad}: features.drop_columns[0]: " in result.output
+    assert f"OK {good}: demo_loans v1" in result.output
+
+
+def test_unreachable_source_hides_the_password(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    pytest.importorskip("psycopg2")
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = "postgresql+psycopg2://nobody:s3cret@127.0.0.1:1/none"
+    result = validate(write_spec(data, "pg.yaml"))
+    assert result.exit_code == 1
+    assert "source.url: cannot read the source database" in result.output
+    assert "s3cret" not in result.output
+
+
+def test_offline_does_not_touch_the_database(demo_spec_data: dict[str, Any], write_spec: WriteSpec,
+                                             tmp_path: Path) -> None:
+    missing = tmp_path / "not_there" / "bank.sqlite"
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = f"sqlite:///{missing}"
+    path = write_spec(data, "offline.yaml")
+
+    result = validate("--offline", path)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"OK {path}: demo_loans v1 (file only)"
+    assert not missing.exists() and not missing.parent.exists()
+
+    # Without --offline the same spec fails on the source.
+    online = validate(path)
+    assert online.exit_code == 1
+    assert f"INVALID {path}: source.url: cannot read the source database" in online.output
+    assert not missing.exists()
+
+
+def test_offline_does_not_read_the_view_sql(demo_spec_data: dict[str, Any], write_spec: WriteSpec,
+                                            tmp_path: Path) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = f"sqlite:///{tmp_path / 'missing.sqlite'}"
+    data["training_view"]["sql"] = "SELEC nothing"  # only checked against the source
+    result = validate("--offline", write_spec(data, "offline.yaml"))
+    assert result.exit_code == 0, result.output
+
+
+def test_offline_still_checks_the_file(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = "not a url"
+    path = write_spec(data, "offline.yaml")
+    result = validate("--offline", path)
+    assert result.exit_code == 1
+    assert f"INVALID {path}: source.url: not a SQLAlchemy URL. Fix: " in result.output
+
+
+def test_shipped_demo_spec_offline() -> None:
+    from synth_pipelines.cli import DEMO_SPEC
+
+    result = validate("--offline", DEMO_SPEC)
+    assert result.exit_code == 0, result.output
+    assert "demo_loans v1 (file only)" in result.output
+
+
+def test_validate_needs_a_spec() -> None:
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 2
+    assert "Missing argument" in result.output
