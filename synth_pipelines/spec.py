@@ -152,8 +152,30 @@ class CalculatedColumn(_Strict):
     expression: str = Field(min_length=1, description="DuckDB SQL expression over the synthetic row.")
 
 
+# Faker providers that make format-valid stand-ins for direct identifiers.
+MASK_PROVIDERS = ("name", "first_name", "last_name", "email", "phone_number", "address", "street_address",
+                  "city", "postcode", "iban", "bban", "ssn", "company", "user_name", "ipv4", "credit_card_number")
+
+
+class MaskedColumn(_Strict):
+    """A format-valid placeholder column (e.g. an email) added to every synthetic row, never trained on."""
+
+    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    faker: str = Field(description="Faker provider that makes the values, e.g. email, name, iban.")
+    locale: str = Field("en_US", description="Faker locale, e.g. en_GB, de_DE.")
+
+    @field_validator("faker")
+    @classmethod
+    def _known_provider(cls, provider: str) -> str:
+        if provider not in MASK_PROVIDERS:
+            raise _FieldProblem(f"'{provider}' is not a supported masking provider",
+                                f"use one of: {', '.join(MASK_PROVIDERS)}")
+        return provider
+
+
 class FeaturesSpec(_Strict):
     calculated_columns: list[CalculatedColumn] = Field(default_factory=list)
+    masked_columns: list[MaskedColumn] = Field(default_factory=list)
     drop_columns: list[str] = Field(default_factory=list, description="Dropped after calculation.")
 
 

@@ -47,6 +47,9 @@ def test_demo_graph_publishes_a_release_with_manifest(demo_spec_data, write_spec
         assert leaked not in data.columns
     assert set(data["age_band"]) <= {"0-17", "18-34", "35-54", "55+"}
     assert set(data["defaulted"].unique()) == {0, 1}
+    # Masked stand-ins are format-valid and are not the real customers' values.
+    assert data["applicant_email"].str.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}").all()
+    assert data["applicant_name"].str.len().gt(3).all()
 
     # No real row reappears verbatim: compare against every row of the real view, train and holdout.
     snapshot = load_snapshot(storage_home / "snapshots" / "demo_loans" / manifest["source"]["snapshot_id"])

@@ -106,7 +106,7 @@ def _snapshot_table(conn: sa.Connection, name: str, table_spec: TableSpec, stagi
 def _read_as_float(column: sa.Column) -> sa.ColumnElement:
     """Binary floats read as floats: a reflected MySQL/MariaDB DOUBLE has asdecimal=True, whose Decimal
     conversion rounds every value to 10 decimal places (1.5e-12 would arrive as 0)."""
-    if False:
+    if isinstance(column.type, sa.Float) and column.type.asdecimal:
         return sa.type_coerce(column, sa.Float(asdecimal=False)).label(column.name)
     return column
 

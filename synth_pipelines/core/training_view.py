@@ -21,7 +21,11 @@ from synth_pipelines.spec import TrainingViewSpec
 
 
 class TrainingViewError(ValueError):
-    pass
+    """A problem with the view's result; `field` is the spec field to correct."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}; {fix}")
+        self.field, self.problem, self.fix = field, problem, fix
 
 
 def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table]) -> pa.Table:
@@ -43,15 +47,13 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
     if duplicated.any():
         examples = view.loc[duplicated, view_spec.entity_key].head(3).tolist()
         raise TrainingViewError(
-            f"training_view.sql returns {int(duplicated.sum())} repeated values of entity_key "
-            f"'{view_spec.entity_key}' (e.g. {examples}); the view must have one row per entity: "
-            "aggregate the joined rows (GROUP BY) or join one-to-one"
-        )
+            "training_view.sql", f"returns {int(duplicated.sum())} repeated values of entity_key "
+            f"'{view_spec.entity_key}' (e.g. {examples}), but the view must have one row per entity",
+            "aggregate the joined rows (GROUP BY) or join one-to-one")
     if view[view_spec.label].isna().any():
         raise TrainingViewError(
-            f"label '{view_spec.label}' is empty in {int(view[view_spec.label].isna().sum())} rows; "
-            "filter them out in training_view.sql (WHERE label IS NOT NULL)"
-        )
+            "training_view.label", f"'{view_spec.label}' is empty in {int(view[view_spec.label].isna().sum())} rows",
+            f"filter them out in training_view.sql (WHERE {view_spec.label} IS NOT NULL)")
     leaked = [c.column for c in view_spec.leakage_columns if c.column in view.columns]
     return view.drop(columns=leaked).reset_index(drop=True)
 
@@ -60,9 +62,8 @@ def check_view_columns(view_spec: TrainingViewSpec, columns: list[str]) -> None:
     for field, column in (("entity_key", view_spec.entity_key), ("label", view_spec.label)):
         if column not in columns:
             raise TrainingViewError(
-                f"training_view.{field} '{column}' is not a column of the view (it returns: "
-                f"{', '.join(columns)}); select it in training_view.sql or correct the name"
-            )
+                f"training_view.{field}", f"'{column}' is not a column of the view (it returns: {', '.join(columns)})",
+                "select it in training_view.sql or correct the name")
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) ->
                 for sub, columns in declared:
                     for column in columns:
                         if column not in known:
-                            raise loaded.error(f"{field}.{sub}", f"column '{column}' does not exist in table "
+                            where = f"{field}.{sub}.{column}" if sub == "foreign_keys" else f"{field}.{sub}"
+                            raise loaded.error(where, f"column '{column}' does not exist in table "
                                                f"'{name}' (columns: {', '.join(sorted(known))})",
                                                "correct the column name")
                 columns = selected_columns(table, table_spec)
@@ -95,8 +96,7 @@ def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[s
     try:
         check_view_columns(view_spec, columns)
     except TrainingViewError as exc:
-        field = "training_view.label" if f"'{view_spec.label}'" in str(exc) else "training_view.entity_key"
-        raise loaded.error(field, str(exc).split(";")[0], str(exc).split(";")[1].strip()) from None
+        raise loaded.error(exc.field, exc.problem, exc.fix) from None
     source_columns = {c for t in empty_tables.values() for c in t.column_names}
     for index, leak in enumerate(view_spec.leakage_columns):
         if leak.column not in columns and leak.column not in source_columns:
@@ -117,5 +117,6 @@ def _check_features(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> li
         field, _, problem = str(exc).partition(": ")
         problem, _, fix = problem.partition("; ")
         raise loaded.error(field, problem, fix) from None
-    calculated = [c.name for c in loaded.spec.features.calculated_columns]
-    return [c for c in rows.column_names if c not in loaded.spec.features.drop_columns] + calculated
+    features = loaded.spec.features
+    added = [c.name for c in features.calculated_columns] + [m.name for m in features.masked_columns]
+    return [c for c in rows.column_names + added if c not in features.drop_columns]

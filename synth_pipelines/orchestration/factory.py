@@ -148,12 +148,12 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     @dg.asset(key=key("synthetic_features"), kinds={"duckdb", "parquet"},
               code_version=f"v{spec.version}-{_hash(spec.features.model_dump())}",
               ins={"rows": dg.AssetIn(key("synthetic_rows"))},
-              description="Synthetic rows with the spec's calculated columns and drops: what gets published "
+              description="Synthetic rows with the spec's calculated and masked columns and drops: what gets published "
                           "once the QA checks pass.", **common)
     def synthetic_features(context: dg.AssetExecutionContext, storage: SynthStorage,
                            rows: TableFile) -> dg.Output[TableFile]:
         path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
-        count = apply_features(Path(rows.path), spec.features, path)
+        count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
         return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
             **frame_metadata(pd.read_parquet(path)), "path": dg.MetadataValue.path(str(path))})
 

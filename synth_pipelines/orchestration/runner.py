@@ -44,7 +44,10 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
         release = result.output_for_node(publish_step)
     for event in result.all_events:
         if event.is_step_failure:
-            error = f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+            info = event.event_specific_data.error
+            while info.cause is not None:  # Dagster wraps the stage's own exception; show that one
+                info = info.cause
+            error = f"{event.step_key}: {info.message.strip()}"
             break
     return RunOutcome(run_id=result.run_id, success=result.success and release is not None,
                       release=release, failed_checks=failed, error=error)

@@ -70,7 +70,7 @@ def test_demo_spec_passes(load: Callable[[Mutation], LoadedSpec], demo_db: Path)
     assert "loan_id" not in features  # the entity key is never synthesized
     assert "collection_date" not in features and "written_off_amount" not in features  # leakage
     assert "defaulted" in features  # the label is
-    assert features[-2:] == ["age_band", "debt_to_income"]  # calculated columns come last
+    assert features[-4:] == ["age_band", "debt_to_income", "applicant_name", "applicant_email"]  # added columns last
     assert {"amount", "annual_income", "age_at_application", "branch_region"} <= set(features)
     assert len(features) == len(set(features))
     # Excluded source columns never reach the view.
@@ -140,7 +140,7 @@ def test_unknown_primary_key(invalid: Callable[..., str]) -> None:
 
 def test_unknown_foreign_key_column(invalid: Callable[..., str]) -> None:
     invalid(lambda d: d["source"]["tables"]["loans"]["foreign_keys"].update(officer_id="accounts.account_id"),
-            "source.tables.loans.foreign_keys", "'officer_id'", fix="correct the column name")
+            "source.tables.loans.foreign_keys.officer_id", "'officer_id'", fix="correct the column name")
 
 
 def test_foreign_key_to_unknown_column(invalid: Callable[..., str]) -> None:
@@ -292,3 +292,14 @@ def test_empty_database_has_none_of_the_tables(invalid: Callable[..., str], tmp_
     empty = tmp_path / "empty.sqlite"
     sqlite3.connect(empty).close()
     invalid(lambda d: d["source"].update(url=f"sqlite:///{empty}"), "source.tables.branches", "no tables")
+
+
+def test_calculated_column_cannot_reuse_a_view_column_name(invalid: Callable[..., str]) -> None:
+    invalid(lambda d: d["features"]["calculated_columns"].append({"name": "amount", "expression": "amount * 2"}),
+            "features.calculated_columns[2].name", "'amount' is already a column", fix="give the column a new name")
+
+
+def test_dropping_a_calculated_column_removes_it_from_the_features(demo_spec_data, write_spec) -> None:
+    demo_spec_data["features"]["drop_columns"] = ["debt_to_income", "annual_income"]
+    columns = validate_against_source(load_spec(write_spec(demo_spec_data))).feature_columns
+    assert "debt_to_income" not in columns and "annual_income" not in columns and "age_band" in columns
