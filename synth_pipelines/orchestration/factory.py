@@ -87,13 +87,15 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                           "leakage columns removed.", **common)
     def training_view(context: dg.AssetExecutionContext, storage: SynthStorage,
                       snapshot: Snapshot) -> dg.Output[TableFile]:
+        started = time.perf_counter()
         view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
         path = storage.work(name, snapshot.snapshot_id, "training_view") / "training_view.parquet"
         view.to_parquet(path, index=False)
         dropped = {c.column: c.reason for c in view_spec.leakage_columns}
         return dg.Output(TableFile(snapshot.snapshot_id, str(path), len(view)), metadata={
             **frame_metadata(view), "path": dg.MetadataValue.path(str(path)),
-            "leakage_columns_dropped": dg.MetadataValue.json(dropped)})
+            "leakage_columns_dropped": dg.MetadataValue.json(dropped),
+            "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset(
         outs={"train_rows": dg.AssetOut(key=key("train_rows"), kinds={"parquet"}, **common,
@@ -152,10 +154,12 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                           "once the QA checks pass.", **common)
     def synthetic_features(context: dg.AssetExecutionContext, storage: SynthStorage,
                            rows: TableFile) -> dg.Output[TableFile]:
+        started = time.perf_counter()
         path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
         count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
         return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
-            **frame_metadata(pd.read_parquet(path)), "path": dg.MetadataValue.path(str(path))})
+            **frame_metadata(pd.read_parquet(path)), "path": dg.MetadataValue.path(str(path)),
+            "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset_check(
         specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), blocking=True,
