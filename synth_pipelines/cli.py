@@ -77,6 +77,49 @@ def demo() -> None:
     sys.exit(_run(DEMO_SPEC))
 
 
+def _destination_root(spec_path: Path | None) -> Path:
+    if spec_path is None:
+        spec_path = DEMO_SPEC
+    return load_spec(spec_path).spec.destination.root()
+
+
+@main.command()
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path), default=None,
+              help="Spec whose destination to list (default: the demo spec).")
+@click.option("--dataset", default=None, help="Only this dataset.")
+@click.option("--expired", "only_expired", is_flag=True, help="Only releases past their expiry date.")
+def releases(spec_path: Path | None, dataset: str | None, only_expired: bool) -> None:
+    """List published releases with row counts, creation and expiry dates."""
+    from synth_pipelines.core.releases import list_releases
+
+    found = [r for r in list_releases(_destination_root(spec_path), dataset) if r.expired() or not only_expired]
+    if not found:
+        click.echo("no releases")
+        return
+    for release in found:
+        flags = ",".join(f for f, on in (("latest", release.latest), ("EXPIRED", release.expired())) if on)
+        click.echo(f"{release.name}\t{release.rows} rows\tcreated {release.created_at[:19]}\t"
+                   f"expires {(release.expires_at or 'never')[:19]}\t{flags}")
+
+
+@main.command()
+@click.argument("release")
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path), default=None)
+def show(release: str, spec_path: Path | None) -> None:
+    """Show one release's manifest: RELEASE is dataset/features_vN[/snapshot=ID] or its folder."""
+    import json
+
+    from synth_pipelines.core.releases import find_release
+
+    try:
+        info, manifest = find_release(_destination_root(spec_path), release)
+    except LookupError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{info.name}  ({info.path})")
+    click.echo(json.dumps(manifest, indent=2, default=str))
+
+
 def _run(path: Path) -> int:
     from synth_pipelines.core.validation import validate_against_source
     from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset

@@ -1,0 +1,52 @@
+"""`synth-pipelines releases` and `show` over real release folders made by the local publisher."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from synth_pipelines.cli import main
+from synth_pipelines.core.publish import publish_local
+
+
+@pytest.fixture
+def published(tmp_path, demo_spec_data, write_spec, storage_home):
+    features = tmp_path / "features.parquet"
+    pd.DataFrame({"x": [1, 2, 3]}).to_parquet(features)
+    root = storage_home / "releases"
+    now = datetime.now(timezone.utc)
+    for snapshot_id, expires in (("20261001T000000Z", now - timedelta(days=1)),
+                                 ("20261101T000000Z", now + timedelta(days=30))):
+        manifest = {"dataset": "demo_loans", "release_name": "features_v1", "rows": 3,
+                    "created_at": now.isoformat(), "expires_at": expires.isoformat(),
+                    "source": {"snapshot_id": snapshot_id}}
+        publish_local(features_path=features, attachments=[], manifest=manifest, root=root, dataset="demo_loans",
+                      release_name="features_v1", snapshot_id=snapshot_id, rows=3)
+    (root / "demo_loans" / "features_v1" / ".staging-half-written").mkdir()  # never listed
+    return write_spec(demo_spec_data)
+
+
+def test_releases_lists_complete_releases_with_latest_and_expired(published):
+    result = CliRunner().invoke(main, ["releases", "--spec", str(published)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("demo_loans/features_v1/snapshot=20261001T000000Z") and lines[0].endswith("EXPIRED")
+    assert lines[1].startswith("demo_loans/features_v1/snapshot=20261101T000000Z") and lines[1].endswith("latest")
+
+    expired = CliRunner().invoke(main, ["releases", "--spec", str(published), "--expired"])
+    assert expired.output.strip().splitlines() == [lines[0]]
+
+
+def test_show_prints_the_manifest_of_a_release_or_of_latest(published):
+    result = CliRunner().invoke(main, ["show", "demo_loans/features_v1", "--spec", str(published)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.output.split("\n", 1)[1])
+    assert manifest["source"]["snapshot_id"] == "20261101T000000Z"
+    assert manifest["files"]["data/part-00000.parquet"]["rows"] == 3
+
+    missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published)])
+    assert missing.exit_code == 1
+    assert "no release 'demo_loans/features_v9'" in missing.output and "snapshot=20261001T000000Z" in missing.output
