@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -203,6 +204,24 @@ class LocalDestination(_Strict):
 Destination = Annotated[LocalDestination, Field(discriminator="kind")]
 
 
+class RefreshSpec(_Strict):
+    """Snapshots are daily partitions from start_date; the schedule takes today's at `cron`."""
+
+    cron: str = Field("0 3 * * *", description="When the scheduled refresh runs (cron, in `timezone`).")
+    timezone: str = "UTC"
+    start_date: date = Field(date(2026, 1, 1), description="First snapshot partition that can exist.")
+    release_ttl_days: int | None = Field(
+        90, gt=0, description="A release expires this many days after publication; null: never.")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        # Shape only; Dagster's schedule parses the fields when the code location loads.
+        if len(cron.split()) != 5 or not re.fullmatch(r"[\d*/,\-\sA-Za-z?LW#]+", cron):
+            raise _FieldProblem(f"'{cron}' is not a cron expression", "write five fields, e.g. '0 3 * * *'")
+        return cron
+
+
 class DatasetSpec(_Strict):
     dataset: Annotated[str, Field(pattern=IDENTIFIER, description="Dagster group and key prefix.")]
     version: int = Field(ge=1, description="Feature version: releases are features_v<version>.")
@@ -215,6 +234,7 @@ class DatasetSpec(_Strict):
     features: FeaturesSpec = FeaturesSpec()
     qa: QASpec = QASpec()
     destination: Destination = LocalDestination()
+    refresh: RefreshSpec = RefreshSpec()
 
     @model_validator(mode="after")
     def _cross_field(self) -> DatasetSpec:
