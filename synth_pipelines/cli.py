@@ -62,9 +62,34 @@ def demo_db(path: Path | None, customers: int, seed: int | None) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-def run(spec: Path) -> None:
+@click.option("--snapshot", "partition", default=None, help="Snapshot partition (YYYY-MM-DD); default: today.")
+def run(spec: Path, partition: str | None) -> None:
     """Materialize every stage of SPEC's dataset and publish a release if QA passes."""
-    sys.exit(_run(spec))
+    sys.exit(_run(spec, partition))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--from", "first", required=True, help="First snapshot partition, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last snapshot partition, YYYY-MM-DD (inclusive).")
+def backfill(spec: Path, first: str, last: str) -> None:
+    """Publish SPEC's current feature version for every snapshot partition in a date range.
+
+    Partitions with a retained snapshot reuse it; the others read the source now. In the Dagster UI
+    the same is "Materialize" on the asset group with a partition range."""
+    from synth_pipelines.orchestration.factory import snapshot_partitions
+
+    keys = snapshot_partitions(load_spec(spec)).get_partition_keys_in_range(dg_range(first, last))
+    failures = [key for key in keys if _run(spec, key) != 0]
+    click.echo(f"backfill {first}..{last}: {len(keys) - len(failures)} of {len(keys)} partitions published"
+               + (f"; failed: {', '.join(failures)}" if failures else ""))
+    sys.exit(1 if failures else 0)
+
+
+def dg_range(first: str, last: str):
+    import dagster as dg
+
+    return dg.PartitionKeyRange(first, last)
 
 
 @main.command()
@@ -120,8 +145,10 @@ def show(release: str, spec_path: Path | None) -> None:
     click.echo(json.dumps(manifest, indent=2, default=str))
 
 
-def _run(path: Path) -> int:
+def _run(path: Path, partition: str | None = None) -> int:
+    from synth_pipelines.core.publish import release_folder
     from synth_pipelines.core.validation import validate_against_source
+    from synth_pipelines.orchestration.factory import today_partition
     from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
 
     try:
@@ -131,8 +158,17 @@ def _run(path: Path) -> int:
         click.echo(f"INVALID {exc}", err=True)
         return 2
     spec = loaded.spec
-    click.echo(f"running {spec.dataset} ({spec.release_name}) with synthcity '{spec.generator.plugin}' ...")
-    outcome = materialize_dataset(loaded, instance_for_cli())
+    partition = partition or today_partition(loaded)
+    if spec.destination.kind == "local":
+        existing = release_folder(spec.destination.root(), spec.dataset, spec.release_name, partition)
+        if (existing / "manifest.json").is_file():
+            click.echo(f"{spec.release_name} for snapshot {partition} is already published: {existing}\n"
+                       "Releases are immutable; bump `version` in the spec for new features, or run again "
+                       "tomorrow for a new snapshot.")
+            return 0
+    click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
+               f"'{spec.generator.plugin}' ...")
+    outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition)
     if outcome.release:
         release = outcome.release
         click.echo(f"published {release['release']}: {release['path']}")

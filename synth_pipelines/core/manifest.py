@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,14 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
                    rows: int, qa: dict[str, Any]) -> dict[str, Any]:
     spec = loaded.spec
     schema = pq.read_schema(features_path)
+    created = datetime.now(timezone.utc)
+    ttl = spec.refresh.release_ttl_days
     return {
         "dataset": spec.dataset,
         "feature_version": spec.version,
         "release_name": spec.release_name,
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": created.isoformat(),
+        "expires_at": (created + timedelta(days=ttl)).isoformat() if ttl else None,
         "rows": rows,
         "schema": {field.name: str(field.type) for field in schema},
         "spec_file": str(loaded.path),

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from synth_pipelines.orchestration.factory import build_dataset_assets, refresh_job
+from synth_pipelines.orchestration.factory import build_dataset_assets, refresh_job, refresh_schedule
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import LoadedSpec
 
@@ -12,10 +12,12 @@ from synth_pipelines.spec import LoadedSpec
 def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None = None) -> dg.Definitions:
     storage = storage or SynthStorage()
     built = [item for loaded in specs for item in build_dataset_assets(loaded)]
+    jobs = {loaded.spec.dataset: refresh_job(loaded) for loaded in specs}
     return dg.Definitions(
         assets=[item for item in built if not isinstance(item, dg.AssetChecksDefinition)],
         asset_checks=[item for item in built if isinstance(item, dg.AssetChecksDefinition)],
-        jobs=[refresh_job(loaded) for loaded in specs],
+        jobs=list(jobs.values()),
+        schedules=[refresh_schedule(loaded, jobs[loaded.spec.dataset]) for loaded in specs],
         resources={
             "storage": storage,
             "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io")),

@@ -3,6 +3,12 @@
 Assets hand small descriptors (paths, ids, counts) to each other through the IO manager; the
 data itself is Parquet under SynthStorage. The train/holdout split is a multi-asset, so the
 lineage graph shows that the synthesizer only ever reads `train_rows`.
+
+Partitions: every asset is partitioned by day; the partition key is the snapshot id. The first
+run of a partition reads the source; later runs of it (a backfill of a new feature version)
+reuse the retained snapshot, so `features_v2/snapshot=2026-11-01` is built from exactly the rows
+`features_v1/snapshot=2026-11-01` was. The feature version is the code version of the feature
+and release assets, so bumping it marks them stale in the UI.
 """
 
 
@@ -20,7 +26,7 @@ from synth_pipelines.core.features import apply_features
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.qa import run_qa
-from synth_pipelines.core.snapshot import Snapshot, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
 from synth_pipelines.core.training_view import build_training_view, split_holdout
 from synth_pipelines.core.validation import validate_against_source
@@ -57,7 +63,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     spec = loaded.spec
     name = spec.dataset
     view_spec = spec.training_view
+    partitions = snapshot_partitions(loaded)
     common = {"group_name": name, "owners": spec.owners, "tags": {DATASET_TAG: name}}
+    partitioned = {**common, "partitions_def": partitions}
 
     def key(stage: str) -> dg.AssetKey:
         return dg.AssetKey([name, stage])
@@ -65,18 +73,26 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     @dg.asset(key=key("source_snapshot"), kinds={"sql", "parquet"},
               code_version=_hash(spec.source.model_dump()),
               description=f"Declared tables of the source, read through a read-only connection, as an "
-                          f"immutable Parquet snapshot with a content fingerprint. {spec.description}", **common)
+                          f"immutable Parquet snapshot with a content fingerprint. {spec.description}", **partitioned)
     def source_snapshot(context: dg.AssetExecutionContext, storage: SynthStorage) -> dg.Output[Snapshot]:
         started = time.perf_counter()
-        validate_against_source(loaded)  # a bad spec stops here, before any row is read
-        snapshot = take_snapshot(spec, storage.snapshots(name))
-        context.log.info(f"snapshot {snapshot.snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows")
+        snapshot_id = context.partition_key
+        retained = storage.snapshots(name) / snapshot_id
+        reused = (retained / "snapshot.json").is_file()
+        if reused:
+            snapshot = load_snapshot(retained)
+            context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
+        else:
+            validate_against_source(loaded)  # a bad spec stops here, before any row is read
+            snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+            context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
         return dg.Output(snapshot, metadata={
             "snapshot_id": snapshot.snapshot_id,
             "fingerprint": snapshot.fingerprint,
             "source": snapshot.source,
             "path": dg.MetadataValue.path(snapshot.path),
             "rows_per_table": dg.MetadataValue.json({t: s.rows for t, s in snapshot.tables.items()}),
+            "reused_retained_snapshot": reused,
             "seconds": round(time.perf_counter() - started, 2),
         })
 
@@ -84,7 +100,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
               code_version=_hash([view_spec.sql, [c.column for c in view_spec.leakage_columns]]),
               ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
               description="The spec's view SQL run by DuckDB over the snapshot: one row per entity, "
-                          "leakage columns removed.", **common)
+                          "leakage columns removed.", **partitioned)
     def training_view(context: dg.AssetExecutionContext, storage: SynthStorage,
                       snapshot: Snapshot) -> dg.Output[TableFile]:
         started = time.perf_counter()
@@ -103,7 +119,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
               "holdout_rows": dg.AssetOut(key=key("holdout_rows"), kinds={"parquet"}, **common,
                                           description="Real rows the generator never sees; QA compares "
                                                       "synthetic rows against them.")},
-        ins={"view": dg.AssetIn(key("training_view"))},
+        ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions,
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         split = split_holdout(view.read(), view_spec, seed=spec.generator.seed)
@@ -117,7 +133,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     @dg.asset(key=key("synthesizer"), kinds={"synthcity", "pytorch"},
               code_version=_hash(spec.generator.model_dump()), ins={"train": dg.AssetIn(key("train_rows"))},
               description=f"synthcity '{spec.generator.plugin}' trained on the train rows, saved with its "
-                          "settings and seed.", **common)
+                          "settings and seed.", **partitioned)
     def synthesizer(context: dg.AssetExecutionContext, storage: SynthStorage,
                     train: TableFile) -> dg.Output[TrainedModel]:
         frame = train.read().drop(columns=[view_spec.entity_key])
@@ -133,7 +149,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     @dg.asset(key=key("synthetic_rows"), kinds={"synthcity", "parquet"},
               code_version=_hash(spec.synthetic.model_dump()), ins={"model": dg.AssetIn(key("synthesizer"))},
-              description="Rows sampled from the synthesizer in batches (bounded memory).", **common)
+              description="Rows sampled from the synthesizer in batches (bounded memory).", **partitioned)
     def synthetic_rows(context: dg.AssetExecutionContext, storage: SynthStorage,
                        model: TrainedModel) -> dg.Output[TableFile]:
         snapshot_id = model.snapshot_id
@@ -151,7 +167,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
               code_version=f"v{spec.version}-{_hash(spec.features.model_dump())}",
               ins={"rows": dg.AssetIn(key("synthetic_rows"))},
               description="Synthetic rows with the spec's calculated and masked columns and drops: what gets published "
-                          "once the QA checks pass.", **common)
+                          "once the QA checks pass.", **partitioned)
     def synthetic_features(context: dg.AssetExecutionContext, storage: SynthStorage,
                            rows: TableFile) -> dg.Output[TableFile]:
         started = time.perf_counter()
@@ -162,7 +178,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), blocking=True,
+        specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), blocking=True, partitions_def=partitions,
                                  additional_deps=[key("train_rows"), key("holdout_rows"), key("synthesizer")])
                for check in QA_CHECKS],
         ins={"features": dg.AssetIn(key("synthetic_features")), "train": dg.AssetIn(key("train_rows")),
@@ -188,7 +204,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
               ins={"features": dg.AssetIn(key("synthetic_features")), "snapshot": dg.AssetIn(key("source_snapshot")),
                    "model": dg.AssetIn(key("synthesizer"))},
               description=f"The published release {spec.release_name}: data, manifest and QA report. Runs only "
-                          "when every blocking QA check on the synthetic features passed.", **common)
+                          "when every blocking QA check on the synthetic features passed.", **partitioned)
     def published_features(context: dg.AssetExecutionContext, storage: SynthStorage, features: TableFile,
                            snapshot: Snapshot, model: TrainedModel) -> dg.Output[dict[str, Any]]:
         qa_folder = storage.work(name, features.snapshot_id, "qa")
@@ -210,6 +226,32 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]
+
+
+def snapshot_partitions(loaded: LoadedSpec) -> dg.DailyPartitionsDefinition:
+    refresh = loaded.spec.refresh
+    # end_offset=1: today's snapshot can be taken today, not only once the day is over.
+    return dg.DailyPartitionsDefinition(start_date=refresh.start_date.isoformat(), timezone=refresh.timezone,
+                                        end_offset=1)
+
+
+def today_partition(loaded: LoadedSpec) -> str:
+    return snapshot_partitions(loaded).get_last_partition_key()
+
+
+def refresh_schedule(loaded: LoadedSpec, job) -> dg.ScheduleDefinition:
+    spec = loaded.spec
+
+    @dg.schedule(name=f"{spec.dataset}_refresh_schedule", cron_schedule=spec.refresh.cron, job=job,
+                 execution_timezone=spec.refresh.timezone,
+                 description=f"Take today's snapshot and publish a new {spec.release_name} release.")
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        # The day the tick is for, not the day it happens to be evaluated on (late ticks, tests).
+        partition_key = snapshot_partitions(loaded).get_partition_key_for_timestamp(
+            context.scheduled_execution_time.timestamp())
+        return dg.RunRequest(run_key=f"{spec.release_name}-{partition_key}", partition_key=partition_key)
+
+    return _schedule
 
 
 def refresh_job(loaded: LoadedSpec):

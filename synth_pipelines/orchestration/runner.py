@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.orchestration.factory import today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import LoadedSpec
 
@@ -30,11 +31,13 @@ def instance_for_cli() -> dg.DagsterInstance:
 
 
 def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
-                        log_level: str = "INFO") -> RunOutcome:
+                        log_level: str = "INFO", partition_key: str | None = None) -> RunOutcome:
+    """Run the dataset's refresh job for one snapshot partition (default: today's)."""
     defs = build_definitions([loaded], storage)
     job = defs.resolve_job_def(f"{loaded.spec.dataset}_refresh")
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                    partition_key=partition_key or today_partition(loaded))
     failed = {evaluation.check_name: str(evaluation.metadata.get("summary").value)
               for evaluation in result.get_asset_check_evaluations() if not evaluation.passed}
     release = None
