@@ -88,3 +88,22 @@ def reflect_table(conn: Connection, name: str) -> sa.Table:
 
 def table_names(conn: Connection) -> list[str]:
     return sa.inspect(conn).get_table_names()
+
+
+def source_state(url: str, tables: dict[str, str]) -> dict[str, dict[str, object]]:
+    """A cheap fingerprint of the source to notice change: per table its columns with types, its
+    row count and its largest primary key. `tables` maps table name to primary-key column."""
+    state: dict[str, dict[str, object]] = {}
+    with read_only_connection(url) as conn:
+        existing = set(table_names(conn))
+        for name, primary_key in sorted(tables.items()):
+            if name not in existing:
+                state[name] = {"missing": True}
+                continue
+            table = reflect_table(conn, name)
+            counts = sa.select(sa.func.count(), sa.func.max(table.c[primary_key])) if primary_key in table.c \
+                else sa.select(sa.func.count(), sa.null())
+            rows, max_key = conn.execute(counts.select_from(table)).one()
+            state[name] = {"columns": {c.name: str(c.type) for c in table.columns}, "rows": rows,
+                           "max_key": None if max_key is None else str(max_key)}
+    return state

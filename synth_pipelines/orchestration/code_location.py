@@ -6,6 +6,7 @@ import dagster as dg
 
 from synth_pipelines.orchestration.factory import build_dataset_assets, refresh_job, refresh_schedule
 from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.orchestration.sensors import source_change_sensor
 from synth_pipelines.spec import LoadedSpec
 
 
@@ -18,6 +19,7 @@ def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None 
         asset_checks=[item for item in built if isinstance(item, dg.AssetChecksDefinition)],
         jobs=list(jobs.values()),
         schedules=[refresh_schedule(loaded, jobs[loaded.spec.dataset]) for loaded in specs],
+        sensors=[source_change_sensor(loaded, jobs[loaded.spec.dataset]) for loaded in specs],
         resources={
             "storage": storage,
             "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io")),
