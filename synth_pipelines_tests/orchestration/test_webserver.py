@@ -13,13 +13,17 @@ import dagster as dg
 import pytest
 import requests
 
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.orchestration.runner import materialize_dataset
 from synth_pipelines.paths import project_root
+from synth_pipelines.spec import load_spec
 
 pytestmark = pytest.mark.slow
 
 ASSET_QUERY = """
 { assetNodes { assetKey { path } groupName kinds description
-    dependencyKeys { path } assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }
+    dependencyKeys { path } assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
+    assetMaterializations(limit: 1) { runId partition metadataEntries { label } } } }
 """
 
 
@@ -42,11 +46,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def webserver(tmp_path, demo_spec_data, write_spec, storage_home):
+def webserver(tmp_path, demo_spec_data, write_spec, storage_home, monkeypatch):
     spec_path = write_spec(demo_spec_data, "demo_loans.yaml")
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(project_root() / "dagster.yaml", home / "dagster.yaml")
+    # One real run first, so the UI has a latest materialization to show.
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.get()
+    outcome = materialize_dataset(load_spec(spec_path), instance, SynthStorage(root=str(storage_home)),
+                                  partition_key="2026-11-20")
+    instance.dispose()
+    assert outcome.success, outcome.error
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "SYNTH_PIPELINES_DATASETS": str(spec_path.parent),
            "SYNTH_PIPELINES_HOME": str(storage_home)}
@@ -67,14 +78,15 @@ def webserver(tmp_path, demo_spec_data, write_spec, storage_home):
                 time.sleep(1)
         else:
             pytest.fail("dagster-webserver did not start within 120 s")
-        yield url
+        yield url, outcome.run_id
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
 
 
-def test_graphql_serves_every_stage_with_lineage_and_blocking_checks(webserver):
+def test_graphql_serves_every_stage_with_lineage_checks_and_latest_run(webserver):
+    webserver, run_id = webserver
     nodes = []
     deadline = time.monotonic() + 60  # the code server may still be loading the location
     while time.monotonic() < deadline and not nodes:
@@ -94,3 +106,8 @@ def test_graphql_serves_every_stage_with_lineage_and_blocking_checks(webserver):
     assert {c["name"] for c in checks} == {"schema_matches_training_view", "marginal_similarity",
                                            "no_copied_train_rows"}
     assert all(c["blocking"] for c in checks)
+    for key, node in by_key.items():
+        latest = node["assetMaterializations"][0]
+        assert (latest["runId"], latest["partition"]) == (run_id, "2026-11-20"), key
+    published = by_key["demo_loans/published_features"]["assetMaterializations"][0]
+    assert {"manifest", "qa_report", "spec_hash"} <= {e["label"] for e in published["metadataEntries"]}
