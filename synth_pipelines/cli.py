@@ -102,6 +102,56 @@ def demo() -> None:
     sys.exit(_run(DEMO_SPEC))
 
 
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--snapshot", "partition", required=True, help="Snapshot partition whose QA'd rows you approve.")
+@click.option("--approver", required=True, help="Your name, recorded in the release manifest.")
+@click.option("--comment", default="", help="What you checked.")
+def approve(spec: Path, partition: str, approver: str, comment: str) -> None:
+    """Record a human approval of a snapshot's QA'd features (for specs with qa.require_approval).
+
+    The approval covers exactly the rows that exist now; the gate sensor or `publish` then releases them."""
+    from synth_pipelines.core.gate import approval_path, record_approval
+    from synth_pipelines.orchestration.resources import SynthStorage
+
+    loaded = load_spec(spec)
+    storage = SynthStorage()
+    features = storage.work(loaded.spec.dataset, partition, "synthetic_features") / "features.parquet"
+    path = approval_path(storage.base() / "approvals", loaded.spec.dataset, loaded.spec.release_name, partition)
+    try:
+        approval = record_approval(path, features, approver=approver, comment=comment)
+    except (ValueError, FileNotFoundError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"approved {loaded.spec.release_name} snapshot {partition} by {approval.approver} "
+               f"(rows sha256 {approval.features_sha256[:12]}); publish with: synth-pipelines publish {spec} "
+               f"--snapshot {partition}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--snapshot", "partition", required=True, help="Snapshot partition to publish.")
+def publish(spec: Path, partition: str) -> None:
+    """Publish a snapshot's QA'd features if the gate is open (checks passed, approval if required)."""
+    from synth_pipelines.orchestration.code_location import build_definitions
+    from synth_pipelines.orchestration.factory import release_gate
+    from synth_pipelines.orchestration.resources import SynthStorage
+    from synth_pipelines.orchestration.runner import instance_for_cli
+
+    loaded = load_spec(spec)
+    decision, _ = release_gate(loaded, SynthStorage(), partition)
+    if not decision.open:
+        click.echo(f"not published: {decision.reason}", err=True)
+        sys.exit(3)
+    job = build_definitions([loaded]).resolve_job_def(f"{loaded.spec.dataset}_publish")
+    result = job.execute_in_process(instance=instance_for_cli(), partition_key=partition, raise_on_error=False)
+    if not result.success:
+        click.echo(f"publish run {result.run_id} failed; see its logs", err=True)
+        sys.exit(1)
+    release = result.output_for_node(f"{loaded.spec.dataset}__published_features")
+    click.echo(f"published {release['release']}: {release['path']} ({release['rows']} rows)")
+
+
 def _destination_root(spec_path: Path | None) -> Path:
     if spec_path is None:
         spec_path = DEMO_SPEC
@@ -180,6 +230,9 @@ def _run(path: Path, partition: str | None = None) -> int:
         click.echo("QA gate closed, nothing published. Failed checks:", err=True)
         for name, summary in outcome.failed_checks.items():
             click.echo(f"  {name}: {summary}", err=True)
+    elif outcome.gate and not outcome.error:
+        click.echo(f"not published: {outcome.gate}", err=True)
+        return 3
     if outcome.error:
         click.echo(f"run {outcome.run_id} failed at {outcome.error}", err=True)
     return 1

@@ -190,6 +190,8 @@ class QASpec(_Strict):
         le=1,
         description="Allowed excess of synthetic rows copied from train over the holdout's own share.",
     )
+    require_approval: bool = Field(
+        False, description="Publish only after a person approved the QA'd rows (synth-pipelines approve).")
 
 
 class LocalDestination(_Strict):

@@ -15,7 +15,7 @@ and release assets, so bumping it marks them stale in the UI.
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import dagster as dg
 import pandas as pd
 
 from synth_pipelines.core.features import apply_features
+from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.qa import run_qa
@@ -208,9 +209,16 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def published_features(context: dg.AssetExecutionContext, storage: SynthStorage, features: TableFile,
                            snapshot: Snapshot, model: TrainedModel) -> dg.Output[dict[str, Any]]:
         qa_folder = storage.work(name, features.snapshot_id, "qa")
+        # The gate again, here: a publish started by hand in the UI cannot skip QA or approval either.
+        decision, approval = release_gate(loaded, storage, features.snapshot_id)
+        if not decision.open:
+            raise dg.Failure(description=f"publication gate closed for {spec.release_name} snapshot "
+                                         f"{features.snapshot_id}: {decision.reason}")
         qa = json.loads((qa_folder / "qa_report.json").read_text())
         manifest = build_manifest(loaded, snapshot=snapshot, synthesizer=model.synthesizer,
                                   features_path=Path(features.path), rows=features.rows, qa=qa)
+        manifest["approvals"] = [asdict(approval)] if approval else []
+        manifest["gate"] = decision.reason
         release = publish_local(features_path=Path(features.path),
                                 attachments=[qa_folder / "qa_report.json", qa_folder / "qa_report.html"],
                                 manifest=manifest, root=spec.destination.root(), dataset=name,
@@ -226,6 +234,20 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]
+
+
+def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> tuple[GateDecision, Approval | None]:
+    """The gate for one snapshot's features, from the QA report its checks wrote and any approval."""
+    spec = loaded.spec
+    qa_report = storage.work(spec.dataset, snapshot_id, "qa") / "qa_report.json"
+    outcomes = {}
+    if qa_report.is_file():
+        outcomes = {c["name"]: c["passed"] for c in json.loads(qa_report.read_text())["checks"]}
+    approval = load_approval(approval_path(storage.base() / "approvals", spec.dataset, spec.release_name, snapshot_id))
+    features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features") / "features.parquet"
+    decision = gate_decision(outcomes, list(QA_CHECKS), require_approval=spec.qa.require_approval,
+                             approval=approval, features_path=features_path)
+    return decision, approval
 
 
 def snapshot_partitions(loaded: LoadedSpec) -> dg.DailyPartitionsDefinition:
@@ -255,7 +277,17 @@ def refresh_schedule(loaded: LoadedSpec, job) -> dg.ScheduleDefinition:
 
 
 def refresh_job(loaded: LoadedSpec):
+    """Snapshot to QA'd features; publication is the gate's job (publish_job)."""
     name = loaded.spec.dataset
-    return dg.define_asset_job(f"{name}_refresh", selection=dg.AssetSelection.groups(name),
+    published = dg.AssetSelection.assets(dg.AssetKey([name, "published_features"]))
+    return dg.define_asset_job(f"{name}_refresh", selection=dg.AssetSelection.groups(name) - published,
                                tags={DATASET_TAG: name},
-                               description=f"Snapshot the source and publish a new {loaded.spec.release_name} release.")
+                               description=f"Snapshot the source, synthesize and QA the rows of a new "
+                                           f"{loaded.spec.release_name} release; the gate publishes them.")
+
+
+def publish_job(loaded: LoadedSpec):
+    name = loaded.spec.dataset
+    return dg.define_asset_job(f"{name}_publish", selection=dg.AssetSelection.assets(dg.AssetKey([name, "published_features"])),
+                               tags={DATASET_TAG: name},
+                               description=f"Publish QA'd features as {loaded.spec.release_name} (gate-checked).")

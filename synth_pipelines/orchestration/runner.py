@@ -1,4 +1,5 @@
-"""Headless materialization of one dataset's asset group, as the CLI and the e2e tests run it."""
+"""Headless runs of one dataset, as the CLI and the e2e tests do them: the refresh job (snapshot to
+QA'd features), then the same publication gate the gate sensor applies, then the publish job."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import dagster as dg
 
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import today_partition
+from synth_pipelines.orchestration.factory import release_gate, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import LoadedSpec
 
@@ -21,6 +22,7 @@ class RunOutcome:
     release: dict[str, Any] | None
     failed_checks: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    gate: str | None = None
 
 
 def instance_for_cli() -> dg.DagsterInstance:
@@ -30,27 +32,41 @@ def instance_for_cli() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
-                        log_level: str = "INFO", partition_key: str | None = None) -> RunOutcome:
-    """Run the dataset's refresh job for one snapshot partition (default: today's)."""
-    defs = build_definitions([loaded], storage)
-    job = defs.resolve_job_def(f"{loaded.spec.dataset}_refresh")
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                    partition_key=partition_key or today_partition(loaded))
-    failed = {evaluation.check_name: str(evaluation.metadata.get("summary").value)
-              for evaluation in result.get_asset_check_evaluations() if not evaluation.passed}
-    release = None
-    error = None
-    publish_step = f"{loaded.spec.dataset}__published_features"
-    if result.success and publish_step in {e.step_key for e in result.all_events if e.is_step_success}:
-        release = result.output_for_node(publish_step)
+def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
     for event in result.all_events:
         if event.is_step_failure:
             info = event.event_specific_data.error
             while info.cause is not None:  # Dagster wraps the stage's own exception; show that one
                 info = info.cause
-            error = f"{event.step_key}: {info.message.strip()}"
-            break
-    return RunOutcome(run_id=result.run_id, success=result.success and release is not None,
-                      release=release, failed_checks=failed, error=error)
+            return f"{event.step_key}: {info.message.strip()}"
+    return None
+
+
+def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
+                        log_level: str = "INFO", partition_key: str | None = None,
+                        publish: bool = True) -> RunOutcome:
+    """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens."""
+    storage = storage or SynthStorage()
+    defs = build_definitions([loaded], storage)
+    partition = partition_key or today_partition(loaded)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    name = loaded.spec.dataset
+    result = defs.resolve_job_def(f"{name}_refresh").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, partition_key=partition)
+    failed = {evaluation.check_name: str(evaluation.metadata.get("summary").value)
+              for evaluation in result.get_asset_check_evaluations() if not evaluation.passed}
+    outcome = RunOutcome(run_id=result.run_id, success=False, release=None, failed_checks=failed,
+                         error=_first_error(result))
+    if not result.success or not publish:
+        return outcome
+    decision, _ = release_gate(loaded, storage, partition)
+    outcome.gate = decision.reason
+    if not decision.open:
+        return outcome
+    published = defs.resolve_job_def(f"{name}_publish").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, partition_key=partition)
+    outcome.error = _first_error(published)
+    if published.success:
+        outcome.release = published.output_for_node(f"{name}__published_features")
+        outcome.success = True
+    return outcome
