@@ -219,6 +219,8 @@ def _run(path: Path, partition: str | None = None) -> int:
     click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
                f"'{spec.generator.plugin}' ...")
     outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition)
+    for name, summary in outcome.advisory_failures.items():
+        click.echo(f"advisory (not blocking) QA check failed: {name}: {summary}", err=True)
     if outcome.release:
         release = outcome.release
         click.echo(f"published {release['release']}: {release['path']}")
@@ -230,7 +232,8 @@ def _run(path: Path, partition: str | None = None) -> int:
         click.echo("QA gate closed, nothing published. Failed checks:", err=True)
         for name, summary in outcome.failed_checks.items():
             click.echo(f"  {name}: {summary}", err=True)
-    elif outcome.gate and not outcome.error:
+        return 1
+    if outcome.gate and not outcome.error:
         click.echo(f"not published: {outcome.gate}", err=True)
         return 3
     if outcome.error:

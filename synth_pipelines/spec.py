@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.paths import storage_root
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -180,16 +182,9 @@ class FeaturesSpec(_Strict):
     drop_columns: list[str] = Field(default_factory=list, description="Dropped after calculation.")
 
 
-class QASpec(_Strict):
-    min_marginal_similarity: float = Field(
-        0.75, ge=0, le=1, description="Mean per-column similarity (1-KS, 1-TVD) to the train split."
-    )
-    max_exact_copy_excess: float = Field(
-        0.01,
-        ge=0,
-        le=1,
-        description="Allowed excess of synthetic rows copied from train over the holdout's own share.",
-    )
+class QASpec(QAThresholds):
+    """QA thresholds and options (see core/quality/thresholds.py) plus the publication policy."""
+
     require_approval: bool = Field(
         False, description="Publish only after a person approved the QA'd rows (synth-pipelines approve).")
 
@@ -203,7 +198,130 @@ class LocalDestination(_Strict):
         return path if path.is_absolute() else storage_root() / path
 
 
-Destination = Annotated[LocalDestination, Field(discriminator="kind")]
+# Field names that look like credentials: S3 credentials come only from the environment or the
+# standard AWS chain (env vars, AWS_PROFILE, instance/pod role), never from a spec file in git.
+_SECRET_FIELD = re.compile(r"(secret|access_?key|key_?id|password|passwd|token|credential|session)", re.I)
+
+
+class S3Destination(_Strict):
+    """Releases as objects in an S3 bucket (AWS, MinIO, ...); credentials from the environment."""
+
+    kind: Literal["s3"]
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", description="Bucket name.")]
+    prefix: str = Field("", description="Key prefix of all releases, e.g. 'synthetic/releases'.")
+    region: str | None = Field(None, description="AWS region; the standard chain's default when omitted.")
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, ...); AWS when omitted.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any) -> Any:
+        for name in data if isinstance(data, dict) else ():
+            if _SECRET_FIELD.search(str(name)):
+                raise _FieldProblem(
+                    f"'{name}' looks like a credential; S3 credentials are never read from the spec",
+                    "remove it and provide credentials through the environment (AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY, AWS_PROFILE) or an instance/pod role", str(name))
+        return data
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_without_userinfo(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^/@\s]+(/.*)?$", url):
+            raise _FieldProblem(f"'{url.split('@')[-1]}' is not an http(s) URL without credentials",
+                                "write e.g. http://minio.internal:9000; credentials come from the environment")
+        return url
+
+    @field_validator("prefix")
+    @classmethod
+    def _clean_prefix(cls, prefix: str) -> str:
+        if ".." in prefix.split("/") or prefix.startswith(".staging-"):
+            raise _FieldProblem(f"'{prefix}' is not a usable key prefix", "write e.g. synthetic/releases")
+        return prefix.strip("/")
+
+
+# Bulk loaders exist for these drivers only (COPY through psycopg2, LOAD DATA/executemany through pymysql).
+_SQL_DESTINATION_DRIVERS = {"postgresql": ("psycopg2",), "mysql": ("pymysql",), "mariadb": ("pymysql",)}
+
+
+class SqlDestination(_Strict):
+    """Releases as tables in a SQL database (one per release), a features_vN view and a registry."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["sql"]
+    url: str = Field(description="SQLAlchemy URL of the destination; ${ENV_VAR} is replaced from the environment.",
+                     repr=False)  # may carry a password once interpolated
+    db_schema: Annotated[str | None, Field(None, alias="schema", pattern=IDENTIFIER,
+                                           description="Schema (PostgreSQL) or database (MySQL) of the tables.")]
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, url: str) -> str:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise _FieldProblem("not a SQLAlchemy URL", "write e.g. "
+                                "postgresql+psycopg2://writer:${DEST_DB_PASSWORD}@host:5432/features") from None
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+        if driver not in _SQL_DESTINATION_DRIVERS.get(backend, ()):
+            raise _FieldProblem(f"'{parsed.drivername}' is not a supported destination driver",
+                                "use postgresql+psycopg2 or mysql+pymysql (MariaDB too)")
+        if backend != "postgresql" and not parsed.database:
+            raise _FieldProblem("names no database", "append /<database> to the URL")
+        return url
+
+
+Destination = Annotated[LocalDestination | S3Destination | SqlDestination, Field(discriminator="kind")]
+
+
+def same_database(url_a: str, url_b: str, schema_a: str | None = None, schema_b: str | None = None,
+                  *, resolve: bool = False) -> bool:
+    """Whether two SQLAlchemy URLs reach the same database (same server and database; for MySQL a
+    `schema` is the database). `resolve` also compares the hosts' resolved addresses."""
+    try:
+        a, b = make_url(url_a), make_url(url_b)
+    except ArgumentError:
+        return False
+    family = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+    kind = family.get(a.get_backend_name())
+    if kind is None or kind != family.get(b.get_backend_name()):
+        return False
+    if kind == "sqlite":
+        return bool(a.database) and Path(a.database).resolve() == Path(b.database or "").resolve()
+    default_port = {"postgresql": 5432, "mysql": 3306}[kind]
+    if (a.port or default_port) != (b.port or default_port):
+        return False
+    if kind == "mysql":
+        database_a, database_b = schema_a or a.database, schema_b or b.database
+    else:
+        database_a, database_b = a.database or a.username, b.database or b.username
+    if (database_a or "").lower() != (database_b or "").lower():
+        return False
+    return _same_host(a.host, b.host, resolve)
+
+
+def _same_host(host_a: str | None, host_b: str | None, resolve: bool) -> bool:
+    loopback = {"", "localhost", "127.0.0.1", "::1", "localhost.localdomain"}
+
+    def normal(host: str | None) -> str:
+        host = (host or "").lower().strip("[]")
+        return "localhost" if host in loopback or host.startswith("127.") else host
+
+    if normal(host_a) == normal(host_b):
+        return True
+    if not resolve:
+        return False
+
+    def addresses(host: str | None) -> set[str]:
+        if normal(host) == "localhost":
+            return {"localhost"}
+        try:
+            found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        except OSError:
+            return set()
+        return {"localhost" if a.startswith("127.") or a == "::1" else a for a in found}
+
+    return bool(addresses(host_a) & addresses(host_b))
 
 
 class RefreshSpec(_Strict):
@@ -247,6 +365,17 @@ class DatasetSpec(_Strict):
         if self.training_view.label in calculated:
             raise _FieldProblem(f"a calculated column cannot replace the label '{self.training_view.label}'",
                                 "rename it", "features.calculated_columns")
+        return self
+
+    @model_validator(mode="after")
+    def _destination_isolated(self) -> DatasetSpec:
+        # Releases never land in the source (production) database, whatever the URLs' spelling.
+        destination = self.destination
+        if isinstance(destination, SqlDestination) and same_database(destination.url, self.source.url,
+                                                                     destination.db_schema):
+            raise _FieldProblem(f"{masked_url(destination.url)} is the source database; publishing into "
+                                "the source is refused", "publish to a separate database (or another "
+                                "server)", "destination.url")
         return self
 
     @property

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from synth_pipelines.core.qa import _row_keys
+from synth_pipelines.core.quality.privacy import row_keys
 from synth_pipelines.core.snapshot import load_snapshot
 from synth_pipelines.core.training_view import build_training_view
 from synth_pipelines.core.validation import validate_against_source
@@ -24,8 +24,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_demo_graph_publishes_a_release_with_manifest(demo_spec_data, write_spec, storage_home, demo_db):
-    loaded = load_spec(write_spec(demo_spec_data))
+def test_demo_graph_publishes_a_release_with_manifest(shipped_demo_spec_data, write_spec, storage_home, demo_db):
+    """The shipped demo spec, generator and QA unchanged (every check blocking), end to end."""
+    loaded = load_spec(write_spec(shipped_demo_spec_data))
     source_before = sha256(demo_db)
     instance = dg.DagsterInstance.ephemeral()
 
@@ -55,17 +56,20 @@ def test_demo_graph_publishes_a_release_with_manifest(demo_spec_data, write_spec
     snapshot = load_snapshot(storage_home / "snapshots" / "demo_loans" / manifest["source"]["snapshot_id"])
     real = build_training_view(loaded.spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
     compared = [c["name"] for c in manifest["generator"]["columns"]]
-    assert not _row_keys(data, compared).isin(set(_row_keys(real, compared))).any()
+    assert not row_keys(data, compared).isin(set(row_keys(real, compared))).any()
 
     # Provenance.
     assert manifest["spec_hash"] == loaded.spec_hash
-    assert manifest["generator"]["plugin"] == "bayesian_network" and manifest["generator"]["seed"] == 7
+    assert manifest["generator"]["plugin"] == "arf" and manifest["generator"]["seed"] == 7
+    assert manifest["qa"]["passed"] is True and not manifest["qa"]["failed"]
+    assert {c["name"] for c in manifest["qa"]["checks"]} >= {"great_expectations", "fidelity", "utility", "privacy_dcr"}
+    assert all(c["blocking"] for c in manifest["qa"]["checks"])
     assert manifest["source"]["fingerprint"] == snapshot.fingerprint
     assert manifest["leakage_columns_excluded"].keys() == {"collection_date", "written_off_amount"}
     assert manifest["qa"]["passed"] is True
     assert manifest["files"]["data/part-00000.parquet"]["sha256"] == sha256(release / "data" / "part-00000.parquet")
     assert manifest["packages"]["synthcity"] == "0.2.12"
-    assert (release / "qa_report.html").is_file()
+    assert (release / "qa_report.html").is_file() and (release / "qa_report.pdf").read_bytes()[:5] == b"%PDF-"
     assert pq.read_schema(release / "data" / "part-00000.parquet").field("credit_score").type == "int64"
 
     # The source was only read.
@@ -80,12 +84,12 @@ def test_demo_graph_publishes_a_release_with_manifest(demo_spec_data, write_spec
 
 
 def test_failed_qa_check_blocks_publication(demo_spec_data, write_spec, storage_home):
-    demo_spec_data["qa"]["min_marginal_similarity"] = 1.0  # unreachable on purpose
+    demo_spec_data["qa"]["min_range_coverage"] = 1.0  # unreachable on purpose: no sample hits every extreme
     loaded = load_spec(write_spec(demo_spec_data))
 
     outcome = materialize_dataset(loaded, dg.DagsterInstance.ephemeral(), SynthStorage(root=str(storage_home)))
 
     assert not outcome.success and outcome.release is None
-    assert list(outcome.failed_checks) == ["marginal_similarity"]
-    assert "threshold 1.0" in outcome.failed_checks["marginal_similarity"]
+    assert "diversity" in outcome.failed_checks
+    assert "range_coverage=" in outcome.failed_checks["diversity"] and "(min 1)" in outcome.failed_checks["diversity"]
     assert not (storage_home / "releases").exists()

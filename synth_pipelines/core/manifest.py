@@ -64,7 +64,9 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
 
 def _spec_without_secrets(raw: dict[str, Any]) -> dict[str, Any]:
     """The spec as written (${VAR} stays a placeholder), with any password in the URL masked."""
-    source = dict(raw.get("source", {}))
-    if isinstance(source.get("url"), str):
-        source["url"] = masked_url(source["url"])
-    return {**raw, "source": source}
+    masked = dict(raw)
+    for section in ("source", "destination"):  # a SQL destination has a URL too
+        part = raw.get(section)
+        if isinstance(part, dict) and isinstance(part.get("url"), str):
+            masked[section] = {**part, "url": masked_url(part["url"])}
+    return masked

@@ -8,7 +8,9 @@ into the view's own types, ranges and missing values.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import time
@@ -159,8 +161,11 @@ def train_synthesizer(train: pd.DataFrame, *, plugin: str, settings: dict[str, A
     enable_reproducible_results(seed)
     model = plugin_class(random_state=seed, workspace=out_dir / "workspace", **settings)
     started = time.perf_counter()
-    with muted_library_warnings():
+    printed = io.StringIO()  # some plugins print progress (arfpy); keep it out of the terminal, in the log
+    with muted_library_warnings(), contextlib.redirect_stdout(printed):
         model.fit(GenericDataLoader(encoded, target_column=label, random_state=seed))
+    for line in printed.getvalue().splitlines():
+        log.info("%s: %s", plugin, line)
     seconds = time.perf_counter() - started
     model_path = out_dir / "model.pkl"
     save_to_file(model_path, model)

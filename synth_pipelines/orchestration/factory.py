@@ -26,7 +26,9 @@ from synth_pipelines.core.features import apply_features
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
-from synth_pipelines.core.qa import run_qa
+from synth_pipelines.core.quality.report import write_reports
+from synth_pipelines.core.quality.runner import run_quality
+from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
 from synth_pipelines.core.training_view import build_training_view, split_holdout
@@ -35,7 +37,7 @@ from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
 from synth_pipelines.spec import LoadedSpec
 
 DATASET_TAG = "synth_pipelines/dataset"
-QA_CHECKS = ("schema_matches_training_view", "marginal_similarity", "no_copied_train_rows")
+QA_CHECKS = CHECK_NAMES
 
 
 @dataclass(frozen=True)
@@ -179,25 +181,33 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), blocking=True, partitions_def=partitions,
+        specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), partitions_def=partitions,
+                                 blocking=check not in spec.qa.advisory_checks,
                                  additional_deps=[key("train_rows"), key("holdout_rows"), key("synthesizer")])
                for check in QA_CHECKS],
         ins={"features": dg.AssetIn(key("synthetic_features")), "train": dg.AssetIn(key("train_rows")),
              "holdout": dg.AssetIn(key("holdout_rows")), "model": dg.AssetIn(key("synthesizer"))},
-        name=f"{name}_qa", description="QA of the synthetic features against the real train and holdout rows.")
+        name=f"{name}_qa", description="QA of the synthetic features against the real train rows and the "
+                                       "holdout the generator never saw: Great Expectations, fidelity, utility, "
+                                       "privacy, diversity, bias. Writes the HTML/PDF report.")
     def qa_checks(context: dg.AssetCheckExecutionContext, storage: SynthStorage, features: TableFile,
                   train: TableFile, holdout: TableFile, model: TrainedModel):
-        report = run_qa(train.read(), holdout.read(), features.read(), model.synthesizer.codecs,
-                        min_marginal_similarity=spec.qa.min_marginal_similarity,
-                        max_exact_copy_excess=spec.qa.max_exact_copy_excess)
-        paths = report.write(storage.work(name, features.snapshot_id, "qa"))
+        codecs = model.synthesizer.codecs
+        real_train, synthetic = train.read(), features.read()
+        extra = [c for c in synthetic.columns if c not in {codec.name for codec in codecs} | {"synthetic_id"}]
+        report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
+                             spec.qa, extra_columns=extra)
+        paths = write_reports(report, storage.work(name, features.snapshot_id, "qa"), real_train, synthetic,
+                              codecs, spec.qa)
         for check in report.checks:
             yield dg.AssetCheckResult(
                 asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,
-                severity=dg.AssetCheckSeverity.ERROR,
+                severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
                 metadata={"summary": check.summary, "value": check.value, "threshold": check.threshold,
-                          "details": dg.MetadataValue.json(check.details),
+                          "implementation": check.implementation,
+                          "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str))),
                           "report_html": dg.MetadataValue.path(str(paths["html"])),
+                          "report_pdf": dg.MetadataValue.path(str(paths["pdf"])),
                           "report_json": dg.MetadataValue.path(str(paths["json"]))})
 
     @dg.asset(key=key("published_features"), kinds={"parquet", spec.destination.kind},
@@ -219,18 +229,33 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                                   features_path=Path(features.path), rows=features.rows, qa=qa)
         manifest["approvals"] = [asdict(approval)] if approval else []
         manifest["gate"] = decision.reason
-        release = publish_local(features_path=Path(features.path),
-                                attachments=[qa_folder / "qa_report.json", qa_folder / "qa_report.html"],
-                                manifest=manifest, root=spec.destination.root(), dataset=name,
-                                release_name=spec.release_name, snapshot_id=features.snapshot_id, rows=features.rows)
-        context.log.info(f"published {release.path} ({release.rows} rows)")
-        return dg.Output({"release": spec.release_name, "path": str(release.path), "rows": release.rows,
-                          "manifest": str(release.manifest_path), "qa_report": str(release.path / "qa_report.html")},
-                         metadata={"release": spec.release_name, "path": dg.MetadataValue.path(str(release.path)),
-                                   "dagster/row_count": release.rows,
-                                   "manifest": dg.MetadataValue.path(str(release.manifest_path)),
-                                   "qa_report": dg.MetadataValue.path(str(release.path / "qa_report.html")),
-                                   "spec_hash": manifest["spec_hash"]})
+        common = {"features_path": Path(features.path), "manifest": manifest, "dataset": name,
+                  "attachments": [qa_folder / "qa_report.json", qa_folder / "qa_report.html",
+                                  qa_folder / "qa_report.pdf"],
+                  "release_name": spec.release_name, "snapshot_id": features.snapshot_id, "rows": features.rows}
+        destination = spec.destination
+        if destination.kind == "local":
+            release = publish_local(**common, root=destination.root())
+            location, manifest_at = str(release.path), str(release.manifest_path)
+            report_at, as_metadata = str(release.path / "qa_report.html"), dg.MetadataValue.path
+        else:
+            # Imported here: only specs that publish remotely need boto3 or the SQL bulk loaders.
+            if destination.kind == "s3":
+                from synth_pipelines.core.destinations.s3 import publish_s3
+                remote = publish_s3(**common, bucket=destination.bucket, prefix=destination.prefix,
+                                    region=destination.region, endpoint_url=destination.endpoint_url)
+            else:
+                from synth_pipelines.core.destinations.sql import publish_sql
+                remote = publish_sql(**common, url=destination.url, schema=destination.db_schema,
+                                     source_url=spec.source.url)
+            location, manifest_at = remote.location, remote.manifest_location  # no secrets: masked URLs
+            report_at, as_metadata = remote.qa_report_location, dg.MetadataValue.text
+        context.log.info(f"published {location} ({features.rows} rows)")
+        return dg.Output({"release": spec.release_name, "path": location, "rows": features.rows,
+                          "manifest": manifest_at, "qa_report": report_at},
+                         metadata={"release": spec.release_name, "path": as_metadata(location),
+                                   "dagster/row_count": features.rows, "manifest": as_metadata(manifest_at),
+                                   "qa_report": as_metadata(report_at), "spec_hash": manifest["spec_hash"]})
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]
@@ -245,7 +270,8 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
         outcomes = {c["name"]: c["passed"] for c in json.loads(qa_report.read_text())["checks"]}
     approval = load_approval(approval_path(storage.base() / "approvals", spec.dataset, spec.release_name, snapshot_id))
     features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features") / "features.parquet"
-    decision = gate_decision(outcomes, list(QA_CHECKS), require_approval=spec.qa.require_approval,
+    blocking = [name for name in QA_CHECKS if name not in spec.qa.advisory_checks]
+    decision = gate_decision(outcomes, blocking, require_approval=spec.qa.require_approval,
                              approval=approval, features_path=features_path)
     return decision, approval
 

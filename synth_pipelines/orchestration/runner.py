@@ -20,7 +20,8 @@ class RunOutcome:
     run_id: str
     success: bool
     release: dict[str, Any] | None
-    failed_checks: dict[str, str] = field(default_factory=dict)
+    failed_checks: dict[str, str] = field(default_factory=dict)  # blocking checks that failed
+    advisory_failures: dict[str, str] = field(default_factory=dict)  # reported, not blocking
     error: str | None = None
     gate: str | None = None
 
@@ -53,10 +54,13 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
     name = loaded.spec.dataset
     result = defs.resolve_job_def(f"{name}_refresh").execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False, partition_key=partition)
-    failed = {evaluation.check_name: str(evaluation.metadata.get("summary").value)
-              for evaluation in result.get_asset_check_evaluations() if not evaluation.passed}
-    outcome = RunOutcome(run_id=result.run_id, success=False, release=None, failed_checks=failed,
-                         error=_first_error(result))
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    outcome = RunOutcome(
+        run_id=result.run_id, success=False, release=None, error=_first_error(result),
+        failed_checks={e.check_name: str(e.metadata["summary"].value) for e in failed
+                       if e.severity == dg.AssetCheckSeverity.ERROR},
+        advisory_failures={e.check_name: str(e.metadata["summary"].value) for e in failed
+                           if e.severity != dg.AssetCheckSeverity.ERROR})
     if not result.success or not publish:
         return outcome
     decision, _ = release_gate(loaded, storage, partition)

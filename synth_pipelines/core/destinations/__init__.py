@@ -1,0 +1,39 @@
+"""Remote destinations of a release: S3 (`s3.py`) and SQL databases (`sql.py`). Local folders are
+`core.publish`. Every destination publishes atomically (a reader sees a whole release or none),
+never over an existing release (`ReleaseExistsError`), and names itself without secrets in errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from synth_pipelines.core.publish import ReleaseExistsError
+
+__all__ = ["DestinationError", "IsolationError", "ReleaseExistsError", "RemoteRelease", "release_manifest"]
+
+DATA_FILE = "data/part-00000.parquet"
+
+
+class DestinationError(RuntimeError):
+    """Publishing failed at the destination (unreachable, refused, failed midway); nothing was published."""
+
+
+class IsolationError(ValueError):
+    """The destination is the source database: releases never go into production."""
+
+
+@dataclass(frozen=True)
+class RemoteRelease:
+    name: str  # features_vN
+    location: str  # s3://bucket/key/ or <masked url>#<schema.table>; never carries a secret
+    manifest_location: str
+    qa_report_location: str
+    rows: int
+
+
+def release_manifest(manifest: dict[str, Any], *, release_name: str, snapshot_id: str, data_sha256: str,
+                     rows: int, destination: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as published: the same release and file entries a local release has, plus where."""
+    return {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
+            "files": {DATA_FILE: {"sha256": data_sha256, "rows": rows}}, "destination": destination}

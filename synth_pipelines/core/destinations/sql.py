@@ -1,0 +1,488 @@
+"""Publish a release to a SQL database: one table per release, a `features_vN` view on the newest
+snapshot's table, and a `synth_releases` registry holding the manifests (QA report files in
+`synth_release_files`). PostgreSQL and MySQL/MariaDB.
+
+PostgreSQL has transactional DDL, so one transaction creates a staging table, COPYs the rows into it
+(CSV streamed from the Parquet batch by batch), renames it to the release table, registers the
+release and repoints the view: a failure anywhere rolls all of it back. MySQL/MariaDB commit DDL
+implicitly, so the staging table is loaded first (LOAD DATA LOCAL INFILE per batch, or multi-row
+INSERTs where the server refuses local files), renamed (atomic), registered (the commit point) and
+the view repointed; a failure after the rename is undone by hand. A lock per destination schema
+serializes publishers, so the existence check and the switch cannot race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.dialects.mysql import LONGBLOB
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, make_url
+
+from synth_pipelines.core.destinations import (DestinationError, IsolationError, ReleaseExistsError, RemoteRelease,
+                                               release_manifest)
+from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.spec import masked_url, same_database
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 100_000
+MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names silently; MySQL allows 64
+TABLE_COMMENT = "synth-pipelines release"  # marks tables this module created (a leftover may be dropped)
+_LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}  # server or client has local files switched off
+
+
+def release_table_name(release_name: str, snapshot_id: str) -> str:
+    """features_v1 + 2026-11-24 -> features_v1_2026_11_24: lowercase, safe, at most 63 characters."""
+    name = f"{release_name}_{re.sub(r'[^a-z0-9]+', '_', snapshot_id.lower()).strip('_')}".lower()
+    if len(name) > MAX_IDENTIFIER:
+        name = f"{name[:MAX_IDENTIFIER - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return name
+
+
+def _registry(schema: str | None) -> tuple[sa.Table, sa.Table]:
+    metadata = sa.MetaData(schema=schema)
+    releases = sa.Table(
+        "synth_releases", metadata,
+        sa.Column("release_table", sa.String(64), primary_key=True),
+        sa.Column("dataset", sa.String(128), nullable=False),
+        sa.Column("release_name", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("snapshot_id", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("row_count", sa.BigInteger, nullable=False),
+        sa.Column("manifest", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False))
+    files = sa.Table(  # the QA report files as they are (HTML, JSON, PDF): bytes
+        "synth_release_files", metadata,
+        sa.Column("release_table", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(255), primary_key=True),
+        sa.Column("content", sa.LargeBinary().with_variant(LONGBLOB(), "mysql"), nullable=False))
+    return releases, files
+
+
+def sql_column_type(field: pa.Field, backend: str, max_bytes: int = 0) -> str:
+    """The SQL type of one Arrow column; max_bytes (longest value) picks MySQL's TEXT size."""
+    t, pg = field.type, backend == "postgresql"
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    simple = [(pa.types.is_boolean, "BOOLEAN", "BOOLEAN"), (pa.types.is_int8, "SMALLINT", "TINYINT"),
+              (pa.types.is_int16, "SMALLINT", "SMALLINT"), (pa.types.is_int32, "INTEGER", "INT"),
+              (pa.types.is_int64, "BIGINT", "BIGINT"), (pa.types.is_uint8, "SMALLINT", "TINYINT UNSIGNED"),
+              (pa.types.is_uint16, "INTEGER", "SMALLINT UNSIGNED"), (pa.types.is_uint32, "BIGINT", "INT UNSIGNED"),
+              (pa.types.is_uint64, "NUMERIC(20)", "BIGINT UNSIGNED"), (pa.types.is_float16, "REAL", "FLOAT"),
+              (pa.types.is_float32, "REAL", "FLOAT"), (pa.types.is_float64, "DOUBLE PRECISION", "DOUBLE"),
+              (pa.types.is_date, "DATE", "DATE"), (pa.types.is_time, "TIME", "TIME(6)")]
+    for check, pg_type, mysql_type in simple:
+        if check(t):
+            return pg_type if pg else mysql_type
+    if pa.types.is_decimal(t):
+        return f"NUMERIC({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        # MySQL has no zone-aware type: aware values are stored as UTC.
+        return ("TIMESTAMP WITH TIME ZONE" if t.tz else "TIMESTAMP") if pg else "DATETIME(6)"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        if pg:
+            return "TEXT"
+        return "TEXT" if max_bytes <= 65_535 else "MEDIUMTEXT" if max_bytes <= 16_777_215 else "LONGTEXT"
+    raise ValueError(f"column '{field.name}' has Arrow type {field.type}, which is not published to SQL; "
+                     "cast it to a number, string, date or timestamp in the features, or drop it")
+
+
+def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], url: str,
+                schema: str | None, source_url: str, dataset: str, release_name: str, snapshot_id: str, rows: int,
+                batch_rows: int = BATCH_ROWS,
+                mysql_load: Literal["auto", "local_infile", "insert"] = "auto") -> RemoteRelease:
+    masked = masked_url(url)
+    if same_database(url, source_url, schema, resolve=True):
+        raise IsolationError(f"refusing to publish to {masked}: it is the source database "
+                             f"({masked_url(source_url)}); releases never go into production. "
+                             "Publish to a separate database")
+    backend = make_url(url).get_backend_name()
+    table = release_table_name(release_name, snapshot_id)
+    location = f"{masked}#{schema + '.' if schema else ''}{table}"
+    file = pq.ParquetFile(features_path)
+    if file.metadata.num_rows != rows:
+        raise ValueError(f"{features_path} has {file.metadata.num_rows} rows, not the {rows} to publish")
+    string_columns = [f.name for f in file.schema_arrow if _is_text(f.type)]
+    longest = _longest_values(features_path, string_columns) if backend != "postgresql" else {}
+    columns = [(f.name, sql_column_type(f, backend, longest.get(f.name, 0))) for f in file.schema_arrow]
+    body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
+                            data_sha256=file_sha256(features_path),
+                            destination={"kind": "sql", "url": masked, "schema": schema, "table": table,
+                                         "view": release_name})
+    job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=rows, table=table,
+               schema=schema, columns=columns, features_path=features_path, batch_rows=batch_rows,
+               manifest=json.loads(json.dumps(body, default=str)),
+               files={p.name: p.read_bytes() for p in attachments})
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
+    if backend == "postgresql":
+        connect_args["application_name"] = "synth-pipelines publish"
+    elif "local_infile" not in make_url(url).query:  # ?local_infile=0 in the URL keeps LOAD DATA off
+        connect_args["local_infile"] = mysql_load != "insert"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
+    try:
+        if backend == "postgresql":
+            _publish_postgres(engine, job)
+        else:
+            _publish_mysql(engine, job, mysql_load)
+    except ReleaseExistsError:
+        raise
+    except Exception as exc:
+        if not (isinstance(exc, _Refused) or _is_database_error(exc)):
+            raise
+        raise DestinationError(f"publishing {release_name}/snapshot={snapshot_id} to {location} failed: "
+                               f"{_cause(exc, url)}; nothing was published and view {release_name} was not "
+                               "moved") from exc
+    finally:
+        engine.dispose()
+    manifest_at = f"{masked}#{schema + '.' if schema else ''}synth_releases/{table}"
+    return RemoteRelease(name=release_name, location=location, manifest_location=manifest_at,
+                         qa_report_location=f"{masked}#{schema + '.' if schema else ''}synth_release_files/{table}/"
+                                            "qa_report.html", rows=rows)
+
+
+class _Refused(Exception):
+    """The destination refused the release for a reason of ours (bad values, a foreign table, a busy lock)."""
+
+
+@dataclass
+class _Job:
+    """Everything one publish needs, so the two backends' flows read alike."""
+
+    dataset: str
+    release_name: str
+    snapshot_id: str
+    rows: int
+    table: str
+    schema: str | None
+    columns: list[tuple[str, str]]  # name, SQL type
+    features_path: Path
+    batch_rows: int
+    manifest: dict[str, Any]
+    files: dict[str, bytes]  # QA report files by name
+    staging: str = field(default_factory=lambda: f"synth_staging_{uuid.uuid4().hex[:12]}")
+
+
+def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
+    q = _quoter(engine, job.schema)
+    with engine.begin() as conn:  # one transaction: all of it or nothing
+        lock = int.from_bytes(hashlib.sha256(f"synth-publish:{job.schema}".encode()).digest()[:8], "big", signed=True)
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (lock,))
+        _prepare(conn, job)
+        conn.exec_driver_sql(_create_table(q, job))
+        names = ", ".join(q(name, bare=True) for name, _ in job.columns)
+        with conn.connection.dbapi_connection.cursor() as cursor:  # psycopg2's, in the same transaction
+            cursor.copy_expert(f"COPY {q(job.staging)} ({names}) FROM STDIN WITH (FORMAT csv)",
+                               _ChunkReader(_csv_chunks(job.features_path, job.batch_rows)), size=1 << 20)
+            _check_count(cursor.rowcount, job)
+        conn.exec_driver_sql(f"ALTER TABLE {q(job.staging)} RENAME TO {q(job.table, bare=True)}")
+        conn.exec_driver_sql(f"COMMENT ON TABLE {q(job.table)} IS '{TABLE_COMMENT}'")
+        _register(conn, job)
+        _point_view(conn, job, q)
+
+
+def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
+    q = _quoter(engine, job.schema)
+    with engine.connect() as conn:
+        lock = f"synth-publish:{job.schema or conn.engine.url.database}"[:64]
+        if conn.exec_driver_sql("SELECT GET_LOCK(%s, 600)", (lock,)).scalar() != 1:
+            raise _Refused(f"another publish held the lock {lock!r} for 10 minutes; try again later")
+        try:
+            _prepare(conn, job)
+            conn.commit()
+            conn.exec_driver_sql(_create_table(q, job) + f" COMMENT '{TABLE_COMMENT}'")
+            try:
+                loaded = _load_mysql(conn.connection.dbapi_connection, q(job.staging), job, method)
+                _check_count(loaded, job)
+                conn.exec_driver_sql(f"RENAME TABLE {q(job.staging)} TO {q(job.table)}")  # atomic
+            except BaseException:
+                _quietly(conn, f"DROP TABLE IF EXISTS {q(job.staging)}")
+                raise
+            try:
+                _register(conn, job)
+                conn.commit()  # the commit point: the release exists from here on
+                _point_view(conn, job, q)
+            except BaseException:
+                releases, files = _registry(job.schema)
+                _quietly(conn, None)  # roll back whatever the failure left open
+                for registry in (files, releases):
+                    _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
+                _quietly(conn, f"DROP TABLE IF EXISTS {q(job.table)}")
+                raise
+        finally:
+            _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
+
+
+def _prepare(conn: Connection, job: _Job) -> None:
+    """Create the registry if needed; refuse an existing release; drop our own leftover of a failed publish."""
+    releases, files = _registry(job.schema)
+    releases.metadata.create_all(conn, checkfirst=True)
+    if conn.execute(sa.select(releases.c.dataset).where(releases.c.release_table == job.table)).first():
+        raise ReleaseExistsError(f"release table {job.table} already exists and is registered in synth_releases; "
+                                 "releases are immutable. Take a new snapshot or bump the spec's version")
+    other = conn.execute(sa.select(releases.c.dataset).where(releases.c.release_name == job.release_name,
+                                                             releases.c.dataset != job.dataset).limit(1)).scalar()
+    if other:
+        raise _Refused(f"schema {job.schema or '(default)'} already holds {job.release_name} releases of "
+                       f"dataset '{other}'; give every dataset its own destination schema")
+    inspector, q = sa.inspect(conn), _quoter(conn.engine, job.schema)
+    if inspector.has_table(job.table, schema=job.schema):  # views too
+        if _comment(inspector, job.table, job.schema) != TABLE_COMMENT:
+            raise _Refused(f"{job.table} exists but is no synth-pipelines release; rename or drop it")
+        log.warning("dropping %s: left by a publish that failed before registering it", job.table)
+        conn.exec_driver_sql(f"DROP TABLE {q(job.table)}")
+    # Holding the schema's lock, any staging table is a dead publish's (MySQL only: PostgreSQL rolls back).
+    for name in inspector.get_table_names(schema=job.schema):
+        if name.startswith("synth_staging_") and _comment(inspector, name, job.schema) == TABLE_COMMENT:
+            log.warning("dropping %s: staging table of a publish that died", name)
+            conn.exec_driver_sql(f"DROP TABLE {q(name)}")
+
+
+def _comment(inspector: Any, table: str, schema: str | None) -> str | None:
+    return (inspector.get_table_comment(table, schema=schema) or {}).get("text")
+
+
+def _create_table(q: Any, job: _Job) -> str:
+    return f"CREATE TABLE {q(job.staging)} ({', '.join(f'{q(n, bare=True)} {t}' for n, t in job.columns)})"
+
+
+def _register(conn: Connection, job: _Job) -> None:
+    releases, files = _registry(job.schema)
+    created = datetime.fromisoformat(str(job.manifest.get("created_at") or datetime.now(timezone.utc).isoformat()))
+    if conn.dialect.name != "postgresql":  # DATETIME has no zone: store UTC
+        created = created.astimezone(timezone.utc).replace(tzinfo=None) if created.tzinfo else created
+    conn.execute(releases.insert().values(
+        release_table=job.table, dataset=job.dataset, release_name=job.release_name,
+        version=int(job.release_name.rsplit("_v", 1)[-1]), snapshot_id=job.snapshot_id, created_at=created,
+        row_count=job.rows, manifest=job.manifest))
+    if job.files:
+        conn.execute(files.insert(), [{"release_table": job.table, "name": name, "content": content}
+                                      for name, content in job.files.items()])
+
+
+def _point_view(conn: Connection, job: _Job, q: Any) -> None:
+    """Repoint the version's view at the newest snapshot's table (a backfill of an older one leaves it)."""
+    releases, _ = _registry(job.schema)
+    newest = conn.execute(sa.select(releases.c.release_table)
+                          .where(releases.c.dataset == job.dataset, releases.c.release_name == job.release_name)
+                          .order_by(releases.c.snapshot_id.desc()).limit(1)).scalar()
+    statement = f"CREATE OR REPLACE VIEW {q(job.release_name)} AS SELECT * FROM {q(newest)}"
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(statement)
+        return
+    try:
+        with conn.begin_nested():  # PostgreSQL replaces a view only when its columns stay compatible
+            conn.exec_driver_sql(statement)
+    except sa.exc.DBAPIError:
+        conn.exec_driver_sql(f"DROP VIEW IF EXISTS {q(job.release_name)}")
+        conn.exec_driver_sql(statement)
+
+
+def _check_count(loaded: int, job: _Job) -> None:
+    if loaded != job.rows:
+        raise _Refused(f"loaded {loaded} rows into {job.staging}, expected {job.rows}")
+
+
+# --- PostgreSQL: COPY FROM STDIN, CSV written by pyarrow per batch ------------------------------
+
+
+def _csv_chunks(path: Path, batch_rows: int) -> Iterator[bytes]:
+    options = pacsv.WriteOptions(include_header=False)  # strings quoted, NULL unquoted empty: COPY tells them apart
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        sink = io.BytesIO()
+        pacsv.write_csv(_decoded(batch), sink, options)
+        yield sink.getvalue()
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks, as copy_expert reads it."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._chunk, self._at = chunks, b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while self._at >= len(self._chunk):
+            self._chunk, self._at = next(self._chunks, b""), 0
+            if not self._chunk:
+                return b""
+        size = len(self._chunk) - self._at if size is None or size < 0 else size
+        part = self._chunk[self._at:self._at + size]
+        self._at += len(part)
+        return part
+
+
+# --- MySQL/MariaDB: LOAD DATA LOCAL INFILE per batch, or multi-row INSERTs ---------------------
+
+
+def _load_mysql(raw: Any, staging: str, job: _Job, method: str) -> int:
+    names = ", ".join(f"`{name.replace('`', '``')}`" for name, _ in job.columns)
+    insert = f"INSERT INTO {staging} ({names}) VALUES ({', '.join(['%s'] * len(job.columns))})"
+    loaded, use_infile = 0, method != "insert"
+    with raw.cursor() as cursor, tempfile.TemporaryDirectory(prefix="synth-load-") as folder:
+        # Strict: a value the column cannot hold is an error, not a silently changed row.
+        cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
+        cursor.max_stmt_length = 8 << 20  # multi-row INSERTs of ~8 MB (max_allowed_packet is 16 MB by default)
+        for batch in pq.ParquetFile(job.features_path).iter_batches(batch_size=job.batch_rows):
+            columns = [_for_mysql(name, column) for name, column in zip(batch.schema.names, batch.columns)]
+            if use_infile:
+                try:
+                    loaded += _load_data_local(cursor, staging, names, columns, Path(folder) / "batch.tsv")
+                    continue
+                except Exception as exc:  # noqa: BLE001 - only a refused local file falls back
+                    if method == "local_infile" or _error_code(exc) not in _LOCAL_INFILE_REFUSED:
+                        raise
+                    log.info("LOAD DATA LOCAL INFILE refused (%s); loading with multi-row INSERTs", exc)
+                    use_infile = False
+            cursor.executemany(insert, list(zip(*(_python_values(c) for c in columns))))
+            loaded += cursor.rowcount
+            _raise_on_warnings(cursor)
+    return loaded
+
+
+def _load_data_local(cursor: Any, staging: str, names: str, columns: list[pa.Array], path: Path) -> int:
+    path.write_bytes(_tsv(columns))
+    cursor.execute(f"LOAD DATA LOCAL INFILE %s INTO TABLE {staging} CHARACTER SET utf8mb4 "
+                   f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({names})", (str(path),))
+    # With LOCAL the server turns bad values into warnings (it cannot stop the client midway): refuse them.
+    _raise_on_warnings(cursor)
+    return cursor.rowcount
+
+
+def _raise_on_warnings(cursor: Any) -> None:
+    if cursor.warning_count:
+        cursor.execute("SHOW WARNINGS LIMIT 3")
+        raise _Refused("the database changed or refused values while loading: "
+                               + "; ".join(f"{level} {code}: {message}" for level, code, message in cursor.fetchall()))
+
+
+def _for_mysql(name: str, column: pa.Array) -> pa.Array:
+    """Values MySQL can take as they are: NaN as NULL, aware timestamps as UTC, microseconds at most."""
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    t = column.type
+    if pa.types.is_floating(t):
+        if pc.any(pc.is_inf(column)).as_py():
+            raise ValueError(f"column '{name}' holds infinite values, which MySQL/MariaDB cannot store")
+        return pc.if_else(pc.is_nan(column), pa.scalar(None, t), column)
+    if pa.types.is_timestamp(t) and (t.tz or t.unit == "ns"):
+        return column.cast(pa.timestamp("us" if t.unit == "ns" else t.unit), safe=False)
+    return column
+
+
+def _python_values(column: pa.Array) -> list[Any]:
+    # Dates and times go as text: the server judges their range (Python's stops at year 9999), and faster.
+    if pa.types.is_temporal(column.type):
+        column = column.cast(pa.string())
+    return column.to_pylist()
+
+
+def _tsv(columns: list[pa.Array]) -> bytes:
+    """LOAD DATA's default text format, built column-wise by Arrow: tab-separated, backslash escapes, \\N null."""
+    texts = []
+    for column in columns:
+        if pa.types.is_boolean(column.type):
+            text = pc.if_else(column, "1", "0")
+        elif _is_text(column.type):
+            text = column.cast(pa.string())
+            for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\x00", "\\0")):
+                text = pc.replace_substring(text, raw, escaped)
+        else:
+            text = column.cast(pa.string())
+        texts.append(pc.fill_null(text, "\\N"))
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*texts, "\t"), "", "\n")  # row + "\n"
+    # The values of a string array lie back to back in its data buffer: the whole file, no Python loop.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return lines.buffers()[2].to_pybytes()[first:last] if last > first else b""
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    if not any(pa.types.is_dictionary(c.type) for c in batch.columns):
+        return batch
+    arrays = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    t = t.value_type if pa.types.is_dictionary(t) else t
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+
+
+def _longest_values(path: Path, columns: list[str]) -> dict[str, int]:
+    """Longest value in bytes of each string column: MySQL's TEXT holds 64 KB, longer needs MEDIUM/LONGTEXT."""
+    longest = dict.fromkeys(columns, 0)
+    if not columns:
+        return longest
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        for name, column in zip(batch.schema.names, _decoded(batch).columns):
+            if not pa.types.is_null(column.type):
+                longest[name] = max(longest[name], pc.max(pc.binary_length(column)).as_py() or 0)
+    return longest
+
+
+def _quoter(engine: sa.Engine, schema: str | None) -> Any:
+    preparer = engine.dialect.identifier_preparer
+
+    def q(name: str, bare: bool = False) -> str:
+        quoted = preparer.quote_identifier(name)
+        return quoted if bare or not schema else f"{preparer.quote_identifier(schema)}.{quoted}"
+
+    return q
+
+
+def _quietly(conn: Connection, statement: Any) -> None:
+    """Best-effort cleanup: runs `statement` (None: roll back) and logs instead of raising."""
+    try:
+        if statement is None:
+            conn.rollback()
+        elif isinstance(statement, str):
+            conn.exec_driver_sql(statement)
+        else:
+            conn.execute(statement)
+        conn.commit()
+    except Exception as exc:  # noqa: BLE001 - the original failure is the one to report
+        log.warning("cleanup step failed (%s): %s", type(exc).__name__, exc)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    import psycopg2
+    import pymysql
+
+    return isinstance(exc, (sa.exc.SQLAlchemyError, psycopg2.Error, pymysql.err.Error, OSError))
+
+
+def _error_code(exc: BaseException) -> int | None:
+    args = getattr(getattr(exc, "orig", exc), "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _cause(exc: BaseException, url: str) -> str:
+    """The database's own message (not SQLAlchemy's echo of the statement and its rows), password removed."""
+    original = getattr(exc, "orig", None) or exc
+    text = ' '.join(str(original).split())
+    text = text if isinstance(exc, _Refused) else f"{type(original).__name__}: {text}"
+    password = make_url(url).password
+    return (text.replace(str(password), "***") if password else text)[:800]

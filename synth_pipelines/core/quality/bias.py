@@ -1,0 +1,61 @@
+"""Bias: does each protected group keep its real label rate in the synthetic rows?
+
+Classification: the share of each label class per group (binary: the second class in sorted order;
+both classes have the same gap). Regression: the group mean label, in units of the real label's
+standard deviation. The value is the largest |real - synthetic| gap over groups with at least
+`min_group_rows` real rows (smaller groups are listed, not gated: their real rate is noise). A
+gated group absent from the synthetic rows counts as a gap of 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.tabular import category_labels, quantile_bins
+from synth_pipelines.core.synthesis import ColumnCodec, as_number
+
+
+def _groups(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec, bins: int) -> pd.Series:
+    if codec.kind == "category":
+        return category_labels(frame[codec.name])
+    cut = quantile_bins(as_number(frame[codec.name], codec.kind), as_number(train[codec.name], codec.kind), bins)
+    return pd.Series(cut, index=frame.index).map(lambda b: f"q{b}" if b >= 0 else "missing")
+
+
+def _targets(frame: pd.DataFrame, label: ColumnCodec, task: str, classes: list[str], scale: float) -> pd.DataFrame:
+    if task == "classification":
+        labels = category_labels(frame[label.name])
+        return pd.DataFrame({c: (labels == c).astype(float) for c in classes}, index=frame.index)
+    return pd.DataFrame({"mean_label_in_std": as_number(frame[label.name], label.kind) / scale}, index=frame.index)
+
+
+def label_rate_gaps(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *, label: str,
+                    task: str, protected: list[str], min_group_rows: int, bins: int = 5) -> Metric:
+    by_name = {c.name: c for c in codecs}
+    label_codec = by_name[label]
+    classes = sorted(set(category_labels(train[label]))) if task == "classification" else []
+    if len(classes) == 2:
+        classes = classes[1:]
+    scale = float(as_number(train[label], label_codec.kind).std() or 1.0) if task == "regression" else 1.0
+    real_t, synth_t = (_targets(f, label_codec, task, classes, scale) for f in (train, synthetic))
+    rows, worst = [], 0.0
+    for column in protected:
+        real_g, synth_g = (_groups(f, train, by_name[column], bins) for f in (train, synthetic))
+        real_rates, synth_rates = real_t.groupby(real_g).mean(), synth_t.groupby(synth_g).mean()
+        real_n, synth_n = real_g.value_counts(), synth_g.value_counts()
+        for group in real_rates.index:
+            for target in real_t.columns:
+                real_rate = float(real_rates.at[group, target])
+                synth_rate = float(synth_rates.at[group, target]) if group in synth_rates.index else np.nan
+                gap = abs(real_rate - synth_rate) if not np.isnan(synth_rate) else 1.0
+                gated = int(real_n[group]) >= min_group_rows
+                if gated:
+                    worst = max(worst, gap)
+                rows.append({"column": column, "group": group, "target": target, "real": round(real_rate, 4),
+                             "synthetic": None if np.isnan(synth_rate) else round(synth_rate, 4),
+                             "gap": round(gap, 4), "real_rows": int(real_n[group]),
+                             "synthetic_rows": int(synth_n.get(group, 0)), "gated": gated})
+    rows.sort(key=lambda r: (not r["gated"], -r["gap"]))
+    return Metric("max_label_rate_gap", float(worst), "pandas groupby label rates", {"groups": rows})

@@ -1,0 +1,67 @@
+"""Diversity: do the synthetic rows cover the real variety, or collapse onto a few modes?
+
+All three are 0..1 shares: category coverage and range coverage (1 = everything real is covered),
+duplicate-row rate (0 = every row distinct), the latter against the train rows' own rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.tabular import category_labels, sample
+from synth_pipelines.core.synthesis import ColumnCodec, as_number
+
+
+def category_coverage(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec]) -> Metric | None:
+    """Mean over category columns of the share of real train categories (missing included) seen in the synthetic rows."""
+    per_column, absent = {}, {}
+    for c in (c for c in codecs if c.kind == "category"):
+        real, seen = set(category_labels(train[c.name])), set(category_labels(synthetic[c.name]))
+        per_column[c.name] = round(len(real & seen) / len(real), 4) if real else 1.0
+        if real - seen:
+            absent[c.name] = sorted(real - seen)[:10]
+    if not per_column:
+        return None
+    return Metric("category_coverage", float(np.mean(list(per_column.values()))), "set coverage (pandas)",
+                  {"per_column": per_column, "absent_categories": absent})
+
+
+def range_coverage(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec]) -> Metric | None:
+    """Mean over numeric/date columns of |[min, max]_synthetic ∩ [min, max]_real| / |[min, max]_real|."""
+    per_column = {}
+    for c in (c for c in codecs if c.kind != "category"):
+        real, synth = as_number(train[c.name], c.kind).dropna(), as_number(synthetic[c.name], c.kind).dropna()
+        if real.empty:
+            continue
+        low, high = real.min(), real.max()
+        if synth.empty:
+            per_column[c.name] = 0.0
+        elif high == low:  # a constant real column is covered when the synthetic rows hit the constant
+            per_column[c.name] = float(synth.min() <= low <= synth.max())
+        else:
+            overlap = min(high, synth.max()) - max(low, synth.min())
+            per_column[c.name] = round(float(max(overlap, 0.0) / (high - low)), 4)
+    if not per_column:
+        return None
+    return Metric("range_coverage", float(np.mean(list(per_column.values()))), "min/max overlap (pandas)",
+                  {"per_column": per_column})
+
+
+def duplicate_rate(frame: pd.DataFrame, columns: list[str]) -> float:
+    """1 - distinct rows / rows over `columns`."""
+    return float(frame.duplicated(subset=columns).mean()) if len(frame) else 0.0
+
+
+def duplicate_rows(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
+                   max_excess: float, seed: int) -> Metric:
+    """Duplicate rate of a synthetic sample the size of the train rows (the rate grows with the row
+    count, so equal sizes make it comparable), gated at the train rows' rate + `max_excess`."""
+    columns = [c.name for c in codecs]
+    synth = sample(synthetic, len(train), seed)
+    baseline = duplicate_rate(train, columns)
+    most = synth[columns].astype(str).value_counts().head(1)
+    return Metric("duplicate_rate", duplicate_rate(synth, columns), "pandas DataFrame.duplicated", {
+        "baseline_train_rate": round(baseline, 4), "rows_compared": len(synth),
+        "most_repeated_row_count": int(most.iloc[0]) if len(most) else 0}).gate(baseline + max_excess, "max")

@@ -1,0 +1,143 @@
+"""Fidelity: do the synthetic rows look like the real train rows, column by column and jointly?
+
+Scores are 0..1, 1 = same as the real rows:
+- column similarity: 1 - KS statistic (numbers, dates; scaled by 1 - the gap in missing share)
+  or 1 - total variation distance (categories, missing is a category);
+- association similarity: 1 - mean |PhiK(real) - PhiK(synthetic)| over all column pairs (PhiK, from
+  the `phik` package, works for any mix of column kinds), averaged with the Pearson and Spearman
+  similarities 1 - mean |corr(real) - corr(synthetic)| / 2 (halved: correlations span -1..1);
+- discriminator: a classifier trained to tell real from synthetic rows, cross-validated ROC AUC;
+  score = 1 - 2 |AUC - 0.5| clipped to 0..1 (an AUC of 0.5 means it cannot tell them apart).
+Overall = 0.4 column + 0.3 association + 0.3 discriminator score: marginals are weighted highest
+because every downstream use depends on them; the two joint views share the rest.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ks_2samp
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.tabular import HGB_CLASSIFIER, category_labels, hgb_pipeline, model_frame, sample
+from synth_pipelines.core.synthesis import ColumnCodec, as_number
+
+WEIGHTS = {"column_similarity": 0.4, "association_similarity": 0.3, "discriminator_score": 0.3}
+PHIK_MAX_LEVELS = 50  # rarer categories are pooled: PhiK cost grows with the number of levels
+
+
+def ks_similarity(real: pd.Series, synthetic: pd.Series) -> float:
+    """1 - two-sample KS statistic of the non-missing numbers, times 1 - |missing share gap|."""
+    real, synthetic = pd.to_numeric(real).astype(float), pd.to_numeric(synthetic).astype(float)
+    missing_gap = abs(real.isna().mean() - synthetic.isna().mean())
+    r, s = real.dropna(), synthetic.dropna()
+    if len(r) == 0 or len(s) == 0:
+        return float(1 - missing_gap) if len(r) == len(s) == 0 else 0.0
+    return float((1 - ks_2samp(r, s).statistic) * (1 - missing_gap))
+
+
+def tvd_similarity(real: pd.Series, synthetic: pd.Series) -> float:
+    """1 - total variation distance between the category shares (missing is its own category)."""
+    r = category_labels(real).value_counts(normalize=True)
+    s = category_labels(synthetic).value_counts(normalize=True)
+    return float(1 - 0.5 * r.subtract(s, fill_value=0).abs().sum())
+
+
+def column_similarity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec]) -> Metric:
+    scores = {c.name: round(tvd_similarity(train[c.name], synthetic[c.name]) if c.kind == "category"
+                            else ks_similarity(as_number(train[c.name], c.kind), as_number(synthetic[c.name], c.kind)), 4)
+              for c in codecs}
+    return Metric("column_similarity", float(np.mean(list(scores.values()))) if scores else None,
+                  "scipy.stats.ks_2samp (numbers, dates) / total variation distance (categories)",
+                  {"per_column": scores})
+
+
+def correlation_similarity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+                           method: str) -> Metric | None:
+    """1 - mean |corr_real - corr_synthetic| / 2 over numeric pairs; None with fewer than 2 numeric columns."""
+    numeric = [c for c in codecs if c.kind != "category"]
+    if len(numeric) < 2:
+        return None
+    real, synth = (model_frame(f, numeric).corr(method=method).fillna(0.0) for f in (train, synthetic))
+    upper = np.triu_indices(len(numeric), k=1)
+    diff = np.abs(real.to_numpy() - synth.to_numpy())[upper]
+    return Metric(f"{method}_similarity", float(1 - diff.mean() / 2), f"pandas DataFrame.corr(method='{method}')",
+                  {"pairs": len(diff), "max_abs_difference": round(float(diff.max()), 4)})
+
+
+def _phik_input(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+    out = model_frame(frame, codecs)
+    for c in codecs:
+        if c.kind == "category":
+            top = out[c.name].value_counts().index[:PHIK_MAX_LEVELS]
+            out[c.name] = out[c.name].where(out[c.name].isin(top), "__other__")
+    return out
+
+
+def phik_matrices(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
+                  rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PhiK correlation matrices (0..1, any column kinds) of the real and synthetic rows."""
+    from phik import phik_matrix
+
+    names = [c.name for c in codecs]
+    interval = [c.name for c in codecs if c.kind != "category"]
+    matrices = []
+    for frame in (sample(train, rows, seed), sample(synthetic, rows, seed)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # phik warns about constant columns; they get 0 below
+            # njobs=1: joblib start-up costs more than the work on a few thousand rows.
+            matrix = phik_matrix(_phik_input(frame, codecs), interval_cols=interval, njobs=1, verbose=False)
+        matrix = matrix.reindex(index=names, columns=names).fillna(0.0)
+        np.fill_diagonal(matrix.values, 1.0)
+        matrices.append(matrix)
+    return matrices[0], matrices[1]
+
+
+def phik_similarity(real_matrix: pd.DataFrame, synthetic_matrix: pd.DataFrame) -> Metric:
+    """1 - mean |PhiK_real - PhiK_synthetic| over column pairs; details name the most changed pairs."""
+    names = list(real_matrix.columns)
+    upper = np.triu_indices(len(names), k=1)
+    diff = np.abs(real_matrix.to_numpy() - synthetic_matrix.to_numpy())[upper]
+    order = np.argsort(-diff)[:5]
+    worst = {f"{names[upper[0][i]]} ~ {names[upper[1][i]]}": round(float(diff[i]), 3) for i in order}
+    value = float(1 - diff.mean()) if len(diff) else 1.0
+    return Metric("phik_similarity", value, "phik.phik_matrix", {"largest_differences": worst})
+
+
+def discriminator_auc(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
+                      rows: int, folds: int, seed: int) -> Metric:
+    """Cross-validated ROC AUC of HistGradientBoosting telling real (0) from synthetic (1) rows.
+
+    Equal-size samples of both (at most `rows` each), so 0.5 is chance. details["score"] is
+    1 - 2|AUC - 0.5| clipped to 0..1.
+    """
+    n = min(len(train), len(synthetic), rows)
+    stacked = pd.concat([sample(train, n, seed), sample(synthetic, n, seed + 1)], ignore_index=True)
+    target = np.r_[np.zeros(n), np.ones(n)]
+    model = hgb_pipeline(codecs, "classification", seed, max_iter=100)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    proba = cross_val_predict(model, model_frame(stacked, codecs), target, cv=cv, method="predict_proba")[:, 1]
+    auc = float(roc_auc_score(target, proba))
+    return Metric("discriminator_auc", auc, f"{HGB_CLASSIFIER}, {folds}-fold CV ROC AUC",
+                  {"score": discriminator_score(auc), "rows_per_side": n})
+
+
+def discriminator_score(auc: float) -> float:
+    return float(np.clip(1 - 2 * abs(auc - 0.5), 0.0, 1.0))
+
+
+def association_similarity(parts: list[Metric]) -> float:
+    """PhiK similarity weighted 1/2, Pearson and Spearman 1/4 each (PhiK alone without numeric pairs)."""
+    by_name = {m.name: m.value for m in parts}
+    if "pearson_similarity" not in by_name:
+        return by_name["phik_similarity"]
+    return 0.5 * by_name["phik_similarity"] + 0.25 * by_name["pearson_similarity"] + 0.25 * by_name["spearman_similarity"]
+
+
+def overall_fidelity(column: float, association: float, discriminator: float) -> float:
+    parts = {"column_similarity": column, "association_similarity": association, "discriminator_score": discriminator}
+    return float(sum(WEIGHTS[k] * v for k, v in parts.items()))

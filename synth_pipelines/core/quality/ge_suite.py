@@ -1,0 +1,139 @@
+"""Great Expectations 1.x: an expectation suite built from the REAL train rows, run on the synthetic rows.
+
+The suite says what any row of this dataset must look like: the column set, each column's type
+family, not-null where the real column has no missing values, category domains, numeric and
+date ranges (real min/max widened by a tolerance), unique keys. Date/datetime columns are parsed
+to timestamps before validation (a value that does not parse becomes missing), so their ranges
+compare as dates. GX is imported lazily: the import alone takes seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.synthesis import ColumnCodec
+
+_INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+         "Int8Dtype", "Int16Dtype", "Int32Dtype", "Int64Dtype", "UInt8Dtype", "UInt16Dtype", "UInt32Dtype", "UInt64Dtype"]
+_FLOATS = ["float16", "float32", "float64", "Float32Dtype", "Float64Dtype"]
+_PY_TYPES = {str: "str", int: "int", float: "float", bool: "bool"}
+MAX_DOMAIN = 5000  # larger "categories" are identifiers or free text: no domain expectation
+
+
+def _type_list(codec: ColumnCodec, real: pd.Series) -> list[str] | None:
+    """Accepted dtypes (or, for object columns, value types: GX then checks every value)."""
+    if codec.kind == "integer":
+        return _INTS
+    if codec.kind == "float":
+        return _FLOATS + _INTS
+    if codec.kind in ("date", "datetime"):
+        return None  # parsed to timestamps before validation, see the module docstring
+    if pd.api.types.is_bool_dtype(real):
+        return ["bool", "BooleanDtype"]
+    if pd.api.types.is_integer_dtype(real):
+        return _INTS
+    if pd.api.types.is_float_dtype(real):
+        return _FLOATS
+    seen = {_PY_TYPES.get(type(v)) for v in real.dropna().head(1000)}
+    if None in seen or not seen:
+        return None  # values of other Python types: the domain expectation covers them
+    return sorted(seen) + (["StringDtype", "CategoricalDtype"] if "str" in seen else [])
+
+
+def _as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+    out = frame.copy()
+    for c in codecs:
+        if c.kind in ("date", "datetime") and c.name in out.columns:
+            out[c.name] = pd.to_datetime(out[c.name], errors="coerce")
+    return out
+
+
+def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: set[str], *,
+                       key_columns: Sequence[str], extra_columns: Sequence[str],
+                       range_tolerance: float) -> list[Any]:
+    """Expectations learned from the real train rows; column expectations only for `present` columns."""
+    import great_expectations.expectations as gxe
+
+    expected = [c.name for c in codecs] + list(key_columns) + list(extra_columns)
+    suite = [gxe.ExpectTableColumnsToMatchSet(column_set=sorted(set(expected)), exact_match=True)]
+    real = _as_checked(train, codecs)
+    for c in codecs:
+        if c.name not in present or c.name not in real.columns:
+            continue
+        column = real[c.name]
+        types = _type_list(c, train[c.name])
+        if types:
+            suite.append(gxe.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=types))
+        if column.notna().all():
+            suite.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name))
+        values = column.dropna()
+        if c.kind == "category" and 0 < values.nunique() <= MAX_DOMAIN:
+            domain = sorted(pd.unique(values).tolist(), key=str)
+            suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain))
+        elif c.kind != "category" and len(values):
+            low, high = values.min(), values.max()
+            slack = (high - low) * range_tolerance
+            suite.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=_plain(low - slack),
+                                                           max_value=_plain(high + slack)))
+    for key in key_columns:
+        if key in present:
+            suite.append(gxe.ExpectColumnValuesToBeUnique(column=key))
+    return suite
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars as plain Python values (GX's pydantic models want them)."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
+
+
+def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
+                       key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
+                       range_tolerance: float = 0.05, examples: int = 5) -> Metric:
+    """Run the suite on the synthetic rows. Value: the number of failed expectations (0 is a pass).
+
+    details["failures"] lists each failed expectation with its column, unexpected count/percent and
+    up to `examples` unexpected values (or the observed value for table-level expectations).
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (DataContextConfig, InMemoryStoreBackendDefaults,
+                                                             ProgressBarsConfig)
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                               analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False))
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    batch_definition = (context.data_sources.add_pandas("synthetic").add_dataframe_asset("synthetic_rows")
+                        .add_batch_definition_whole_dataframe("all_rows"))
+    suite = context.suites.add(gx.ExpectationSuite(name="learned_from_train_rows"))
+    for expectation in build_expectations(train, codecs, set(synthetic.columns), key_columns=key_columns,
+                                          extra_columns=extra_columns, range_tolerance=range_tolerance):
+        suite.add_expectation(expectation)
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": _as_checked(synthetic, codecs)})
+    outcome = batch.validate(suite, result_format={"result_format": "SUMMARY",
+                                                   "partial_unexpected_count": max(examples, 1)})
+    failures = [_failure(r, examples) for r in outcome.results if not r.success]
+    expected = {c.name for c in codecs} | set(key_columns) | set(extra_columns)
+    return Metric(
+        name="failed_expectations", value=float(len(failures)),
+        implementation=f"great_expectations {gx.__version__} (ephemeral context, pandas batch)",
+        details={"expectations": len(outcome.results), "failures": failures,
+                 "missing_columns": sorted(expected - set(synthetic.columns)),
+                 "unexpected_columns": sorted(set(synthetic.columns) - expected)})
+
+
+def _failure(result: Any, examples: int) -> dict[str, Any]:
+    config, found = result.expectation_config, result.result or {}
+    failure = {"expectation": config.type, "column": config.kwargs.get("column"),
+               "unexpected_count": found.get("unexpected_count"),
+               "unexpected_percent": found.get("unexpected_percent"),
+               "examples": [str(v) for v in (found.get("partial_unexpected_list") or [])[:examples]]}
+    if "observed_value" in found:
+        failure["observed_value"] = str(found["observed_value"])
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        failure["error"] = result.exception_info.get("exception_message")
+    return failure

@@ -1,0 +1,201 @@
+"""Privacy: are synthetic rows closer to the rows the generator learned from than chance allows?
+
+Every check compares the synthetic rows with a baseline of real rows the generator never saw
+(the holdout), so datasets with few distinct rows are judged fairly.
+
+Distances: rows are points (`MixedEncoder`: standardized numbers + one-hot categories), Euclidean,
+exact nearest neighbours from sklearn NearestNeighbors. Samples (see `neighbour_samples`): up to
+`index_rows` train, holdout and synthetic rows are indexed, up to `query_rows` are queried.
+Sampling errors are binomial standard errors (Hanley-McNeil for the attack AUC).
+
+anonymeter (installed) offers singling-out, linkability and attribute-inference evaluators but no
+membership-inference attack, so the attack here is the standard distance-based one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import NearestNeighbors
+
+from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.tabular import MixedEncoder, quantile_bins, sample
+from synth_pipelines.core.synthesis import ColumnCodec, as_number
+
+NN = "sklearn NearestNeighbors (Euclidean; " + MixedEncoder.implementation + ")"
+
+
+def binomial_se(share: float, n: int) -> float:
+    return float(np.sqrt(share * (1 - share) / n)) if n else float("nan")
+
+
+@dataclass
+class NeighbourSamples:
+    """Encoded rows (encoding fitted on the train rows) shared by the distance checks.
+
+    `train`, `holdout`: indexed rows (at most `index_rows` each, all of them when fewer, so a copy of
+    any train row finds its source); `synthetic`: at most `index_rows` synthetic rows, indexed for
+    the attack; `queries`: at most `query_rows` of those, queried for DCR and NNDR (a uniform sample
+    keeps the shares unbiased).
+    """
+
+    train: np.ndarray
+    holdout: np.ndarray
+    synthetic: np.ndarray
+    queries: np.ndarray
+
+
+def neighbour_samples(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+                      *, index_rows: int, query_rows: int, seed: int) -> NeighbourSamples:
+    train_s = sample(train, index_rows, seed)
+    encoder = MixedEncoder(codecs).fit(train_s)
+    synthetic_s = encoder.transform(sample(synthetic, index_rows, seed))
+    queries = synthetic_s[np.random.default_rng(seed).permutation(len(synthetic_s))[:query_rows]]
+    return NeighbourSamples(encoder.transform(train_s), encoder.transform(sample(holdout, index_rows, seed)),
+                            synthetic_s, queries)
+
+
+def _nearest(reference: np.ndarray, query: np.ndarray, k: int = 1) -> np.ndarray:
+    """Distances to the k nearest rows, rounded to 1e-6 (the squared-norm trick leaves ~1e-7 on copies)."""
+    return np.round(NearestNeighbors(n_neighbors=min(k, len(reference))).fit(reference).kneighbors(query)[0], 6)
+
+
+def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
+    """Share of synthetic rows whose nearest train row is closer than their nearest holdout row,
+    expressed as if train and holdout had the same size (0.5 = ideal).
+
+    If the synthetic rows were drawn independently of the train rows, each real row would be equally
+    likely to be a synthetic row's nearest neighbour, so the raw share is expected at
+    p0 = n_train / (n_train + n_holdout) (ties count p0). The value maps p0 to 0.5 piecewise
+    linearly (0 -> 0, p0 -> 0.5, 1 -> 1); with equal sizes it is the raw share itself. 1.0 = every
+    row sits on a train row; near 0 = the rows come from the holdout. Indexing all train rows
+    (rather than a holdout-sized sample) keeps a copy of any train row visible.
+    Also returns the distances (DCR to train and to holdout) for the report's histograms.
+    """
+    to_train = _nearest(points.train, points.queries)[:, 0]
+    to_holdout = _nearest(points.holdout, points.queries)[:, 0]
+    p0 = len(points.train) / (len(points.train) + len(points.holdout))
+    ties = np.isclose(to_train, to_holdout)
+    raw = float(np.mean((to_train < to_holdout) & ~ties) + p0 * np.mean(ties))
+    scale = 0.5 / p0 if raw <= p0 else 0.5 / (1 - p0)
+    value = 0.5 * raw / p0 if raw <= p0 else 0.5 + 0.5 * (raw - p0) / (1 - p0)
+    m = len(to_train)
+    return Metric("dcr_share", value, NN, {
+        "standard_error": round(binomial_se(raw, m) * scale, 4), "raw_share": round(raw, 4),
+        "expected_raw_share": round(p0, 4),
+        "synthetic_rows": m, "train_rows": len(points.train), "holdout_rows": len(points.holdout),
+        "tie_share": round(float(ties.mean()), 4), "median_dcr_train": round(float(np.median(to_train)), 4),
+        "median_dcr_holdout": round(float(np.median(to_holdout)), 4)}), {"dcr_train": to_train, "dcr_holdout": to_holdout}
+
+
+def nndr(points: NeighbourSamples) -> Metric:
+    """Nearest-neighbour distance ratio d1/d2 to the train rows: median for synthetic rows (value) and holdout rows.
+
+    Near 0 a row sits on one particular train row, far from all others (an identifying copy); a
+    median far below the holdout's means the generator reproduces individuals. Ratios with d2 = 0
+    count as 1 (the row matches several train rows: nobody in particular). Reported, not gated:
+    the DCR share and the attack gate the same closeness against a clear reference.
+    """
+    def ratios(query: np.ndarray) -> np.ndarray:
+        d = _nearest(points.train, query, k=2)
+        if d.shape[1] < 2:
+            return np.ones(len(query))
+        return np.where(d[:, 1] > 0, d[:, 0] / np.where(d[:, 1] > 0, d[:, 1], 1), 1.0)
+
+    synthetic, holdout = ratios(points.queries), ratios(points.holdout[: len(points.queries)])
+    return Metric("nndr_median", float(np.median(synthetic)), NN, {
+        "holdout_median": round(float(np.median(holdout)), 4),
+        "synthetic_share_below_0.1": round(float(np.mean(synthetic < 0.1)), 4),
+        "holdout_share_below_0.1": round(float(np.mean(holdout < 0.1)), 4)})
+
+
+def membership_inference_auc(points: NeighbourSamples, rows: int, seed: int) -> Metric:
+    """Attack: "member" when a real row's distance to its nearest synthetic row is small.
+
+    Members: `rows` train rows; non-members: as many holdout rows; the synthetic rows indexed are
+    all of `points.synthetic`. The value is the ROC AUC of -distance (0.5 = the attacker learns
+    nothing; far below 0.5 = holdout rows leaked instead). Sampling the synthetic rows dilutes the
+    attack: with N synthetic rows, about index/N of the members' copies stay visible.
+    """
+    n = min(len(points.train), len(points.holdout), rows)
+    rng = np.random.default_rng(seed)
+    members = points.train[rng.permutation(len(points.train))[:n]]
+    others = points.holdout[rng.permutation(len(points.holdout))[:n]]
+    d_members, d_others = _nearest(points.synthetic, members)[:, 0], _nearest(points.synthetic, others)[:, 0]
+    truth = np.r_[np.ones(n), np.zeros(n)]
+    auc = float(roc_auc_score(truth, -np.r_[d_members, d_others]))
+    return Metric("mia_auc", auc, "distance-to-closest-synthetic-record attack: " + NN + ", sklearn roc_auc_score",
+                  {"standard_error": round(_auc_se(auc, n, n), 4), "members": n, "non_members": n,
+                   "synthetic_rows_indexed": len(points.synthetic)})
+
+
+def _auc_se(auc: float, positives: int, negatives: int) -> float:
+    """Hanley & McNeil (1982) standard error of an AUC."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc**2)
+                + (negatives - 1) * (q2 - auc**2)) / (positives * negatives)
+    return float(np.sqrt(max(variance, 0.0)))
+
+
+def row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One hash per row over `columns`; 3 and 3.0 hash alike, floats to 6 decimals, missing alike."""
+    def normal(value):
+        if pd.isna(value):
+            return None
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            return round(float(value), 6)
+        return value
+
+    normalized = pd.DataFrame({c: frame[c].astype(object).map(normal) for c in columns})
+    return pd.util.hash_pandas_object(normalized.astype(str), index=False)
+
+
+def copy_share(rows: pd.DataFrame, reference: pd.DataFrame, columns: list[str]) -> float:
+    """Share of `rows` that occur verbatim (all `columns`) in `reference`."""
+    return float(row_keys(rows, columns).isin(set(row_keys(reference, columns))).mean()) if len(rows) else 0.0
+
+
+def exact_copies(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+                 max_excess: float) -> list[Metric]:
+    """Share of synthetic rows that are verbatim train rows, gated at the holdout's own share + `max_excess`;
+    and the share that are verbatim holdout rows, gated at the train rows' share + `max_excess`
+    (the generator never saw the holdout: copies of it mean holdout rows leaked into its input)."""
+    columns = [c.name for c in codecs]
+    metrics = []
+    for name, reference, baseline_rows in (("train_copy_share", train, holdout), ("holdout_copy_share", holdout, train)):
+        share, baseline = copy_share(synthetic, reference, columns), copy_share(baseline_rows, reference, columns)
+        metrics.append(Metric(name, share, "row hashing (pandas.util.hash_pandas_object)", {
+            "baseline_share": round(baseline, 4), "standard_error": round(binomial_se(share, len(synthetic)), 4),
+            "synthetic_rows": len(synthetic)}).gate(baseline + max_excess, "max"))
+    return metrics
+
+
+def quasi_identifier_keys(frame: pd.DataFrame, train: pd.DataFrame, codecs: list[ColumnCodec], bins: int) -> pd.Series:
+    """Hash of each row's quasi-identifiers, numbers cut at the train quantiles (missing is a bin)."""
+    cut = {}
+    for c in codecs:
+        if c.kind == "category":
+            cut[c.name] = frame[c.name]
+            continue
+        cut[c.name] = quantile_bins(as_number(frame[c.name], c.kind), as_number(train[c.name], c.kind), bins)
+    return row_keys(pd.DataFrame(cut, index=frame.index), [c.name for c in codecs])
+
+
+def rare_combinations(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                      quasi_identifiers: list[ColumnCodec], *, k: int, bins: int) -> Metric:
+    """Share of synthetic rows whose quasi-identifier combination occurs at most `k` times in the train rows.
+
+    Such a row points at a handful of real people. The baseline (details) is the same share for the
+    holdout rows: real rows the generator never saw hit rare train combinations by chance too.
+    """
+    counts = quasi_identifier_keys(train, train, quasi_identifiers, bins).value_counts()
+    rare = set(counts.index[counts <= k])
+    share = float(quasi_identifier_keys(synthetic, train, quasi_identifiers, bins).isin(rare).mean())
+    baseline = float(quasi_identifier_keys(holdout, train, quasi_identifiers, bins).isin(rare).mean())
+    return Metric("rare_combination_share", share, f"quasi-identifier counts (pandas), numbers in {bins} quantile bins", {
+        "baseline_share": round(baseline, 4), "standard_error": round(binomial_se(share, len(synthetic)), 4),
+        "k": k, "rare_train_combinations": len(rare), "train_combinations": len(counts),
+        "quasi_identifiers": [c.name for c in quasi_identifiers]})

@@ -1,0 +1,271 @@
+"""The QA report a reviewer reads: one self-contained HTML file (plots as base64 PNG) and a PDF.
+
+Sections: summary (pass/fail per check, every metric with its threshold and implementation),
+Great Expectations failures, univariate plots real vs synthetic, the most associated column pairs,
+PhiK heatmaps (real, synthetic, difference), DCR histograms, utility table, and a random sample of
+synthetic rows for manual review. Real rows are only ever shown aggregated (the report ships with
+the release). Figures use matplotlib's object API with the Agg canvas: no pyplot state, no display.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from synth_pipelines.core.quality.results import QualityReport
+from synth_pipelines.core.quality.tabular import category_labels, sample
+from synth_pipelines.core.quality.thresholds import QAThresholds
+from synth_pipelines.core.synthesis import ColumnCodec, as_number
+
+REAL, SYNTH = "#1f77b4", "#ff7f0e"
+TOP_CATEGORIES = 15
+
+
+def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def univariate_figure(real: pd.Series, synthetic: pd.Series, codec: ColumnCodec) -> Figure:
+    """Histogram (numbers, dates; shared bins) or category shares (top categories), real vs synthetic."""
+    figure = _figure()
+    ax = figure.subplots()
+    if codec.kind == "category":
+        r, s = category_labels(real).value_counts(normalize=True), category_labels(synthetic).value_counts(normalize=True)
+        labels = list(r.index[:TOP_CATEGORIES])
+        x = np.arange(len(labels))
+        ax.bar(x - 0.2, r.reindex(labels).fillna(0), 0.4, color=REAL, label="real (train)")
+        ax.bar(x + 0.2, s.reindex(labels).fillna(0), 0.4, color=SYNTH, label="synthetic")
+        ax.set_xticks(x, [str(v)[:18] for v in labels], rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("share of rows")
+    else:
+        r, s = as_number(real, codec.kind).dropna(), as_number(synthetic, codec.kind).dropna()
+        if len(r):
+            bins = np.histogram_bin_edges(r, bins=40)
+            ax.hist(r, bins=bins, density=True, alpha=0.5, color=REAL, label="real (train)")
+            ax.hist(s.clip(bins[0], bins[-1]), bins=bins, density=True, alpha=0.5, color=SYNTH, label="synthetic")
+        ax.set_ylabel("density")
+    ax.set_title(f"{codec.name} ({codec.kind})", fontsize=9)
+    ax.legend(fontsize=7)
+    return figure
+
+
+def _pair_codes(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec) -> pd.Series:
+    """Category labels (top ones, rest pooled) or numbers cut at the train quintiles, for crosstabs."""
+    if codec.kind == "category":
+        top = category_labels(train[codec.name]).value_counts().index[:8]
+        labels = category_labels(frame[codec.name])
+        return labels.where(labels.isin(top), "other").str[:14]
+    edges = np.unique(np.nanquantile(as_number(train[codec.name], codec.kind), np.linspace(0, 1, 6)))
+    if len(edges) < 2:  # a constant column: one bin
+        return pd.Series("all", index=frame.index)
+    return pd.cut(as_number(frame[codec.name], codec.kind), edges, include_lowest=True).astype(str)
+
+
+def bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCodec, b: ColumnCodec, seed: int) -> Figure:
+    """Scatter (two numeric columns) or crosstab share heatmaps, real next to synthetic."""
+    figure = _figure(8, 3.4)
+    axes = figure.subplots(1, 2, sharex=a.kind != "category" and b.kind != "category",
+                           sharey=a.kind != "category" and b.kind != "category")
+    for ax, frame, name in ((axes[0], train, "real (train)"), (axes[1], synthetic, "synthetic")):
+        if a.kind != "category" and b.kind != "category":
+            points = sample(frame, 2000, seed)
+            ax.scatter(as_number(points[a.name], a.kind), as_number(points[b.name], b.kind), s=3, alpha=0.3,
+                       color=REAL if frame is train else SYNTH)
+            ax.set_xlabel(a.name, fontsize=8)
+            ax.set_ylabel(b.name, fontsize=8)
+        else:
+            table = pd.crosstab(_pair_codes(frame, train, a), _pair_codes(frame, train, b), normalize=True)
+            rows = sorted(set(_pair_codes(train, train, a)))
+            cols = sorted(set(_pair_codes(train, train, b)))
+            table = table.reindex(index=rows, columns=cols).fillna(0)
+            ax.imshow(table.to_numpy(), cmap="Blues", aspect="auto", vmin=0)
+            ax.set_yticks(range(len(rows)), rows, fontsize=6)
+            ax.set_xticks(range(len(cols)), cols, fontsize=6, rotation=45, ha="right")
+            ax.set_ylabel(a.name, fontsize=8)
+            ax.set_xlabel(b.name, fontsize=8)
+        ax.set_title(name, fontsize=9)
+    return figure
+
+
+def phik_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int) -> Figure:
+    """PhiK real | synthetic | |difference| for the columns with the largest real associations."""
+    order = real.where(~np.eye(len(real), dtype=bool)).max().sort_values(ascending=False).index[:max_columns]
+    panels = [("PhiK real", real), ("PhiK synthetic", synthetic), ("|difference|", (real - synthetic).abs())]
+    size = max(4.0, 0.28 * len(order))
+    figure = _figure(3 * size + 1, size + 1)
+    for ax, (title, matrix) in zip(figure.subplots(1, 3), panels):
+        image = ax.imshow(matrix.loc[order, order].to_numpy(), vmin=0, vmax=1,
+                          cmap="Reds" if "diff" in title else "viridis")
+        ax.set_xticks(range(len(order)), order, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(order)), order, fontsize=6)
+        ax.set_title(title, fontsize=9)
+    figure.colorbar(image, ax=figure.axes, shrink=0.6)
+    return figure
+
+
+def dcr_figure(to_train: np.ndarray, to_holdout: np.ndarray, note: str = "") -> Figure:
+    figure = _figure()
+    ax = figure.subplots()
+    high = float(np.quantile(np.r_[to_train, to_holdout], 0.99)) or 1.0
+    bins = np.linspace(0, high, 50)
+    ax.hist(np.clip(to_train, 0, high), bins=bins, alpha=0.5, color=REAL, label="synthetic -> nearest train row")
+    ax.hist(np.clip(to_holdout, 0, high), bins=bins, alpha=0.5, color="#2ca02c", label="synthetic -> nearest holdout row")
+    ax.set_xlabel("distance to closest record (standardized numerics + one-hot categories)" + note, fontsize=8)
+    ax.set_ylabel("synthetic rows")
+    ax.set_title("DCR: the train curve should not sit left of the holdout curve", fontsize=9)
+    ax.legend(fontsize=7)
+    return figure
+
+
+def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+                  t: QAThresholds) -> dict[str, list[tuple[str, Figure]]]:
+    """Figures per report section, each with a caption."""
+    columns = [c for c in codecs if c.name in synthetic.columns and c.name in train.columns]
+    sections: dict[str, list[tuple[str, Figure]]] = {
+        "Univariate: real vs synthetic": [(c.name, univariate_figure(train[c.name], synthetic[c.name], c))
+                                          for c in columns[: t.report_max_columns]]}
+    real_phik, synth_phik = report.artifacts.get("phik_real"), report.artifacts.get("phik_synthetic")
+    if real_phik is not None:
+        by_name = {c.name: c for c in columns}
+        names = list(real_phik.columns)
+        upper = [(real_phik.iat[i, j], names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
+        top = sorted(upper, reverse=True)[: t.report_max_pairs]
+        sections["Bivariate: most associated pairs (real PhiK)"] = [
+            (f"{a} ~ {b}: PhiK real {v:.2f}, synthetic {synth_phik.at[a, b]:.2f}",
+             bivariate_figure(train, synthetic, by_name[a], by_name[b], t.seed)) for v, a, b in top]
+        sections["PhiK association matrices"] = [("", phik_figure(real_phik, synth_phik, t.report_max_heatmap_columns))]
+    if "dcr_train" in report.artifacts:
+        dcr = report.check("privacy_dcr").details.get("dcr_share", {})
+        note = (f"\n{dcr.get('train_rows')} train vs {dcr.get('holdout_rows')} holdout rows indexed: more train rows "
+                "shift the train curve left a little even for an ideal generator (the DCR share corrects for it)")
+        figure = dcr_figure(report.artifacts["dcr_train"], report.artifacts["dcr_holdout"], note)
+        sections["Distance to closest record"] = [("", figure)]
+    return sections
+
+
+def summary_frame(report: QualityReport) -> pd.DataFrame:
+    rows = [{"check": c.name, "result": "PASS" if c.passed else "FAIL", "blocking": c.blocking, "metric": m.name,
+             "value": _fmt(m.value), "threshold": "" if m.bound == "info" else f"{m.bound} {_fmt(m.threshold)}",
+             "metric result": "" if m.bound == "info" else ("ok" if m.passed else "FAILED"),
+             "implementation": m.implementation}
+            for c in report.checks for m in (c.metrics or [None]) if m is not None]
+    rows += [{"check": c.name, "result": "PASS", "blocking": c.blocking, "metric": c.note}
+             for c in report.checks if not c.metrics]
+    return pd.DataFrame(rows).fillna("")
+
+
+def utility_frame(report: QualityReport) -> pd.DataFrame:
+    names = [c.name for c in report.checks]
+    if "utility" not in names:
+        return pd.DataFrame()
+    d = report.check("utility").details.get("tstr_trtr_ratio", {})
+    return pd.DataFrame([{"model": d.get("implementation"), "metric": d.get("metric"),
+                          "TRTR (real -> holdout)": d.get("trtr"), "TSTR (synthetic -> holdout)": d.get("tstr"),
+                          "ratio": _fmt(d.get("value")),
+                          "evaluated on": d.get("evaluated_on")}])
+
+
+def ge_failures_frame(report: QualityReport) -> pd.DataFrame:
+    names = [c.name for c in report.checks]
+    if "great_expectations" not in names:
+        return pd.DataFrame()
+    failures = report.check("great_expectations").details.get("failed_expectations", {}).get("failures", [])
+    return pd.DataFrame(failures)
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4g}" if isinstance(value, (float, int, np.floating)) else str(value)
+
+
+def _png(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, classes="t", na_rep="") if len(frame) else "<p>none</p>"
+
+
+def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
+               review: pd.DataFrame) -> Path:
+    verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
+    parts = ["<!doctype html><meta charset='utf-8'><title>Synthetic data QA report</title><style>",
+             "body{font-family:sans-serif;margin:2em}table.t{border-collapse:collapse;font-size:12px}",
+             "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px}.pass{color:green}.fail{color:crimson}",
+             "img{max-width:100%}</style>",
+             f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'><b>{html.escape(verdict)}</b></p>",
+             "<h2>Summary</h2>", _table(summary_frame(report)),
+             "<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
+             "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
+    for title, figures in sections.items():
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
+                  f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, f in figures]
+    parts += ["<h2>Random synthetic rows for review</h2>", _table(review),
+              "<h2>Settings</h2><pre>", html.escape(json.dumps(report.settings, indent=1, default=str)), "</pre>"]
+    path.write_text("".join(parts))
+    return path
+
+
+def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 40) -> None:
+    """A table rendered as a figure page (long tables continue on further pages)."""
+    for start in range(0, max(len(frame), 1), max_rows):
+        figure = _figure(11.7, 8.3)
+        ax = figure.subplots()
+        ax.axis("off")
+        ax.set_title(title, fontsize=11, loc="left")
+        chunk = frame.iloc[start:start + max_rows].astype(str).apply(lambda s: s.str[:60])
+        if len(chunk):
+            table = ax.table(cellText=chunk.to_numpy(), colLabels=list(chunk.columns), loc="upper left", cellLoc="left")
+            table.auto_set_font_size(False)
+            table.set_fontsize(6)
+        else:
+            ax.text(0, 0.9, "none", fontsize=9)
+        pdf.savefig(figure)
+
+
+def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
+              review: pd.DataFrame) -> Path:
+    with PdfPages(path) as pdf:
+        verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
+        _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", summary_frame(report).drop(columns=["implementation"]))
+        _text_page(pdf, "Great Expectations failures", ge_failures_frame(report))
+        _text_page(pdf, "Utility (TSTR vs TRTR)", utility_frame(report))
+        for title, figures in sections.items():
+            for caption, figure in figures:
+                figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
+                pdf.savefig(figure)
+        _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
+    return path
+
+
+def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
+                  codecs: list[ColumnCodec], thresholds: QAThresholds | None = None) -> dict[str, Path]:
+    """Write qa_report.json, qa_report.html and qa_report.pdf into `folder`; return their paths."""
+    t = thresholds or QAThresholds()
+    folder.mkdir(parents=True, exist_ok=True)
+    sections = build_figures(report, train, synthetic, codecs, t)
+    review = sample(synthetic, t.report_sample_rows, t.seed)
+    json_path = folder / "qa_report.json"
+    json_path.write_text(json.dumps(report.to_dict(), indent=2, default=_json_default))
+    return {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review),
+            "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review)}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return str(value)

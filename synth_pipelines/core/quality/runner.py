@@ -1,0 +1,147 @@
+"""run_quality: every quality check on one synthetic dataset, as a QualityReport.
+
+Checks (names are stable; asset checks and the report use them):
+  great_expectations            the suite learned from the train rows, on all synthetic rows
+  fidelity                      overall score + column, association, discriminator gates
+  utility                       TSTR / TRTR on the real holdout
+  privacy_dcr                   DCR share in [min_dcr_share, max_dcr_share]; NNDR reported
+  privacy_exact_copies          verbatim train / holdout rows vs their baselines
+  privacy_membership_inference  distance-based attack AUC
+  privacy_rare_combinations     rare train quasi-identifier combinations vs the holdout baseline
+  diversity                     duplicate rate, category and range coverage
+  bias                          label-rate gaps of protected groups (passes with a note when none)
+Costly computations run on samples (sizes in QAThresholds and in report.settings): the
+discriminator and PhiK on at most `discriminator_rows` / `phik_rows` rows per side, the
+neighbour checks index at most `privacy_index_rows` rows of each frame and query `privacy_query_rows`.
+A check that raises becomes a failed check naming the error, so one broken metric never hides the others.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import pandas as pd
+
+from synth_pipelines.core.quality import bias, diversity, fidelity, ge_suite, privacy, utility
+from synth_pipelines.core.quality.results import Metric, QualityCheck, QualityReport
+from synth_pipelines.core.quality.tabular import shared_codecs
+from synth_pipelines.core.quality.thresholds import QAThresholds
+from synth_pipelines.core.synthesis import ColumnCodec
+
+
+def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+                label: str, task: Literal["classification", "regression"], thresholds: QAThresholds | None = None,
+                *, key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = ()) -> QualityReport:
+    """Judge `synthetic` against the real `train` rows (what the generator learned from) and `holdout` rows.
+
+    `codecs` name the compared columns (the generator's columns; real entity keys are ignored);
+    `key_columns` must be unique in the synthetic rows; `extra_columns` are added feature columns
+    (calculated, masked) the synthetic rows may carry besides the codec columns.
+    """
+    t = thresholds or QAThresholds()
+    _check_names(codecs, label, t)
+    columns = shared_codecs(codecs, train, holdout, synthetic)
+    report = QualityReport(checks=[], settings={
+        "thresholds": t.model_dump(), "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},
+        "columns_compared": [c.name for c in columns], "label": label, "task": task})
+
+    def run(name: str, measure: Callable[[], list[Metric]], note: str = "") -> None:
+        started = time.perf_counter()
+        try:
+            metrics = [m for m in measure() if m is not None]
+        except Exception as exc:  # noqa: BLE001 - reported as a failed, named check
+            error = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=-3)}
+            metrics = [Metric("error", None, "quality runner", error).gate(0, "max")]
+        report.checks.append(QualityCheck(name, metrics, blocking=name not in t.advisory_checks, note=note))
+        report.seconds[name] = round(time.perf_counter() - started, 2)
+
+    run("great_expectations", lambda: [ge_suite.validate_synthetic(
+        train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
+        range_tolerance=t.range_tolerance, examples=t.ge_examples).gate(0, "max")])
+    run("fidelity", lambda: _fidelity(train, synthetic, columns, t, report))
+    run("utility", lambda: _utility(train, holdout, synthetic, columns, label, task, t))
+    points: dict[str, privacy.NeighbourSamples] = {}
+
+    def neighbours() -> privacy.NeighbourSamples:
+        if not points:
+            points["samples"] = privacy.neighbour_samples(
+                train, holdout, synthetic, columns, index_rows=t.privacy_index_rows,
+                query_rows=t.privacy_query_rows, seed=t.seed)
+        return points["samples"]
+
+    run("privacy_dcr", lambda: _dcr(neighbours(), t, report))
+    run("privacy_exact_copies", lambda: privacy.exact_copies(train, holdout, synthetic, columns, t.max_exact_copy_excess))
+    run("privacy_membership_inference",
+        lambda: [privacy.membership_inference_auc(neighbours(), t.privacy_query_rows, t.seed).gate(t.max_mia_auc, "max")])
+    run("privacy_rare_combinations", lambda: [_rare(train, holdout, synthetic, columns, label, t)])
+    run("diversity", lambda: [
+        diversity.duplicate_rows(train, synthetic, columns, max_excess=t.max_duplicate_rate_excess, seed=t.seed),
+        _gate(diversity.category_coverage(train, synthetic, columns), t.min_category_coverage, "min"),
+        _gate(diversity.range_coverage(train, synthetic, columns), t.min_range_coverage, "min")])
+    run("bias", lambda: [bias.label_rate_gaps(train, synthetic, columns, label=label, task=task,
+                                              protected=t.protected_columns, min_group_rows=t.min_group_rows)
+                         .gate(t.max_label_rate_gap, "max")] if t.protected_columns else [],
+        note="" if t.protected_columns else "no protected columns declared: nothing to compare")
+    return report
+
+
+def _check_names(codecs: list[ColumnCodec], label: str, t: QAThresholds) -> None:
+    """Configuration mistakes are errors, not failed checks: they would fail every dataset."""
+    known = {c.name for c in codecs}
+    unknown = {"label": [label] if label not in known else [],
+               "protected_columns": sorted(set(t.protected_columns) - known),
+               "quasi_identifiers": sorted(set(t.quasi_identifiers or []) - known)}
+    problems = {k: v for k, v in unknown.items() if v}
+    if problems:
+        raise ValueError(f"quality settings name columns the generator does not have: {problems}; known: {sorted(known)}")
+
+
+def _gate(metric: Metric | None, threshold: float, bound: str) -> Metric | None:
+    return metric.gate(threshold, bound) if metric is not None else None
+
+
+def _fidelity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], t: QAThresholds,
+              report: QualityReport) -> list[Metric]:
+    column = fidelity.column_similarity(train, synthetic, codecs)
+    real_phik, synth_phik = fidelity.phik_matrices(train, synthetic, codecs, rows=t.phik_rows, seed=t.seed)
+    report.artifacts.update(phik_real=real_phik, phik_synthetic=synth_phik)
+    parts = [m for m in (fidelity.phik_similarity(real_phik, synth_phik),
+                         fidelity.correlation_similarity(train, synthetic, codecs, "pearson"),
+                         fidelity.correlation_similarity(train, synthetic, codecs, "spearman")) if m is not None]
+    association = Metric("association_similarity", fidelity.association_similarity(parts),
+                         "phik.phik_matrix + pandas DataFrame.corr (pearson, spearman)",
+                         {m.name: round(m.value, 4) for m in parts})
+    disc = fidelity.discriminator_auc(train, synthetic, codecs, rows=t.discriminator_rows,
+                                      folds=t.discriminator_folds, seed=t.seed)
+    overall = fidelity.overall_fidelity(column.value, association.value, disc.details["score"])
+    return [Metric("fidelity_score", overall, "weighted mean (see fidelity.WEIGHTS)",
+                   {"weights": fidelity.WEIGHTS}).gate(t.min_fidelity, "min"),
+            column.gate(t.min_column_similarity, "min"), association.gate(t.min_association_similarity, "min"),
+            disc.gate(t.max_discriminator_auc, "max"), *parts]
+
+
+def _utility(train, holdout, synthetic, codecs, label, task, t: QAThresholds) -> list[Metric]:
+    if label not in synthetic.columns:
+        return [Metric("tstr_trtr_ratio", None, "n/a", {"error": f"label {label!r} missing from the synthetic rows"})
+                .gate(t.min_utility_ratio, "min")]
+    return [utility.tstr_vs_trtr(train, holdout, synthetic, codecs, label=label, task=task, rows=t.utility_rows,
+                                 seed=t.seed).gate(t.min_utility_ratio, "min")]
+
+
+def _dcr(points: privacy.NeighbourSamples, t: QAThresholds, report: QualityReport) -> list[Metric]:
+    share, distances = privacy.dcr_share(points)
+    report.artifacts.update(distances)
+    # One number, two named gates: too close to train rows, or suspiciously close to the holdout.
+    leak = Metric("dcr_share_holdout_leak", share.value, share.implementation,
+                  {"meaning": "share far below 0.5: synthetic rows are closer to the holdout than to the train rows"})
+    return [share.gate(t.max_dcr_share, "max"), leak.gate(t.min_dcr_share, "min"), privacy.nndr(points)]
+
+
+def _rare(train, holdout, synthetic, codecs: list[ColumnCodec], label: str, t: QAThresholds) -> Metric:
+    names = t.quasi_identifiers if t.quasi_identifiers is not None else [c.name for c in codecs if c.name != label]
+    chosen = [c for c in codecs if c.name in names]
+    metric = privacy.rare_combinations(train, holdout, synthetic, chosen, k=t.rare_k, bins=t.quasi_identifier_bins)
+    return metric.gate(metric.details["baseline_share"] + t.max_rare_combination_excess, "max")

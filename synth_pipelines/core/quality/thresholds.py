@@ -1,0 +1,112 @@
+"""Every QA threshold and option, with general defaults (not tuned to any one dataset).
+
+Meant to be embedded in the dataset spec as `qa:`; every field has a description, unknown
+fields are an error. Scores are 0..1 with 1 = best unless the description says otherwise.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CHECK_NAMES = ("great_expectations", "fidelity", "utility", "privacy_dcr", "privacy_exact_copies",
+               "privacy_membership_inference", "privacy_rare_combinations", "diversity", "bias")
+
+
+class QAThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # -- great_expectations --------------------------------------------------------------------
+    range_tolerance: float = Field(0.05, ge=0, description=(
+        "Great Expectations numeric/date ranges: the real min/max widened by this fraction of the real "
+        "range on each side."))
+    ge_examples: int = Field(5, ge=0, le=50, description="Unexpected example values listed per failed expectation.")
+
+    # -- fidelity ------------------------------------------------------------------------------
+    min_fidelity: float = Field(0.75, ge=0, le=1, description=(
+        "Overall fidelity score: 0.4 x column similarity + 0.3 x association similarity + "
+        "0.3 x discriminator score."))
+    min_column_similarity: float = Field(0.8, ge=0, le=1, description=(
+        "Mean per-column similarity to the train rows (1 - KS statistic for numbers and dates, "
+        "1 - total variation distance for categories, missing values included)."))
+    min_association_similarity: float = Field(0.8, ge=0, le=1, description=(
+        "Pairwise association similarity: 1 - mean |PhiK(real) - PhiK(synthetic)| over all column pairs, "
+        "averaged with the Pearson and Spearman similarities (1 - mean |diff| / 2) when there are "
+        "at least two numeric columns."))
+    max_discriminator_auc: float = Field(0.9, gt=0.5, le=1, description=(
+        "Cross-validated ROC AUC of a classifier telling real from synthetic rows (0.5 = "
+        "indistinguishable, 1 = trivially told apart)."))
+    discriminator_rows: int = Field(20_000, ge=100, description="Rows per side (real, synthetic) for the discriminator.")
+    discriminator_folds: int = Field(3, ge=2, le=10, description="Cross-validation folds of the discriminator.")
+    phik_rows: int = Field(10_000, ge=100, description="Rows per side used for the PhiK matrices.")
+
+    # -- utility -------------------------------------------------------------------------------
+    min_utility_ratio: float = Field(0.9, ge=0, description=(
+        "TSTR / TRTR: the label metric (ROC AUC for classification, R2 for regression) on the real holdout "
+        "of a model trained on synthetic rows, divided by the same model trained on the real train rows."))
+    utility_rows: int = Field(50_000, ge=100, description="At most this many rows to train each utility model.")
+
+    # -- privacy -------------------------------------------------------------------------------
+    max_dcr_share: float = Field(0.6, gt=0, le=1, description=(
+        "Share of synthetic rows whose nearest real train row is closer than their nearest holdout row, "
+        "as if train and holdout had the same size. 0.5 is ideal; higher means rows sit on top of train rows."))
+    min_dcr_share: float = Field(0.4, ge=0, lt=1, description=(
+        "Lower bound of the same share: well below 0.5 the synthetic rows are closer to the holdout than "
+        "to the rows the generator learned from, i.e. holdout rows leaked into the output."))
+    max_exact_copy_excess: float = Field(0.01, ge=0, le=1, description=(
+        "Allowed excess of the share of synthetic rows that are verbatim train (or holdout) rows over the "
+        "same share for real rows the generator never saw (the baseline)."))
+    max_mia_auc: float = Field(0.6, gt=0.5, le=1, description=(
+        "ROC AUC of a distance-based membership-inference attack telling train rows (members) from "
+        "holdout rows (non-members) by their distance to the nearest synthetic row."))
+    rare_k: int = Field(1, ge=1, description=(
+        "A quasi-identifier combination is rare when it occurs at most this many times in the train rows."))
+    max_rare_combination_excess: float = Field(0.05, ge=0, le=1, description=(
+        "Allowed excess of the share of synthetic rows carrying a rare train quasi-identifier combination "
+        "over the same share for holdout rows (real rows the generator never saw)."))
+    quasi_identifiers: list[str] | None = Field(None, description=(
+        "Columns an attacker could know about a person; default: every category column except the label, "
+        "plus every numeric/date column cut into quantile bins."))
+    quasi_identifier_bins: int = Field(5, ge=2, le=100, description="Quantile bins for numeric quasi-identifiers.")
+    privacy_index_rows: int = Field(50_000, ge=100, description=(
+        "Rows of each of train, holdout and synthetic indexed for the nearest-neighbour checks (DCR, NNDR, "
+        "membership inference); all rows when fewer. Fewer indexed train rows hide copies of the others."))
+    privacy_query_rows: int = Field(10_000, ge=100, description=(
+        "Synthetic rows queried for the DCR share and NNDR, and train/holdout rows each for the attack."))
+
+    # -- diversity -----------------------------------------------------------------------------
+    min_category_coverage: float = Field(0.8, ge=0, le=1, description=(
+        "Mean share of each category column's real train categories that occur in the synthetic rows."))
+    min_range_coverage: float = Field(0.8, ge=0, le=1, description=(
+        "Mean share of each numeric/date column's real [min, max] covered by the synthetic [min, max]."))
+    max_duplicate_rate_excess: float = Field(0.05, ge=0, le=1, description=(
+        "Allowed excess of the duplicate-row rate of the synthetic rows (a sample the size of the train rows) "
+        "over that of the train rows: repeated rows are a sign of mode collapse."))
+
+    # -- bias ----------------------------------------------------------------------------------
+    protected_columns: list[str] = Field(default_factory=list, description=(
+        "Columns whose groups must keep their real label rates (numeric ones are cut into quantile bins). "
+        "No columns: the bias check passes with a note."))
+    max_label_rate_gap: float = Field(0.1, ge=0, le=1, description=(
+        "Largest allowed |real - synthetic| label rate (per group and label class; regression: group mean "
+        "label in units of the real label's standard deviation)."))
+    min_group_rows: int = Field(100, ge=1, description="Groups with fewer real train rows are reported but not gated.")
+
+    # -- general -------------------------------------------------------------------------------
+    advisory_checks: list[str] = Field(default_factory=list, description=(
+        f"Checks that run and are reported but do not block publication; names from {', '.join(CHECK_NAMES)}."))
+    seed: int = Field(0, description="Seed of every sample and model in the QA run.")
+
+    # -- report --------------------------------------------------------------------------------
+    report_max_columns: int = Field(30, ge=1, description="Columns plotted in the univariate section.")
+    report_max_pairs: int = Field(6, ge=0, description="Most-associated column pairs plotted in the bivariate section.")
+    report_max_heatmap_columns: int = Field(30, ge=2, description="Columns shown in the PhiK heatmaps.")
+    report_sample_rows: int = Field(20, ge=0, description="Random synthetic rows shown for manual review.")
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> QAThresholds:
+        unknown = sorted(set(self.advisory_checks) - set(CHECK_NAMES))
+        if unknown:
+            raise ValueError(f"advisory_checks: unknown check(s) {unknown}; choose from {list(CHECK_NAMES)}")
+        if self.min_dcr_share >= self.max_dcr_share:
+            raise ValueError("min_dcr_share must be below max_dcr_share (0.5 is the ideal share)")
+        return self

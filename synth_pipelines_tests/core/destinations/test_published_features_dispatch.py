@@ -1,0 +1,102 @@
+"""The `published_features` asset publishes to the spec's destination. The asset itself (the factory's
+body, with the gate and the manifest) is invoked with the outputs of its upstream stages, so the test
+does not train a generator; credentials in the destination's URL or environment show up nowhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from synth_pipelines.core.destinations.s3 import s3_client
+from synth_pipelines.core.snapshot import Snapshot
+from synth_pipelines.core.synthesis import Synthesizer
+from synth_pipelines.orchestration.factory import QA_CHECKS, TableFile, TrainedModel, build_dataset_assets
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.spec import load_spec
+
+SNAPSHOT = "2026-11-24"
+PASSWORD = "dest-password-never-shown"  # trust auth accepts any; it must not leak anywhere
+
+
+def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, make_features,
+                              destination: dict[str, Any]) -> tuple[dg.Output, Path]:
+    """Invoke published_features as Dagster would after QA passed for SNAPSHOT."""
+    loaded = load_spec(write_spec({**demo_spec_data, "destination": destination}))
+    storage = SynthStorage(root=str(storage_home))
+    features = storage.work("demo_loans", SNAPSHOT, "synthetic_features") / "features.parquet"
+    features.write_bytes(make_features(rows=700).read_bytes())
+    qa = storage.work("demo_loans", SNAPSHOT, "qa")
+    (qa / "qa_report.json").write_text(json.dumps({"checks": [{"name": n, "passed": True} for n in QA_CHECKS]}))
+    (qa / "qa_report.html").write_text("<html>QA passed</html>")
+    (qa / "qa_report.pdf").write_bytes(b"%PDF-1.4\n\xe2\xe3 binary\n%%EOF\n")
+    snapshot = Snapshot(snapshot_id=SNAPSHOT, path=str(storage_home), source="sqlite:///bank.sqlite",
+                        taken_at="2026-11-24T03:00:00+00:00", fingerprint="f" * 64)
+    synthesizer = Synthesizer(plugin="bayesian_network", settings={}, seed=7, codecs=[], label="defaulted",
+                              train_rows=560, training_seconds=1.0, model_path=str(storage_home / "model"))
+    asset = next(a for a in build_dataset_assets(loaded)
+                 if isinstance(a, dg.AssetsDefinition) and dg.AssetKey(["demo_loans", "published_features"]) in a.keys)
+    context = dg.build_asset_context(partition_key=SNAPSHOT, resources={"storage": storage})
+    output = asset(context, features=TableFile(SNAPSHOT, str(features), 700), snapshot=snapshot,
+                   model=TrainedModel(SNAPSHOT, synthesizer))
+    return output, features
+
+
+def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage_home, make_features, postgres_url,
+                                             monkeypatch) -> None:
+    monkeypatch.setenv("DEST_DB_PASSWORD", PASSWORD)
+    url = sa.engine.make_url(postgres_url)
+    written = f"postgresql+psycopg2://{url.username}:${{DEST_DB_PASSWORD}}@{url.host}:{url.port}/{url.database}"
+    output, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home, make_features,
+                                                 {"kind": "sql", "url": written})
+
+    table = "features_v1_2026_11_24"
+    assert output.value["path"] == f"postgresql+psycopg2://postgres:***@127.0.0.1:5432/{url.database}#{table}"
+    metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
+    assert set(metadata) == {"release", "path", "dagster/row_count", "manifest", "qa_report", "spec_hash"}
+    assert metadata["path"] == output.value["path"] and metadata["dagster/row_count"] == 700
+    assert metadata["manifest"].endswith(f"#synth_releases/{table}")
+    engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        manifest_text = conn.exec_driver_sql("SELECT manifest::text FROM synth_releases").scalar()
+        rows = conn.exec_driver_sql("SELECT count(*) FROM features_v1").scalar()
+    engine.dispose()
+    manifest = json.loads(manifest_text)
+    assert rows == 700 and manifest["spec_hash"] == metadata["spec_hash"]
+    assert manifest["spec"]["destination"]["url"].count("***") == 1 and manifest["gate"]
+    assert not (storage_home / "releases").exists()  # nothing went to a local folder
+    for text in (manifest_text, json.dumps(output.value), str(metadata)):
+        assert PASSWORD not in text
+
+
+def test_published_features_publishes_to_s3(demo_spec_data, write_spec, storage_home, make_features, moto,
+                                            aws_env) -> None:
+    client = s3_client(endpoint_url=moto.url)
+    client.create_bucket(Bucket="dispatch-releases")
+    output, features = publish_through_the_asset(
+        demo_spec_data, write_spec, storage_home, make_features,
+        {"kind": "s3", "bucket": "dispatch-releases", "prefix": "ml", "endpoint_url": moto.url})
+
+    final = f"ml/demo_loans/features_v1/snapshot={SNAPSHOT}/"
+    assert output.value["path"] == f"s3://dispatch-releases/{final}"
+    assert output.value["qa_report"] == f"s3://dispatch-releases/{final}qa_report.html"
+    data = client.get_object(Bucket="dispatch-releases", Key=final + "data/part-00000.parquet")["Body"].read()
+    manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
+    assert data == features.read_bytes() and pq.ParquetFile(features).metadata.num_rows == 700
+    assert json.loads(manifest)["destination"]["uri"] == output.value["path"]
+    assert aws_env not in manifest.decode() + str(output.metadata)
+
+
+@pytest.mark.parametrize("kind", ["local"])
+def test_published_features_still_publishes_locally(demo_spec_data, write_spec, storage_home, make_features,
+                                                    kind) -> None:
+    output, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home, make_features,
+                                                 {"kind": kind, "path": "releases"})
+    folder = storage_home / "releases" / "demo_loans" / "features_v1" / f"snapshot={SNAPSHOT}"
+    assert output.value["path"] == str(folder) and output.metadata["path"].value == str(folder)
+    assert (folder / "data" / "part-00000.parquet").read_bytes() == features.read_bytes()

@@ -1,0 +1,159 @@
+"""S3 releases against a real S3 server (moto's server mode, its own process on loopback): complete,
+read back byte for byte, multipart, immutable, and atomic when the server goes away midway."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+from synth_pipelines.core.destinations import DestinationError, ReleaseExistsError
+from synth_pipelines.core.destinations.s3 import publish_s3, s3_client
+
+BUCKET, DATASET, RELEASE = "synth-releases", "demo_loans", "features_v1"
+FINAL = "team/ml/demo_loans/features_v1/snapshot=2026-11-24/"
+# s3transfer never makes parts smaller than 5 MiB: the big file goes up (and is copied) in several parts.
+SMALL_PARTS = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20)
+
+
+@pytest.fixture
+def s3(moto, aws_env: str) -> Iterator[Any]:
+    client = s3_client(endpoint_url=moto.url)
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    moto.resume()
+    for upload in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
+    for key in objects(client):
+        client.delete_object(Bucket=BUCKET, Key=key)
+    client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def big_features(make_features) -> Path:
+    """~18 MB of hard-to-compress numbers: several 5 MiB parts."""
+    import numpy as np
+
+    values = np.random.default_rng(1).random(1_500_000)
+    return make_features("big", table=pa.table({"row": np.arange(len(values)), "value": values}))
+
+
+def publish(features: Path, qa_files: list[Path], moto: Any, snapshot_id: str = "2026-11-24",
+            **kwargs: Any) -> Any:
+    options = {"bucket": BUCKET, "prefix": "team/ml", "endpoint_url": moto.url, "transfer_config": SMALL_PARTS,
+               **kwargs}
+    return publish_s3(features_path=features, attachments=qa_files,
+                      manifest={"dataset": DATASET, "created_at": "2026-11-24T08:18:00+00:00"},
+                      dataset=DATASET, release_name=RELEASE, snapshot_id=snapshot_id,
+                      rows=pq.ParquetFile(features).metadata.num_rows, **options)
+
+
+def objects(s3: Any) -> dict[str, tuple[str, Any]]:
+    listed = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {item["Key"]: (item["ETag"], item["LastModified"]) for item in listed}
+
+
+def body(s3: Any, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def test_publish_writes_a_complete_release_read_back_byte_for_byte(s3, moto, aws_env, big_features, qa_files,
+                                                                    caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="synth_pipelines")
+    release = publish(big_features, qa_files, moto)
+    assert release.location == f"s3://{BUCKET}/{FINAL}" and release.rows == 1_500_000
+    assert release.manifest_location == release.location + "manifest.json"
+    assert sorted(objects(s3)) == ["team/ml/demo_loans/features_v1/LATEST", FINAL + "data/part-00000.parquet",
+                                   FINAL + "manifest.json", FINAL + "qa_report.html", FINAL + "qa_report.json",
+                                   FINAL + "qa_report.pdf"]
+    assert body(s3, FINAL + "data/part-00000.parquet") == big_features.read_bytes()
+    for path in qa_files:
+        assert body(s3, FINAL + path.name) == path.read_bytes()
+    # Managed transfers: uploaded and copied in 5 MiB parts (a multipart ETag ends in -<parts>).
+    parts = -(-big_features.stat().st_size // SMALL_PARTS.multipart_chunksize)
+    assert parts >= 3 and objects(s3)[FINAL + "data/part-00000.parquet"][0].strip('"').endswith(f"-{parts}")
+
+    manifest = json.loads(body(s3, FINAL + "manifest.json"))
+    assert manifest["release"] == f"{RELEASE}/snapshot=2026-11-24" and manifest["dataset"] == DATASET
+    assert manifest["files"] == {"data/part-00000.parquet": {
+        "sha256": hashlib.sha256(big_features.read_bytes()).hexdigest(), "rows": 1_500_000}}
+    assert manifest["destination"] == {"kind": "s3", "uri": f"s3://{BUCKET}/{FINAL}"}
+    assert body(s3, "team/ml/demo_loans/features_v1/LATEST") == b"snapshot=2026-11-24\n"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    everything = b"".join(body(s3, key) for key in objects(s3)) + caplog.text.encode()
+    assert aws_env.encode() not in everything
+
+
+def test_latest_names_the_newest_snapshot(s3, moto, make_features, qa_files) -> None:
+    features = make_features(rows=50)
+    for snapshot_id in ("2026-11-02", "2026-11-01", "2026-11-03"):  # 11-01 is a backfill
+        publish(features, qa_files, moto, snapshot_id)
+        newest = "2026-11-03" if snapshot_id == "2026-11-03" else "2026-11-02"
+        assert body(s3, "team/ml/demo_loans/features_v1/LATEST") == f"snapshot={newest}\n".encode()
+
+
+def test_existing_release_is_never_overwritten(s3, moto, make_features, qa_files) -> None:
+    publish(make_features("first", rows=100), qa_files, moto)
+    before = objects(s3)
+    with pytest.raises(ReleaseExistsError, match="immutable"):
+        publish(make_features("second", rows=7, seed=3), qa_files, moto)
+    assert objects(s3) == before  # same keys, ETags and modification times: nothing rewritten
+
+
+def test_missing_bucket_names_the_destination_and_the_cause(s3, moto, aws_env, make_features, qa_files) -> None:
+    with pytest.raises(DestinationError) as excinfo:
+        publish(make_features(rows=10), qa_files, moto, bucket="no-such-bucket")
+    message = str(excinfo.value)
+    assert f"s3://no-such-bucket/{FINAL}" in message and moto.url in message
+    assert "NoSuchBucket" in message and aws_env not in message
+
+
+def test_failure_after_the_data_upload_leaves_nothing(s3, moto, big_features, qa_files, tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):  # the QA report vanished after the data went up
+        publish(big_features, [qa_files[0], tmp_path / "missing.html"], moto)
+    assert objects(s3) == {}
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    publish(big_features, qa_files, moto)  # and the retry succeeds
+    assert FINAL + "manifest.json" in objects(s3)
+
+
+@pytest.mark.parametrize(("operation", "nth"), [("UploadPart", 1), ("CompleteMultipartUpload", 2)],
+                         ids=["while-staging-the-data", "after-the-data-reached-its-final-key"])
+def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws_env, big_features, qa_files,
+                                                                    operation, nth) -> None:
+    impatient = s3_client(endpoint_url=moto.url, connect_timeout=1, read_timeout=1, max_attempts=1)
+    calls = []
+
+    def stop_server(**_: Any) -> None:
+        calls.append(operation)
+        if len(calls) == nth:
+            moto.pause()
+
+    impatient.meta.events.register(f"after-call.s3.{operation}", stop_server)
+    with pytest.raises(DestinationError) as excinfo:
+        publish(big_features, qa_files, moto, client=impatient)
+    message = str(excinfo.value)  # names the destination and the cause (a read timeout or a dropped connection)
+    assert f"s3://{BUCKET}/{FINAL}" in message and "failed: " in message and aws_env not in message
+    assert any(cause in message for cause in ("ReadTimeoutError", "ConnectionClosedError", "ConnectTimeoutError"))
+    assert "swept by a later publish" in message  # cleanup could not reach the server
+
+    moto.resume()
+    keys = objects(s3)
+    assert not [key for key in keys if key.endswith(("manifest.json", "LATEST"))]  # no visible release
+    if nth == 2:  # the data was copied but without a manifest it is no release
+        assert FINAL + "data/part-00000.parquet" in keys
+
+    release = publish(big_features, qa_files, moto, stale_staging_after=timedelta(0))
+    assert body(s3, FINAL + "data/part-00000.parquet") == big_features.read_bytes()
+    assert json.loads(body(s3, release.manifest_location.split(BUCKET + "/", 1)[1]))["files"]
+    assert not [key for key in objects(s3) if "/.staging-" in f"/{key}"]  # the retry swept the leftovers
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []

@@ -1,0 +1,322 @@
+"""SQL releases on the real local PostgreSQL and MariaDB: same values and deliberate types read back,
+immutable, atomic (a failure midway leaves no table and the view where it was), never into the source."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from synth_pipelines.core.destinations import DestinationError, IsolationError, ReleaseExistsError
+from synth_pipelines.core.destinations.sql import publish_sql, release_table_name
+from synth_pipelines.spec import SpecError, load_spec
+
+DATASET, RELEASE = "demo_loans", "features_v1"
+SOURCE = "sqlite:////srv/source/bank.sqlite"  # a source that is no destination of these tests
+
+# Column types the release table must get (information_schema.columns.data_type).
+EXPECTED_TYPES = {
+    "postgresql": {"loan_id": "bigint", "product_type": "text", "age_at_application": "bigint",
+                   "credit_score": "integer", "annual_income": "double precision", "interest_rate": "double precision",
+                   "purpose": "text", "defaulted": "boolean", "application_date": "date",
+                   "scored_at": "timestamp with time zone", "applicant_email": "text"},
+    "mysql": {"loan_id": "bigint", "product_type": "text", "age_at_application": "bigint", "credit_score": "int",
+              "annual_income": "double", "interest_rate": "double", "purpose": "text", "defaulted": "tinyint",
+              "application_date": "date", "scored_at": "datetime", "applicant_email": "text"},
+}
+
+
+@pytest.fixture(params=["postgresql", "mariadb-load-data", "mariadb-insert"])
+def destination(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A fresh destination database, with the MariaDB bulk loader to use."""
+    if request.param == "postgresql":
+        return {"url": request.getfixturevalue("postgres_url"), "backend": "postgresql", "mysql_load": "auto"}
+    method = "local_infile" if request.param == "mariadb-load-data" else "insert"
+    return {"url": request.getfixturevalue("mariadb_url"), "backend": "mysql", "mysql_load": method}
+
+
+@pytest.fixture
+def engine(destination: dict[str, Any]) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+def publish(destination: dict[str, Any], features: Path, qa_files: list[Path], snapshot_id: str = "2026-11-24",
+            **kwargs: Any):
+    options = {"url": destination["url"], "schema": None, "source_url": SOURCE,
+               "mysql_load": destination["mysql_load"], **kwargs}
+    return publish_sql(features_path=features, attachments=qa_files,
+                       manifest={"dataset": DATASET, "created_at": "2026-11-24T08:18:00+00:00"}, dataset=DATASET,
+                       release_name=RELEASE, snapshot_id=snapshot_id,
+                       rows=pq.ParquetFile(features).metadata.num_rows, **options)
+
+
+def read(engine: sa.Engine, relation: str) -> pd.DataFrame:
+    return pd.read_sql(f"SELECT * FROM {relation} ORDER BY loan_id", engine)
+
+
+def tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def registry(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(
+            "SELECT release_table, dataset, release_name, version, snapshot_id, row_count FROM synth_releases "
+            "ORDER BY release_table")]
+
+
+def assert_same_rows(back: pd.DataFrame, features: Path) -> None:
+    """Every value as in the Parquet: numbers exactly, strings with '' apart from NULL, dates, instants."""
+    expected = pq.read_table(features).to_pandas()
+    assert list(back.columns) == list(expected.columns) and len(back) == len(expected)
+    for column in expected.columns:
+        want, got = expected[column], back[column]
+        if column == "scored_at":  # MySQL stores aware timestamps as UTC, PostgreSQL returns them aware
+            got = pd.to_datetime(got, utc=True)
+        elif column == "defaulted":  # MySQL's BOOLEAN is TINYINT(1)
+            got = got.map(lambda v: None if pd.isna(v) else bool(v))
+            want = want.map(lambda v: None if pd.isna(v) else bool(v))
+        elif column == "product_type":
+            want = want.astype(object)
+        assert got.isna().tolist() == want.isna().tolist(), column
+        assert got[want.notna()].tolist() == want[want.notna()].tolist(), column
+
+
+def test_publish_reads_back_the_same_values_with_deliberate_types(destination, engine, make_features,
+                                                                   qa_files) -> None:
+    features = make_features(rows=3000)
+    release = publish(destination, features, qa_files)
+    table = release_table_name(RELEASE, "2026-11-24")
+    assert table == "features_v1_2026_11_24" and release.location.endswith(f"#{table}")
+    assert release.rows == 3000 and "@127.0.0.1" in release.location
+
+    assert_same_rows(read(engine, table), features)
+    assert_same_rows(read(engine, RELEASE), features)  # the view
+    with engine.connect() as conn:
+        types = dict(conn.exec_driver_sql(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %(t)s "
+            "AND table_schema = " + ("current_schema()" if destination["backend"] == "postgresql" else "database()"),
+            {"t": table}).all())
+        manifest, created = conn.exec_driver_sql("SELECT manifest, created_at FROM synth_releases").one()
+        files = dict(conn.exec_driver_sql("SELECT name, content FROM synth_release_files").all())
+    assert {k.lower(): v.lower() for k, v in types.items()} == EXPECTED_TYPES[destination["backend"]]
+    assert registry(engine) == [(table, DATASET, RELEASE, 1, "2026-11-24", 3000)]
+    manifest = json.loads(manifest) if isinstance(manifest, str) else manifest
+    assert manifest["release"] == f"{RELEASE}/snapshot=2026-11-24"
+    assert manifest["files"]["data/part-00000.parquet"]["rows"] == 3000
+    assert manifest["destination"]["table"] == table and manifest["destination"]["view"] == RELEASE
+    assert str(created).startswith("2026-11-24 08:18:00")
+    assert {name: bytes(content) for name, content in files.items()} == {p.name: p.read_bytes() for p in qa_files}
+    assert not [t for t in tables(engine) if t.startswith("synth_staging_")]
+
+
+def test_a_published_release_is_never_replaced(destination, engine, make_features, qa_files) -> None:
+    publish(destination, make_features("first", rows=200), qa_files)
+    before, registered = read(engine, RELEASE), registry(engine)
+    with pytest.raises(ReleaseExistsError, match="immutable"):
+        publish(destination, make_features("second", rows=20, seed=9), qa_files)
+    pd.testing.assert_frame_equal(read(engine, RELEASE), before)
+    assert registry(engine) == registered
+    assert tables(engine) == {"features_v1_2026_11_24", "synth_releases", "synth_release_files"}
+
+
+def test_the_view_follows_the_newest_snapshot_not_a_backfill(destination, engine, make_features, qa_files) -> None:
+    newer, older = make_features("newer", rows=30, seed=1), make_features("older", rows=40, seed=2)
+    publish(destination, newer, qa_files, "2026-11-02")
+    publish(destination, older, qa_files, "2026-11-01")  # a backfill of an earlier snapshot
+    assert len(read(engine, RELEASE)) == 30
+    assert [r[4] for r in registry(engine)] == ["2026-11-01", "2026-11-02"]
+
+
+def _poison(destination: dict[str, Any], at: int) -> Callable[[pa.Table], pa.Table]:
+    """One value the database refuses, far into the load (after several batches): a NUL character in
+    text for PostgreSQL, a date past 9999-12-31 for MariaDB."""
+
+    def change(table: pa.Table) -> pa.Table:
+        if destination["backend"] == "postgresql":
+            column, values = "purpose", table["purpose"].to_pylist()
+            values[at] = "nul\x00byte"
+            array = pa.array(values, pa.string())
+        else:
+            column, values = "application_date", table["application_date"].cast(pa.int32()).to_pylist()
+            values[at] = (date(9999, 12, 31) - date(1970, 1, 1)).days + 1
+            array = pa.array(values, pa.int32()).cast(pa.date32())
+        return table.set_column(table.schema.get_field_index(column), column, array)
+
+    return change
+
+
+def test_failure_midway_publishes_nothing_and_keeps_the_view(destination, engine, make_features, qa_files) -> None:
+    first = make_features("first", rows=100)
+    publish(destination, first, qa_files, "2026-11-01")
+    bad = make_features("bad", rows=20_000, seed=5, change=_poison(destination, at=17_500))
+    with pytest.raises(DestinationError) as excinfo:
+        publish(destination, bad, qa_files, "2026-11-02", batch_rows=5_000)
+    message = str(excinfo.value)
+    assert "features_v1_2026_11_02" in message and "nothing was published" in message
+    assert sa.engine.make_url(destination["url"]).host in message
+    assert tables(engine) == {"features_v1_2026_11_01", "synth_releases", "synth_release_files"}
+    assert [r[0] for r in registry(engine)] == ["features_v1_2026_11_01"]
+    assert_same_rows(read(engine, RELEASE), first)
+
+    good = make_features("good", rows=20_000, seed=5)  # the retry, with the data fixed
+    publish(destination, good, qa_files, "2026-11-02", batch_rows=5_000)
+    assert_same_rows(read(engine, RELEASE), good)
+
+
+def _kill_the_load(destination: dict[str, Any], found: list[str]) -> Callable[[], None]:
+    """Watch the admin view of sessions and kill the one that is bulk loading, as a crash would."""
+    admin = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    pg = destination["backend"] == "postgresql"
+    find = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND query LIKE 'COPY %%synth_staging_%%'" if pg else
+            "SELECT id FROM information_schema.processlist WHERE db = database() "
+            "AND (info LIKE 'LOAD DATA%%synth_staging_%%' OR info LIKE 'INSERT INTO%%synth_staging_%%')")
+
+    def watch() -> None:
+        with admin.connect() as conn:
+            for _ in range(1000):
+                session = conn.exec_driver_sql(find).scalar()
+                if session:
+                    conn.exec_driver_sql(f"SELECT pg_terminate_backend({session})" if pg else f"KILL {session}")
+                    found.append(str(session))
+                    break
+                time.sleep(0.01)
+        admin.dispose()
+
+    return watch
+
+
+def test_connection_lost_midway_publishes_nothing_and_a_retry_succeeds(destination, engine, make_features,
+                                                                        qa_files) -> None:
+    first = make_features("first", rows=100)
+    publish(destination, first, qa_files, "2026-11-01")
+    second = make_features("second", rows=150_000, seed=4)
+    killed: list[str] = []
+    watcher = threading.Thread(target=_kill_the_load(destination, killed))
+    watcher.start()
+    with pytest.raises(DestinationError) as excinfo:
+        publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
+    watcher.join()
+    assert killed, "the load finished before it could be killed"
+    assert "nothing was published" in str(excinfo.value)
+    assert "features_v1_2026_11_02" not in tables(engine)
+    assert_same_rows(read(engine, RELEASE), first)
+    if destination["backend"] == "mysql":  # DDL is no transaction there: the dead load's staging table stays...
+        assert [t for t in tables(engine) if t.startswith("synth_staging_")]
+
+    publish(destination, second, qa_files, "2026-11-02", batch_rows=50_000)  # the destination is back
+    assert len(read(engine, RELEASE)) == 150_000
+    assert not [t for t in tables(engine) if t.startswith("synth_staging_")]  # ...until the next publish
+
+
+def test_readers_see_the_old_release_until_the_new_one_is_complete(destination, engine, make_features,
+                                                                   qa_files) -> None:
+    publish(destination, make_features("first", rows=100), qa_files, "2026-11-01")
+    second = make_features("second", rows=100_000, seed=4)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            with engine.connect() as conn:
+                seen.append(conn.exec_driver_sql(f"SELECT count(*) FROM {RELEASE}").scalar())
+            time.sleep(0.02)
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
+    finally:
+        done.set()
+        reader.join()
+    assert set(seen) <= {100, 100_000} and seen.count(100) >= 3  # never a partial count
+    assert len(read(engine, RELEASE)) == 100_000
+
+
+def test_unreachable_destination_names_it_without_the_password(destination, make_features, qa_files) -> None:
+    url = sa.engine.make_url(destination["url"]).set(port=1, password="pw-that-must-not-show")
+    with pytest.raises(DestinationError) as excinfo:
+        publish(destination | {"url": url.render_as_string(hide_password=False)}, make_features(rows=5), qa_files)
+    message = str(excinfo.value)
+    assert "127.0.0.1:1/" in message and "***" in message and "pw-that-must-not-show" not in message
+    assert "refused" in message.lower() or "connect" in message.lower()
+
+
+@pytest.fixture
+def reader_url(destination: dict[str, Any]) -> Iterator[str]:
+    """A login on the destination that may read but not create tables."""
+    admin = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    name = f"synth_ro_{uuid.uuid4().hex[:8]}"
+    url = sa.engine.make_url(destination["url"]).set(username=name, password="ro-password-must-not-show")
+    database = url.database
+    with admin.connect() as conn:
+        if destination["backend"] == "postgresql":  # PostgreSQL 15+: only the owner creates in public
+            conn.exec_driver_sql(f"CREATE ROLE {name} LOGIN")
+        else:
+            conn.exec_driver_sql(f"CREATE USER '{name}'@'%%' IDENTIFIED BY 'ro-password-must-not-show'")
+            conn.exec_driver_sql(f"GRANT SELECT ON {database}.* TO '{name}'@'%%'")
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP ROLE {name}" if destination["backend"] == "postgresql"
+                             else f"DROP USER '{name}'@'%%'")
+    admin.dispose()
+
+
+def test_destination_that_refuses_writes(destination, engine, reader_url, make_features, qa_files) -> None:
+    features = make_features(rows=10)
+    with pytest.raises(DestinationError) as excinfo:
+        publish(destination | {"url": reader_url}, features, qa_files)
+    message = str(excinfo.value)
+    assert "denied" in message.lower() and "ro-password-must-not-show" not in message
+    assert tables(engine) == set()
+    publish(destination, features, qa_files)  # with a login that may write, it works
+    assert len(read(engine, RELEASE)) == 10
+
+
+def test_publishing_into_the_source_is_refused(destination, engine, make_features, qa_files, demo_spec_data,
+                                               write_spec) -> None:
+    url = sa.engine.make_url(destination["url"])
+    source = url.set(host="localhost").render_as_string(hide_password=False)  # same server, other spelling
+    with pytest.raises(IsolationError, match="source database"):
+        publish(destination, make_features(rows=5), qa_files, source_url=source)
+    assert tables(engine) == set()
+
+    spec = {**demo_spec_data, "source": {**demo_spec_data["source"], "url": source},
+            "destination": {"kind": "sql", "url": destination["url"]}}
+    with pytest.raises(SpecError) as excinfo:
+        load_spec(write_spec(spec))
+    assert "destination.url:" in str(excinfo.value) and "source database" in str(excinfo.value)
+    if destination["backend"] == "mysql":  # another database on the server, but `schema` names the source's
+        other = url.set(database="mysql").render_as_string(hide_password=False)
+        spec["destination"] = {"kind": "sql", "url": other, "schema": url.database}
+        with pytest.raises(SpecError, match="source database"):
+            load_spec(write_spec(spec))
+    spec["destination"] = {"kind": "sql", "url": url.set(database="elsewhere").render_as_string(hide_password=False)}
+    assert load_spec(write_spec(spec)).spec.destination.kind == "sql"  # another database: allowed
+
+
+def test_mariadb_falls_back_to_inserts_where_local_files_are_refused(mariadb_url, make_features, qa_files,
+                                                                     caplog) -> None:
+    features = make_features(rows=2_500)
+    # The client does not offer local files, so the server refuses LOAD DATA LOCAL as a locked-down one would.
+    no_local_files = {"url": f"{mariadb_url}?local_infile=0", "backend": "mysql", "mysql_load": "auto"}
+    with caplog.at_level("INFO", logger="synth_pipelines"):
+        publish(no_local_files, features, qa_files, batch_rows=1_000)
+    assert "LOAD DATA LOCAL INFILE refused" in caplog.text
+    engine = sa.create_engine(mariadb_url, poolclass=sa.pool.NullPool)
+    assert_same_rows(read(engine, RELEASE), features)
+    engine.dispose()

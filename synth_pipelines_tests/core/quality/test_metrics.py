@@ -1,0 +1,219 @@
+"""Each metric on small cases whose answer is known by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synth_pipelines.core.quality import bias, diversity, fidelity, privacy, utility
+from synth_pipelines.core.quality.ge_suite import validate_synthetic
+from synth_pipelines.core.synthesis import ColumnCodec, fit_codecs
+
+
+def cat(name: str) -> ColumnCodec:
+    return ColumnCodec(name=name, kind="category")
+
+
+def num(name: str) -> ColumnCodec:
+    return ColumnCodec(name=name, kind="float")
+
+
+# -- fidelity ---------------------------------------------------------------------------------------
+
+def test_ks_similarity_is_one_for_identical_and_zero_for_disjoint_numbers():
+    values = pd.Series(np.arange(100.0))
+    assert fidelity.ks_similarity(values, values.sample(frac=1, random_state=0)) == 1.0
+    assert fidelity.ks_similarity(values, values + 1000) == 0.0
+
+
+def test_ks_similarity_scales_by_the_missing_share_gap():
+    # KS([1,2], [1,2,3,4]) = 0.5; missing shares 0.5 vs 0 -> (1 - 0.5) * (1 - 0.5)
+    assert fidelity.ks_similarity(pd.Series([1, 2, None, None]), pd.Series([1, 2, 3, 4])) == pytest.approx(0.25)
+
+
+def test_tvd_similarity_counts_missing_as_a_category():
+    assert fidelity.tvd_similarity(pd.Series(["a", "b"]), pd.Series(["c", "d"])) == 0.0  # disjoint: TVD 1
+    assert fidelity.tvd_similarity(pd.Series(list("aabb")), pd.Series(list("aaab"))) == pytest.approx(0.75)
+    assert fidelity.tvd_similarity(pd.Series(["a", None]), pd.Series(["a", "a"])) == pytest.approx(0.5)
+
+
+def test_correlation_similarity_is_zero_when_a_correlation_flips_sign():
+    x = np.arange(50.0)
+    real, synth = pd.DataFrame({"x": x, "y": x}), pd.DataFrame({"x": x, "y": -x})
+    metric = fidelity.correlation_similarity(real, synth, [num("x"), num("y")], "pearson")
+    assert metric.value == pytest.approx(0.0) and metric.implementation.startswith("pandas")
+    assert fidelity.correlation_similarity(real, real, [num("x"), num("y")], "spearman").value == pytest.approx(1.0)
+    assert fidelity.correlation_similarity(real, real, [num("x")], "pearson") is None
+
+
+def test_phik_similarity_is_one_for_the_same_rows_and_drops_when_a_pair_is_broken(mixed):
+    real, synth = fidelity.phik_matrices(mixed.train, mixed.train, mixed.codecs, rows=1000, seed=0)
+    assert fidelity.phik_similarity(real, synth).value == pytest.approx(1.0)
+    broken = mixed.train.assign(flag=mixed.train["flag"].sample(frac=1, random_state=0).to_numpy())
+    real, synth = fidelity.phik_matrices(mixed.train, broken, mixed.codecs, rows=1000, seed=0)
+    metric = fidelity.phik_similarity(real, synth)
+    assert metric.value < 0.97 and metric.implementation == "phik.phik_matrix"
+    assert "flag" in next(iter(metric.details["largest_differences"]))
+
+
+def test_discriminator_cannot_tell_one_population_apart_but_spots_a_shift(mixed):
+    same = fidelity.discriminator_auc(mixed.train, mixed.holdout, mixed.codecs, rows=600, folds=3, seed=0)
+    assert 0.35 < same.value < 0.65
+    shifted = mixed.holdout.assign(income=mixed.holdout["income"] * 10)
+    far = fidelity.discriminator_auc(mixed.train, shifted, mixed.codecs, rows=600, folds=3, seed=0)
+    assert far.value > 0.95 and far.details["score"] < 0.1
+    assert "HistGradientBoostingClassifier" in far.implementation
+
+
+def test_discriminator_score_and_overall_weights():
+    assert [fidelity.discriminator_score(a) for a in (0.5, 0.75, 1.0, 0.25, 0.0)] == [1.0, 0.5, 0.0, 0.5, 0.0]
+    assert sum(fidelity.WEIGHTS.values()) == pytest.approx(1.0)
+    assert fidelity.overall_fidelity(1.0, 1.0, 1.0) == pytest.approx(1.0)
+    assert fidelity.overall_fidelity(1.0, 0.5, 0.0) == pytest.approx(0.4 + 0.15)
+
+
+# -- utility ----------------------------------------------------------------------------------------
+
+def test_tstr_equals_trtr_when_the_synthetic_rows_are_the_train_rows(mixed):
+    metric = utility.tstr_vs_trtr(mixed.train, mixed.holdout, mixed.train, mixed.codecs, label="flag",
+                                  task="classification", rows=10_000, seed=0)
+    assert metric.value == pytest.approx(1.0) and metric.details["trtr"] > 0.8
+
+
+def test_a_flipped_label_trains_a_model_worse_than_chance(mixed):
+    flipped = mixed.train.assign(flag=1 - mixed.train["flag"])
+    metric = utility.tstr_vs_trtr(mixed.train, mixed.holdout, flipped, mixed.codecs, label="flag",
+                                  task="classification", rows=10_000, seed=0)
+    assert metric.details["tstr"] < 0.3 and metric.value < 0.4
+
+
+def test_regression_utility_uses_r2():
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        x, group = rng.normal(size=n), rng.choice(["a", "b"], n)
+        return pd.DataFrame({"x": x, "group": group, "y": 2 * x + (group == "a") + rng.normal(0, 0.3, n)})
+
+    train, holdout, synthetic = rows(500), rows(300), rows(500)
+    codecs = fit_codecs(train, categorical=set())
+    metric = utility.tstr_vs_trtr(train, holdout, synthetic, codecs, label="y", task="regression", rows=10_000, seed=0)
+    assert metric.details["metric"] == "r2" and "Regressor" in metric.implementation
+    assert metric.details["trtr"] > 0.9 and 0.9 < metric.value < 1.1
+    noise = synthetic.assign(y=rng.permutation(synthetic["y"].to_numpy()))
+    assert utility.tstr_vs_trtr(train, holdout, noise, codecs, label="y", task="regression", rows=10_000, seed=0).value < 0.1
+
+
+def test_a_synthetic_label_with_one_class_scores_chance(mixed):
+    one_class = mixed.train.assign(flag=0)
+    metric = utility.tstr_vs_trtr(mixed.train, mixed.holdout, one_class, mixed.codecs, label="flag",
+                                  task="classification", rows=10_000, seed=0)
+    assert metric.details["tstr"] == 0.5
+
+
+# -- privacy ----------------------------------------------------------------------------------------
+
+def test_exact_copy_shares_against_their_baselines():
+    train = pd.DataFrame({"x": [1, 2, 3, 4], "c": list("abcd")})
+    holdout = pd.DataFrame({"x": [5, 6, 7, 1], "c": list("efga")})  # its last row is also a train row
+    synthetic = pd.DataFrame({"x": [1.0, 3.0, 9, 5], "c": ["a", "c", "z", "e"]})  # 3.0 is the train row's 3
+    by_name = {m.name: m for m in privacy.exact_copies(train, holdout, synthetic, [num("x"), cat("c")], 0.01)}
+    assert by_name["train_copy_share"].value == 0.5  # (1, a) and (3, c)
+    assert by_name["train_copy_share"].details["baseline_share"] == 0.25  # the holdout's own (1, a)
+    assert by_name["train_copy_share"].threshold == pytest.approx(0.26) and not by_name["train_copy_share"].passed
+    assert by_name["holdout_copy_share"].value == 0.5  # (1, a) and (5, e)
+    assert by_name["holdout_copy_share"].details["baseline_share"] == 0.25  # the train's own (1, a)
+
+
+def test_row_keys_treat_integers_and_floats_alike():
+    a = privacy.row_keys(pd.DataFrame({"x": [3], "y": [None]}), ["x", "y"])
+    b = privacy.row_keys(pd.DataFrame({"x": [3.0], "y": [np.nan]}), ["x", "y"])
+    assert a.tolist() == b.tolist()
+
+
+def _points(train, holdout, synthetic, codecs):
+    return privacy.neighbour_samples(train, holdout, synthetic, codecs, index_rows=10_000, query_rows=10_000, seed=0)
+
+
+def test_dcr_share_is_one_for_train_copies_zero_for_holdout_copies_and_half_for_fresh_rows(mixed):
+    copies = _points(mixed.train, mixed.holdout, mixed.train, mixed.codecs)
+    share, distances = privacy.dcr_share(copies)
+    assert share.value == 1.0 and np.all(distances["dcr_train"] == 0.0)
+    assert privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.holdout, mixed.codecs))[0].value == 0.0
+    fresh = privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.pool, mixed.codecs))[0]
+    assert abs(fresh.value - 0.5) < 4 * fresh.details["standard_error"] + 0.02
+    assert fresh.details["standard_error"] == pytest.approx(np.sqrt(0.25 / 1200), abs=0.003)
+
+
+def test_dcr_share_corrects_for_a_train_split_larger_than_the_holdout(mixed):
+    train = pd.concat([mixed.train, mixed.pool.iloc[:600]], ignore_index=True)  # 1200 train vs 600 holdout rows
+    fresh = privacy.dcr_share(_points(train, mixed.holdout, mixed.pool.iloc[600:], mixed.codecs))[0]
+    assert fresh.details["expected_raw_share"] == pytest.approx(2 / 3, abs=1e-3)
+    assert abs(fresh.value - 0.5) < 0.08  # the raw share is near 2/3, the reported one near 0.5
+
+
+def test_membership_inference_and_nndr_on_copies(mixed):
+    copies = _points(mixed.train, mixed.holdout, mixed.train, mixed.codecs)
+    assert privacy.membership_inference_auc(copies, rows=600, seed=0).value == 1.0
+    assert privacy.nndr(copies).value == 0.0
+    fresh = _points(mixed.train, mixed.holdout, mixed.pool, mixed.codecs)
+    assert abs(privacy.membership_inference_auc(fresh, rows=600, seed=0).value - 0.5) < 0.08
+
+
+def test_rare_combination_share_counts_rows_carrying_a_unique_train_combination():
+    train = pd.DataFrame({"c": list("aaab"), "d": list("xxxy")})  # (b, y) occurs once: rare with k=1
+    holdout = pd.DataFrame({"c": list("aaaa"), "d": list("xxxx")})
+    synthetic = pd.DataFrame({"c": list("abab"), "d": list("xyxx")})
+    metric = privacy.rare_combinations(train, holdout, synthetic, [cat("c"), cat("d")], k=1, bins=5)
+    assert metric.value == 0.25 and metric.details["baseline_share"] == 0.0
+    assert privacy.rare_combinations(train, holdout, synthetic, [cat("c"), cat("d")], k=3, bins=5).value == 0.75
+
+
+def test_binomial_standard_error():
+    assert privacy.binomial_se(0.5, 100) == pytest.approx(0.05)
+
+
+# -- diversity and bias -----------------------------------------------------------------------------
+
+def test_duplicates_and_coverage():
+    assert diversity.duplicate_rate(pd.DataFrame({"c": list("aabc")}), ["c"]) == 0.25
+    real = pd.DataFrame({"c": list("abcd"), "x": [0.0, 10, 5, 5]})
+    synth = pd.DataFrame({"c": list("abab"), "x": [5.0, 20, 5, 7]})  # (a, 5) twice
+    assert diversity.category_coverage(real, synth, [cat("c"), num("x")]).value == 0.5
+    assert diversity.range_coverage(real, synth, [cat("c"), num("x")]).value == 0.5
+    metric = diversity.duplicate_rows(real, synth, [cat("c"), num("x")], max_excess=0.05, seed=0)
+    assert metric.value == 0.25 and metric.threshold == 0.05 and not metric.passed
+
+
+def test_label_rate_gap_per_protected_group():
+    real = pd.DataFrame({"g": list("aaaabbbb"), "y": ["0", "1", "0", "1", "1", "1", "1", "1"]})
+    synth = pd.DataFrame({"g": list("aaaabbbb"), "y": ["0", "0", "0", "0", "1", "1", "1", "1"]})
+    metric = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
+                                  protected=["g"], min_group_rows=1)
+    assert metric.value == 0.5  # group a: real rate of "1" 0.5, synthetic 0
+    assert metric.details["groups"][0] == {"column": "g", "group": "a", "target": "1", "real": 0.5, "synthetic": 0.0,
+                                           "gap": 0.5, "real_rows": 4, "synthetic_rows": 4, "gated": True}
+    small = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
+                                 protected=["g"], min_group_rows=5)
+    assert small.value == 0.0  # groups below min_group_rows are listed but not gated
+
+
+# -- great expectations -----------------------------------------------------------------------------
+
+def test_ge_suite_passes_the_real_rows_and_names_every_broken_expectation(mixed):
+    clean = mixed.train.assign(synthetic_id=[f"s{i}" for i in range(len(mixed.train))])
+    assert validate_synthetic(mixed.train, clean, mixed.codecs).value == 0
+    bad = clean.drop(columns=["tenure"]).assign(extra=1)
+    bad["age"] = bad["age"].astype(float)
+    bad.loc[0, "age"] = 500.0  # out of range (and floats in an integer column)
+    bad.loc[1, "segment"] = "zzz"  # outside the domain
+    bad.loc[2, "synthetic_id"] = bad.loc[3, "synthetic_id"]
+    bad.loc[4, "income"] = np.nan  # the real column has no missing values
+    metric = validate_synthetic(mixed.train, bad, mixed.codecs)
+    failed = {(f["expectation"], f["column"]) for f in metric.details["failures"]}
+    assert failed == {("expect_table_columns_to_match_set", None), ("expect_column_values_to_be_in_type_list", "age"),
+                      ("expect_column_values_to_be_between", "age"), ("expect_column_values_to_be_in_set", "segment"),
+                      ("expect_column_values_to_be_unique", "synthetic_id"),
+                      ("expect_column_values_to_not_be_null", "income")}
+    domain = next(f for f in metric.details["failures"] if f["column"] == "segment")
+    assert domain["unexpected_count"] == 1 and domain["examples"] == ["zzz"]
+    assert metric.details["missing_columns"] == ["tenure"] and metric.details["unexpected_columns"] == ["extra"]
+    assert metric.implementation.startswith("great_expectations 1.")
