@@ -152,10 +152,60 @@ def publish(spec: Path, partition: str) -> None:
     click.echo(f"published {release['release']}: {release['path']} ({release['rows']} rows)")
 
 
+def _read_table(path: Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if path.suffix.lower() in (".csv", ".gz", ".txt"):
+        return pd.read_csv(path, skipinitialspace=True)
+    raise click.BadParameter(f"{path}: use a .parquet or .csv file")
+
+
+@main.command()
+@click.option("--spec", "spec_path", required=True, type=click.Path(path_type=Path),
+              help="Spec giving the label, task and QA thresholds.")
+@click.option("--real", "real_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Real rows the generator was trained on (Parquet or CSV).")
+@click.option("--holdout", "holdout_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Real rows the generator never saw.")
+@click.option("--synthetic", "synthetic_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Synthetic rows to judge, from any tool.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("qa_report"), show_default=True)
+def qa(spec_path: Path, real_path: Path, holdout_path: Path, synthetic_path: Path, out_dir: Path) -> None:
+    """Run the pipeline's QA checks on any synthetic table; exit 1 when a blocking check fails."""
+    from synth_pipelines.core.quality.report import write_reports
+    from synth_pipelines.core.quality.runner import run_quality
+    from synth_pipelines.core.synthesis import fit_codecs
+
+    spec = load_spec(spec_path).spec
+    view = spec.training_view
+    real, holdout, synthetic = (_read_table(p) for p in (real_path, holdout_path, synthetic_path))
+    # The columns judged are the real rows' columns, minus the entity key (never synthesized).
+    real = real.drop(columns=[view.entity_key], errors="ignore")
+    if view.label not in real.columns:
+        click.echo(f"{real_path}: has no label column '{view.label}' (training_view.label in {spec_path})", err=True)
+        sys.exit(2)
+    categorical = {view.label} if view.task == "classification" else set()
+    codecs = fit_codecs(real, categorical)
+    if "synthetic_id" not in synthetic.columns:
+        synthetic = synthetic.assign(synthetic_id=[f"row-{i}" for i in range(len(synthetic))])
+    extra = [c for c in synthetic.columns if c not in real.columns and c != "synthetic_id"]
+    report = run_quality(real, holdout, synthetic, codecs, view.label, view.task, spec.qa, extra_columns=extra)
+    paths = write_reports(report, out_dir, real, synthetic, codecs, spec.qa)
+    for check in report.checks:
+        verdict = "PASS" if check.passed else ("FAIL" if check.blocking else "WARN")
+        click.echo(f"{verdict:4}  {check.name}: {check.summary}")
+    click.echo(f"report: {paths['html']} and {paths['pdf']}")
+    sys.exit(0 if report.passed else 1)
+
+
 def _destination_root(spec_path: Path | None) -> Path:
-    if spec_path is None:
-        spec_path = DEMO_SPEC
-    return load_spec(spec_path).spec.destination.root()
+    destination = load_spec(spec_path or DEMO_SPEC).spec.destination
+    if destination.kind != "local":
+        raise click.UsageError(f"releases and show read local releases; this spec publishes to {destination.kind} "
+                               "(list those with the destination's own tools: the manifests are next to the data)")
+    return destination.root()
 
 
 @main.command()

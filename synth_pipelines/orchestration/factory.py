@@ -93,7 +93,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             "snapshot_id": snapshot.snapshot_id,
             "fingerprint": snapshot.fingerprint,
             "source": snapshot.source,
-            "path": dg.MetadataValue.path(snapshot.path),
+            "location": dg.MetadataValue.path(snapshot.path),
             "rows_per_table": dg.MetadataValue.json({t: s.rows for t, s in snapshot.tables.items()}),
             "reused_retained_snapshot": reused,
             "seconds": round(time.perf_counter() - started, 2),
@@ -112,7 +112,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         view.to_parquet(path, index=False)
         dropped = {c.column: c.reason for c in view_spec.leakage_columns}
         return dg.Output(TableFile(snapshot.snapshot_id, str(path), len(view)), metadata={
-            **frame_metadata(view), "path": dg.MetadataValue.path(str(path)),
+            **frame_metadata(view), "location": dg.MetadataValue.path(str(path)),
             "leakage_columns_dropped": dg.MetadataValue.json(dropped),
             "seconds": round(time.perf_counter() - started, 2)})
 
@@ -131,7 +131,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             path = folder / f"{part}.parquet"
             frame.to_parquet(path, index=False)
             yield dg.Output(TableFile(view.snapshot_id, str(path), len(frame)), output_name=part,
-                            metadata={**frame_metadata(frame), "path": dg.MetadataValue.path(str(path))})
+                            metadata={**frame_metadata(frame), "location": dg.MetadataValue.path(str(path))})
 
     @dg.asset(key=key("synthesizer"), kinds={"synthcity", "pytorch"},
               code_version=_hash(spec.generator.model_dump()), ins={"train": dg.AssetIn(key("train_rows"))},
@@ -162,7 +162,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             on_batch=lambda done, total: context.log.info(f"generated {done}/{total} rows"))
         frame = pd.read_parquet(generated.path)
         return dg.Output(TableFile(snapshot_id, generated.path, generated.rows), metadata={
-            **frame_metadata(frame), "path": dg.MetadataValue.path(generated.path),
+            **frame_metadata(frame), "location": dg.MetadataValue.path(generated.path),
             "batches": generated.batches, "seconds": generated.seconds,
             "rows_per_second": round(generated.rows / max(generated.seconds, 1e-6))})
 
@@ -177,7 +177,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
         count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
         return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
-            **frame_metadata(pd.read_parquet(path)), "path": dg.MetadataValue.path(str(path)),
+            **frame_metadata(pd.read_parquet(path)), "location": dg.MetadataValue.path(str(path)),
             "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset_check(
@@ -253,7 +253,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         context.log.info(f"published {location} ({features.rows} rows)")
         return dg.Output({"release": spec.release_name, "path": location, "rows": features.rows,
                           "manifest": manifest_at, "qa_report": report_at},
-                         metadata={"release": spec.release_name, "path": as_metadata(location),
+                         metadata={"release": spec.release_name, "location": as_metadata(location),
                                    "dagster/row_count": features.rows, "manifest": as_metadata(manifest_at),
                                    "qa_report": as_metadata(report_at), "spec_hash": manifest["spec_hash"]})
 
