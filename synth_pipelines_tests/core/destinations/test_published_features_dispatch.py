@@ -58,8 +58,8 @@ def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage
     table = "features_v1_2026_11_24"
     assert output.value["path"] == f"postgresql+psycopg2://postgres:***@127.0.0.1:5432/{url.database}#{table}"
     metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
-    assert set(metadata) == {"release", "path", "dagster/row_count", "manifest", "qa_report", "spec_hash"}
-    assert metadata["path"] == output.value["path"] and metadata["dagster/row_count"] == 700
+    assert set(metadata) == {"release", "location", "dagster/row_count", "manifest", "qa_report", "spec_hash"}
+    assert metadata["location"] == output.value["path"] and metadata["dagster/row_count"] == 700
     assert metadata["manifest"].endswith(f"#synth_releases/{table}")
     engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
@@ -98,5 +98,5 @@ def test_published_features_still_publishes_locally(demo_spec_data, write_spec, 
     output, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home, make_features,
                                                  {"kind": kind, "path": "releases"})
     folder = storage_home / "releases" / "demo_loans" / "features_v1" / f"snapshot={SNAPSHOT}"
-    assert output.value["path"] == str(folder) and output.metadata["path"].value == str(folder)
+    assert output.value["path"] == str(folder) and output.metadata["location"].value == str(folder)
     assert (folder / "data" / "part-00000.parquet").read_bytes() == features.read_bytes()
