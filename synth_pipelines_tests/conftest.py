@@ -7,8 +7,15 @@ CI (CI=true) and is skipped with the same message elsewhere.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +123,56 @@ def postgres_url() -> Iterator[str]:
 def mariadb_url() -> Iterator[str]:
     """URL of a fresh, empty MariaDB database on 127.0.0.1:3306, dropped after the test."""
     yield from _fresh_database(MARIADB_ADMIN_URL, "MariaDB (127.0.0.1:3306, root, empty password)")
+
+
+@dataclass
+class MotoServer:
+    url: str
+    process: subprocess.Popen
+
+    def pause(self) -> None:  # the server stops answering but keeps its state (SIGKILL would lose it)
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    """A real S3 endpoint: moto's server mode in its own process on loopback, one per module."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail(f"moto server did not start on {url}")
+    server = MotoServer(url, process)
+    try:
+        yield server
+    finally:
+        server.resume()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Dummy credentials through the standard chain only (no shared config or profile of the machine);
+    returns the secret key, which must never show up anywhere."""
+    secret = "dummy-secret-that-must-never-show"
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": secret,
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    return secret

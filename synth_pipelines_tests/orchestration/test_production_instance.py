@@ -2,15 +2,10 @@
 demo graph runs on it: runs and events land in PostgreSQL, step logs in the S3 bucket."""
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import boto3
 import dagster as dg
 import pytest
-import requests
 import sqlalchemy as sa
 
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -21,30 +16,9 @@ from synth_pipelines.spec import load_spec
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def s3_endpoint(monkeypatch):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url, timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def test_demo_graph_runs_on_the_production_instance(tmp_path, monkeypatch, postgres_url, s3_endpoint,
+def test_demo_graph_runs_on_the_production_instance(tmp_path, monkeypatch, postgres_url, moto, aws_env,
                                                     demo_spec_data, write_spec, storage_home):
+    s3_endpoint = moto.url
     pg = sa.engine.make_url(postgres_url)
     for name, value in {"DAGSTER_PG_HOST": pg.host, "DAGSTER_PG_PORT": str(pg.port), "DAGSTER_PG_USER": pg.username,
                         "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": pg.database,

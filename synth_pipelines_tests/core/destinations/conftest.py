@@ -1,18 +1,10 @@
-"""Destination test fixtures: demo-like release inputs (a features Parquet, QA report files) and a real
-S3 server (moto's server mode in its own process) with dummy credentials in the environment."""
+"""Destination test fixtures: demo-like release inputs (a features Parquet, QA report files). The S3
+server (`moto`) and dummy credentials (`aws_env`) come from the root conftest."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -75,56 +67,3 @@ def qa_files(tmp_path: Path) -> list[Path]:
     (folder / "qa_report.html").write_text("<html><body>QA passed ✓</body></html>", encoding="utf-8")
     (folder / "qa_report.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n\x00\xff binary\n%%EOF\n")  # not text
     return [folder / "qa_report.json", folder / "qa_report.html", folder / "qa_report.pdf"]
-
-
-@dataclass
-class MotoServer:
-    url: str
-    process: subprocess.Popen
-
-    def pause(self) -> None:  # the server stops answering but keeps its state (SIGKILL would lose it)
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        os.kill(self.process.pid, signal.SIGCONT)
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    """One server per module (it takes a second to start); every test gets an empty bucket."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail(f"moto server did not start on {url}")
-    server = MotoServer(url, process)
-    try:
-        yield server
-    finally:
-        server.resume()
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Dummy credentials through the standard chain only (no shared config or profile of the machine);
-    returns the secret key, which must never show up anywhere."""
-    secret = "dummy-secret-that-must-never-show"
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": secret,
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    return secret
