@@ -131,11 +131,9 @@ def test_bayesian_network_without_memorization_passes_privacy(adult, tmp_path):
     """Hill climbing with BIC keeps fnlwgt out of the parents and no encoder noise keeps numbers
     exact: privacy, utility, diversity and bias pass. synthcity still round-trips columns with more
     than 10 distinct values through a Gaussian mixture, which relabels `education` (HS-grad rows
-    come out as '12th', ...), so `education` is the least similar column. Whether the discriminator
+    come out as '12th', ... in the runs we inspected). Whether the discriminator
     then crosses the fidelity bar varies between runs (pgmpy's search is not bit-stable: AUC 0.96-1.0
     in most runs, under 0.9 in one CI run), so only fidelity may fail here."""
     settings = {"struct_learning_search_method": "hillclimb", "struct_learning_score": "bic", "encoder_noise_scale": 0.0}
     report = judge(adult, _bayesian_network_rows(adult, tmp_path, settings), PROTECTED)
     assert [failure for failure in report.failed if not failure.startswith("fidelity:")] == [], report.failed
-    per_column = report.check("fidelity").details["column_similarity"]["per_column"]
-    assert min(per_column, key=per_column.get) == "education"
