@@ -94,6 +94,14 @@ class SourceSpec(_Strict):
                         f"references table '{target_table}', which is not among the declared tables "
                         f"{sorted(self.tables)}", "declare it under source.tables too",
                         f"tables.{name}.foreign_keys.{column}")
+        # Reference data only makes sense when something refers to it.
+        referenced = {target.split(".")[0] for table in self.tables.values() for target in table.foreign_keys.values()}
+        for name, table in self.tables.items():
+            if table.lookup and name not in referenced:
+                raise _FieldProblem(
+                    f"lookup table '{name}' is not referenced by any foreign key",
+                    f"declare the foreign key that points at {name} (e.g. under the table that uses it), "
+                    "or remove `lookup: true`", f"tables.{name}.lookup")
         return self
 
 

@@ -204,6 +204,13 @@ def test_foreign_key_to_undeclared_table(demo_spec_data: dict[str, Any], write_s
                  fix="declare it under source.tables")
 
 
+def test_lookup_table_needs_an_inbound_foreign_key(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    path, message = broken(demo_spec_data, write_spec,
+                           lambda d: d["source"]["tables"]["loans"]["foreign_keys"].pop("product_id"))
+    assert_names(message, path, "source.tables.products.lookup", "'products' is not referenced by any foreign key",
+                 fix="declare the foreign key that points at products")
+
+
 @pytest.mark.parametrize("target", ["accounts", "accounts.account_id.x", "accounts."])
 def test_foreign_key_not_table_dot_column(demo_spec_data: dict[str, Any], write_spec: WriteSpec, target: str) -> None:
     path, message = broken(demo_spec_data, write_spec,

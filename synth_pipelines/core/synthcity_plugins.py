@@ -56,10 +56,6 @@ def available_plugins() -> list[str]:
     return sorted(name for name in _plugin_files() if name not in UNSUPPORTED)
 
 
-def is_private_plugin(name: str) -> bool:
-    return (_module_name(name) or "").startswith("synthcity.plugins.privacy.")
-
-
 def quiet_synthcity_env() -> None:
     """Mute third-party import chatter; call before synthcity (and tqdm) are imported."""
     os.environ.setdefault("KEOPS_VERBOSE", "0")  # else pykeops prints a CUDA warning on CPU machines
