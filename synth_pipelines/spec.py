@@ -119,7 +119,11 @@ class TrainingViewSpec(_Strict):
     label: str = Field(description="Target column of the downstream model.")
     task: Literal["classification", "regression"] = "classification"
     leakage_columns: list[LeakageColumn] = Field(default_factory=list)
-    holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9, description="Share of the view's rows held out "
+                                    "(seeded, stratified on the label); unused when holdout_sql is set.")
+    holdout_sql: str | None = Field(None, min_length=1, description=(
+        "DuckDB SQL returning the holdout rows (same columns as `sql`, disjoint entity keys), for a "
+        "predefined split such as an official test set or a later time period."))
 
     @model_validator(mode="after")
     def _label_not_leaking(self) -> TrainingViewSpec:

@@ -39,10 +39,28 @@ def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table]) -> pa.Ta
         return con.sql(sql).to_arrow_table()
 
 
+# Marks the rows of `training_view.holdout_sql` inside the stored view; split_holdout removes it.
+HOLDOUT_MARKER = "_synth_pipelines_holdout"
+
+
 def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | Path]) -> pd.DataFrame:
-    """One row per entity, with the spec's leakage columns removed."""
+    """One row per entity, with the spec's leakage columns removed.
+
+    With `holdout_sql`, its rows are appended with HOLDOUT_MARKER set, so the predefined split
+    travels with the view and split_holdout honours it."""
     view = run_view_sql(view_spec.sql, tables).to_pandas()
     check_view_columns(view_spec, list(view.columns))
+    if view_spec.holdout_sql:
+        holdout = run_view_sql(view_spec.holdout_sql, tables).to_pandas()
+        if list(holdout.columns) != list(view.columns):
+            raise TrainingViewError(
+                "training_view.holdout_sql", f"returns columns {list(holdout.columns)}, but training_view.sql "
+                f"returns {list(view.columns)}", "select the same columns in the same order in both queries")
+        if holdout.empty:
+            raise TrainingViewError("training_view.holdout_sql", "returns no rows",
+                                    "correct its WHERE clause or use holdout_fraction instead")
+        view = pd.concat([view.assign(**{HOLDOUT_MARKER: False}), holdout.assign(**{HOLDOUT_MARKER: True})],
+                         ignore_index=True)
     duplicated = view[view_spec.entity_key].duplicated()
     if duplicated.any():
         examples = view.loc[duplicated, view_spec.entity_key].head(3).tolist()
@@ -73,7 +91,12 @@ class Split:
 
 
 def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) -> Split:
-    """A seeded holdout split, stratified on the label for classification when every class can be."""
+    """The holdout_sql rows when the view has them, else a seeded holdout split, stratified on the
+    label for classification when every class can be."""
+    if HOLDOUT_MARKER in view.columns:
+        marked = view[HOLDOUT_MARKER].astype(bool)
+        rows = view.drop(columns=[HOLDOUT_MARKER])
+        return Split(train=rows[~marked].reset_index(drop=True), holdout=rows[marked].reset_index(drop=True))
     stratify = None
     if view_spec.task == "classification":
         counts = view[view_spec.label].value_counts()

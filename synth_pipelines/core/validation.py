@@ -97,6 +97,17 @@ def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[s
         check_view_columns(view_spec, columns)
     except TrainingViewError as exc:
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
+    if view_spec.holdout_sql:
+        try:
+            holdout_columns = run_view_sql(view_spec.holdout_sql, empty_tables).column_names
+        except Exception as exc:
+            raise loaded.error("training_view.holdout_sql", f"the SQL does not run on the snapshot tables: "
+                               f"{str(exc).splitlines()[0]}", "fix the query; it runs in DuckDB like "
+                               "training_view.sql") from None
+        if holdout_columns != columns:
+            raise loaded.error("training_view.holdout_sql", f"returns columns {holdout_columns}, but "
+                               f"training_view.sql returns {columns}",
+                               "select the same columns in the same order in both queries")
     source_columns = {c for t in empty_tables.values() for c in t.column_names}
     for index, leak in enumerate(view_spec.leakage_columns):
         if leak.column not in columns and leak.column not in source_columns:

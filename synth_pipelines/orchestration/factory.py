@@ -103,7 +103,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         })
 
     @dg.asset(key=key("training_view"), kinds={"duckdb", "parquet"},
-              code_version=_hash([view_spec.sql, [c.column for c in view_spec.leakage_columns]]),
+              code_version=_hash([view_spec.sql, view_spec.holdout_sql, [c.column for c in view_spec.leakage_columns]]),
               ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
               description="The spec's view SQL run by DuckDB over the snapshot: one row per entity, "
                           "leakage columns removed.", **partitioned)

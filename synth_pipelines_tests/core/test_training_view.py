@@ -167,3 +167,28 @@ def test_run_view_sql_reports_sql_errors(tmp_path: Path) -> None:
 
     with pytest.raises(duckdb.Error):
         run_view_sql("SELECT nope FROM t", {"t": pa.table({"a": [1]})})
+
+
+_LOANS = "SELECT loan_id, amount, defaulted, application_date FROM loans"
+
+
+def test_holdout_sql_is_the_holdout(tables: dict[str, Path]) -> None:
+    view_spec = _view_spec(f"{_LOANS} WHERE application_date < DATE '2024-07-01'",
+                           holdout_sql=f"{_LOANS} WHERE application_date >= DATE '2024-07-01'")
+    view = build_training_view(view_spec, tables)
+    split = split_holdout(view, view_spec, seed=1)
+    assert len(split.train) and len(split.holdout)
+    assert (split.train["application_date"] < pd.Timestamp("2024-07-01").date()).all()
+    assert (split.holdout["application_date"] >= pd.Timestamp("2024-07-01").date()).all()
+    assert list(split.train.columns) == list(split.holdout.columns) == ["loan_id", "amount", "defaulted",
+                                                                        "application_date"]
+    assert len(split.train) + len(split.holdout) == len(run_view_sql(_LOANS, tables))
+
+
+def test_holdout_sql_must_match_columns_and_keys(tables: dict[str, Path]) -> None:
+    with pytest.raises(TrainingViewError, match="holdout_sql.*same columns"):
+        build_training_view(_view_spec(_LOANS, holdout_sql="SELECT loan_id, defaulted FROM loans"), tables)
+    with pytest.raises(TrainingViewError, match="repeated values of entity_key"):
+        build_training_view(_view_spec(_LOANS, holdout_sql=f"{_LOANS} LIMIT 5"), tables)
+    with pytest.raises(TrainingViewError, match="returns no rows"):
+        build_training_view(_view_spec(_LOANS, holdout_sql=f"{_LOANS} WHERE false"), tables)
