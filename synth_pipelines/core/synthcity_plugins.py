@@ -36,19 +36,27 @@ RESERVED_SETTINGS = {"random_state", "workspace"}
 log = logging.getLogger("synth_pipelines.synthcity")
 
 
+# This project's own synthcity plugins (synth_pipelines/generators/plugin_<name>.py).
+OWN_PLUGINS = Path(__file__).resolve().parents[1] / "generators"
+
+
 @cache
 def _plugin_files() -> dict[str, Path]:
     spec = importlib.util.find_spec("synthcity")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("synthcity is not installed; run `make install`")
     root = Path(list(spec.submodule_search_locations)[0]) / "plugins"
-    return {file.stem.removeprefix("plugin_"): file
-            for category in TABULAR_CATEGORIES for file in sorted((root / category).glob("plugin_*.py"))}
+    files = [file for category in TABULAR_CATEGORIES for file in sorted((root / category).glob("plugin_*.py"))]
+    return {file.stem.removeprefix("plugin_"): file for file in files + sorted(OWN_PLUGINS.glob("plugin_*.py"))}
 
 
 def _module_name(name: str) -> str | None:
     file = _plugin_files().get(name)
-    return None if file is None else f"synthcity.plugins.{file.parent.name}.{file.stem}"
+    if file is None:
+        return None
+    if file.parent == OWN_PLUGINS:
+        return f"synth_pipelines.generators.{file.stem}"
+    return f"synthcity.plugins.{file.parent.name}.{file.stem}"
 
 
 def available_plugins() -> list[str]:
