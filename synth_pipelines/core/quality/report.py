@@ -229,9 +229,8 @@ def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple
     if report.settings.get("rebalance"):
         parts += ["<h2>Rebalancing</h2>", f"<p>{html.escape(_rebalance_note(report))}</p>",
                   _table(rebalance_frame(report))]
-    parts += [
-             "<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
-             "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
+    parts += ["<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
+              "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
     for title, figures in sections.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
