@@ -1,6 +1,7 @@
 """The column codec and real (small) synthcity training and batched generation."""
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -124,3 +125,19 @@ def test_rebalance_errors_name_the_problem(rare_flag_model, tmp_path):
                                              r"generated rows had it .*900 were needed; lower its proportion"):
         generate_rows(model, rows=1000, batch_rows=1000, id_prefix="r", out_dir=tmp_path / "rare",
                       rebalance=RebalanceSpec(column="segment", proportions={"c": 0.1, "d": 0.9}))
+
+
+@pytest.mark.parametrize(("rebalance", "field", "message"), [
+    ({"column": "defaulted", "proportions": {0: 0.5, 1: 0.6}}, "synthetic.rebalance.proportions",
+     "the shares sum to 1.1, not 1. Fix: make the fractions add up to 1"),
+    ({"column": "defaulted", "proportions": {0: -0.5, 1: 1.5}}, "synthetic.rebalance.proportions.0",
+     "not between 0 and 1"),
+    ({"column": "loan_id", "proportions": {0: 1.0}}, "synthetic.rebalance.column", "entity_key"),
+])
+def test_bad_rebalance_settings_name_file_field_and_fix(demo_spec_data, write_spec, rebalance, field, message):
+    from synth_pipelines.spec import SpecError, load_spec
+
+    demo_spec_data["synthetic"]["rebalance"] = rebalance
+    path = write_spec(demo_spec_data)
+    with pytest.raises(SpecError, match=rf"{path}: {re.escape(field)}: .*{re.escape(message)}"):
+        load_spec(path)
