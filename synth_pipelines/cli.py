@@ -191,7 +191,8 @@ def qa(spec_path: Path, real_path: Path, holdout_path: Path, synthetic_path: Pat
     if "synthetic_id" not in synthetic.columns:
         synthetic = synthetic.assign(synthetic_id=[f"row-{i}" for i in range(len(synthetic))])
     extra = [c for c in synthetic.columns if c not in real.columns and c != "synthetic_id"]
-    report = run_quality(real, holdout, synthetic, codecs, view.label, view.task, spec.qa, extra_columns=extra)
+    report = run_quality(real, holdout, synthetic, codecs, view.label, view.task, spec.qa, extra_columns=extra,
+                         rebalance=spec.synthetic.rebalance)
     paths = write_reports(report, out_dir, real, synthetic, codecs, spec.qa)
     for check in report.checks:
         verdict = "PASS" if check.passed else ("FAIL" if check.blocking else "WARN")

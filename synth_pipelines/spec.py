@@ -53,7 +53,10 @@ class TableSpec(_Strict):
     foreign_keys: dict[str, str] = Field(
         default_factory=dict, description="column -> 'table.column' it references."
     )
-    lookup: bool = Field(False, description="Reference data kept verbatim (e.g. branches).")
+    lookup: bool = Field(False, description=(
+        "Reference data kept verbatim (e.g. branches): published with every release as "
+        "lookups/<table>.parquet, and view columns named like a foreign key into it are synthesized "
+        "as categories and checked to hold only its keys."))
 
     @model_validator(mode="after")
     def _columns_consistent(self) -> TableSpec:
@@ -157,9 +160,38 @@ class GeneratorSpec(_Strict):
         return plugin
 
 
+class RebalanceSpec(_Strict):
+    """Target shares of one category column in the synthetic rows (e.g. more defaults than the real 20%)."""
+
+    column: Annotated[str, Field(pattern=IDENTIFIER, description="A category column of the view, e.g. the label.")]
+    proportions: dict[str, float] = Field(
+        min_length=1, description="value -> share of the synthetic rows; shares sum to 1, unlisted values get 0.")
+
+    @field_validator("proportions", mode="before")
+    @classmethod
+    def _values_as_text(cls, proportions: Any) -> Any:
+        # YAML reads `0: 0.5` as an int key and `true:` as a bool: values are matched as text.
+        return {str(k): v for k, v in proportions.items()} if isinstance(proportions, dict) else proportions
+
+    @field_validator("proportions")
+    @classmethod
+    def _shares(cls, proportions: dict[str, float]) -> dict[str, float]:
+        for value, share in proportions.items():
+            if not 0.0 <= share <= 1.0:
+                raise _FieldProblem(f"share {share} of value '{value}' is not between 0 and 1",
+                                    "give each value a fraction, e.g. 0.5", value)
+        total = sum(proportions.values())
+        if abs(total - 1.0) > 1e-6:
+            raise _FieldProblem(f"the shares sum to {total:.6g}, not 1", "make the fractions add up to 1")
+        return proportions
+
+
 class SyntheticSpec(_Strict):
     rows: int = Field(gt=0, description="Number of synthetic rows to generate.")
     batch_rows: int = Field(50_000, gt=0, description="Rows generated and written per batch.")
+    rebalance: RebalanceSpec | None = Field(
+        None, description="Generate these shares of a category column (quota sampling); QA compares with "
+                          "real rows resampled to the same shares.")
 
 
 class CalculatedColumn(_Strict):
@@ -172,12 +204,43 @@ MASK_PROVIDERS = ("name", "first_name", "last_name", "email", "phone_number", "a
                   "city", "postcode", "iban", "bban", "ssn", "company", "user_name", "ipv4", "credit_card_number")
 
 
+DEFAULT_MASKING_KEY_ENV = "SYNTH_PIPELINES_MASKING_KEY"
+
+
 class MaskedColumn(_Strict):
     """A format-valid placeholder column (e.g. an email) added to every synthetic row, never trained on."""
 
-    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    name: Annotated[str, Field(pattern=IDENTIFIER, description="Output column; defaults to `replaces`.")]
     faker: str = Field(description="Faker provider that makes the values, e.g. email, name, iban.")
     locale: str = Field("en_US", description="Faker locale, e.g. en_GB, de_DE.")
+    consistent_on: Annotated[str | None, Field(None, pattern=IDENTIFIER, description=(
+        "Synthetic column whose value keys the masked value: equal values always get the same masked "
+        "value (HMAC-SHA256 of the value with the secret in `key_env` seeds Faker), across runs and releases."))]
+    key_env: Annotated[str, Field(DEFAULT_MASKING_KEY_ENV, pattern=IDENTIFIER, description=(
+        "Environment variable holding the masking secret of `consistent_on` (never the secret itself)."))]
+    replaces: Annotated[str | None, Field(None, pattern=IDENTIFIER, description=(
+        "A view column (e.g. a real email) removed before training; the masked column takes its name."))]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_replaces(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "name" not in data and data.get("replaces"):
+            return {**data, "name": data["replaces"]}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent_settings(self) -> MaskedColumn:
+        if self.replaces and self.name != self.replaces:
+            raise _FieldProblem(f"name '{self.name}' differs from replaces '{self.replaces}'; the masked "
+                                "column takes the replaced column's name", "remove `name`", "name")
+        if "key_env" in self.model_fields_set and not self.consistent_on:
+            raise _FieldProblem("key_env is set but consistent_on is not, so no key is used",
+                                "set consistent_on (the column that keys the masked values) or remove key_env",
+                                "key_env")
+        if self.consistent_on and self.consistent_on in (self.name, self.replaces):
+            raise _FieldProblem(f"a masked column cannot be consistent on itself ('{self.consistent_on}')",
+                                "name a synthetic column, e.g. a synthesized customer key", "consistent_on")
+        return self
 
     @field_validator("faker")
     @classmethod
@@ -192,6 +255,20 @@ class FeaturesSpec(_Strict):
     calculated_columns: list[CalculatedColumn] = Field(default_factory=list)
     masked_columns: list[MaskedColumn] = Field(default_factory=list)
     drop_columns: list[str] = Field(default_factory=list, description="Dropped after calculation.")
+
+    @model_validator(mode="after")
+    def _masked_keys_are_synthesized(self) -> FeaturesSpec:
+        masked = {m.name for m in self.masked_columns}
+        replaced = [m.replaces for m in self.masked_columns if m.replaces]
+        for index, column in enumerate(self.masked_columns):
+            if column.consistent_on in masked or column.consistent_on in replaced:
+                raise _FieldProblem(f"'{column.consistent_on}' is a masked or replaced column, never synthesized",
+                                    "name a synthesized column of the view (or a calculated one)",
+                                    f"masked_columns[{index}].consistent_on")
+            if column.replaces and replaced.count(column.replaces) > 1:
+                raise _FieldProblem(f"'{column.replaces}' is replaced twice", "replace it once",
+                                    f"masked_columns[{index}].replaces")
+        return self
 
 
 class QASpec(QAThresholds):
@@ -377,6 +454,23 @@ class DatasetSpec(_Strict):
         if self.training_view.label in calculated:
             raise _FieldProblem(f"a calculated column cannot replace the label '{self.training_view.label}'",
                                 "rename it", "features.calculated_columns")
+        return self
+
+    @model_validator(mode="after")
+    def _data_treatment_columns(self) -> DatasetSpec:
+        view = self.training_view
+        for index, masked in enumerate(self.features.masked_columns):
+            if masked.replaces in (view.label, view.entity_key):
+                raise _FieldProblem(f"cannot replace '{masked.replaces}': it is the view's label or entity_key",
+                                    "replace a direct identifier column instead",
+                                    f"features.masked_columns[{index}].replaces")
+        rebalance = self.synthetic.rebalance
+        if rebalance and rebalance.column == view.entity_key:
+            raise _FieldProblem("cannot rebalance the entity_key (never synthesized)",
+                                "name a category column such as the label", "synthetic.rebalance.column")
+        if rebalance and rebalance.column == view.label and view.task == "regression":
+            raise _FieldProblem(f"the label '{view.label}' of a regression is a number, not a category",
+                                "rebalance a category column", "synthetic.rebalance.column")
         return self
 
     @model_validator(mode="after")

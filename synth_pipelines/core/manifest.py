@@ -31,7 +31,8 @@ def package_versions() -> dict[str, str]:
 
 
 def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synthesizer, features_path: Path,
-                   rows: int, qa: dict[str, Any]) -> dict[str, Any]:
+                   rows: int, qa: dict[str, Any], rebalance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`rebalance`: what generate_rows recorded (GeneratedRows.rebalance), when synthetic.rebalance is set."""
     spec = loaded.spec
     schema = pq.read_schema(features_path)
     created = datetime.now(timezone.utc)
@@ -55,6 +56,7 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
                       "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
                       "columns": [asdict(c) for c in synthesizer.codecs]},
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
+        **_data_treatment(loaded, synthesizer, qa, rebalance),
         "qa": qa,
         "code_version": __version__,
         "packages": package_versions(),
@@ -70,3 +72,27 @@ def _spec_without_secrets(raw: dict[str, Any]) -> dict[str, Any]:
         if isinstance(part, dict) and isinstance(part.get("url"), str):
             masked[section] = {**part, "url": masked_url(part["url"])}
     return masked
+
+
+def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, Any],
+                    rebalance: dict[str, Any] | None) -> dict[str, Any]:
+    """Masked columns (never trained on), lookup tables and keys, and the rebalancing of the release."""
+    from synth_pipelines.core.lookups import lookup_foreign_keys, lookup_tables
+
+    spec = loaded.spec
+    masked = {m.name: {"faker": m.faker, "locale": m.locale, "training": False, "consistent": bool(m.consistent_on),
+                       "consistent_on": m.consistent_on, "key_env": m.key_env if m.consistent_on else None,
+                       "replaces": m.replaces}
+              for m in spec.features.masked_columns if m.name not in spec.features.drop_columns}
+    section: dict[str, Any] = {"masked_columns": masked}
+    if lookup_tables(spec.source):
+        section["lookups"] = {"tables": lookup_tables(spec.source),
+                              "keys": lookup_foreign_keys(spec.source, [c.name for c in synthesizer.codecs])}
+    if spec.synthetic.rebalance is not None:
+        real = qa.get("settings", {}).get("rebalance", {}).get("real_proportions")
+        section["rebalance"] = {"column": spec.synthetic.rebalance.column,
+                                "target_proportions": dict(spec.synthetic.rebalance.proportions),
+                                "achieved_proportions": (rebalance or {}).get("achieved_proportions"),
+                                "real_proportions": real,
+                                "generated_rows": (rebalance or {}).get("generated_rows")}
+    return section

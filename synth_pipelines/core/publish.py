@@ -1,7 +1,7 @@
 """Stage 7: publish a release to local storage, atomically and never over an existing one.
 
 Layout: <root>/<dataset>/features_v<N>/snapshot=<snapshot id>/{data/part-00000.parquet,
-manifest.json, qa_report.*}. The release is assembled in a hidden staging folder and renamed into
+lookups/<table>.parquet (lookup tables, verbatim from the snapshot), manifest.json, qa_report.*}. The release is assembled in a hidden staging folder and renamed into
 place in one step, so a reader sees a whole release or none; `LATEST` in the version folder then
 names the newest release (replaced atomically).
 """
@@ -16,6 +16,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
+
+
+LOOKUP_FOLDER = "lookups"
 
 
 class ReleaseExistsError(FileExistsError):
@@ -43,8 +48,21 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
+    """Release-relative name -> snapshot file of each lookup table."""
+    return {f"{LOOKUP_FOLDER}/{table}.parquet": path for table, path in sorted((lookups or {}).items())}
+
+
+def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]:
+    """Manifest `files` entries of the lookup tables: sha256 and rows, as for the data file."""
+    return {name: {"sha256": file_sha256(path), "rows": pq.ParquetFile(path).metadata.num_rows, "lookup": True}
+            for name, path in lookup_files(lookups).items()}
+
+
 def publish_local(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], root: Path,
-                  dataset: str, release_name: str, snapshot_id: str, rows: int) -> Release:
+                  dataset: str, release_name: str, snapshot_id: str, rows: int,
+                  lookups: dict[str, Path] | None = None) -> Release:
+    """`lookups`: lookup table name -> its snapshot Parquet file, published byte for byte."""
     final = release_folder(root, dataset, release_name, snapshot_id)
     if final.exists():
         raise ReleaseExistsError(
@@ -58,8 +76,12 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
         shutil.copyfile(features_path, data_path)
         for attachment in attachments:
             shutil.copyfile(attachment, staging / attachment.name)
+        for name, path in lookup_files(lookups).items():
+            (staging / name).parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, staging / name)
         manifest = {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
-                    "files": {"data/part-00000.parquet": {"sha256": file_sha256(data_path), "rows": rows}}}
+                    "files": {"data/part-00000.parquet": {"sha256": file_sha256(data_path), "rows": rows},
+                              **lookup_entries(lookups)}}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         try:
             # Fails when another run published the same release meanwhile: rename never replaces

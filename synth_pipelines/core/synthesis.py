@@ -188,29 +188,112 @@ class GeneratedRows:
     rows: int
     batches: int
     seconds: float
+    rebalance: dict[str, Any] | None = None  # column, target and achieved shares, rows drawn to fill them
+
+
+class RebalanceError(ValueError):
+    """synthetic.rebalance cannot be met: not a category column, unknown values, or a value too rare."""
+
+
+REBALANCE_MAX_DRAWS = 20  # generator calls per batch before a value counts as too rare to fill its quota
+
+
+def _split_rows(count: int, weights: dict[str, float]) -> dict[str, int]:
+    """Largest-remainder split of `count` rows by `weights` (summing to 1): integers summing to `count`."""
+    exact = {value: count * weight for value, weight in weights.items()}
+    split = {value: int(np.floor(share + 1e-9)) for value, share in exact.items()}
+    for value in sorted(exact, key=lambda v: (split[v] - exact[v], v))[:count - sum(split.values())]:
+        split[value] += 1
+    return split
+
+
+def _rebalance_codec(synthesizer: Synthesizer, column: str, proportions: dict[str, float]) -> ColumnCodec:
+    by_name = {c.name: c for c in synthesizer.codecs}
+    if column not in by_name:
+        raise RebalanceError(f"synthetic.rebalance.column: '{column}' is not a synthesized column "
+                             f"({', '.join(by_name)}); name a category column of the view, e.g. the label")
+    codec = by_name[column]
+    if codec.kind != "category":
+        raise RebalanceError(f"synthetic.rebalance.column: '{column}' is synthesized as {codec.kind}, not as a "
+                             "category; rebalance the label of a classification, a text column or a lookup key")
+    known = [str(v) for v in codec.categories]
+    unknown = sorted(set(proportions) - set(known))
+    if unknown:
+        raise RebalanceError(f"synthetic.rebalance.proportions: {unknown} never occur in '{column}' of the real "
+                             f"train rows (values: {known}); use those values")
+    return codec
+
+
+def _rebalanced_batch(model: Any, synthesizer: Synthesizer, column: str, quotas: dict[str, int],
+                      batch: int) -> tuple[pd.DataFrame, int]:
+    """Draw from the generator until every value's quota is filled (quota sampling); rows in seeded random order."""
+    kept: dict[str, list[pd.DataFrame]] = {value: [] for value in quotas}
+    have, seen, drawn = dict.fromkeys(quotas, 0), dict.fromkeys(quotas, 0), 0
+    size = sum(quotas.values())
+    for draw in range(REBALANCE_MAX_DRAWS):
+        if all(have[v] >= quotas[v] for v in quotas):
+            break
+        with muted_library_warnings():
+            encoded = model.generate(count=size, random_state=synthesizer.seed + batch * REBALANCE_MAX_DRAWS + draw)
+        frame = decode(encoded.dataframe().head(size), synthesizer.codecs)
+        drawn += len(frame)
+        values = frame[column].map(lambda v: None if pd.isna(v) else str(v))
+        for value in quotas:
+            rows = frame[values == value]
+            seen[value] += len(rows)
+            take = rows.head(quotas[value] - have[value])
+            kept[value].append(take)
+            have[value] += len(take)
+    short = [v for v in quotas if have[v] < quotas[v]]
+    if short:
+        value = short[0]
+        raise RebalanceError(
+            f"synthetic.rebalance.proportions.{value}: value '{value}' of '{column}' is too rare for the generator: "
+            f"{seen[value]} of {drawn} generated rows had it in batch {batch + 1} ({REBALANCE_MAX_DRAWS} draws), "
+            f"{quotas[value]} were needed; lower its proportion towards the share the generator produces "
+            f"({seen[value] / max(drawn, 1):.2%})")
+    frame = pd.concat([part for parts in kept.values() for part in parts], ignore_index=True)
+    order = np.random.default_rng([synthesizer.seed, batch]).permutation(len(frame))
+    return frame.iloc[order].reset_index(drop=True), drawn
 
 
 def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_prefix: str, out_dir: Path,
-                  on_batch: Callable[[int, int], None] | None = None) -> GeneratedRows:
+                  on_batch: Callable[[int, int], None] | None = None,
+                  rebalance: Any = None) -> GeneratedRows:
     """Generate `rows` rows in batches of `batch_rows`, decode them, and stream them to Parquet.
 
     Batch i uses seed + i, so a rerun with the same model and seed gives the same rows.
+    `rebalance` (a spec.RebalanceSpec) sets the shares of one category column: each batch gets
+    quotas (largest-remainder split of the remaining target counts, so the totals are exact), and
+    the generator is drawn from (seed + i * REBALANCE_MAX_DRAWS + draw) until every quota is
+    filled. Works for every plugin; a value the generator rarely makes costs more draws and, past
+    REBALANCE_MAX_DRAWS per batch, is an error naming the value.
     """
     from synthcity.utils.serialization import load_from_file
 
+    if rebalance is not None:
+        _rebalance_codec(synthesizer, rebalance.column, rebalance.proportions)
+        remaining = _split_rows(rows, rebalance.proportions)
     model = load_from_file(synthesizer.model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "synthetic_rows.parquet"
     started = time.perf_counter()
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
-    written, batch = 0, 0
+    written, batch, drawn = 0, 0, 0
     try:
         while written < rows:
             count = min(batch_rows, rows - written)
-            with muted_library_warnings():
-                encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
-            frame = decode(encoded.head(count), synthesizer.codecs)
+            if rebalance is None:
+                with muted_library_warnings():
+                    encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
+                frame = decode(encoded.head(count), synthesizer.codecs)
+            else:
+                total = sum(remaining.values())
+                quotas = _split_rows(count, {v: n / total for v, n in remaining.items()})
+                frame, draws = _rebalanced_batch(model, synthesizer, rebalance.column, quotas, batch)
+                remaining = {v: remaining[v] - quotas[v] for v in remaining}
+                drawn += draws
             frame.insert(0, "synthetic_id", [f"{id_prefix}-{written + i + 1:09d}" for i in range(len(frame))])
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             if writer is None:
@@ -226,5 +309,12 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
     finally:
         if writer is not None:
             writer.close()
+    record = None
+    if rebalance is not None:
+        achieved = pq.read_table(path, columns=[rebalance.column]).column(rebalance.column).to_pandas()
+        shares = achieved.map(lambda v: None if pd.isna(v) else str(v)).value_counts(normalize=True)
+        record = {"column": rebalance.column, "target_proportions": dict(rebalance.proportions),
+                  "achieved_proportions": {v: round(float(shares.get(v, 0.0)), 6) for v in rebalance.proportions},
+                  "generated_rows": drawn}
     return GeneratedRows(path=str(path), rows=written, batches=batch,
-                         seconds=round(time.perf_counter() - started, 2))
+                         seconds=round(time.perf_counter() - started, 2), rebalance=record)

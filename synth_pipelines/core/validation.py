@@ -130,4 +130,5 @@ def _check_features(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> li
         raise loaded.error(field, problem, fix) from None
     features = loaded.spec.features
     added = [c.name for c in features.calculated_columns] + [m.name for m in features.masked_columns]
-    return [c for c in rows.column_names + added if c not in features.drop_columns]
+    # dict.fromkeys: a masked column that `replaces` a view column is listed once, under its name.
+    return [c for c in dict.fromkeys(rows.column_names + added) if c not in features.drop_columns]

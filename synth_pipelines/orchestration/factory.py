@@ -23,8 +23,9 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from synth_pipelines.core.features import apply_features
+from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
+from synth_pipelines.core.lookups import LookupKeyError, check_lookup_keys, lookup_foreign_keys, lookup_tables
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
@@ -103,20 +104,26 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         })
 
     @dg.asset(key=key("training_view"), kinds={"duckdb", "parquet"},
-              code_version=_hash([view_spec.sql, view_spec.holdout_sql, [c.column for c in view_spec.leakage_columns]]),
+              code_version=_hash([view_spec.sql, view_spec.holdout_sql, [c.column for c in view_spec.leakage_columns],
+                                  replaced_columns(spec.features)]),
               ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
               description="The spec's view SQL run by DuckDB over the snapshot: one row per entity, "
-                          "leakage columns removed.", **partitioned)
+                          "leakage columns and columns replaced by masked columns removed.", **partitioned)
     def training_view(context: dg.AssetExecutionContext, storage: SynthStorage,
                       snapshot: Snapshot) -> dg.Output[TableFile]:
         started = time.perf_counter()
         view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+        try:
+            view = drop_replaced_columns(view, spec.features)  # masked in the output, never trained on
+        except FeatureExpressionError as exc:
+            raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         path = storage.work(name, snapshot.snapshot_id, "training_view") / "training_view.parquet"
         view.to_parquet(path, index=False)
         dropped = {c.column: c.reason for c in view_spec.leakage_columns}
         return dg.Output(TableFile(snapshot.snapshot_id, str(path), len(view)), metadata={
             **frame_metadata(view), "location": dg.MetadataValue.path(str(path)),
             "leakage_columns_dropped": dg.MetadataValue.json(dropped),
+            "masked_columns_replaced": dg.MetadataValue.json(replaced_columns(spec.features)),
             "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset(
@@ -144,6 +151,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                     train: TableFile) -> dg.Output[TrainedModel]:
         frame = train.read().drop(columns=[view_spec.entity_key])
         categorical = {view_spec.label} if view_spec.task == "classification" else set()
+        categorical |= set(lookup_foreign_keys(spec.source, frame.columns))  # only real lookup keys come out
         context.log.info(f"training {spec.generator.plugin} on {len(frame)} rows x {frame.shape[1]} columns")
         model = train_synthesizer(frame, plugin=spec.generator.plugin, settings=spec.generator.settings,
                                   seed=spec.generator.seed, label=view_spec.label, categorical=categorical,
@@ -159,13 +167,23 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def synthetic_rows(context: dg.AssetExecutionContext, storage: SynthStorage,
                        model: TrainedModel) -> dg.Output[TableFile]:
         snapshot_id = model.snapshot_id
+        out_dir = storage.work(name, snapshot_id, "synthetic_rows")
         generated = generate_rows(
             model.synthesizer, rows=spec.synthetic.rows, batch_rows=spec.synthetic.batch_rows, id_prefix=f"{name}-{snapshot_id}",
-            out_dir=storage.work(name, snapshot_id, "synthetic_rows"),
+            out_dir=out_dir, rebalance=spec.synthetic.rebalance,
             on_batch=lambda done, total: context.log.info(f"generated {done}/{total} rows"))
+        (out_dir / "rebalance.json").write_text(json.dumps(generated.rebalance))  # for the manifest
+        keys = lookup_foreign_keys(spec.source, [c.name for c in model.synthesizer.codecs])
+        snapshot = load_snapshot(storage.snapshots(name) / snapshot_id)
+        try:  # fails loudly: a synthetic foreign key must resolve in the published lookup table
+            referenced = check_lookup_keys(Path(generated.path), keys, {t: snapshot.table_path(t) for t in snapshot.tables})
+        except LookupKeyError as exc:
+            raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         frame = pd.read_parquet(generated.path)
         return dg.Output(TableFile(snapshot_id, generated.path, generated.rows), metadata={
             **frame_metadata(frame), "location": dg.MetadataValue.path(generated.path),
+            "lookup_keys_referenced": dg.MetadataValue.json(referenced),
+            "rebalance": dg.MetadataValue.json(generated.rebalance or {}),
             "batches": generated.batches, "seconds": generated.seconds,
             "rows_per_second": round(generated.rows / max(generated.seconds, 1e-6))})
 
@@ -178,9 +196,15 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                            rows: TableFile) -> dg.Output[TableFile]:
         started = time.perf_counter()
         path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
-        count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
+        try:
+            count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
+        except FeatureExpressionError as exc:  # e.g. the masking secret is not in the environment
+            raise dg.Failure(description=f"{loaded.path}: {exc}") from None
+        masked = {m.name: m.faker + (f", consistent on {m.consistent_on}" if m.consistent_on else ", random per row")
+                  for m in spec.features.masked_columns if m.name not in spec.features.drop_columns}
         return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
             **frame_metadata(pd.read_parquet(path)), "location": dg.MetadataValue.path(str(path)),
+            "masked_columns_not_trained_on": dg.MetadataValue.json(masked),
             "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset_check(
@@ -199,7 +223,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         real_train, synthetic = train.read(), features.read()
         extra = [c for c in synthetic.columns if c not in {codec.name for codec in codecs} | {"synthetic_id"}]
         report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
-                             spec.qa, extra_columns=extra)
+                             spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance)
         paths = write_reports(report, storage.work(name, features.snapshot_id, "qa"), real_train, synthetic,
                               codecs, spec.qa)
         for check in report.checks:
@@ -228,14 +252,18 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             raise dg.Failure(description=f"publication gate closed for {spec.release_name} snapshot "
                                          f"{features.snapshot_id}: {decision.reason}")
         qa = json.loads((qa_folder / "qa_report.json").read_text())
+        rebalanced = storage.work(name, features.snapshot_id, "synthetic_rows") / "rebalance.json"
         manifest = build_manifest(loaded, snapshot=snapshot, synthesizer=model.synthesizer,
-                                  features_path=Path(features.path), rows=features.rows, qa=qa)
+                                  features_path=Path(features.path), rows=features.rows, qa=qa,
+                                  rebalance=json.loads(rebalanced.read_text()) if rebalanced.is_file() else None)
         manifest["approvals"] = [asdict(approval)] if approval else []
         manifest["gate"] = decision.reason
         common = {"features_path": Path(features.path), "manifest": manifest, "dataset": name,
                   "attachments": [qa_folder / "qa_report.json", qa_folder / "qa_report.html",
                                   qa_folder / "qa_report.pdf"],
-                  "release_name": spec.release_name, "snapshot_id": features.snapshot_id, "rows": features.rows}
+                  "release_name": spec.release_name, "snapshot_id": features.snapshot_id, "rows": features.rows,
+                  # Lookup tables are published verbatim from the snapshot, next to the features.
+                  "lookups": {t: snapshot.table_path(t) for t in lookup_tables(spec.source)}}
         destination = spec.destination
         if destination.kind == "local":
             release = publish_local(**common, root=destination.root())

@@ -1,13 +1,16 @@
 """The column codec and real (small) synthcity training and batched generation."""
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from synth_pipelines.core.synthesis import decode, encode, fit_codecs, generate_rows, load_synthesizer, train_synthesizer
+from synth_pipelines.core.synthesis import (RebalanceError, decode, encode, fit_codecs, generate_rows, load_synthesizer,
+                                           train_synthesizer)
+from synth_pipelines.spec import RebalanceSpec
 
 
 @pytest.fixture
@@ -75,3 +78,66 @@ def test_train_and_generate_in_batches_is_reproducible(mixed_frame, tmp_path):
     assert rows_a["tenure"].isna().any() and rows_a["region"].isna().any()
     assert rows_a["income"].between(mixed_frame.income.min(), mixed_frame.income.max()).all()
     assert pq.read_schema(first.path).field("opened").type == "date32[day]"
+
+
+@pytest.fixture(scope="module")
+def rare_flag_model(tmp_path_factory):
+    """A Bayesian network on rows where flag=1 is 20% of the rows (like the demo's defaults)."""
+    rng = np.random.default_rng(1)
+    n = 500
+    flag = (rng.random(n) < 0.2).astype(int)
+    segment = np.where(flag == 1, rng.choice(["a", "b"], n), "c").astype(object)
+    segment[:2] = "d"  # 0.4% of the rows
+    frame = pd.DataFrame({"flag": flag, "segment": segment, "amount": rng.normal(100, 10, n) + 50 * flag})
+    folder = tmp_path_factory.mktemp("rare_flag")
+    settings = {"struct_learning_search_method": "hillclimb", "struct_learning_score": "bic"}
+    return train_synthesizer(frame, plugin="bayesian_network", settings=settings, seed=3, label="flag",
+                             categorical={"flag"}, out_dir=folder / "model"), folder
+
+
+def test_rebalance_generates_the_target_shares_reproducibly(rare_flag_model, tmp_path):
+    model, _ = rare_flag_model
+    target = RebalanceSpec(column="flag", proportions={0: 0.5, 1: 0.5})
+    first = generate_rows(model, rows=700, batch_rows=300, id_prefix="r", out_dir=tmp_path / "a", rebalance=target)
+    second = generate_rows(model, rows=700, batch_rows=300, id_prefix="r", out_dir=tmp_path / "b", rebalance=target)
+    rows = pd.read_parquet(first.path)
+    assert len(rows) == 700 and rows["synthetic_id"].is_unique
+    assert rows["flag"].value_counts().to_dict() == {0: 350, 1: 350}  # quotas: the totals are exact
+    assert first.rebalance["achieved_proportions"] == {"0": 0.5, "1": 0.5}
+    assert first.rebalance["generated_rows"] > 700  # the rare value needed more draws
+    pd.testing.assert_frame_equal(rows, pd.read_parquet(second.path))  # same seed, same rows
+    # The rows keep their joint distribution: the rebalanced 1s still come with segments a/b.
+    assert set(rows.loc[rows["flag"] == 1, "segment"]) <= {"a", "b"}
+    # Each batch is shuffled, not sorted by value.
+    assert rows["flag"].head(300).diff().abs().sum() > 20
+
+
+def test_rebalance_errors_name_the_problem(rare_flag_model, tmp_path):
+    model, _ = rare_flag_model
+    with pytest.raises(RebalanceError, match=r"\['2'\] never occur in 'flag'.*values: \['0', '1'\]"):
+        generate_rows(model, rows=10, batch_rows=10, id_prefix="r", out_dir=tmp_path,
+                      rebalance=RebalanceSpec(column="flag", proportions={"1": 0.5, "2": 0.5}))
+    with pytest.raises(RebalanceError, match="'amount' is synthesized as float, not as a category"):
+        generate_rows(model, rows=10, batch_rows=10, id_prefix="r", out_dir=tmp_path,
+                      rebalance=RebalanceSpec(column="amount", proportions={"1": 1.0}))
+    # 'd' is 0.4% of the real rows: 90% of 1000 rows would take ~200k draws, more than the bound allows.
+    with pytest.raises(RebalanceError, match=r"value 'd' of 'segment' is too rare for the generator: \d+ of 20000 "
+                                             r"generated rows had it .*900 were needed; lower its proportion"):
+        generate_rows(model, rows=1000, batch_rows=1000, id_prefix="r", out_dir=tmp_path / "rare",
+                      rebalance=RebalanceSpec(column="segment", proportions={"c": 0.1, "d": 0.9}))
+
+
+@pytest.mark.parametrize(("rebalance", "field", "message"), [
+    ({"column": "defaulted", "proportions": {0: 0.5, 1: 0.6}}, "synthetic.rebalance.proportions",
+     "the shares sum to 1.1, not 1. Fix: make the fractions add up to 1"),
+    ({"column": "defaulted", "proportions": {0: -0.5, 1: 1.5}}, "synthetic.rebalance.proportions.0",
+     "not between 0 and 1"),
+    ({"column": "loan_id", "proportions": {0: 1.0}}, "synthetic.rebalance.column", "entity_key"),
+])
+def test_bad_rebalance_settings_name_file_field_and_fix(demo_spec_data, write_spec, rebalance, field, message):
+    from synth_pipelines.spec import SpecError, load_spec
+
+    demo_spec_data["synthetic"]["rebalance"] = rebalance
+    path = write_spec(demo_spec_data)
+    with pytest.raises(SpecError, match=rf"{path}: {re.escape(field)}: .*{re.escape(message)}"):
+        load_spec(path)

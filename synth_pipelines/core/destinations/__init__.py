@@ -6,9 +6,10 @@ never over an existing release (`ReleaseExistsError`), and names itself without 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from synth_pipelines.core.publish import ReleaseExistsError
+from synth_pipelines.core.publish import ReleaseExistsError, lookup_entries
 
 __all__ = ["DestinationError", "IsolationError", "ReleaseExistsError", "RemoteRelease", "release_manifest"]
 
@@ -33,7 +34,8 @@ class RemoteRelease:
 
 
 def release_manifest(manifest: dict[str, Any], *, release_name: str, snapshot_id: str, data_sha256: str,
-                     rows: int, destination: dict[str, Any]) -> dict[str, Any]:
+                     rows: int, destination: dict[str, Any], lookups: dict[str, Path] | None = None) -> dict[str, Any]:
     """The manifest as published: the same release and file entries a local release has, plus where."""
     return {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
-            "files": {DATA_FILE: {"sha256": data_sha256, "rows": rows}}, "destination": destination}
+            "files": {DATA_FILE: {"sha256": data_sha256, "rows": rows}, **lookup_entries(lookups)},
+            "destination": destination}

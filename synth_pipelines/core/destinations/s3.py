@@ -1,6 +1,7 @@
 """Publish a release to S3 (or an S3-compatible store such as MinIO), atomically and never twice.
 
-Keys: <prefix>/<dataset>/features_vN/snapshot=<id>/{data/part-00000.parquet, qa_report.*, manifest.json}
+Keys: <prefix>/<dataset>/features_vN/snapshot=<id>/{data/part-00000.parquet, lookups/<table>.parquet,
+qa_report.*, manifest.json}
 and <prefix>/<dataset>/features_vN/LATEST naming the newest snapshot's release, as on local disk.
 
 S3 has no rename, so the manifest is the commit: files are uploaded under <prefix>/.staging-<uuid>/,
@@ -28,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from synth_pipelines.core.destinations import (DATA_FILE, DestinationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
-from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.publish import file_sha256, lookup_files
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ def release_prefix(prefix: str, dataset: str, release_name: str, snapshot_id: st
 def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], bucket: str, prefix: str,
                dataset: str, release_name: str, snapshot_id: str, rows: int, region: str | None = None,
                endpoint_url: str | None = None, transfer_config: TransferConfig | None = None, client: Any = None,
-               stale_staging_after: timedelta | None = timedelta(days=1)) -> RemoteRelease:
+               stale_staging_after: timedelta | None = timedelta(days=1),
+               lookups: dict[str, Path] | None = None) -> RemoteRelease:
     client = client or s3_client(region=region, endpoint_url=endpoint_url)
     config = transfer_config or TransferConfig()  # multipart above 8 MiB, parts in parallel
     final = release_prefix(prefix, dataset, release_name, snapshot_id)
@@ -79,9 +81,10 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
 
     body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
                             data_sha256=file_sha256(features_path),
-                            destination={"kind": "s3", "uri": f"s3://{bucket}/{final}"})
+                            destination={"kind": "s3", "uri": f"s3://{bucket}/{final}"}, lookups=lookups)
     staging = _join(prefix, f".staging-{uuid.uuid4().hex}") + "/"
-    files = {DATA_FILE: features_path, **{path.name: path for path in attachments}}
+    # Lookup tables are objects like the data file: uploaded and copied before the manifest commits.
+    files = {DATA_FILE: features_path, **lookup_files(lookups), **{path.name: path for path in attachments}}
     copied: list[str] = []
     try:
         for name, path in files.items():

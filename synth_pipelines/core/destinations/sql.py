@@ -9,6 +9,10 @@ implicitly, so the staging table is loaded first (LOAD DATA LOCAL INFILE per bat
 INSERTs where the server refuses local files), renamed (atomic), registered (the commit point) and
 the view repointed; a failure after the rename is undone by hand. A lock per destination schema
 serializes publishers, so the existence check and the switch cannot race.
+
+Lookup tables (`lookups`) are published verbatim as tables `<release table>_<lookup table>` (e.g.
+features_v1_2026_11_24_branches), loaded the same way in the same transaction (PostgreSQL) or before
+the registration commits (MySQL), and listed in the manifest's `destination.lookup_tables`.
 """
 
 from __future__ import annotations
@@ -51,7 +55,15 @@ _LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}  # server or client has l
 
 def release_table_name(release_name: str, snapshot_id: str) -> str:
     """features_v1 + 2026-11-24 -> features_v1_2026_11_24: lowercase, safe, at most 63 characters."""
-    name = f"{release_name}_{re.sub(r'[^a-z0-9]+', '_', snapshot_id.lower()).strip('_')}".lower()
+    return _short_identifier(f"{release_name}_{re.sub(r'[^a-z0-9]+', '_', snapshot_id.lower()).strip('_')}".lower())
+
+
+def lookup_table_name(release_table: str, lookup: str) -> str:
+    """features_v1_2026_11_24 + branches -> features_v1_2026_11_24_branches (at most 63 characters)."""
+    return _short_identifier(f"{release_table}_{re.sub(r'[^a-z0-9]+', '_', lookup.lower()).strip('_')}")
+
+
+def _short_identifier(name: str) -> str:
     if len(name) > MAX_IDENTIFIER:
         name = f"{name[:MAX_IDENTIFIER - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
     return name
@@ -108,7 +120,8 @@ def sql_column_type(field: pa.Field, backend: str, max_bytes: int = 0) -> str:
 def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], url: str,
                 schema: str | None, source_url: str, dataset: str, release_name: str, snapshot_id: str, rows: int,
                 batch_rows: int = BATCH_ROWS,
-                mysql_load: Literal["auto", "local_infile", "insert"] = "auto") -> RemoteRelease:
+                mysql_load: Literal["auto", "local_infile", "insert"] = "auto",
+                lookups: dict[str, Path] | None = None) -> RemoteRelease:
     masked = masked_url(url)
     if same_database(url, source_url, schema, resolve=True):
         raise IsolationError(f"refusing to publish to {masked}: it is the source database "
@@ -120,17 +133,20 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
     file = pq.ParquetFile(features_path)
     if file.metadata.num_rows != rows:
         raise ValueError(f"{features_path} has {file.metadata.num_rows} rows, not the {rows} to publish")
-    string_columns = [f.name for f in file.schema_arrow if _is_text(f.type)]
-    longest = _longest_values(features_path, string_columns) if backend != "postgresql" else {}
-    columns = [(f.name, sql_column_type(f, backend, longest.get(f.name, 0))) for f in file.schema_arrow]
+    lookup_names = {name: lookup_table_name(table, name) for name in sorted(lookups or {})}
     body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
-                            data_sha256=file_sha256(features_path),
+                            data_sha256=file_sha256(features_path), lookups=lookups,
                             destination={"kind": "sql", "url": masked, "schema": schema, "table": table,
-                                         "view": release_name})
+                                         "view": release_name, "lookup_tables": lookup_names})
     job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=rows, table=table,
-               schema=schema, columns=columns, features_path=features_path, batch_rows=batch_rows,
-               manifest=json.loads(json.dumps(body, default=str)),
-               files={p.name: p.read_bytes() for p in attachments})
+               schema=schema, columns=_sql_columns(features_path, backend), features_path=features_path,
+               batch_rows=batch_rows, manifest=json.loads(json.dumps(body, default=str)),
+               files={p.name: p.read_bytes() for p in attachments},
+               lookups=[_Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id,
+                             rows=pq.ParquetFile(lookups[name]).metadata.num_rows, table=lookup_table, schema=schema,
+                             columns=_sql_columns(lookups[name], backend), features_path=lookups[name],
+                             batch_rows=batch_rows, manifest={}, files={})
+                        for name, lookup_table in lookup_names.items()])
     connect_args: dict[str, Any] = {"connect_timeout": 10}
     if backend == "postgresql":
         connect_args["application_name"] = "synth-pipelines publish"
@@ -158,6 +174,13 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
                                             "qa_report.html", rows=rows)
 
 
+def _sql_columns(path: Path, backend: str) -> list[tuple[str, str]]:
+    schema = pq.ParquetFile(path).schema_arrow
+    string_columns = [f.name for f in schema if _is_text(f.type)]
+    longest = _longest_values(path, string_columns) if backend != "postgresql" else {}
+    return [(f.name, sql_column_type(f, backend, longest.get(f.name, 0))) for f in schema]
+
+
 class _Refused(Exception):
     """The destination refused the release for a reason of ours (bad values, a foreign table, a busy lock)."""
 
@@ -178,6 +201,7 @@ class _Job:
     manifest: dict[str, Any]
     files: dict[str, bytes]  # QA report files by name
     staging: str = field(default_factory=lambda: f"synth_staging_{uuid.uuid4().hex[:12]}")
+    lookups: list[_Job] = field(default_factory=list)  # lookup tables: loaded like the features, not registered
 
 
 def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
@@ -186,14 +210,15 @@ def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
         lock = int.from_bytes(hashlib.sha256(f"synth-publish:{job.schema}".encode()).digest()[:8], "big", signed=True)
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (lock,))
         _prepare(conn, job)
-        conn.exec_driver_sql(_create_table(q, job))
-        names = ", ".join(q(name, bare=True) for name, _ in job.columns)
-        with conn.connection.dbapi_connection.cursor() as cursor:  # psycopg2's, in the same transaction
-            cursor.copy_expert(f"COPY {q(job.staging)} ({names}) FROM STDIN WITH (FORMAT csv)",
-                               _ChunkReader(_csv_chunks(job.features_path, job.batch_rows)), size=1 << 20)
-            _check_count(cursor.rowcount, job)
-        conn.exec_driver_sql(f"ALTER TABLE {q(job.staging)} RENAME TO {q(job.table, bare=True)}")
-        conn.exec_driver_sql(f"COMMENT ON TABLE {q(job.table)} IS '{TABLE_COMMENT}'")
+        for part in (job, *job.lookups):
+            conn.exec_driver_sql(_create_table(q, part))
+            names = ", ".join(q(name, bare=True) for name, _ in part.columns)
+            with conn.connection.dbapi_connection.cursor() as cursor:  # psycopg2's, in the same transaction
+                cursor.copy_expert(f"COPY {q(part.staging)} ({names}) FROM STDIN WITH (FORMAT csv)",
+                                   _ChunkReader(_csv_chunks(part.features_path, part.batch_rows)), size=1 << 20)
+                _check_count(cursor.rowcount, part)
+            conn.exec_driver_sql(f"ALTER TABLE {q(part.staging)} RENAME TO {q(part.table, bare=True)}")
+            conn.exec_driver_sql(f"COMMENT ON TABLE {q(part.table)} IS '{TABLE_COMMENT}'")
         _register(conn, job)
         _point_view(conn, job, q)
 
@@ -207,14 +232,19 @@ def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
         try:
             _prepare(conn, job)
             conn.commit()
-            conn.exec_driver_sql(_create_table(q, job) + f" COMMENT '{TABLE_COMMENT}'")
-            try:
-                loaded = _load_mysql(conn.connection.dbapi_connection, q(job.staging), job, method)
-                _check_count(loaded, job)
-                conn.exec_driver_sql(f"RENAME TABLE {q(job.staging)} TO {q(job.table)}")  # atomic
-            except BaseException:
-                _quietly(conn, f"DROP TABLE IF EXISTS {q(job.staging)}")
-                raise
+            renamed: list[str] = []
+            for part in (*job.lookups, job):  # the lookup tables first: the release table appears last
+                conn.exec_driver_sql(_create_table(q, part) + f" COMMENT '{TABLE_COMMENT}'")
+                try:
+                    loaded = _load_mysql(conn.connection.dbapi_connection, q(part.staging), part, method)
+                    _check_count(loaded, part)
+                    conn.exec_driver_sql(f"RENAME TABLE {q(part.staging)} TO {q(part.table)}")  # atomic
+                    renamed.append(part.table)
+                except BaseException:
+                    _quietly(conn, f"DROP TABLE IF EXISTS {q(part.staging)}")
+                    for table in renamed:
+                        _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
+                    raise
             try:
                 _register(conn, job)
                 conn.commit()  # the commit point: the release exists from here on
@@ -224,7 +254,8 @@ def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
                 _quietly(conn, None)  # roll back whatever the failure left open
                 for registry in (files, releases):
                     _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
-                _quietly(conn, f"DROP TABLE IF EXISTS {q(job.table)}")
+                for table in renamed:
+                    _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
                 raise
         finally:
             _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
@@ -243,11 +274,12 @@ def _prepare(conn: Connection, job: _Job) -> None:
         raise _Refused(f"schema {job.schema or '(default)'} already holds {job.release_name} releases of "
                        f"dataset '{other}'; give every dataset its own destination schema")
     inspector, q = sa.inspect(conn), _quoter(conn.engine, job.schema)
-    if inspector.has_table(job.table, schema=job.schema):  # views too
-        if _comment(inspector, job.table, job.schema) != TABLE_COMMENT:
-            raise _Refused(f"{job.table} exists but is no synth-pipelines release; rename or drop it")
-        log.warning("dropping %s: left by a publish that failed before registering it", job.table)
-        conn.exec_driver_sql(f"DROP TABLE {q(job.table)}")
+    for table in (job.table, *(part.table for part in job.lookups)):
+        if inspector.has_table(table, schema=job.schema):  # views too
+            if _comment(inspector, table, job.schema) != TABLE_COMMENT:
+                raise _Refused(f"{table} exists but is no synth-pipelines release; rename or drop it")
+            log.warning("dropping %s: left by a publish that failed before registering it", table)
+            conn.exec_driver_sql(f"DROP TABLE {q(table)}")
     # Holding the schema's lock, any staging table is a dead publish's (MySQL only: PostgreSQL rolls back).
     for name in inspector.get_table_names(schema=job.schema):
         if name.startswith("synth_staging_") and _comment(inspector, name, job.schema) == TABLE_COMMENT:

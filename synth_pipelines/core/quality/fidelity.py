@@ -10,6 +10,9 @@ Scores are 0..1, 1 = same as the real rows:
   score = 1 - 2 |AUC - 0.5| clipped to 0..1 (an AUC of 0.5 means it cannot tell them apart).
 Overall = 0.4 column + 0.3 association + 0.3 discriminator score: marginals are weighted highest
 because every downstream use depends on them; the two joint views share the rest.
+
+Rebalanced synthetic rows (synthetic.rebalance) are judged against `resample_to_proportions` of
+the real rows: the intended shift of one column is not a fidelity failure, any other shift is.
 """
 
 from __future__ import annotations
@@ -141,3 +144,27 @@ def association_similarity(parts: list[Metric]) -> float:
 def overall_fidelity(column: float, association: float, discriminator: float) -> float:
     parts = {"column_similarity": column, "association_similarity": association, "discriminator_score": discriminator}
     return float(sum(WEIGHTS[k] * v for k, v in parts.items()))
+
+
+def category_shares(series: pd.Series) -> pd.Series:
+    """Share of each value, values as text (as rebalancing targets name them); missing is not a value."""
+    return series.dropna().map(str).value_counts(normalize=True)
+
+
+def resample_to_proportions(frame: pd.DataFrame, column: str, proportions: dict[str, float], seed: int) -> pd.DataFrame:
+    """The largest random subsample of `frame` whose `column` has the target shares (values as text).
+
+    Drawn without replacement: duplicated real rows would let the discriminator tell the real side
+    apart by memorizing them. Values with share 0 (or unlisted) are left out.
+    """
+    labels = frame[column].map(lambda v: None if pd.isna(v) else str(v))
+    counts = labels.value_counts()
+    wanted = {value: share for value, share in proportions.items() if share > 0}
+    absent = sorted(v for v in wanted if counts.get(v, 0) == 0)
+    if absent:
+        raise ValueError(f"rebalance values {absent} do not occur in '{column}' of the real rows "
+                         f"(values: {sorted(counts.index)})")
+    total = min(counts[v] / share for v, share in wanted.items())
+    parts = [frame[labels == v].sample(n=min(int(counts[v]), int(total * share + 1e-9)), random_state=seed)
+             for v, share in wanted.items()]
+    return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)

@@ -177,6 +177,24 @@ def utility_frame(report: QualityReport) -> pd.DataFrame:
                           "evaluated on": d.get("evaluated_on")}])
 
 
+def rebalance_frame(report: QualityReport) -> pd.DataFrame:
+    """Shares of the rebalanced column: real (train), target, synthetic; empty when not rebalanced."""
+    settings = report.settings.get("rebalance")
+    if not settings:
+        return pd.DataFrame()
+    values = list(dict.fromkeys([*settings["target_proportions"], *settings["real_proportions"]]))
+    return pd.DataFrame([{"column": settings["column"], "value": value,
+                          "real (train)": _fmt(settings["real_proportions"].get(value, 0.0)),
+                          "target": _fmt(settings["target_proportions"].get(value, 0.0)),
+                          "synthetic": _fmt(settings["synthetic_proportions"].get(value, 0.0))} for value in values])
+
+
+def _rebalance_note(report: QualityReport) -> str:
+    settings = report.settings.get("rebalance")
+    return (f"The synthetic rows were generated with target shares of '{settings['column']}' "
+            f"(synthetic.rebalance); {settings['note']} ({settings['reference_rows']} resampled real rows).")
+
+
 def ge_failures_frame(report: QualityReport) -> pd.DataFrame:
     names = [c.name for c in report.checks]
     if "great_expectations" not in names:
@@ -207,9 +225,12 @@ def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple
              "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px}.pass{color:green}.fail{color:crimson}",
              "img{max-width:100%}</style>",
              f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'><b>{html.escape(verdict)}</b></p>",
-             "<h2>Summary</h2>", _table(summary_frame(report)),
-             "<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
-             "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
+             "<h2>Summary</h2>", _table(summary_frame(report))]
+    if report.settings.get("rebalance"):
+        parts += ["<h2>Rebalancing</h2>", f"<p>{html.escape(_rebalance_note(report))}</p>",
+                  _table(rebalance_frame(report))]
+    parts += ["<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
+              "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
     for title, figures in sections.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
@@ -242,6 +263,8 @@ def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[
     with PdfPages(path) as pdf:
         verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
         _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", summary_frame(report).drop(columns=["implementation"]))
+        if report.settings.get("rebalance"):
+            _text_page(pdf, "Rebalancing: " + _rebalance_note(report)[:140], rebalance_frame(report))
         _text_page(pdf, "Great Expectations failures", ge_failures_frame(report))
         _text_page(pdf, "Utility (TSTR vs TRTR)", utility_frame(report))
         for title, figures in sections.items():

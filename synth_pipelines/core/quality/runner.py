@@ -14,6 +14,12 @@ Costly computations run on samples (sizes in QAThresholds and in report.settings
 discriminator and PhiK on at most `discriminator_rows` / `phik_rows` rows per side, the
 neighbour checks index at most `privacy_index_rows` rows of each frame and query `privacy_query_rows`.
 A check that raises becomes a failed check naming the error, so one broken metric never hides the others.
+
+Rebalanced rows (`rebalance`: synthetic.rebalance, one category column with target shares): fidelity,
+bias and category coverage compare the synthetic rows with the real train rows resampled to the
+target shares (fidelity.resample_to_proportions), so the intended shift is not a failure. Utility is
+computed as usual: TSTR/TRTR on the real holdout with ROC AUC, which does not depend on the class
+prevalence. Privacy and duplicate checks use the train rows as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -34,12 +40,14 @@ from synth_pipelines.core.synthesis import ColumnCodec
 
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
                 label: str, task: Literal["classification", "regression"], thresholds: QAThresholds | None = None,
-                *, key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = ()) -> QualityReport:
+                *, key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
+                rebalance: Any = None) -> QualityReport:
     """Judge `synthetic` against the real `train` rows (what the generator learned from) and `holdout` rows.
 
     `codecs` name the compared columns (the generator's columns; real entity keys are ignored);
     `key_columns` must be unique in the synthetic rows; `extra_columns` are added feature columns
-    (calculated, masked) the synthetic rows may carry besides the codec columns.
+    (calculated, masked) the synthetic rows may carry besides the codec columns; `rebalance` (a
+    spec.RebalanceSpec: column, proportions) the shares the synthetic rows were generated with.
     """
     t = thresholds or QAThresholds()
     _check_names(codecs, label, t)
@@ -47,6 +55,13 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     report = QualityReport(checks=[], settings={
         "thresholds": t.model_dump(), "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},
         "columns_compared": [c.name for c in columns], "label": label, "task": task})
+    # The real rows the synthetic distribution should match: resampled to the target shares when rebalanced.
+    reference = train
+    if rebalance is not None:
+        if rebalance.column not in train.columns or rebalance.column not in synthetic.columns:
+            raise ValueError(f"rebalanced column '{rebalance.column}' is missing from the real or synthetic rows")
+        reference = fidelity.resample_to_proportions(train, rebalance.column, rebalance.proportions, t.seed)
+        report.settings["rebalance"] = _rebalance_settings(rebalance, train, reference, synthetic)
 
     def run(name: str, measure: Callable[[], list[Metric]], note: str = "") -> None:
         started = time.perf_counter()
@@ -61,7 +76,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("great_expectations", lambda: [ge_suite.validate_synthetic(
         train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
         range_tolerance=t.range_tolerance, examples=t.ge_examples).gate(0, "max")])
-    run("fidelity", lambda: _fidelity(train, synthetic, columns, t, report))
+    run("fidelity", lambda: _fidelity(reference, synthetic, columns, t, report))
     run("utility", lambda: _utility(train, holdout, synthetic, columns, label, task, t))
     points: dict[str, privacy.NeighbourSamples] = {}
 
@@ -79,13 +94,26 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("privacy_rare_combinations", lambda: [_rare(train, holdout, synthetic, columns, label, t)])
     run("diversity", lambda: [
         diversity.duplicate_rows(train, synthetic, columns, max_excess=t.max_duplicate_rate_excess, seed=t.seed),
-        _gate(diversity.category_coverage(train, synthetic, columns), t.min_category_coverage, "min"),
+        _gate(diversity.category_coverage(reference, synthetic, columns), t.min_category_coverage, "min"),
         _gate(diversity.range_coverage(train, synthetic, columns), t.min_range_coverage, "min")])
-    run("bias", lambda: [bias.label_rate_gaps(train, synthetic, columns, label=label, task=task,
+    run("bias", lambda: [bias.label_rate_gaps(reference, synthetic, columns, label=label, task=task,
                                               protected=t.protected_columns, min_group_rows=t.min_group_rows)
                          .gate(t.max_label_rate_gap, "max")] if t.protected_columns else [],
         note="" if t.protected_columns else "no protected columns declared: nothing to compare")
     return report
+
+
+def _rebalance_settings(rebalance: Any, train: pd.DataFrame, reference: pd.DataFrame,
+                        synthetic: pd.DataFrame) -> dict[str, Any]:
+    def shares(frame: pd.DataFrame) -> dict[str, float]:
+        found = fidelity.category_shares(frame[rebalance.column]) if rebalance.column in frame else pd.Series()
+        return {str(v): round(float(s), 4) for v, s in found.items()}
+
+    return {"column": rebalance.column, "target_proportions": dict(rebalance.proportions),
+            "real_proportions": shares(train), "synthetic_proportions": shares(synthetic),
+            "reference_rows": len(reference),
+            "note": "fidelity, bias and category coverage compare with the real train rows resampled to the target "
+                    "shares; utility (ROC AUC, prevalence-invariant) and privacy use the rows as they are"}
 
 
 def _check_names(codecs: list[ColumnCodec], label: str, t: QAThresholds) -> None:

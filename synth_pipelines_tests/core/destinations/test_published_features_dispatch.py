@@ -1,6 +1,7 @@
 """The `published_features` asset publishes to the spec's destination. The asset itself (the factory's
 body, with the gate and the manifest) is invoked with the outputs of its upstream stages, so the test
-does not train a generator; credentials in the destination's URL or environment show up nowhere."""
+does not train a generator; credentials in the destination's URL or environment show up nowhere.
+The demo's lookup tables (branches, products) are published verbatim from the snapshot next to the features."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
 from synth_pipelines.core.destinations.s3 import s3_client
-from synth_pipelines.core.snapshot import Snapshot
+from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.snapshot import Snapshot, TableSnapshot
 from synth_pipelines.core.synthesis import Synthesizer
 from synth_pipelines.orchestration.factory import QA_CHECKS, TableFile, TrainedModel, build_dataset_assets
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -22,6 +25,20 @@ from synth_pipelines.spec import load_spec
 
 SNAPSHOT = "2026-11-24"
 PASSWORD = "dest-password-never-shown"  # trust auth accepts any; it must not leak anywhere
+
+
+LOOKUPS = {"branches": pa.table({"branch_id": [1, 2, 3], "region": ["north", "south", "east"]}),
+           "products": pa.table({"product_id": [10, 20], "product_type": ["mortgage", "personal"]})}
+
+
+def lookup_snapshots(storage_home: Path) -> dict[str, TableSnapshot]:
+    folder = storage_home / "snapshot"
+    folder.mkdir(exist_ok=True)
+    tables = {}
+    for name, table in LOOKUPS.items():
+        pq.write_table(table, folder / f"{name}.parquet")
+        tables[name] = TableSnapshot(name, str(folder / f"{name}.parquet"), table.num_rows, table.column_names, "x")
+    return tables
 
 
 def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, make_features,
@@ -36,7 +53,7 @@ def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, ma
     (qa / "qa_report.html").write_text("<html>QA passed</html>")
     (qa / "qa_report.pdf").write_bytes(b"%PDF-1.4\n\xe2\xe3 binary\n%%EOF\n")
     snapshot = Snapshot(snapshot_id=SNAPSHOT, path=str(storage_home), source="sqlite:///bank.sqlite",
-                        taken_at="2026-11-24T03:00:00+00:00", fingerprint="f" * 64)
+                        taken_at="2026-11-24T03:00:00+00:00", fingerprint="f" * 64, tables=lookup_snapshots(storage_home))
     synthesizer = Synthesizer(plugin="bayesian_network", settings={}, seed=7, codecs=[], label="defaulted",
                               train_rows=560, training_seconds=1.0, model_path=str(storage_home / "model"))
     asset = next(a for a in build_dataset_assets(loaded)
@@ -65,9 +82,15 @@ def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage
     with engine.connect() as conn:
         manifest_text = conn.exec_driver_sql("SELECT manifest::text FROM synth_releases").scalar()
         rows = conn.exec_driver_sql("SELECT count(*) FROM features_v1").scalar()
+        branches = conn.exec_driver_sql(f"SELECT branch_id, region FROM {table}_branches ORDER BY 1").all()
+        products = conn.exec_driver_sql(f"SELECT product_id, product_type FROM {table}_products ORDER BY 1").all()
     engine.dispose()
     manifest = json.loads(manifest_text)
     assert rows == 700 and manifest["spec_hash"] == metadata["spec_hash"]
+    assert [tuple(r) for r in branches] == list(zip(*LOOKUPS["branches"].to_pydict().values()))
+    assert [tuple(r) for r in products] == list(zip(*LOOKUPS["products"].to_pydict().values()))
+    assert manifest["destination"]["lookup_tables"] == {"branches": f"{table}_branches", "products": f"{table}_products"}
+    assert manifest["files"]["lookups/branches.parquet"]["rows"] == 3
     assert manifest["spec"]["destination"]["url"].count("***") == 1 and manifest["gate"]
     assert not (storage_home / "releases").exists()  # nothing went to a local folder
     for text in (manifest_text, json.dumps(output.value), str(metadata)):
@@ -89,6 +112,11 @@ def test_published_features_publishes_to_s3(demo_spec_data, write_spec, storage_
     manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
     assert data == features.read_bytes() and pq.ParquetFile(features).metadata.num_rows == 700
     assert json.loads(manifest)["destination"]["uri"] == output.value["path"]
+    for name in LOOKUPS:  # byte for byte the snapshot's file, listed with its hash
+        body = client.get_object(Bucket="dispatch-releases", Key=f"{final}lookups/{name}.parquet")["Body"].read()
+        assert body == (storage_home / "snapshot" / f"{name}.parquet").read_bytes()
+        assert json.loads(manifest)["files"][f"lookups/{name}.parquet"]["sha256"] == file_sha256(
+            storage_home / "snapshot" / f"{name}.parquet")
     assert aws_env not in manifest.decode() + str(output.metadata)
 
 
@@ -100,3 +128,14 @@ def test_published_features_still_publishes_locally(demo_spec_data, write_spec, 
     folder = storage_home / "releases" / "demo_loans" / "features_v1" / f"snapshot={SNAPSHOT}"
     assert output.value["path"] == str(folder) and output.metadata["location"].value == str(folder)
     assert (folder / "data" / "part-00000.parquet").read_bytes() == features.read_bytes()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name, table in LOOKUPS.items():
+        published = folder / "lookups" / f"{name}.parquet"
+        assert published.read_bytes() == (storage_home / "snapshot" / f"{name}.parquet").read_bytes()
+        assert pq.ParquetFile(published).read().equals(table)
+        assert manifest["files"][f"lookups/{name}.parquet"] == {"sha256": file_sha256(published),
+                                                                 "rows": table.num_rows, "lookup": True}
+    assert manifest["lookups"]["tables"] == ["branches", "products"]
+    assert manifest["masked_columns"]["applicant_email"] == {
+        "faker": "email", "locale": "en_GB", "training": False, "consistent": False, "consistent_on": None,
+        "key_env": None, "replaces": None}

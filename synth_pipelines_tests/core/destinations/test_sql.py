@@ -320,3 +320,25 @@ def test_mariadb_falls_back_to_inserts_where_local_files_are_refused(mariadb_url
     engine = sa.create_engine(mariadb_url, poolclass=sa.pool.NullPool)
     assert_same_rows(read(engine, RELEASE), features)
     engine.dispose()
+
+
+def test_lookup_tables_are_published_verbatim_with_the_release(destination, engine, make_features, qa_files,
+                                                               tmp_path) -> None:
+    branches = tmp_path / "branches.parquet"
+    pq.write_table(pa.table({"branch_id": [1, 2, 3], "region": ["north", "south", None]}), branches)
+    release = publish(destination, make_features(rows=50), qa_files, lookups={"branches": branches})
+    lookup = f"{release_table_name(RELEASE, '2026-11-24')}_branches"
+    back = pd.read_sql(f"SELECT * FROM {lookup} ORDER BY branch_id", engine)
+    assert back.to_dict("list") == {"branch_id": [1, 2, 3], "region": ["north", "south", None]}
+    with engine.connect() as conn:
+        manifest = conn.exec_driver_sql("SELECT manifest FROM synth_releases").scalar()
+    manifest = json.loads(manifest) if isinstance(manifest, str) else manifest
+    assert manifest["destination"]["lookup_tables"] == {"branches": lookup}
+    assert manifest["files"]["lookups/branches.parquet"]["rows"] == 3 and release.rows == 50
+
+    # A lookup table the database refuses midway publishes nothing: no release table, no lookup table.
+    broken = make_features("broken_lookup", rows=3, change=_poison(destination, at=1))
+    with pytest.raises(DestinationError, match="nothing was published"):
+        publish(destination, make_features(rows=50), qa_files, "2026-11-25", lookups={"branches": broken})
+    assert not [t for t in tables(engine) if "2026_11_25" in t or t.startswith("synth_staging_")]
+    assert [r[0] for r in registry(engine)] == ["features_v1_2026_11_24"]
