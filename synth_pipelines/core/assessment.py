@@ -213,13 +213,18 @@ def _leakage_findings(frame: pd.DataFrame, view_spec: TrainingViewSpec, seed: in
 
 # ---- cost estimate -------------------------------------------------------------------------------
 # Training time = overhead + seconds_per_unit * work units, peak memory = base + MB per million
-# cells of the encoded train rows. Work units per family (what dominates the fit):
-#   neural   (tvae, ctgan, ddpm, ...): rows x encoded width x n_iter (epochs over one-hot rows)
+# cells of the train rows (encoded width for neural plugins). Work units per family (what dominates the fit):
+#   neural   (tvae, ctgan, ddpm, ...): rows x encoded width x (n_iter + 1): epochs over one-hot rows,
+#            plus about one epoch's worth for fitting the data encoder (per-column mixture models)
 #   forest   (arf): rows x columns x num_trees
 #   bayesian (bayesian_network, privbayes, aim): rows x columns^2 (structure search scores column pairs)
 #   marginal (marginal_distributions, uniform/dummy samplers): rows x columns
-# Calibrated with bench/calibrate_assessment.py on the demo view (2 CPU cores, see BENCHMARKS.md);
-# other machines, early stopping and settings such as network size move it, hence "rough".
+# Calibrated with bench/calibrate_assessment.py on the demo view (19 columns, encoded width 49) with
+# 1,920 and 3,840 train rows on 2 CPU cores shared with other jobs (load 5-6, so an idle machine is
+# up to ~2x faster): arf 13.2 s / 29.5 s, 866 / 930 MB; bayesian_network (hill climbing) 3.7 s / 9.0 s,
+# 907 / 993 MB; tvae 8.6 s at 1 epoch and 35 s at 6 epochs on 1,920 rows, ~1,070 MB at both sizes;
+# marginal_distributions 0.1 s, 810 MB. ctgan and ddpm were not measured and use tvae's figures.
+# Early stopping, network size and other machines move all of this: the result is an estimate.
 @dataclass(frozen=True)
 class CostModel:
     overhead_seconds: float
@@ -229,10 +234,10 @@ class CostModel:
 
 
 COST_MODELS = {
-    "neural": CostModel(overhead_seconds=2.0, seconds_per_unit=4.0e-8, base_mb=1100, mb_per_million_cells=60),
-    "forest": CostModel(overhead_seconds=1.0, seconds_per_unit=1.5e-6, base_mb=900, mb_per_million_cells=400),
-    "bayesian": CostModel(overhead_seconds=2.0, seconds_per_unit=5.0e-6, base_mb=900, mb_per_million_cells=200),
-    "marginal": CostModel(overhead_seconds=0.5, seconds_per_unit=1.0e-7, base_mb=800, mb_per_million_cells=50),
+    "neural": CostModel(overhead_seconds=2.0, seconds_per_unit=5.6e-5, base_mb=1070, mb_per_million_cells=50),
+    "forest": CostModel(overhead_seconds=0.5, seconds_per_unit=1.35e-5, base_mb=800, mb_per_million_cells=1750),
+    "bayesian": CostModel(overhead_seconds=0.5, seconds_per_unit=6.5e-6, base_mb=820, mb_per_million_cells=2350),
+    "marginal": CostModel(overhead_seconds=0.1, seconds_per_unit=2e-6, base_mb=810, mb_per_million_cells=50),
 }
 _FAMILY = {"arf": "forest", "bayesian_network": "bayesian", "privbayes": "bayesian", "aim": "bayesian",
            "marginal_distributions": "marginal", "uniform_sampler": "marginal", "dummy_sampler": "marginal"}
@@ -269,7 +274,7 @@ def estimate_cost(generator: GeneratorSpec, rows: int, profiles: list[ColumnProf
     columns, width = len(profiles), encoded_width(profiles)
     work = work_setting(generator)
     iterations = work[1] if work else 1.0
-    units = {"neural": rows * width * iterations, "forest": rows * columns * iterations,
+    units = {"neural": rows * width * (iterations + 1), "forest": rows * columns * iterations,
              "bayesian": rows * columns ** 2, "marginal": rows * columns}[family]
     cells = rows * (width if family == "neural" else columns)
     seconds = model.overhead_seconds + model.seconds_per_unit * units
