@@ -28,8 +28,11 @@ FEW_TRAIN_ROWS = 1_000
 MIN_ROWS_PER_COLUMN = 20
 # A text column with (nearly) one value per row is an identifier (id, email, name). Category
 # columns are sampled from their observed values, so it would reach the release verbatim: an error.
-# A number unique per row is only useless to the generator (it is sampled as a number): a warning.
+# An integer column is a key when every value is distinct and the values fill a dense range (a
+# sequence: max - min < 2 x rows); amounts and incomes are distinct too but spread thinly over
+# their range. Sampled as a number it leaks nothing, but means nothing either: a warning.
 IDENTIFIER_UNIQUE_SHARE = 0.95
+KEY_RANGE_PER_VALUE = 2
 IDENTIFIER_MIN_ROWS = 50  # a unique value per row means nothing on a handful of rows
 # A category column with more levels than this, or with over half the rows a level of their own,
 # has levels seen a few times each: neural generators one-hot encode every level and Bayesian
@@ -116,7 +119,7 @@ def assess_training_rows(train: pd.DataFrame, view_spec: TrainingViewSpec, gener
     profiles = [_profile(frame[c], force_category=c == label and view_spec.task == "classification")
                 for c in frame.columns]
     findings = _size_findings(len(frame), frame.shape[1], view_spec)
-    findings += _column_findings(profiles, len(frame), label)
+    findings += _column_findings(frame, profiles, label)
     if view_spec.task == "classification":
         findings += _label_findings(frame[label], label)
     findings += _leakage_findings(frame, view_spec, generator.seed)
@@ -151,10 +154,15 @@ def _size_findings(rows: int, columns: int, view_spec: TrainingViewSpec) -> list
     return findings
 
 
-def _column_findings(profiles: list[ColumnProfile], rows: int, label: str) -> list[Finding]:
+def _is_key(series: pd.Series, distinct: int) -> bool:
+    values = series.dropna()
+    return distinct == len(values) and float(values.max()) - float(values.min()) < KEY_RANGE_PER_VALUE * distinct
+
+
+def _column_findings(frame: pd.DataFrame, profiles: list[ColumnProfile], label: str) -> list[Finding]:
     findings = []
     for p in profiles:
-        present = round(rows * (1 - p.missing_share))
+        present = int(frame[p.name].notna().sum())
         if p.distinct <= 1:
             if p.name == label:
                 findings.append(Finding("error", "training_view.label", p.name, f"label '{p.name}' has a single "
@@ -166,8 +174,9 @@ def _column_findings(profiles: list[ColumnProfile], rows: int, label: str) -> li
                                         "drop it from the view"))
         elif p.name == label:
             continue
-        elif present >= IDENTIFIER_MIN_ROWS and p.distinct >= IDENTIFIER_UNIQUE_SHARE * present and p.kind in (
-                "category", "integer"):
+        elif present >= IDENTIFIER_MIN_ROWS and (
+                (p.kind == "category" and p.distinct >= IDENTIFIER_UNIQUE_SHARE * present)
+                or (p.kind == "integer" and _is_key(frame[p.name], p.distinct))):
             text = p.kind == "category"
             findings.append(Finding(
                 "error" if text else "warning", "training_view.sql", p.name,
