@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
@@ -30,8 +31,11 @@ SAMPLE_ROWS = 50_000
 # rounding, corrections or missing parts without the column being any less derived.
 DERIVED_MATCH_SHARE = 0.99
 # Matching tolerance: rounding to cents of each part adds up to about 0.01 per term; 1e-6
-# relative covers float arithmetic on large values.
+# relative covers float arithmetic on large values. For small-scale columns (rates, shares) the
+# absolute part shrinks to DERIVED_SPREAD_TOLERANCE of the column's standard deviation, or any
+# rate would "match" a fit that is off by a percentage point.
 DERIVED_ABS_TOLERANCE = 0.011
+DERIVED_SPREAD_TOLERANCE = 0.01
 DERIVED_REL_TOLERANCE = 1e-6
 # Linear combinations are fitted on this many rows (then checked on the whole sample); products of
 # all column pairs are first screened on SCREEN_ROWS rows. Both keep wide tables fast.
@@ -83,7 +87,8 @@ def _matches(target: np.ndarray, formula: np.ndarray) -> float:
     known = ~np.isnan(target)
     if not known.any():
         return 0.0
-    close = np.abs(target - formula) <= DERIVED_ABS_TOLERANCE + DERIVED_REL_TOLERANCE * np.abs(target)
+    tolerance = min(DERIVED_ABS_TOLERANCE, DERIVED_SPREAD_TOLERANCE * float(np.nanstd(target)))
+    close = np.abs(target - formula) <= tolerance + DERIVED_REL_TOLERANCE * np.abs(target)
     return float(close[known].mean())
 
 
@@ -148,8 +153,8 @@ def _product(y: np.ndarray, others: pd.DataFrame) -> str | None:
     x = others.to_numpy()
     head = known[:SCREEN_ROWS]
     products = x[head, :, None] * x[head, None, :]  # rows x columns x columns
-    close = np.abs(y[head, None, None] - products) <= (DERIVED_ABS_TOLERANCE
-                                                       + DERIVED_REL_TOLERANCE * np.abs(y[head, None, None]))
+    tolerance = min(DERIVED_ABS_TOLERANCE, DERIVED_SPREAD_TOLERANCE * float(np.nanstd(y)))
+    close = np.abs(y[head, None, None] - products) <= tolerance + DERIVED_REL_TOLERANCE * np.abs(y[head, None, None])
     for i, j in zip(*np.nonzero(np.triu(close.mean(axis=0) >= DERIVED_MATCH_SHARE - 0.05, k=1))):
         if _matches(y, x[:, i] * x[:, j]) >= DERIVED_MATCH_SHARE:
             return f"{others.columns[i]} * {others.columns[j]}"

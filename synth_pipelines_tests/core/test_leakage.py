@@ -99,3 +99,15 @@ def test_a_million_rows_take_seconds() -> None:
     suspects = find_leakage(rows, "label", "classification")
     assert [s.column for s in suspects] == ["total_pay"]
     assert time.perf_counter() - started < 20  # about 1 s here; it looks at a 50k-row sample
+
+
+def test_small_scale_columns_need_a_close_match() -> None:
+    rows = frame()
+    rng = np.random.default_rng(5)
+    # A rate that follows two others within a few tenths of a percentage point is related, not derived.
+    rows["base_rate"] = rng.uniform(0.02, 0.05, len(rows)).round(4)
+    rows["margin"] = rng.uniform(0.01, 0.03, len(rows)).round(4)
+    rows["offered_rate"] = (rows.base_rate + rows.margin + rng.normal(0, 0.004, len(rows))).round(4)
+    assert find_leakage(rows, "label", "classification") == []
+    rows["offered_rate"] = (rows.base_rate + rows.margin).round(4)
+    assert [s.column for s in find_leakage(rows, "label", "classification")] == ["offered_rate"]
