@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from synth_pipelines.core.assessment import assess_training_rows
 from synth_pipelines.core.leakage import find_leakage
