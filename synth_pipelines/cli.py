@@ -27,8 +27,10 @@ def main() -> None:
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--offline", is_flag=True, help="Check the file only; do not connect to the source.")
 def validate(specs: tuple[Path, ...], offline: bool) -> None:
-    """Check dataset spec files (and, unless --offline, their source database) without running anything."""
-    from synth_pipelines.core.validation import validate_against_source
+    """Check dataset spec files (and, unless --offline, their source database) without running anything.
+
+    With the source, the train rows are also assessed (size, cardinalities, leakage, cost estimate)."""
+    from synth_pipelines.core.validation import assess_source, validate_against_source
 
     failed = False
     for path in specs:
@@ -38,6 +40,7 @@ def validate(specs: tuple[Path, ...], offline: bool) -> None:
                 click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version} (file only)")
                 continue
             check = validate_against_source(loaded)
+            assessment = assess_source(loaded)
         except SpecError as exc:
             click.echo(f"INVALID {exc}", err=True)
             failed = True
@@ -45,6 +48,12 @@ def validate(specs: tuple[Path, ...], offline: bool) -> None:
         rows = ", ".join(f"{t}={n}" for t, n in check.table_rows.items())
         click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version}; source rows {rows}; "
                    f"{len(check.feature_columns)} feature columns: {', '.join(check.feature_columns)}")
+        click.echo("\n".join(assessment.summary_lines()))
+        try:
+            assessment.raise_for_errors(loaded)
+        except SpecError as exc:
+            click.echo(f"INVALID {exc}", err=True)
+            failed = True
     sys.exit(1 if failed else 0)
 
 
@@ -63,9 +72,11 @@ def demo_db(path: Path | None, customers: int, seed: int | None) -> None:
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--snapshot", "partition", default=None, help="Snapshot partition (YYYY-MM-DD); default: today.")
-def run(spec: Path, partition: str | None) -> None:
+@click.option("--preview", is_flag=True, help="Dry run on a sample with reduced training and few synthetic rows; "
+                                              "QA is reported, not gating; nothing is published.")
+def run(spec: Path, partition: str | None, preview: bool) -> None:
     """Materialize every stage of SPEC's dataset and publish a release if QA passes."""
-    sys.exit(_run(spec, partition))
+    sys.exit(_preview(spec, partition) if preview else _run(spec, partition))
 
 
 @main.command()
@@ -290,3 +301,48 @@ def _run(path: Path, partition: str | None = None) -> int:
     if outcome.error:
         click.echo(f"run {outcome.run_id} failed at {outcome.error}", err=True)
     return 1
+
+
+def _preview(path: Path, partition: str | None) -> int:
+    """Assess the full train rows, run the pipeline on a sample in <home>/preview/<dataset>/, print a summary."""
+    from synth_pipelines.core.preview import PREVIEW_SYNTHETIC_ROWS, PREVIEW_TRAIN_ROWS, reduced_settings
+    from synth_pipelines.core.validation import validate_against_source
+    from synth_pipelines.orchestration.runner import preview_dataset
+
+    try:
+        loaded = load_spec(path)
+        validate_against_source(loaded)
+    except SpecError as exc:
+        click.echo(f"INVALID {exc}", err=True)
+        return 2
+    spec = loaded.spec
+    click.echo(f"preview of {spec.dataset}: up to {PREVIEW_TRAIN_ROWS} train rows, {spec.generator.plugin} with "
+               f"{reduced_settings(spec.generator)}, {min(PREVIEW_SYNTHETIC_ROWS, spec.synthetic.rows)} synthetic "
+               "rows; nothing is published")
+    try:
+        result = preview_dataset(loaded, partition)
+    except SpecError as exc:
+        click.echo(f"INVALID {exc}", err=True)
+        return 2
+    click.echo("\n".join(result.assessment.summary_lines()))
+    if result.outcome is None:
+        try:
+            result.assessment.raise_for_errors(loaded)
+        except SpecError as exc:
+            click.echo(f"INVALID {exc}", err=True)
+        return 2
+    timings = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.step_seconds.items())
+    click.echo(f"timings: {timings}")
+    for check in result.qa_checks:
+        click.echo(f"QA {'PASS' if check['passed'] else 'FAIL'}  {check['name']}: {check['summary']}")
+    if result.preview_train_rows:
+        click.echo(f"estimate for the full run: training ~{result.estimated_full_training_seconds:.0f} s on "
+                   f"{result.assessment.rows} rows (preview: {result.preview_training_seconds:.1f} s on "
+                   f"{result.preview_train_rows} rows, scaled by rows and training work); cost model: "
+                   f"~{result.assessment.estimated_training_seconds:.0f} s, "
+                   f"~{result.assessment.estimated_peak_memory_mb:,.0f} MB peak")
+    click.echo(f"preview files (QA report, synthetic rows): {result.root}; nothing was published")
+    if result.outcome.error:
+        click.echo(f"preview run {result.outcome.run_id} failed at {result.outcome.error}", err=True)
+        return 1
+    return 0

@@ -27,8 +27,14 @@ def test_good_spec(demo_spec_data: dict[str, Any], write_spec: WriteSpec, demo_d
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"OK {path}: demo_loans v1; source rows ")
     assert "customers=1500" in result.output
-    assert "feature columns:" in result.output and "debt_to_income" in result.output
-    assert "collection_date" not in result.output  # leakage columns are not features
+    ok_line = result.output.splitlines()[0]
+    assert "feature columns:" in ok_line and "debt_to_income" in ok_line
+    assert "collection_date" not in ok_line  # leakage columns are not features
+    # The train rows' assessment follows: size, kinds, estimate, the excluded leakage columns with their reason.
+    assert "assessment: 1440 train rows x 19 columns: product_type (category, 5 levels)" in result.output
+    assert "estimate for 'bayesian_network'" in result.output and "MB" in result.output
+    assert "excluded (leakage_columns): collection_date: set only after a loan defaults" in result.output
+    assert "no findings" in result.output
     assert "INVALID" not in result.output
     assert hashlib.sha256(demo_db.read_bytes()).hexdigest() == before
 
@@ -44,6 +50,22 @@ def test_bad_spec_against_source(demo_spec_data: dict[str, Any], write_spec: Wri
     assert "Fix: select it in training_view.sql" in result.output
     assert "OK " not in result.output
     assert "Traceback" not in result.output
+
+
+def test_assessment_findings(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["training_view"]["leakage_columns"] = []  # the post-outcome columns reach the train rows
+    result = validate(write_spec(data, "leaky.yaml"))
+    assert result.exit_code == 0, result.output  # warnings do not fail validation
+    assert "WARNING: training_view.leakage_columns: column 'collection_date' is set only in rows" in result.output
+
+    data["training_view"]["sql"] = data["training_view"]["sql"].replace(
+        "l.loan_id,", "l.loan_id, 'ref-' || CAST(l.loan_id AS VARCHAR) AS reference,", 1)
+    path = write_spec(data, "identifier.yaml")
+    result = validate(path)
+    assert result.exit_code == 1
+    assert f"INVALID {path}: training_view.sql: column 'reference' is identifier-like" in result.stderr
+    assert "Fix: exclude it" in result.stderr
 
 
 def test_bad_spec_file(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:

@@ -133,3 +133,23 @@ def plugin_arguments(name: str) -> set[str]:
 def unsupported_settings(name: str, settings: dict[str, Any]) -> list[str]:
     accepted = plugin_arguments(name)
     return sorted(key for key in settings if key not in accepted or key in RESERVED_SETTINGS)
+
+
+def plugin_defaults(name: str) -> dict[str, Any]:
+    """A plugin's own default settings (those written as literals), read like `plugin_arguments`."""
+    tree = ast.parse(_plugin_files()[name].read_text())
+    class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
+                      and any(getattr(t, "id", None) == "plugin" for t in node.targets))
+    plugin_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name)
+    init = next(node for node in plugin_class.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+    positional = init.args.args[len(init.args.args) - len(init.args.defaults):]
+    pairs = [*zip(positional, init.args.defaults), *zip(init.args.kwonlyargs, init.args.kw_defaults)]
+    defaults = {}
+    for arg, node in pairs:
+        if node is None:
+            continue
+        try:
+            defaults[arg.arg] = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError):  # an expression (e.g. a torch device), not a setting
+            continue
+    return defaults

@@ -8,17 +8,21 @@ is bound by DuckDB against empty tables typed like the source, so no row is read
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from synth_pipelines.core.features import FeatureExpressionError, check_feature_expressions
-from synth_pipelines.core.snapshot import selected_columns
+from synth_pipelines.core.assessment import Assessment, assess_training_rows
+from synth_pipelines.core.features import FeatureExpressionError, check_feature_expressions, drop_replaced_columns
+from synth_pipelines.core.snapshot import Snapshot, selected_columns, take_snapshot
 from synth_pipelines.core.source import arrow_type, read_only_connection, reflect_table, table_names
 from synth_pipelines.core.synthcity_plugins import unsupported_settings
-from synth_pipelines.core.training_view import TrainingViewError, check_view_columns, run_view_sql
+from synth_pipelines.core.training_view import (TrainingViewError, build_training_view, check_view_columns,
+                                                run_view_sql, split_holdout)
 from synth_pipelines.spec import LoadedSpec, masked_url
 
 
@@ -132,3 +136,21 @@ def _check_features(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> li
     added = [c.name for c in features.calculated_columns] + [m.name for m in features.masked_columns]
     # dict.fromkeys: a masked column that `replaces` a view column is listed once, under its name.
     return [c for c in dict.fromkeys(rows.column_names + added) if c not in features.drop_columns]
+
+
+def assess_source(loaded: LoadedSpec, work_dir: Path | None = None) -> Assessment:
+    """Read the source (a snapshot in a temporary folder), build the view and assess its train rows
+    as the pipeline will see them: the same view, leakage columns dropped, the same seeded holdout."""
+    with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+        return assess_snapshot(loaded, take_snapshot(loaded.spec, Path(folder), snapshot_id="assessment"))
+
+
+def assess_snapshot(loaded: LoadedSpec, snapshot: Snapshot) -> Assessment:
+    spec = loaded.spec
+    try:
+        view = build_training_view(spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
+    except TrainingViewError as exc:
+        raise loaded.error(exc.field, exc.problem, exc.fix) from None
+    view = drop_replaced_columns(view, spec.features)  # as the training_view asset does
+    train = split_holdout(view, spec.training_view, seed=spec.generator.seed).train
+    return assess_training_rows(train, spec.training_view, spec.generator)

@@ -23,6 +23,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.lookups import LookupKeyError, check_lookup_keys, lookup_foreign_keys, lookup_tables
@@ -136,12 +137,17 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         split = split_holdout(view.read(), view_spec, seed=spec.generator.seed)
+        assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
+        for finding in assessment.warnings:
+            context.log.warning(f"assessment: {finding.text()}")
+        assessment.raise_for_errors(loaded)
         folder = storage.work(name, view.snapshot_id, "split")
         for part, frame in (("train_rows", split.train), ("holdout_rows", split.holdout)):
             path = folder / f"{part}.parquet"
             frame.to_parquet(path, index=False)
             yield dg.Output(TableFile(view.snapshot_id, str(path), len(frame)), output_name=part,
-                            metadata={**frame_metadata(frame), "location": dg.MetadataValue.path(str(path))})
+                            metadata={**frame_metadata(frame), "location": dg.MetadataValue.path(str(path)),
+                                      **(assessment_metadata(assessment) if part == "train_rows" else {})})
 
     @dg.asset(key=key("synthesizer"), kinds={"synthcity", "pytorch"},
               code_version=_hash(spec.generator.model_dump()), ins={"train": dg.AssetIn(key("train_rows"))},
@@ -290,6 +296,14 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]
+
+
+def assessment_metadata(assessment: Assessment) -> dict[str, Any]:
+    return {"assessment/rows": assessment.rows, "assessment/columns": assessment.columns,
+            "assessment/estimated_training_seconds": assessment.estimated_training_seconds,
+            "assessment/estimated_peak_memory_mb": assessment.estimated_peak_memory_mb,
+            "assessment/findings": dg.MetadataValue.json([asdict(f) for f in assessment.findings]),
+            "assessment/columns_profile": dg.MetadataValue.json([asdict(p) for p in assessment.profiles])}
 
 
 def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> tuple[GateDecision, Approval | None]:

@@ -3,15 +3,23 @@ QA'd features), then the same publication gate the gate sensor applies, then the
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from synth_pipelines.core.assessment import Assessment
+from synth_pipelines.core.preview import preview_spec, work_ratio
+from synth_pipelines.core.snapshot import take_snapshot
+from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.factory import release_gate, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.paths import storage_root
 from synth_pipelines.spec import LoadedSpec
 
 
@@ -74,3 +82,59 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
         outcome.release = published.output_for_node(f"{name}__published_features")
         outcome.success = True
     return outcome
+
+
+@dataclass
+class PreviewOutcome:
+    """A preview run: the full data's assessment, the preview's outcome, stage timings and QA, and an
+    extrapolation of the measured training time to the full run."""
+
+    assessment: Assessment
+    outcome: RunOutcome | None  # None when the assessment found errors and nothing ran
+    root: Path
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    qa_checks: list[dict[str, Any]] = field(default_factory=list)
+    preview_train_rows: int = 0
+    preview_training_seconds: float = 0.0
+    estimated_full_training_seconds: float = 0.0
+
+
+def preview_root(dataset: str) -> Path:
+    """Where previews live: apart from the snapshots, work files and runs of real runs."""
+    return storage_root() / "preview" / dataset
+
+
+def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_level: str = "WARNING") -> PreviewOutcome:
+    """Run the dataset's own job on a preview spec (core.preview) in a fresh storage root, never publishing.
+
+    The source is read once, into the preview's snapshot: the full train rows are assessed from it
+    (errors stop here), then the job reuses it as a retained snapshot and samples its view."""
+    spec = loaded.spec
+    root = preview_root(spec.dataset)
+    shutil.rmtree(root, ignore_errors=True)  # each preview starts clean; it never reuses an older one
+    storage = SynthStorage(root=str(root))
+    partition = partition_key or today_partition(loaded)
+    snapshot = take_snapshot(spec, storage.snapshots(spec.dataset), snapshot_id=partition)
+    assessment = assess_snapshot(loaded, snapshot)
+    if assessment.errors:
+        return PreviewOutcome(assessment=assessment, outcome=None, root=root)
+    preview = preview_spec(loaded)
+    instance = dg.DagsterInstance.ephemeral()  # preview runs stay out of the instance's run history
+    outcome = materialize_dataset(preview, instance, storage=storage, log_level=log_level,
+                                  partition_key=partition, publish=False)
+    result = PreviewOutcome(assessment=assessment, outcome=outcome, root=root,
+                            step_seconds={s.step_key.removeprefix(f"{spec.dataset}__"): round(s.end_time - s.start_time, 1)
+                                          for s in instance.get_run_step_stats(outcome.run_id)
+                                          if s.end_time and s.start_time})
+    model_file = storage.work(spec.dataset, partition, "synthesizer") / "synthesizer.json"
+    qa_file = storage.work(spec.dataset, partition, "qa") / "qa_report.json"
+    if model_file.is_file():
+        model = json.loads(model_file.read_text())
+        result.preview_train_rows, result.preview_training_seconds = model["train_rows"], model["training_seconds"]
+        # Training work grows about linearly with rows and with the cut work setting (epochs, trees).
+        result.estimated_full_training_seconds = round(
+            model["training_seconds"] * assessment.rows / max(model["train_rows"], 1)
+            * work_ratio(spec.generator, preview.spec.generator), 1)
+    if qa_file.is_file():
+        result.qa_checks = json.loads(qa_file.read_text())["checks"]
+    return result
