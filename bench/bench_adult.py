@@ -26,6 +26,7 @@ from harness import ROOT, SHARED_DATA, machine, run_child, write_run_spec  # noq
 
 # Budgets keep every CPU run under ~10 minutes on 2 cores; each is named in the table.
 GENERATORS: dict[str, dict[str, Any]] = {
+    "cart": {"plugin": "cart"},
     "arf": {"plugin": "arf", "settings": {"min_node_size": 20}},
     "bayesian_network": {"plugin": "bayesian_network"},
     "tvae": {"plugin": "tvae", "settings": {"n_iter": 100}},

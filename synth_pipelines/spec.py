@@ -141,7 +141,9 @@ class TrainingViewSpec(_Strict):
 
 
 class GeneratorSpec(_Strict):
-    plugin: str = Field(description="synthcity plugin name, e.g. tvae, ctgan, ddpm, arf.")
+    plugin: str = Field("cart", description=(
+        "synthcity plugin name, e.g. cart (the default: chosen on UCI Adult, see BENCHMARKS.md), "
+        "tvae, ctgan, ddpm, arf, bayesian_network."))
     seed: int = Field(0, ge=0)
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments of the synthcity plugin."
