@@ -101,8 +101,10 @@ class CartPlugin(Plugin):
     def _fit(self, X: DataLoader, *args: Any, **kwargs: Any) -> CartPlugin:
         frame = X.dataframe()
         self.order_ = self._order(X, frame)
-        # synthcity label-encodes text columns (and any with < 15 values) before _fit: those are categories.
-        categorical = set(self._data_encoders or {})
+        # synthcity label-encodes text columns and any with < 15 values before _fit (integer columns already
+        # coded 0..k-1 it leaves as they are): those are the categories.
+        categorical = set(self._data_encoders or {}) | {
+            name for name in frame.columns if frame[name].dtype.kind in "iub" and frame[name].nunique() < 15}
         self.min_samples_leaf_ = self.min_samples_leaf or auto_min_samples_leaf(len(frame))
         self.columns_, self.label_booster_ = [], None
         target_column = getattr(X, "target_column", None)
