@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export SYNTH_PIPELINES_HOME := $(CURDIR)/.synth
 
-.PHONY: install demo test dev lock clean
+.PHONY: install demo test dev bench lock clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,12 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Benchmarks (BENCHMARKS.md): Adult per generator, Berka relational (needs PostgreSQL), 10k-1M rows.
+bench: install
+	$(BIN)/python bench/bench_adult.py
+	$(BIN)/python bench/bench_berka.py
+	$(BIN)/python bench/bench_scale.py
 
 dev: install
 	$(BIN)/synth-pipelines demo-db

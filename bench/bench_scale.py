@@ -1,0 +1,62 @@
+"""Scale benchmark: the demo dataset generated, QA'd and published at 10k to 1M synthetic rows.
+
+    .venv/bin/python bench/bench_scale.py                      # 10k, 100k, 1M rows
+    .venv/bin/python bench/bench_scale.py --rows 10000,1000000
+
+Each size is one real materialization of assets/datasets/demo_loans.yaml (its generator, calculated
+and masked columns, full QA on the documented samples, local publication) in a child process;
+peak memory is the child's (and its workers') maximum resident set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import ROOT, machine, run_child, write_run_spec  # noqa: E402
+
+from synth_pipelines.core.demo_source import build_demo_database  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="10000,100000,1000000")
+    parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "scale")
+    parser.add_argument("--timeout", type=int, default=3600)
+    args = parser.parse_args()
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    source = args.work / "demo_bank.sqlite"
+    if not source.exists():
+        build_demo_database(source)
+    template = ROOT / "assets" / "datasets" / "demo_loans.yaml"
+    generator = yaml.safe_load(template.read_text())["generator"]
+    print(f"machine: {json.dumps(machine())}", flush=True)
+    lines = ["| synthetic rows | train s | generation s | gen rows/s | QA s | end-to-end s | peak GB |",
+             "|---|---|---|---|---|---|---|"]
+    for rows in (int(r) for r in args.rows.split(",")):
+        run_dir = args.work / f"rows-{rows}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec = write_run_spec(template, run_dir / "spec.yaml", generator, {
+            "source": {"url": f"sqlite:///{source}"},
+            "synthetic": {"rows": rows, "batch_rows": args.batch_rows},
+            "destination": {"kind": "local", "path": str(run_dir / "releases")}})
+        result = run_child(run_dir, spec, {}, args.timeout)
+        print(json.dumps({"rows": rows, **result}), flush=True)
+        if "error" in result:
+            lines.append(f"| {rows:,} | error: {result['error'][:80]} |")
+            continue
+        lines.append(f"| {rows:,} | {result['training_seconds']:.1f} | {result['generation_seconds']:.1f} | "
+                     f"{result['generation_rows_per_second']:,} | {result['qa_seconds']:.0f} | "
+                     f"{result['end_to_end_seconds']:.0f} | {result['peak_memory_gb']:.2f} |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
