@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from synth_pipelines.core.synthesis import decode, encode, fit_codecs, generate_rows, load_synthesizer, train_synthesizer
+from synth_pipelines.spec import GeneratorSpec
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_decode_clips_numbers_to_the_real_range_and_maps_unknown_categories(mixe
 
 @pytest.mark.slow
 def test_train_and_generate_in_batches_is_reproducible(mixed_frame, tmp_path):
-    model = train_synthesizer(mixed_frame, plugin="bayesian_network", settings={}, seed=3, label="flag",
+    model = train_synthesizer(mixed_frame, GeneratorSpec(plugin="bayesian_network", seed=3), label="flag",
                               categorical={"flag"}, out_dir=tmp_path / "model")
     assert model.train_rows == len(mixed_frame)
     reloaded = load_synthesizer(tmp_path / "model")
