@@ -109,7 +109,7 @@ def controlled_arguments(plugin: str) -> dict[str, str]:
         owned |= {"n_iter_print": "progress_every", "patience": "early_stopping", "n_iter_min": "early_stopping"}
     if plugin == "ddpm":
         owned |= {"validation_size": "validation_fraction", "validation_metric": "validation_fraction",
-                  "callbacks": "early_stopping"}
+                  "callbacks": "early_stopping", "log_interval": "progress_every"}
     owned |= {argument: field for field, argument in DP_ARGUMENTS.get(plugin, {}).items()}
     return owned
 
@@ -182,6 +182,7 @@ def resolve_plugin_kwargs(generator: Any, *, train_rows: int, encoded_columns: i
             kwargs["n_iter_min"] = stopping.min_epochs
     if plugin == "ddpm":
         callbacks: list[dict[str, Any]] = [{"kind": "progress", "every": every}]
+        kwargs["log_interval"] = 1  # ddpm's loss history: one entry per step, for the progress lines
         if stopping is not None or generator.validation_fraction is not None:
             kwargs["validation_size"] = generator.validation_fraction or DDPM_DEFAULT_VALIDATION_FRACTION
             kwargs["validation_metric"] = {"metric": list(DDPM_VALIDATION_METRIC)}
