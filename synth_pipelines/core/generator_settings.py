@@ -100,6 +100,10 @@ def typed_fields_set(generator: Any) -> list[str]:
     return names
 
 
+# Arguments the pipeline sets itself (ddpm's progress callback and the loss history it reads).
+ALWAYS_SET = {"callbacks", "validation_metric", "log_interval"}
+
+
 def controlled_arguments(plugin: str) -> dict[str, str]:
     """Plugin argument -> the typed setting that owns it (a raw `settings` entry must not set it)."""
     owned = {EPOCHS_ARGUMENT[plugin]: "epochs"} if plugin in EPOCHS_ARGUMENT else {}
@@ -124,8 +128,10 @@ def check_settings(generator: Any) -> None:
         raise SettingProblem("epsilon", f"plugin '{plugin}' is differentially private and needs a privacy budget",
                              "set generator.epsilon (e.g. 1.0; smaller is more private)")
     owned = controlled_arguments(plugin)
+    typed = {field.split(".")[0] for field in typed_fields_set(generator)}
     for key in generator.settings:
-        if key in owned:
+        # A raw argument is refused when its typed setting is set too, or when the pipeline always sets it.
+        if key in owned and (owned[key] in typed or key in ALWAYS_SET):
             raise SettingProblem(f"settings.{key}", f"'{key}' is set by the typed setting generator.{owned[key]}",
                                  f"remove it from settings and use generator.{owned[key]}")
 
@@ -161,9 +167,10 @@ def resolve_plugin_kwargs(generator: Any, *, train_rows: int, encoded_columns: i
     plugin = generator.plugin
     kwargs = dict(generator.settings)
     defaults = plugin_defaults(plugin)
-    epochs = generator.epochs or defaults.get(EPOCHS_ARGUMENT.get(plugin, ""), 0)
     if generator.epochs is not None:
         kwargs[EPOCHS_ARGUMENT[plugin]] = generator.epochs
+    epochs_argument = EPOCHS_ARGUMENT.get(plugin, "")
+    epochs = kwargs.get(epochs_argument, defaults.get(epochs_argument, 0))
     if generator.learning_rate is not None:
         kwargs["lr"] = generator.learning_rate
     if generator.batch_size == "auto":
@@ -176,7 +183,7 @@ def resolve_plugin_kwargs(generator: Any, *, train_rows: int, encoded_columns: i
     every = generator.progress_every or max(1, epochs // 10)
     stopping = generator.early_stopping
     if plugin in INTERVAL_CHECKED:
-        kwargs["n_iter_print"] = every
+        kwargs["n_iter_print"] = every = kwargs.get("n_iter_print", every)
         if stopping is not None:
             kwargs["patience"] = math.ceil(stopping.patience / every)  # synthcity counts checks, not epochs
             kwargs["n_iter_min"] = stopping.min_epochs

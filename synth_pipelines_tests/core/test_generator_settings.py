@@ -87,7 +87,8 @@ def test_every_mapped_argument_exists_in_the_plugin_source() -> None:
     ({"plugin": "arf", "device": "cpu"}, "generator.device", ["'arf'", "tvae"]),
     ({"plugin": "nflow", "progress_every": 5}, "generator.progress_every", ["no per-epoch loss"]),
     ({"plugin": "tvae", "epochs": 5, "settings": {"n_iter": 9}}, "generator.settings.n_iter", ["generator.epochs"]),
-    ({"plugin": "tvae", "settings": {"n_iter_print": 9}}, "generator.settings.n_iter_print", ["progress_every"]),
+    ({"plugin": "tvae", "progress_every": 3, "settings": {"n_iter_print": 9}}, "generator.settings.n_iter_print",
+     ["progress_every"]),
     ({"plugin": "tvae", "epsilon": 1.0}, "generator.epsilon", ["'tvae'", "dpgan", "privbayes"]),
     ({"plugin": "adsgan", "epsilon": 1.0}, "generator.epsilon", ["not formal differential privacy"]),
     ({"plugin": "tvae", "batch_size": "big"}, "generator.batch_size", []),
@@ -136,6 +137,10 @@ def test_resolved_arguments_use_the_plugins_names():
     auto = resolve_plugin_kwargs(GeneratorSpec(plugin="arf", epochs=3), train_rows=100, encoded_columns=5,
                                  cuda_available=False, free_memory_bytes=10**9)
     assert auto == {"max_iters": 3}
+    # Without the typed setting, the plugin's own argument may still be given raw (and is kept).
+    raw = resolve_plugin_kwargs(GeneratorSpec(plugin="tvae", settings={"n_iter": 7, "n_iter_print": 7}),
+                                train_rows=100, encoded_columns=5, cuda_available=False, free_memory_bytes=10**9)
+    assert raw == {"n_iter": 7, "n_iter_print": 7}
 
 
 def test_auto_batch_size_rule():
