@@ -51,10 +51,11 @@ def measure(path: str, plugin: str, settings: dict) -> None:
     import pandas as pd
 
     from synth_pipelines.core.synthesis import train_synthesizer
+    from synth_pipelines.spec import GeneratorSpec
 
     frame = pd.read_parquet(path).drop(columns=["loan_id"])
     with tempfile.TemporaryDirectory() as out:
-        model = train_synthesizer(frame, plugin=plugin, settings=settings, seed=7, label="defaulted",
+        model = train_synthesizer(frame, GeneratorSpec(plugin=plugin, settings=settings, seed=7), label="defaulted",
                                   categorical={"defaulted"}, out_dir=Path(out))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": model.training_seconds, "peak_mb": round(peak_mb)}))

@@ -140,13 +140,39 @@ class TrainingViewSpec(_Strict):
         return self
 
 
+class EarlyStoppingSpec(_Strict):
+    patience: int = Field(gt=0, description="Epochs without improvement of the validation score before "
+                                            "training stops.")
+    min_epochs: int = Field(0, ge=0, description="Epochs trained before early stopping may stop.")
+    min_relative_improvement: float | None = Field(
+        None, gt=0.0, lt=1.0, description="Score change (relative) that counts as an improvement (ddpm only).")
+
+
 class GeneratorSpec(_Strict):
+    """The synthcity plugin and its settings. Typed settings are mapped onto the plugin's own argument
+    names (core/generator_settings.py); `settings` passes anything else through unchanged."""
+
     plugin: str = Field("cart", description=(
         "synthcity plugin name, e.g. cart (the default: chosen on UCI Adult, see BENCHMARKS.md), "
         "tvae, ctgan, ddpm, arf, bayesian_network."))
     seed: int = Field(0, ge=0)
+    epochs: int | None = Field(None, gt=0, description="Maximum epochs (iterations for arf and pategan).")
+    learning_rate: float | None = Field(None, gt=0.0, description="Fixed learning rate of the optimizer.")
+    batch_size: Annotated[int, Field(gt=0)] | Literal["auto"] | None = Field(
+        None, description="Rows per optimizer step, or auto (from the row count and the free memory).")
+    validation_fraction: float | None = Field(None, gt=0.0, lt=0.9, description="Train rows held out to "
+                                              "score the model during training (ddpm).")
+    early_stopping: EarlyStoppingSpec | None = None
+    device: Literal["cpu", "cuda", "auto"] | None = Field(None, description="auto: cuda when torch finds one.")
+    progress_every: int | None = Field(None, gt=0, description="Epochs between logged loss lines (and, for "
+                                       "most plugins, validation checks); about 10 lines per run by default.")
+    epsilon: float | None = Field(None, gt=0.0, description="Differential privacy budget (DP plugins only).")
+    delta: float | None = Field(None, gt=0.0, lt=1.0, description="DP failure probability (dpgan, aim).")
+    max_grad_norm: float | None = Field(None, gt=0.0, description="Per-sample gradient clipping norm (dpgan).")
+    noise_multiplier: float | None = Field(None, gt=0.0, description="Refused with the reason: no synthcity "
+                                           "0.2.12 plugin takes one.")
     settings: dict[str, Any] = Field(
-        default_factory=dict, description="Keyword arguments of the synthcity plugin."
+        default_factory=dict, description="Other keyword arguments of the synthcity plugin."
     )
 
     @field_validator("plugin")
@@ -160,6 +186,22 @@ class GeneratorSpec(_Strict):
                        if plugin in UNSUPPORTED else f"unknown synthcity plugin '{plugin}'")
             raise _FieldProblem(problem, f"use one of: {', '.join(sorted(available))}")
         return plugin
+
+    @model_validator(mode="after")
+    def _settings_fit_the_plugin(self) -> GeneratorSpec:
+        from synth_pipelines.core.generator_settings import SettingProblem, check_settings
+
+        try:
+            check_settings(self)
+        except SettingProblem as problem:
+            raise _FieldProblem(problem.problem, problem.fix, problem.field) from None
+        return self
+
+    @property
+    def differentially_private(self) -> bool:
+        from synth_pipelines.core.generator_settings import DP_ARGUMENTS
+
+        return self.plugin in DP_ARGUMENTS
 
 
 class RebalanceSpec(_Strict):
@@ -440,7 +482,7 @@ class DatasetSpec(_Strict):
     owners: list[str] = Field(default_factory=list)
     source: SourceSpec
     training_view: TrainingViewSpec
-    generator: GeneratorSpec
+    generator: GeneratorSpec = GeneratorSpec()
     synthetic: SyntheticSpec
     features: FeaturesSpec = FeaturesSpec()
     qa: QASpec = QASpec()
@@ -473,6 +515,18 @@ class DatasetSpec(_Strict):
         if rebalance and rebalance.column == view.label and view.task == "regression":
             raise _FieldProblem(f"the label '{view.label}' of a regression is a number, not a category",
                                 "rebalance a category column", "synthetic.rebalance.column")
+        return self
+
+    @model_validator(mode="after")
+    def _privacy_for_one_table(self) -> DatasetSpec:
+        # A DP budget bounds what one row of one table can reveal; rows of several synthesized tables
+        # (a customer and their loans) would each spend it on the same person.
+        synthesized = sorted(name for name, table in self.source.tables.items() if not table.lookup)
+        if self.generator.differentially_private and len(synthesized) > 1:
+            raise _FieldProblem(f"differential privacy is only supported when one table is synthesized; "
+                                f"source.tables has {len(synthesized)}: {', '.join(synthesized)}",
+                                "declare one source table (others only as `lookup: true` reference data), or "
+                                "use a plugin that is not differentially private", "generator.epsilon")
         return self
 
     @model_validator(mode="after")

@@ -53,8 +53,11 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
                    "tables": {name: {"rows": t.rows, "fingerprint": t.fingerprint}
                               for name, t in snapshot.tables.items()}},
         "generator": {"plugin": synthesizer.plugin, "settings": synthesizer.settings, "seed": synthesizer.seed,
+                      "plugin_kwargs": synthesizer.plugin_kwargs,
                       "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
                       "columns": [asdict(c) for c in synthesizer.codecs]},
+        # Budget, delta and epsilon spent of a differentially private generator; null when it is not DP.
+        "differential_privacy": synthesizer.privacy,
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
         **_data_treatment(loaded, synthesizer, qa, rebalance),
         "qa": qa,

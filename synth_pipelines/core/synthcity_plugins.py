@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ _BASE_ARGUMENTS = {"random_state", "device", "workspace", "compress_dataset", "s
 RESERVED_SETTINGS = {"random_state", "workspace"}
 
 log = logging.getLogger("synth_pipelines.synthcity")
+# synthcity's per-epoch lines, logged at loguru DEBUG (pategan's at INFO): "[12/100]\tLoss_D: ...",
+# "[12/100] Loss: ...", "[12/100] Privacy budget: ...", "[12/100] Early stopping", "[pategan it 3] epsilon_hat ...".
+_PROGRESS_LINE = re.compile(r"^\s*\[(\d+/\d+|pategan it \d+)\]")
 
 
 # This project's own synthcity plugins (synth_pipelines/generators/plugin_<name>.py).
@@ -100,10 +104,16 @@ def quiet_synthcity() -> None:
 
     def to_python_logging(message: Any) -> None:
         record = message.record
-        level = logging.DEBUG if record["level"].no < 30 else logging.WARNING
+        if record["level"].no >= 30:
+            level = logging.WARNING
+        elif _PROGRESS_LINE.match(record["message"]):
+            level = logging.INFO  # training progress: shown in the CLI and the Dagster run log
+        else:
+            level = logging.DEBUG
         log.log(level, "%s", record["message"])
 
-    loguru_logger.add(to_python_logging, level="INFO", format="{message}")
+    # DEBUG: synthcity logs its epoch and loss lines at DEBUG.
+    loguru_logger.add(to_python_logging, level="DEBUG", format="{message}")
 
 
 def load_plugin_class(name: str) -> type:
@@ -116,16 +126,36 @@ def load_plugin_class(name: str) -> type:
     return importlib.import_module(module_name).plugin
 
 
+def _plugin_init(name: str) -> ast.FunctionDef:
+    tree = ast.parse(_plugin_files()[name].read_text())
+    class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
+                      and any(getattr(t, "id", None) == "plugin" for t in node.targets))
+    plugin_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name)
+    return next(node for node in plugin_class.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+
+
+@cache
+def plugin_defaults(name: str) -> dict[str, Any]:
+    """The literal default values of a plugin's __init__ arguments (e.g. n_iter), read from its source."""
+    init = _plugin_init(name)
+    positional = init.args.args[len(init.args.args) - len(init.args.defaults):]
+    pairs = list(zip(positional, init.args.defaults)) + [
+        (arg, default) for arg, default in zip(init.args.kwonlyargs, init.args.kw_defaults) if default is not None]
+    defaults = {}
+    for arg, node in pairs:
+        try:
+            defaults[arg.arg] = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError):
+            continue  # not a literal (e.g. DEVICE)
+    return defaults
+
+
 def plugin_arguments(name: str) -> set[str]:
     """The settings a plugin accepts, read from its source without importing synthcity (~20 s).
 
     synthcity plugins swallow unknown keyword arguments, so a typo would silently do nothing.
     """
-    tree = ast.parse(_plugin_files()[name].read_text())
-    class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
-                      and any(getattr(t, "id", None) == "plugin" for t in node.targets))
-    plugin_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name)
-    init = next(node for node in plugin_class.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+    init = _plugin_init(name)
     own = {arg.arg for arg in init.args.args + init.args.kwonlyargs} - {"self"}
     return own | _BASE_ARGUMENTS
 
@@ -134,22 +164,3 @@ def unsupported_settings(name: str, settings: dict[str, Any]) -> list[str]:
     accepted = plugin_arguments(name)
     return sorted(key for key in settings if key not in accepted or key in RESERVED_SETTINGS)
 
-
-def plugin_defaults(name: str) -> dict[str, Any]:
-    """A plugin's own default settings (those written as literals), read like `plugin_arguments`."""
-    tree = ast.parse(_plugin_files()[name].read_text())
-    class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
-                      and any(getattr(t, "id", None) == "plugin" for t in node.targets))
-    plugin_class = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name)
-    init = next(node for node in plugin_class.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
-    positional = init.args.args[len(init.args.args) - len(init.args.defaults):]
-    pairs = [*zip(positional, init.args.defaults), *zip(init.args.kwonlyargs, init.args.kw_defaults)]
-    defaults = {}
-    for arg, node in pairs:
-        if node is None:
-            continue
-        try:
-            defaults[arg.arg] = ast.literal_eval(node)
-        except (ValueError, TypeError, SyntaxError):  # an expression (e.g. a torch device), not a setting
-            continue
-    return defaults

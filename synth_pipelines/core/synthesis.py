@@ -17,14 +17,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
 from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings
+
+if TYPE_CHECKING:
+    from synth_pipelines.spec import GeneratorSpec
 
 MISSING = "__missing__"
 ColumnKind = Literal["integer", "float", "category", "date", "datetime"]
@@ -142,24 +146,66 @@ class Synthesizer:
     train_rows: int
     training_seconds: float
     model_path: str
+    # What the plugin was given: `settings` plus the typed generator settings under the plugin's names.
+    plugin_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Differentially private plugins: budget, delta and the epsilon spent (see privacy_record).
+    privacy: dict[str, Any] | None = None
 
     def save_manifest(self, folder: Path) -> None:
         (folder / "synthesizer.json").write_text(json.dumps(asdict(self), indent=2, default=str))
 
 
-def train_synthesizer(train: pd.DataFrame, *, plugin: str, settings: dict[str, Any], seed: int,
-                      label: str, categorical: set[str], out_dir: Path) -> Synthesizer:
-    """Fit the plugin on the encoded train rows and save it with its settings and seed."""
+def privacy_record(plugin: str, model: Any, epsilon: float) -> dict[str, Any]:
+    """The DP budget and what training spent: the plugin's own accounting where it keeps one."""
+    record: dict[str, Any] = {"plugin": plugin, "epsilon_budget": epsilon}
+    if plugin == "dpgan":
+        gan = model.model.model
+        # opacus' accountant is reachable only through the hook it attached to the DP optimizer.
+        cells = gan.discriminator.optimizer.step_hook.__closure__ or ()
+        accountant = next(c.cell_contents for c in cells if hasattr(c.cell_contents, "get_epsilon"))
+        record |= {"delta": gan.dp_delta, "epsilon_spent": float(accountant.get_epsilon(gan.dp_delta)),
+                   "accounting": f"reported by opacus' {accountant.mechanism()} accountant of the DP-SGD "
+                                 f"discriminator (noise multiplier {gan.discriminator.optimizer.noise_multiplier:.4g})"}
+    elif plugin == "pategan":
+        pate = model.model
+        # pategan's moments accountant, as it computes epsilon_hat after each round (it may overshoot
+        # the budget by the last round).
+        spent = min((pate.alpha_dict[i] - np.log(pate.delta)) / (i + 1) for i in range(pate.alpha))
+        record |= {"delta": float(pate.delta), "epsilon_spent": float(spent),
+                   "accounting": "reported by pategan's moments accountant (epsilon_hat after the last round)"}
+    else:
+        delta = getattr(model, "delta", None)
+        record |= {"delta": delta, "epsilon_spent": epsilon,
+                   "accounting": f"configured budget: {plugin} reports no spent epsilon; it calibrates its noise "
+                                 "so that the whole budget is used"}
+    return record
+
+
+def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],
+                      out_dir: Path) -> Synthesizer:
+    """Fit the spec's plugin on the encoded train rows; save it with its settings, seed and privacy record."""
+    import psutil
+    import torch
     from synthcity.plugins.core.dataloader import GenericDataLoader
     from synthcity.utils.reproducibility import enable_reproducible_results
     from synthcity.utils.serialization import save_to_file
 
+    from synth_pipelines.core.synthcity_callbacks import build_plugin_objects
+
+    plugin = generator.plugin
     plugin_class = load_plugin_class(plugin)
     out_dir.mkdir(parents=True, exist_ok=True)
     codecs = fit_codecs(train, categorical)
     encoded = encode(train, codecs)
+    cuda = torch.cuda.is_available()
+    free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available
+    plugin_kwargs = resolve_plugin_kwargs(generator, train_rows=len(encoded), encoded_columns=encoded.shape[1],
+                                          cuda_available=cuda, free_memory_bytes=free_memory)
+    workspace = out_dir / "workspace"
+    seed = generator.seed
     enable_reproducible_results(seed)
-    model = plugin_class(random_state=seed, workspace=out_dir / "workspace", **settings)
+    model = plugin_class(random_state=seed, workspace=workspace, **build_plugin_objects(plugin_kwargs, workspace))
+    log.info("%s: training with %s", plugin, json.dumps(plugin_kwargs, default=str))
     started = time.perf_counter()
     printed = io.StringIO()  # some plugins print progress (arfpy); keep it out of the terminal, in the log
     with muted_library_warnings(), contextlib.redirect_stdout(printed):
@@ -167,11 +213,12 @@ def train_synthesizer(train: pd.DataFrame, *, plugin: str, settings: dict[str, A
     for line in printed.getvalue().splitlines():
         log.info("%s: %s", plugin, line)
     seconds = time.perf_counter() - started
+    privacy = privacy_record(plugin, model, generator.epsilon) if generator.epsilon is not None else None
     model_path = out_dir / "model.pkl"
     save_to_file(model_path, model)
-    synthesizer = Synthesizer(plugin=plugin, settings=settings, seed=seed, codecs=codecs, label=label,
-                              train_rows=len(train), training_seconds=round(seconds, 2),
-                              model_path=str(model_path))
+    synthesizer = Synthesizer(plugin=plugin, settings=dict(generator.settings), seed=seed, codecs=codecs,
+                              label=label, train_rows=len(train), training_seconds=round(seconds, 2),
+                              model_path=str(model_path), plugin_kwargs=plugin_kwargs, privacy=privacy)
     synthesizer.save_manifest(out_dir)
     return synthesizer
 

@@ -14,8 +14,11 @@ and release assets, so bumping it marks them stale in the UI.
 
 import hashlib
 import json
+import logging
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ import pandas as pd
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
+from synth_pipelines.core.generator_settings import SettingProblem
 from synth_pipelines.core.lookups import LookupKeyError, check_lookup_keys, lookup_foreign_keys, lookup_tables
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
@@ -61,6 +65,34 @@ class TableFile:
 class TrainedModel:
     snapshot_id: str
     synthesizer: Synthesizer
+
+
+class _ToDagsterLog(logging.Handler):
+    """Forwards the pipeline's INFO lines (e.g. a plugin's epoch and loss) to the run's event log."""
+
+    def __init__(self, context: dg.AssetExecutionContext) -> None:
+        super().__init__(logging.INFO)
+        self.context = context
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = self.context.log.warning if record.levelno >= logging.WARNING else self.context.log.info
+        log(self.format(record))
+
+
+@contextmanager
+def training_progress_to(context: dg.AssetExecutionContext) -> Iterator[None]:
+    """While the block runs, lines logged under `synth_pipelines` at INFO reach the Dagster log."""
+    logger = logging.getLogger("synth_pipelines")
+    handler = _ToDagsterLog(context)
+    previous = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _hash(part: Any) -> str:
@@ -159,13 +191,19 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         categorical = {view_spec.label} if view_spec.task == "classification" else set()
         categorical |= set(lookup_foreign_keys(spec.source, frame.columns))  # only real lookup keys come out
         context.log.info(f"training {spec.generator.plugin} on {len(frame)} rows x {frame.shape[1]} columns")
-        model = train_synthesizer(frame, plugin=spec.generator.plugin, settings=spec.generator.settings,
-                                  seed=spec.generator.seed, label=view_spec.label, categorical=categorical,
-                                  out_dir=storage.work(name, train.snapshot_id, "synthesizer"))
-        return dg.Output(TrainedModel(train.snapshot_id, model), metadata={
-            "plugin": model.plugin, "seed": model.seed, "settings": dg.MetadataValue.json(model.settings),
-            "training_seconds": model.training_seconds, "train_rows": model.train_rows,
-            "model_path": dg.MetadataValue.path(model.model_path)})
+        try:
+            with training_progress_to(context):
+                model = train_synthesizer(frame, spec.generator, label=view_spec.label, categorical=categorical,
+                                          out_dir=storage.work(name, train.snapshot_id, "synthesizer"))
+        except SettingProblem as problem:  # e.g. device: cuda on a machine without one
+            raise loaded.error(f"generator.{problem.field}", problem.problem, problem.fix) from None
+        metadata = {"plugin": model.plugin, "seed": model.seed, "settings": dg.MetadataValue.json(model.settings),
+                    "plugin_kwargs": dg.MetadataValue.json(model.plugin_kwargs),
+                    "training_seconds": model.training_seconds, "train_rows": model.train_rows,
+                    "model_path": dg.MetadataValue.path(model.model_path)}
+        if model.privacy:
+            metadata["differential_privacy"] = dg.MetadataValue.json(model.privacy)
+        return dg.Output(TrainedModel(train.snapshot_id, model), metadata=metadata)
 
     @dg.asset(key=key("synthetic_rows"), kinds={"synthcity", "parquet"},
               code_version=_hash(spec.synthetic.model_dump()), ins={"model": dg.AssetIn(key("synthesizer"))},
@@ -231,7 +269,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
                              spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance)
         paths = write_reports(report, storage.work(name, features.snapshot_id, "qa"), real_train, synthetic,
-                              codecs, spec.qa)
+                              codecs, spec.qa, privacy=model.synthesizer.privacy)
         for check in report.checks:
             yield dg.AssetCheckResult(
                 asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,

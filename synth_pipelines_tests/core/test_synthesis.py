@@ -10,7 +10,7 @@ import pytest
 
 from synth_pipelines.core.synthesis import (RebalanceError, decode, encode, fit_codecs, generate_rows, load_synthesizer,
                                            train_synthesizer)
-from synth_pipelines.spec import RebalanceSpec
+from synth_pipelines.spec import GeneratorSpec, RebalanceSpec
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_decode_clips_numbers_to_the_real_range_and_maps_unknown_categories(mixe
 
 @pytest.mark.slow
 def test_train_and_generate_in_batches_is_reproducible(mixed_frame, tmp_path):
-    model = train_synthesizer(mixed_frame, plugin="bayesian_network", settings={}, seed=3, label="flag",
+    model = train_synthesizer(mixed_frame, GeneratorSpec(plugin="bayesian_network", seed=3), label="flag",
                               categorical={"flag"}, out_dir=tmp_path / "model")
     assert model.train_rows == len(mixed_frame)
     reloaded = load_synthesizer(tmp_path / "model")
@@ -91,7 +91,7 @@ def rare_flag_model(tmp_path_factory):
     frame = pd.DataFrame({"flag": flag, "segment": segment, "amount": rng.normal(100, 10, n) + 50 * flag})
     folder = tmp_path_factory.mktemp("rare_flag")
     settings = {"struct_learning_search_method": "hillclimb", "struct_learning_score": "bic"}
-    return train_synthesizer(frame, plugin="bayesian_network", settings=settings, seed=3, label="flag",
+    return train_synthesizer(frame, GeneratorSpec(plugin="bayesian_network", settings=settings, seed=3), label="flag",
                              categorical={"flag"}, out_dir=folder / "model"), folder
 
 

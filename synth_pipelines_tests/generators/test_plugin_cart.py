@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from synth_pipelines.core.synthcity_plugins import available_plugins, load_plugin_class, plugin_arguments
 from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
 from synth_pipelines.generators.plugin_cart import auto_min_samples_leaf
+from synth_pipelines.spec import GeneratorSpec
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_label_model_choice(loans: pd.DataFrame) -> None:
 
 
 def test_seed_reproduces_rows_through_the_pipeline(loans: pd.DataFrame, tmp_path) -> None:
-    model = train_synthesizer(loans, plugin="cart", settings={}, seed=5, label="defaulted",
+    model = train_synthesizer(loans, GeneratorSpec(plugin="cart", seed=5), label="defaulted",
                               categorical={"defaulted"}, out_dir=tmp_path / "model")
     first = generate_rows(model, rows=1200, batch_rows=500, id_prefix="t", out_dir=tmp_path / "a")
     second = generate_rows(model, rows=1200, batch_rows=500, id_prefix="t", out_dir=tmp_path / "b")

@@ -217,8 +217,17 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, classes="t", na_rep="") if len(frame) else "<p>none</p>"
 
 
+def privacy_frame(privacy: dict[str, Any] | None) -> pd.DataFrame:
+    """The differential privacy guarantee of the generator, one row (none when it is not DP)."""
+    if not privacy:
+        return pd.DataFrame()
+    return pd.DataFrame([{"plugin": privacy["plugin"], "epsilon budget": privacy["epsilon_budget"],
+                          "epsilon spent": privacy["epsilon_spent"], "delta": privacy.get("delta"),
+                          "how the spent epsilon is known": privacy["accounting"]}])
+
+
 def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
-               review: pd.DataFrame) -> Path:
+               review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
     verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
     parts = ["<!doctype html><meta charset='utf-8'><title>Synthetic data QA report</title><style>",
              "body{font-family:sans-serif;margin:2em}table.t{border-collapse:collapse;font-size:12px}",
@@ -231,6 +240,8 @@ def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple
                   _table(rebalance_frame(report))]
     parts += ["<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
               "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
+    if privacy:
+        parts += ["<h2>Differential privacy</h2>", _table(privacy_frame(privacy))]
     for title, figures in sections.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
@@ -259,7 +270,7 @@ def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 4
 
 
 def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
-              review: pd.DataFrame) -> Path:
+              review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
     with PdfPages(path) as pdf:
         verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
         _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", summary_frame(report).drop(columns=["implementation"]))
@@ -267,6 +278,8 @@ def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[
             _text_page(pdf, "Rebalancing: " + _rebalance_note(report)[:140], rebalance_frame(report))
         _text_page(pdf, "Great Expectations failures", ge_failures_frame(report))
         _text_page(pdf, "Utility (TSTR vs TRTR)", utility_frame(report))
+        if privacy:
+            _text_page(pdf, "Differential privacy", privacy_frame(privacy))
         for title, figures in sections.items():
             for caption, figure in figures:
                 figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
@@ -276,16 +289,19 @@ def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[
 
 
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
-                  codecs: list[ColumnCodec], thresholds: QAThresholds | None = None) -> dict[str, Path]:
-    """Write qa_report.json, qa_report.html and qa_report.pdf into `folder`; return their paths."""
+                  codecs: list[ColumnCodec], thresholds: QAThresholds | None = None,
+                  privacy: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write qa_report.json, qa_report.html and qa_report.pdf into `folder`; return their paths.
+    `privacy`: the synthesizer's differential privacy record (plugin, epsilon budget and spent, delta)."""
     t = thresholds or QAThresholds()
     folder.mkdir(parents=True, exist_ok=True)
     sections = build_figures(report, train, synthetic, codecs, t)
     review = sample(synthetic, t.report_sample_rows, t.seed)
     json_path = folder / "qa_report.json"
-    json_path.write_text(json.dumps(report.to_dict(), indent=2, default=_json_default))
-    return {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review),
-            "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review)}
+    json_path.write_text(json.dumps({**report.to_dict(), "differential_privacy": privacy}, indent=2,
+                                    default=_json_default))
+    return {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review, privacy),
+            "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review, privacy)}
 
 
 def _json_default(value: Any) -> Any:

@@ -11,6 +11,7 @@ import pytest
 
 from synth_pipelines.core.quality import QAThresholds, run_quality
 from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
+from synth_pipelines.spec import GeneratorSpec
 
 PROTECTED = QAThresholds(protected_columns=["sex", "race"])
 
@@ -110,8 +111,8 @@ def test_rows_copied_from_the_holdout_are_rejected_as_a_holdout_leak(adult, with
 
 def _bayesian_network_rows(adult, tmp_path, settings):
     train = adult.train
-    model = train_synthesizer(train, plugin="bayesian_network", settings=settings, seed=7, label="income",
-                              categorical={"income"}, out_dir=tmp_path / "model")
+    model = train_synthesizer(train, GeneratorSpec(plugin="bayesian_network", settings=settings, seed=7),
+                              label="income", categorical={"income"}, out_dir=tmp_path / "model")
     rows = generate_rows(model, rows=len(train), batch_rows=len(train), id_prefix="bn", out_dir=tmp_path / "rows")
     return pd.read_parquet(rows.path)
 
