@@ -460,3 +460,9 @@ def test_load_specs_reports_the_broken_file(demo_spec_data: dict[str, Any], writ
     with pytest.raises(SpecError) as excinfo:
         load_specs(good.parent)
     assert_names(str(excinfo.value), bad_path, "synthetic.rows")
+
+
+def test_default_generator_is_cart(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    del demo_spec_data["generator"]
+    generator = load_spec(write_spec(demo_spec_data, "default.yaml")).spec.generator
+    assert (generator.plugin, generator.seed, generator.settings) == ("cart", 0, {})

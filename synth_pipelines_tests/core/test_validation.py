@@ -303,3 +303,13 @@ def test_dropping_a_calculated_column_removes_it_from_the_features(demo_spec_dat
     demo_spec_data["features"]["drop_columns"] = ["debt_to_income", "annual_income"]
     columns = validate_against_source(load_spec(write_spec(demo_spec_data))).feature_columns
     assert "debt_to_income" not in columns and "annual_income" not in columns and "age_band" in columns
+
+
+def test_holdout_sql_that_does_not_run(invalid: Callable[..., str]) -> None:
+    invalid(lambda d: d["training_view"].update(holdout_sql="SELECT * FROM loanz"), "training_view.holdout_sql",
+            "does not run", fix="like training_view.sql")
+
+
+def test_holdout_sql_with_other_columns(invalid: Callable[..., str]) -> None:
+    invalid(lambda d: d["training_view"].update(holdout_sql="SELECT loan_id, defaulted FROM loans"),
+            "training_view.holdout_sql", "returns columns", fix="same columns in the same order")
