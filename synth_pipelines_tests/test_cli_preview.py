@@ -24,6 +24,7 @@ WriteSpec = Callable[[dict[str, Any], str], Path]
 
 def test_preview_spec_samples_cuts_work_and_makes_qa_advisory(shipped_demo_spec_data: dict[str, Any],
                                                               write_spec: WriteSpec, tmp_path: Path) -> None:
+    shipped_demo_spec_data["generator"] = {"plugin": "arf", "seed": 7, "settings": {"min_node_size": 10}}
     loaded = load_spec(write_spec(shipped_demo_spec_data, "demo.yaml"))
     preview = preview_spec(loaded, train_rows=300, synthetic_rows=100)
     spec = preview.spec
