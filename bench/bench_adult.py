@@ -32,8 +32,8 @@ GENERATORS: dict[str, dict[str, Any]] = {
     "tvae": {"plugin": "tvae", "settings": {"n_iter": 100}},
     "ctgan": {"plugin": "ctgan", "settings": {"n_iter": 100}},
     "ddpm": {"plugin": "ddpm", "settings": {"n_iter": 500}},
-    "privbayes_eps1": {"plugin": "privbayes", "settings": {"epsilon": 1.0}},
-    "privbayes_eps10": {"plugin": "privbayes", "settings": {"epsilon": 10.0}},
+    "privbayes_eps1": {"plugin": "privbayes", "epsilon": 1.0},
+    "privbayes_eps10": {"plugin": "privbayes", "epsilon": 10.0},
 }
 COLUMNS = [("tstr", "TSTR AUC"), ("trtr", "TRTR AUC"), ("utility_ratio", "ratio"), ("fidelity", "fidelity"),
            ("discriminator_auc", "disc. AUC"), ("dcr_share", "DCR share"), ("exact_copy_share", "exact copies"),
@@ -70,7 +70,8 @@ def markdown(table: dict[str, dict[str, Any]]) -> str:
     head = "| generator | settings | runs | " + " | ".join(title for _, title in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
     for name, row in table.items():
-        settings = json.dumps(GENERATORS.get(name, {}).get("settings", {})).replace("|", "/")
+        generator = {k: v for k, v in GENERATORS.get(name, {}).items() if k != "plugin"}
+        settings = json.dumps(generator).replace("|", "/")
         cells = [f"{row[k]:.3f}" if isinstance(row[k], float) and row[k] < 10 else
                  (f"{row[k]:,.0f}" if isinstance(row[k], (int, float)) else "-") for k, _ in COLUMNS]
         lines.append(f"| {name} | `{settings}` | {row['runs']} | " + " | ".join(cells) + " |")
