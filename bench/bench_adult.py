@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_adult.py                      # every generator, 3 seeds
     .venv/bin/python bench/bench_adult.py --generators arf --seeds 5
 
-The source is a SQLite database built from ../shared/data/adult (train split -> adult_train, test
-split -> adult_test) in the work folder; bench/adult.yaml trains on the train split and holds out the
+The source is a SQLite database built from ../shared/data/adult (one table, `split` = train or
+test) in the work folder; bench/adult.yaml trains on the train split and holds out the
 official test split. Raw results per run go to <work>/results.jsonl; the medians table is printed
 as Markdown for BENCHMARKS.md.
 """
@@ -43,17 +43,18 @@ COLUMNS = [("tstr", "TSTR AUC"), ("trtr", "TRTR AUC"), ("utility_ratio", "ratio"
 
 
 def build_source(path: Path, rows: int | None = None) -> Path:
-    """adult_train / adult_test with a row_id each (test ids after the train ids, so keys never collide)."""
+    """Table `adult`: both official splits with a row_id and `split` ('train' or 'test')."""
     path.unlink(missing_ok=True)
+    parts = []
+    for split in ("train", "test"):
+        frame = pd.read_csv(SHARED_DATA / "adult" / f"adult_{split}.csv.gz", skipinitialspace=True)
+        if rows:
+            frame = frame.sample(n=min(rows, len(frame)), random_state=0)
+        parts.append(frame.assign(split=split))
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(0, "row_id", range(1, len(table) + 1))
     with sqlite3.connect(path) as con:
-        offset = 0
-        for table in ("adult_train", "adult_test"):
-            frame = pd.read_csv(SHARED_DATA / "adult" / f"{table}.csv.gz", skipinitialspace=True)
-            if rows:
-                frame = frame.sample(n=min(rows, len(frame)), random_state=0)
-            frame.insert(0, "row_id", range(offset + 1, offset + len(frame) + 1))
-            offset += 10_000_000
-            frame.to_sql(table, con, index=False)
+        table.to_sql("adult", con, index=False)
     return path
 
 
