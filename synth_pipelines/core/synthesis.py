@@ -173,6 +173,13 @@ def privacy_record(plugin: str, model: Any, epsilon: float) -> dict[str, Any]:
         spent = min((pate.alpha_dict[i] - np.log(pate.delta)) / (i + 1) for i in range(pate.alpha))
         record |= {"delta": float(pate.delta), "epsilon_spent": float(spent),
                    "accounting": "reported by pategan's moments accountant (epsilon_hat after the last round)"}
+    elif plugin == "privbayes":
+        from synth_pipelines.generators.plugin_privbayes import STRUCTURE_SHARE
+
+        record |= {"delta": None, "epsilon_spent": epsilon,
+                   "accounting": f"configured budget, pure epsilon-DP by construction: {STRUCTURE_SHARE:g} of it "
+                                 "chooses the network (exponential mechanism), the rest noises the conditionals "
+                                 "(Laplace over every cell)"}
     else:
         delta = getattr(model, "delta", None)
         record |= {"delta": delta, "epsilon_spent": epsilon,

@@ -191,7 +191,7 @@ def test_epsilon_reaches_the_plugin_and_changes_the_rows(rows, tmp_path):
     assert (model.epsilon, loose_model.epsilon) == (0.05, 50.0)
     assert strict.privacy == {"plugin": "privbayes", "epsilon_budget": 0.05, "epsilon_spent": 0.05, "delta": None,
                               "accounting": strict.privacy["accounting"]}
-    assert "configured budget" in strict.privacy["accounting"]
+    assert "configured budget" in strict.privacy["accounting"] and "exponential mechanism" in strict.privacy["accounting"]
     recorded = json.loads((tmp_path / "strict" / "synthesizer.json").read_text())
     assert recorded["privacy"]["epsilon_budget"] == 0.05 and recorded["plugin_kwargs"] == {"epsilon": 0.05}
     first = pd.read_parquet(generate_rows(strict, rows=200, batch_rows=200, id_prefix="s", out_dir=tmp_path / "a").path)
