@@ -156,7 +156,7 @@ class GeneratorSpec(_Strict):
         "synthcity plugin name, e.g. cart (the default: chosen on UCI Adult, see BENCHMARKS.md), "
         "tvae, ctgan, ddpm, arf, bayesian_network."))
     seed: int = Field(0, ge=0)
-    epochs: int | None = Field(None, gt=0, description="Maximum epochs (iterations for arf and pategan).")
+    epochs: int | None = Field(None, gt=0, description="Maximum epochs (adversarial rounds for arf).")
     learning_rate: float | None = Field(None, gt=0.0, description="Fixed learning rate of the optimizer.")
     batch_size: Annotated[int, Field(gt=0)] | Literal["auto"] | None = Field(
         None, description="Rows per optimizer step, or auto (from the row count and the free memory).")
@@ -166,11 +166,12 @@ class GeneratorSpec(_Strict):
     device: Literal["cpu", "cuda", "auto"] | None = Field(None, description="auto: cuda when torch finds one.")
     progress_every: int | None = Field(None, gt=0, description="Epochs between logged loss lines (and, for "
                                        "most plugins, validation checks); about 10 lines per run by default.")
-    epsilon: float | None = Field(None, gt=0.0, description="Differential privacy budget (DP plugins only).")
-    delta: float | None = Field(None, gt=0.0, lt=1.0, description="DP failure probability (dpgan, aim).")
-    max_grad_norm: float | None = Field(None, gt=0.0, description="Per-sample gradient clipping norm (dpgan).")
-    noise_multiplier: float | None = Field(None, gt=0.0, description="Refused with the reason: no synthcity "
-                                           "0.2.12 plugin takes one.")
+    epsilon: float | None = Field(None, gt=0.0, description="Differential privacy budget (privbayes).")
+    # Refused with the reason (core/generator_settings.py): privbayes is pure epsilon-DP and not trained by
+    # gradient descent; synthcity's DP-SGD/PATE/AIM plugins are refused as not DP (synthcity_plugins.UNSUPPORTED).
+    delta: float | None = Field(None, gt=0.0, lt=1.0, description="Refused: privbayes is pure epsilon-DP.")
+    max_grad_norm: float | None = Field(None, gt=0.0, description="Refused: no DP-SGD generator is offered.")
+    noise_multiplier: float | None = Field(None, gt=0.0, description="Refused: no DP-SGD generator is offered.")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Other keyword arguments of the synthcity plugin."
     )

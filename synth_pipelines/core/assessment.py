@@ -226,8 +226,8 @@ def _leakage_findings(frame: pd.DataFrame, view_spec: TrainingViewSpec, seed: in
 #   neural   (tvae, ctgan, ddpm, ...): rows x encoded width x (n_iter + 1): epochs over one-hot rows,
 #            plus about one epoch's worth for fitting the data encoder (per-column mixture models)
 #   forest   (arf): rows x columns x num_trees
-#   bayesian (bayesian_network, privbayes, aim): rows x columns^2 (structure search scores column pairs)
-#   marginal (marginal_distributions, uniform/dummy samplers): rows x columns
+#   bayesian (bayesian_network): rows x columns^2 (structure search scores column pairs)
+#   marginal (marginal_distributions, uniform/dummy samplers, privbayes): rows x columns (privbayes: 0.3 s on Adult)
 #   tree     (cart): rows x columns (one tree per column, plus one gradient-boosted label model);
 #            measured 1.5 s on Adult (32,561 x 15) and about 1 s on the demo view (3,840 x 19)
 # Calibrated with bench/calibrate_assessment.py on the demo view (19 columns, encoded width 49) with
@@ -251,7 +251,7 @@ COST_MODELS = {
     "marginal": CostModel(overhead_seconds=0.1, seconds_per_unit=2e-6, base_mb=810, mb_per_million_cells=50),
     "tree": CostModel(overhead_seconds=0.5, seconds_per_unit=3e-6, base_mb=820, mb_per_million_cells=600),
 }
-_FAMILY = {"arf": "forest", "bayesian_network": "bayesian", "privbayes": "bayesian", "aim": "bayesian",
+_FAMILY = {"arf": "forest", "bayesian_network": "bayesian", "privbayes": "marginal",
            "cart": "tree", "marginal_distributions": "marginal", "uniform_sampler": "marginal", "dummy_sampler": "marginal"}
 # The setting that scales a family's work linearly (read from the spec, else the plugin's default).
 WORK_SETTING = {"neural": "n_iter", "forest": "num_trees"}

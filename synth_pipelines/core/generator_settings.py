@@ -16,21 +16,19 @@ from typing import Any
 from synth_pipelines.core.synthcity_plugins import plugin_defaults
 
 # Plugins that train torch models; the others ignore `device`.
-TORCH_PLUGINS = ("adsgan", "ctgan", "ddpm", "dpgan", "nflow", "pategan", "rtvae", "tvae")
-# Maximum epochs/iterations: n_iter for the torch plugins (pategan: outer teacher/GAN rounds), arf's
+TORCH_PLUGINS = ("adsgan", "ctgan", "ddpm", "nflow", "rtvae", "tvae")
+# Maximum epochs/iterations: n_iter for the torch plugins, arf's
 # adversarial loop max_iters. bayesian_network's struct_learning_n_iter bounds a structure search, not training.
 EPOCHS_ARGUMENT = {**{p: "n_iter" for p in TORCH_PLUGINS}, "arf": "max_iters"}
 # Plugins that evaluate (validation loss or a detection metric on a fixed 20% split) every n_iter_print
 # epochs, log a loss line there, and stop after `patience` evaluations without improvement past n_iter_min.
-INTERVAL_CHECKED = ("adsgan", "ctgan", "dpgan", "nflow", "rtvae", "tvae")
+INTERVAL_CHECKED = ("adsgan", "ctgan", "nflow", "rtvae", "tvae")
 EARLY_STOPPING = (*INTERVAL_CHECKED, "ddpm")  # ddpm: synthcity's EarlyStopping callback, every epoch
-PROGRESS = ("adsgan", "ctgan", "ddpm", "dpgan", "rtvae", "tvae")  # those with per-epoch loss lines
-# Differentially private plugins and their argument for each typed DP setting.
+PROGRESS = ("adsgan", "ctgan", "ddpm", "rtvae", "tvae")  # those with per-epoch loss lines
+# Differentially private plugins and their argument for each typed DP setting. synthcity's dpgan,
+# pategan and aim are refused (synthcity_plugins.UNSUPPORTED): they do not deliver the DP they claim.
 DP_ARGUMENTS = {
-    "dpgan": {"epsilon": "epsilon", "delta": "delta", "max_grad_norm": "dp_max_grad_norm"},
-    "pategan": {"epsilon": "epsilon"},
-    "aim": {"epsilon": "epsilon", "delta": "delta"},
-    "privbayes": {"epsilon": "epsilon"},
+    "privbayes": {"epsilon": "epsilon"},  # this project's PrivBayes (generators/plugin_privbayes.py)
 }
 # ddpm's early stopping score on the validation rows: cheap, and minimized.
 DDPM_VALIDATION_METRIC = ("stats", "jensenshannon_dist")
@@ -43,16 +41,14 @@ _WHY_NOT = {
         "synthcity counts any improvement of its validation score, however small",
     ("early_stopping", ("arf",)): "arf only has a yes/no `early_stop` (stop when accuracy stops improving; "
                                   "settings.early_stop), no patience",
-    ("early_stopping", ("pategan",)): "pategan stops when its privacy budget is spent, not on validation",
     ("progress_every", ("nflow",)): "synthcity's nflow logs no per-epoch loss",
-    ("delta", ("pategan",)): "synthcity 0.2.12's pategan discards the delta it is given (it always uses "
-                             "1/(n*sqrt(n)) for n train rows)",
     ("delta", ("privbayes",)): "privbayes is pure epsilon-DP, it has no delta",
     ("epsilon", ("adsgan",)): "adsgan's identifiability penalty is not formal differential privacy and has no "
-                              "epsilon (use dpgan, pategan, aim or privbayes for a DP guarantee)",
-    ("noise_multiplier", tuple(DP_ARGUMENTS)): "no synthcity 0.2.12 plugin takes a noise multiplier: dpgan "
-                                               "derives it from epsilon, delta and epochs (opacus), aim from "
-                                               "epsilon and delta",
+                              "epsilon (use privbayes for a DP guarantee)",
+    ("noise_multiplier", tuple(DP_ARGUMENTS)): "privbayes calibrates its Laplace noise from epsilon; no DP-SGD "
+                                               "generator is offered (synthcity's dpgan is not DP, see BENCHMARKS.md)",
+    ("max_grad_norm", tuple(DP_ARGUMENTS)): "privbayes is not trained by gradient descent; no DP-SGD generator is "
+                                            "offered (synthcity's dpgan is not DP, see BENCHMARKS.md)",
 }
 
 

@@ -27,7 +27,6 @@ PREVIEW_SYNTHETIC_ROWS = 500
 PREVIEW_WORK = {
     "n_iter": 50,  # epochs of the neural plugins (tvae, ctgan, ddpm, nflow, ...): defaults 1000-10000
     "n_iter_baseline": 100,  # decaf's baseline epochs
-    "generator_n_iter": 5,  # pategan's generator steps per teacher round
     "num_trees": 10,  # arf: trees per adversarial round (default 30)
     "max_iters": 3,  # arf: adversarial rounds (default 10)
     "struct_learning_n_iter": 100,  # bayesian_network/decaf: hill-climbing steps (default 1000)

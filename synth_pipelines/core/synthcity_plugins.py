@@ -27,6 +27,15 @@ TABULAR_CATEGORIES = ("generic", "privacy")
 UNSUPPORTED = {
     "goggle": "needs dgl and torch_geometric, which have no build for the pinned torch",
     "great": "downloads a language model from a model hub at training time",
+    # Differential privacy claimed but not delivered by synthcity 0.2.12 (source audit, see BENCHMARKS.md).
+    "dpgan": "not differentially private in synthcity 0.2.12: only the discriminator is trained with DP-SGD, while "
+             "the generator's conditional loss, the row sampler and the encoder read the real rows directly; "
+             "use privbayes for a DP guarantee",
+    "pategan": "not differentially private in synthcity 0.2.12: its student discriminator trains on the real rows, "
+               "bypassing the PATE teachers; use privbayes for a DP guarantee",
+    "aim": "synthcity 0.2.12 re-runs the whole AIM mechanism on the raw rows at every generate call (the pipeline "
+           "generates in batches), spending the budget again each time, and keeps the raw rows in the model; use "
+           "privbayes for a DP guarantee",
 }
 # Arguments every synthcity plugin takes (synthcity.plugins.core.plugin.Plugin.__init__).
 _BASE_ARGUMENTS = {"random_state", "device", "workspace", "compress_dataset", "sampling_patience",

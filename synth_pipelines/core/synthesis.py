@@ -156,36 +156,15 @@ class Synthesizer:
 
 
 def privacy_record(plugin: str, model: Any, epsilon: float) -> dict[str, Any]:
-    """The DP budget and what training spent: the plugin's own accounting where it keeps one."""
-    record: dict[str, Any] = {"plugin": plugin, "epsilon_budget": epsilon}
-    if plugin == "dpgan":
-        gan = model.model.model
-        # opacus' accountant is reachable only through the hook it attached to the DP optimizer.
-        cells = gan.discriminator.optimizer.step_hook.__closure__ or ()
-        accountant = next(c.cell_contents for c in cells if hasattr(c.cell_contents, "get_epsilon"))
-        record |= {"delta": gan.dp_delta, "epsilon_spent": float(accountant.get_epsilon(gan.dp_delta)),
-                   "accounting": f"reported by opacus' {accountant.mechanism()} accountant of the DP-SGD "
-                                 f"discriminator (noise multiplier {gan.discriminator.optimizer.noise_multiplier:.4g})"}
-    elif plugin == "pategan":
-        pate = model.model
-        # pategan's moments accountant, as it computes epsilon_hat after each round (it may overshoot
-        # the budget by the last round).
-        spent = min((pate.alpha_dict[i] - np.log(pate.delta)) / (i + 1) for i in range(pate.alpha))
-        record |= {"delta": float(pate.delta), "epsilon_spent": float(spent),
-                   "accounting": "reported by pategan's moments accountant (epsilon_hat after the last round)"}
-    elif plugin == "privbayes":
-        from synth_pipelines.generators.plugin_privbayes import STRUCTURE_SHARE
+    """The DP budget and how it was spent (privbayes is the one DP plugin offered, see DP_ARGUMENTS)."""
+    if plugin != "privbayes":
+        raise ValueError(f"no differential-privacy accounting for plugin '{plugin}'")
+    from synth_pipelines.generators.plugin_privbayes import STRUCTURE_SHARE
 
-        record |= {"delta": None, "epsilon_spent": epsilon,
-                   "accounting": f"configured budget, pure epsilon-DP by construction: {STRUCTURE_SHARE:g} of it "
-                                 "chooses the network (exponential mechanism), the rest noises the conditionals "
-                                 "(Laplace over every cell)"}
-    else:
-        delta = getattr(model, "delta", None)
-        record |= {"delta": delta, "epsilon_spent": epsilon,
-                   "accounting": f"configured budget: {plugin} reports no spent epsilon; it calibrates its noise "
-                                 "so that the whole budget is used"}
-    return record
+    return {"plugin": plugin, "epsilon_budget": epsilon, "delta": None, "epsilon_spent": epsilon,
+            "accounting": f"configured budget, pure epsilon-DP by construction: {STRUCTURE_SHARE:g} of it chooses "
+                          "the network (exponential mechanism), the rest noises the conditionals (Laplace over "
+                          "every cell)"}
 
 
 def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],

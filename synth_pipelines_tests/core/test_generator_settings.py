@@ -24,7 +24,7 @@ from synth_pipelines.core.generator_settings import (
 from synth_pipelines.core.quality.report import write_html
 from synth_pipelines.core.quality.results import QualityReport
 from synth_pipelines.core.synthcity_plugins import available_plugins, plugin_arguments
-from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
+from synth_pipelines.core.synthesis import generate_rows, privacy_record, train_synthesizer
 from synth_pipelines.spec import GeneratorSpec, SpecError, load_spec
 
 
@@ -89,7 +89,7 @@ def test_every_mapped_argument_exists_in_the_plugin_source() -> None:
     ({"plugin": "tvae", "epochs": 5, "settings": {"n_iter": 9}}, "generator.settings.n_iter", ["generator.epochs"]),
     ({"plugin": "tvae", "progress_every": 3, "settings": {"n_iter_print": 9}}, "generator.settings.n_iter_print",
      ["progress_every"]),
-    ({"plugin": "tvae", "epsilon": 1.0}, "generator.epsilon", ["'tvae'", "dpgan", "privbayes"]),
+    ({"plugin": "tvae", "epsilon": 1.0}, "generator.epsilon", ["'tvae'", "privbayes"]),
     ({"plugin": "adsgan", "epsilon": 1.0}, "generator.epsilon", ["not formal differential privacy"]),
     ({"plugin": "tvae", "batch_size": "big"}, "generator.batch_size", []),
     ({"plugin": "tvae", "early_stopping": {"patience": 0}}, "generator.early_stopping.patience", ["larger"]),
@@ -102,11 +102,15 @@ def test_bad_typed_setting_names_field_plugin_and_fix(demo_spec_data, write_spec
 
 
 @pytest.mark.parametrize(("generator", "field", "fragments"), [
-    ({"plugin": "dpgan"}, "generator.epsilon", ["needs a privacy budget"]),
-    ({"plugin": "pategan", "epsilon": 1.0, "delta": 1e-5}, "generator.delta", ["discards the delta"]),
+    ({"plugin": "privbayes"}, "generator.epsilon", ["needs a privacy budget"]),
     ({"plugin": "privbayes", "epsilon": 1.0, "delta": 1e-5}, "generator.delta", ["pure epsilon-DP"]),
-    ({"plugin": "dpgan", "epsilon": 1.0, "noise_multiplier": 1.1}, "generator.noise_multiplier", ["opacus"]),
-    ({"plugin": "aim", "epsilon": 1.0, "max_grad_norm": 1.0}, "generator.max_grad_norm", ["dpgan"]),
+    ({"plugin": "privbayes", "epsilon": 1.0, "noise_multiplier": 1.1}, "generator.noise_multiplier",
+     ["Laplace noise from epsilon"]),
+    ({"plugin": "privbayes", "epsilon": 1.0, "max_grad_norm": 1.0}, "generator.max_grad_norm", ["gradient descent"]),
+    # synthcity's DP plugins that do not deliver DP are refused by name, with the reason.
+    ({"plugin": "dpgan", "epsilon": 1.0}, "generator.plugin", ["not differentially private", "privbayes"]),
+    ({"plugin": "pategan", "epsilon": 1.0}, "generator.plugin", ["student discriminator", "privbayes"]),
+    ({"plugin": "aim", "epsilon": 1.0}, "generator.plugin", ["every generate call", "privbayes"]),
 ])
 def test_bad_privacy_setting(one_table_spec_data, write_spec, generator, field, fragments):
     message = spec_error(one_table_spec_data, write_spec, **generator)
@@ -116,13 +120,13 @@ def test_bad_privacy_setting(one_table_spec_data, write_spec, generator, field, 
 
 
 def test_privacy_needs_a_single_synthesized_table(demo_spec_data, write_spec):
-    message = spec_error(demo_spec_data, write_spec, plugin="aim", epsilon=1.0)
+    message = spec_error(demo_spec_data, write_spec, plugin="privbayes", epsilon=1.0)
     assert ": generator.epsilon: differential privacy is only supported when one table" in message
     assert "accounts, customers, loans" in message and "lookup" in message
 
 
 def test_privacy_spec_with_one_table_loads(one_table_spec_data, write_spec):
-    one_table_spec_data["generator"] = {"plugin": "dpgan", "epsilon": 2.0, "delta": 1e-5, "max_grad_norm": 1.5}
+    one_table_spec_data["generator"] = {"plugin": "privbayes", "epsilon": 2.0}
     assert load_spec(write_spec(one_table_spec_data)).spec.generator.epsilon == 2.0
 
 
@@ -199,27 +203,13 @@ def test_epsilon_reaches_the_plugin_and_changes_the_rows(rows, tmp_path):
     assert not first.drop(columns="synthetic_id").equals(second.drop(columns="synthetic_id"))
 
 
-def test_aim_gets_epsilon_and_delta(rows, tmp_path):
-    synthesizer, model = train(rows, tmp_path, plugin="aim", epsilon=1.5, delta=1e-6)
-    assert (model.epsilon, model.delta) == (1.5, 1e-6)
-    assert synthesizer.privacy["delta"] == 1e-6 and synthesizer.privacy["epsilon_spent"] == 1.5
-
-
-@pytest.mark.slow
-def test_dpgan_reports_the_epsilon_its_accountant_spent(rows, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="synth_pipelines")
-    synthesizer, model = train(rows, tmp_path, plugin="dpgan", epochs=2, epsilon=3.0, max_grad_norm=1.5,
-                               batch_size=64)
-    gan = model.model.model
-    assert (gan.dp_epsilon, gan.dp_max_grad_norm) == (3.0, 1.5)
-    privacy = synthesizer.privacy
-    assert 0 < privacy["epsilon_spent"] <= 3.0 and "opacus" in privacy["accounting"]
-    assert privacy["delta"] == pytest.approx(1 / (0.8 * len(rows)), rel=0.02)  # synthcity: 1/n of its 80% split
-    assert any("Privacy budget: epsilon" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
+def test_privacy_accounting_only_for_the_vetted_dp_plugin():
+    with pytest.raises(ValueError, match="no differential-privacy accounting for plugin 'dpgan'"):
+        privacy_record("dpgan", None, 1.0)
 
 
 def test_report_shows_the_privacy_guarantee(tmp_path):
-    privacy = {"plugin": "dpgan", "epsilon_budget": 3.0, "epsilon_spent": 2.99, "delta": 1e-5,
+    privacy = {"plugin": "privbayes", "epsilon_budget": 3.0, "epsilon_spent": 2.99, "delta": None,
                "accounting": "reported by opacus"}
     page = write_html(tmp_path / "r.html", QualityReport(checks=[]), {}, pd.DataFrame(), privacy).read_text()
     assert "<h2>Differential privacy</h2>" in page and "2.99" in page and "reported by opacus" in page
