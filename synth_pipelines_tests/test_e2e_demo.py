@@ -61,6 +61,9 @@ def test_demo_graph_publishes_a_release_with_manifest(shipped_demo_spec_data, wr
     # Provenance.
     assert manifest["spec_hash"] == loaded.spec_hash
     assert manifest["generator"]["plugin"] == "cart" and manifest["generator"]["seed"] == 7
+    # The published manifest carries no exact statistic of the real rows (extremes, median fill value).
+    assert all(not {"fill", "minimum", "maximum"} & set(c) for c in manifest["generator"]["columns"])
+    assert {"name", "kind", "dtype"} <= set(manifest["generator"]["columns"][0])
     assert manifest["qa"]["passed"] is True and not manifest["qa"]["failed"]
     assert {c["name"] for c in manifest["qa"]["checks"]} >= {"great_expectations", "fidelity", "utility", "privacy_dcr"}
     assert all(c["blocking"] for c in manifest["qa"]["checks"])

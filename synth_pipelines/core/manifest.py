@@ -55,7 +55,7 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
         "generator": {"plugin": synthesizer.plugin, "settings": synthesizer.settings, "seed": synthesizer.seed,
                       "plugin_kwargs": synthesizer.plugin_kwargs,
                       "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
-                      "columns": [asdict(c) for c in synthesizer.codecs]},
+                      "columns": [_published_codec(c) for c in synthesizer.codecs]},
         # Budget, delta and epsilon spent of a differentially private generator; null when it is not DP.
         "differential_privacy": synthesizer.privacy,
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
@@ -99,3 +99,12 @@ def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, 
                                 "real_proportions": real,
                                 "generated_rows": (rebalance or {}).get("generated_rows")}
     return section
+
+
+# Exact statistics of the real rows: a column's extremes are single people's values, and the fill
+# value is its median. The synthesizer keeps them (synthesizer.json, unpublished); the release does not.
+_REAL_STATISTICS = ("fill", "minimum", "maximum")
+
+
+def _published_codec(codec: Any) -> dict[str, Any]:
+    return {key: value for key, value in asdict(codec).items() if key not in _REAL_STATISTICS}
