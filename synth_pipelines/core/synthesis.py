@@ -167,6 +167,29 @@ def privacy_record(plugin: str, model: Any, epsilon: float) -> dict[str, Any]:
                           "every cell)"}
 
 
+# Under DP a category column's value list is treated as public (the generator can emit any value of it).
+# A column where many rows hold a value shared by fewer than RARE_VALUE_ROWS rows (names, ids, e-mails)
+# is the data itself, so it is refused.
+RARE_VALUE_ROWS, MAX_RARE_VALUE_SHARE = 5, 0.05
+
+
+def _prepare_for_differential_privacy(train: pd.DataFrame, codecs: list[ColumnCodec]) -> None:
+    """Refuse identifier-like categories; fill missing numbers with the range's minimum, not the median
+    (a median moves with one row, and with it every missing row's value)."""
+    for codec in codecs:
+        if codec.kind != "category":
+            codec.fill = codec.minimum if codec.minimum is not None else 0.0
+            continue
+        counts = train[codec.name].value_counts()
+        rare_share = float(counts[counts < RARE_VALUE_ROWS].sum()) / max(len(train), 1)
+        if rare_share > MAX_RARE_VALUE_SHARE:
+            raise ValueError(
+                f"generator.epsilon: column '{codec.name}' is identifier-like ({rare_share:.0%} of the train rows "
+                f"hold a value shared by fewer than {RARE_VALUE_ROWS} rows); under differential privacy its values "
+                "would be published as the category list. Fix: replace it with a masked column (masking, "
+                "`replaces`), exclude it (source.tables.<table>.exclude_columns), or coarsen it in the training view")
+
+
 def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],
                       out_dir: Path) -> Synthesizer:
     """Fit the spec's plugin on the encoded train rows; save it with its settings, seed and privacy record."""
@@ -182,6 +205,8 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     plugin_class = load_plugin_class(plugin)
     out_dir.mkdir(parents=True, exist_ok=True)
     codecs = fit_codecs(train, categorical)
+    if generator.epsilon is not None:
+        _prepare_for_differential_privacy(train, codecs)
     encoded = encode(train, codecs)
     cuda = torch.cuda.is_available()
     free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available

@@ -40,13 +40,16 @@ from synthcity.plugins.privacy.plugin_privbayes import PrivBayesPlugin as Synthc
 
 # Share of epsilon spent on the network structure; the paper's experiments settle on 0.3.
 STRUCTURE_SHARE = 0.3
-# More parents per node make the candidate search combinatorial for little gain under DP noise.
-MAX_PARENTS = 3
+# More parents per node make the candidate search combinatorial for little gain under DP noise;
+# wide tables get fewer (C(59, 3) parent sets per column would take tens of minutes).
+MAX_PARENTS, WIDE_TABLE_COLUMNS, WIDE_TABLE_MAX_PARENTS = 3, 30, 2
 
 
 class _PrivBayes(PrivBayes):
-    def __init__(self, *, seed: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, seed: int, epsilon: float, categorical: set[str], **kwargs: Any) -> None:
+        super().__init__(epsilon=epsilon, **kwargs)
+        self.epsilon = epsilon  # synthcity halves it here (its two stages each spent the whole of it)
+        self.categorical = categorical
         self.rng = np.random.default_rng(seed)
 
     @property
@@ -63,7 +66,9 @@ class _PrivBayes(PrivBayes):
         for col in data.columns:
             values = data[col]
             col = str(col)
-            if pd.api.types.is_numeric_dtype(values) and values.nunique() >= self.n_bins:
+            # synthcity label-encodes text columns before the plugin sees them: those stay categories.
+            if (col not in self.categorical and pd.api.types.is_numeric_dtype(values)
+                    and values.nunique() >= self.n_bins):
                 edges = np.linspace(values.min(), values.max(), self.n_bins + 1)
                 binned = np.clip(np.searchsorted(edges, values.to_numpy(), side="right") - 1, 0, self.n_bins - 1)
                 binned[values.isna().to_numpy()] = self.n_bins  # missing is a state of its own
@@ -104,7 +109,8 @@ class _PrivBayes(PrivBayes):
     def _compute_K(self, data: pd.DataFrame) -> int:
         """Largest k with theta-useful binary tables (PrivBayes Section 4.5), at most MAX_PARENTS."""
         rows, d = data.shape
-        useful = [k for k in range(1, min(MAX_PARENTS, d - 1) + 1)
+        limit = MAX_PARENTS if d <= WIDE_TABLE_COLUMNS else WIDE_TABLE_MAX_PARENTS
+        useful = [k for k in range(1, min(limit, d - 1) + 1)
                   if rows * self._epsilon_conditionals / ((d - k) * 2 ** (k + 3)) >= self.target_usefulness]
         return max(useful, default=1)
 
@@ -139,10 +145,7 @@ class _PrivBayes(PrivBayes):
             # Exponential mechanism: each of the d-1 choices spends epsilon_structure / (d-1).
             logits = np.array(scores) * self._epsilon_structure / (2 * (d - 1) * sensitivity)
             weights = np.exp(logits - logits.max())
-            choice = self.rng.choice(len(options), p=weights / weights.sum())
-            child, parents = options[choice]
-            if scores[choice] <= self.mi_thresh:
-                parents = []  # too weak a dependence to be worth a noisier table
+            child, parents = options[self.rng.choice(len(options), p=weights / weights.sum())]
             network.append((child, parents))
             selected.append(child)
         return network
@@ -188,7 +191,11 @@ class PrivBayesPlugin(SynthcityPrivBayesPlugin):
         K: parents per node at most; 0 = from epsilon and the data size (at most MAX_PARENTS).
         n_bins: equal-width bins for numeric columns with at least this many distinct values.
         target_usefulness: theta, the average count per cell over the noise scale a table needs.
-        mi_thresh: a chosen parent set with at most this mutual information (nats) is dropped.
+        strict: synthcity's per-round duplicate dropping and domain filter; off by default, because
+            dropping duplicates of a discrete model's draws skews its shares, and every draw is in
+            the domain by construction.
+    (synthcity's mi_thresh is not offered: it tested the exact mutual information of the chosen
+    parents, a data-dependent decision no budget pays for.)
     """
 
     def __init__(
@@ -196,21 +203,22 @@ class PrivBayesPlugin(SynthcityPrivBayesPlugin):
         epsilon: float = 1.0,
         K: int = 0,
         n_bins: int = 20,
-        mi_thresh: float = 0.01,
         target_usefulness: int = 5,
+        strict: bool = False,
         random_state: int = 0,
         workspace: Path = Path("workspace"),
         compress_dataset: bool = False,
         sampling_patience: int = 500,
         **kwargs: Any,
     ) -> None:
-        super().__init__(epsilon=epsilon, K=K, n_bins=n_bins, mi_thresh=mi_thresh,
-                         target_usefulness=target_usefulness, random_state=random_state, workspace=workspace,
-                         compress_dataset=compress_dataset, sampling_patience=sampling_patience, **kwargs)
+        super().__init__(epsilon=epsilon, K=K, n_bins=n_bins, target_usefulness=target_usefulness, strict=strict,
+                         random_state=random_state, workspace=workspace, compress_dataset=compress_dataset,
+                         sampling_patience=sampling_patience, **kwargs)
 
     def _fit(self, X: DataLoader, *args: Any, **kwargs: Any) -> "PrivBayesPlugin":
         self.model = _PrivBayes(seed=self.random_state, epsilon=self.epsilon, K=self.K, n_bins=self.n_bins,
-                                mi_thresh=self.mi_thresh, target_usefulness=self.target_usefulness)
+                                target_usefulness=self.target_usefulness,
+                                categorical={str(c) for c in (getattr(self, "_data_encoders", None) or {})})
         self.model.fit(X.dataframe())
         return self
 

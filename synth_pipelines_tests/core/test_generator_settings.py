@@ -203,6 +203,18 @@ def test_epsilon_reaches_the_plugin_and_changes_the_rows(rows, tmp_path):
     assert not first.drop(columns="synthetic_id").equals(second.drop(columns="synthetic_id"))
 
 
+def test_dp_refuses_identifier_like_columns_and_fills_missing_numbers_with_the_range_minimum(rows, tmp_path):
+    named = rows.assign(holder=[f"person {i}" for i in range(len(rows))])
+    with pytest.raises(ValueError, match=r"generator.epsilon: column 'holder' is identifier-like .*Fix: "):
+        train(named, tmp_path / "named", plugin="privbayes", epsilon=1.0)
+    gappy = rows.assign(amount=rows["amount"].where(rows.index % 4 != 0))
+    dp, _ = train(gappy, tmp_path / "dp", plugin="privbayes", epsilon=1.0)
+    plain, _ = train(gappy, tmp_path / "plain", plugin="cart")
+    amount = {c.name: c for c in dp.codecs}["amount"]
+    assert amount.fill == amount.minimum == gappy["amount"].min()  # not the median, which moves with one row
+    assert {c.name: c for c in plain.codecs}["amount"].fill == pytest.approx(gappy["amount"].median())
+
+
 def test_privacy_accounting_only_for_the_vetted_dp_plugin():
     with pytest.raises(ValueError, match="no differential-privacy accounting for plugin 'dpgan'"):
         privacy_record("dpgan", None, 1.0)

@@ -18,7 +18,8 @@ def people() -> pd.DataFrame:
     income = np.round(rng.lognormal(10, 0.5, rows) * np.where(group == "a", 1.0, 2.0), 2)
     age = rng.integers(18, 90, rows)
     label = np.where((group == "a") ^ (rng.random(rows) < 0.05), "no", "yes")
-    return pd.DataFrame({"group": group, "income": income, "age": age, "label": label})
+    city = rng.choice([f"city_{i:02d}" for i in range(30)], size=rows)  # more values than n_bins
+    return pd.DataFrame({"group": group, "income": income, "age": age, "label": label, "city": city})
 
 
 def _fit(frame: pd.DataFrame, epsilon: float, seed: int = 0, **settings) -> PrivBayesPlugin:
@@ -38,9 +39,16 @@ def _root_error(plugin: PrivBayesPlugin, frame: pd.DataFrame, column: str) -> fl
     return float(np.abs(fitted - empirical).sum() / 2)
 
 
-def test_replaces_synthcitys_privbayes_with_the_same_arguments() -> None:
+def test_replaces_synthcitys_privbayes() -> None:
     assert load_plugin_class("privbayes") is PrivBayesPlugin
-    assert {"epsilon", "K", "n_bins", "target_usefulness", "mi_thresh"} <= plugin_arguments("privbayes")
+    assert {"epsilon", "K", "n_bins", "target_usefulness", "strict"} <= plugin_arguments("privbayes")
+    assert "mi_thresh" not in plugin_arguments("privbayes")  # a non-private decision: not offered
+
+
+def test_the_whole_budget_is_split_between_structure_and_conditionals(people: pd.DataFrame) -> None:
+    model = _fit(people[["group", "label"]], 2.0).model
+    assert model.epsilon == 2.0  # synthcity's base class halves it
+    assert (model._epsilon_structure, model._epsilon_conditionals) == pytest.approx((0.6, 1.4))
 
 
 def test_noise_is_calibrated_on_counts(people: pd.DataFrame) -> None:
@@ -70,11 +78,21 @@ def test_numeric_columns_are_binned_and_decode_in_range(people: pd.DataFrame) ->
     plugin = _fit(people, 10.0, n_bins=16)
     assert plugin.model.encoders["income"]["type"] == "binned" and plugin.model._states("income") == 16
     assert plugin.model.encoders["group"]["type"] == "categorical"
+    assert plugin.model.encoders["city"]["type"] == "categorical"  # text, though label-encoded by synthcity
     rows = plugin.generate(2_000).dataframe()
     assert rows["income"].between(people["income"].min(), people["income"].max()).all()
     assert rows["income"].nunique() > 100  # uniform within a bin, not 16 repeated values
     assert (rows["age"] % 1 == 0).all() and rows["age"].between(18, 89).all()
     assert set(rows["group"]) <= set(people["group"]) and set(rows["label"]) <= {"no", "yes"}
+
+
+def test_large_budgets_reproduce_shares_and_relations(people: pd.DataFrame) -> None:
+    # Nothing is dropped as a duplicate (synthcity's strict mode would skew a discrete model's shares).
+    rows = _fit(people[["group", "label"]], 1e6).generate(4_000).dataframe()
+    assert len(rows) == 4_000
+    assert abs((rows["group"] == "a").mean() - (people["group"] == "a").mean()) < 0.03
+    agreement = ((rows["group"] == "a") == (rows["label"] == "no")).mean()
+    assert agreement > 0.9  # the 95% relation between group and label survives
 
 
 def test_seed_reproduces_rows(people: pd.DataFrame) -> None:

@@ -161,10 +161,11 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
     except ReleaseExistsError:
         raise
     except Exception as exc:
-        if not (isinstance(exc, _Refused) or _is_database_error(exc)):
+        database_error = _database_error(exc)
+        if not (isinstance(exc, _Refused) or database_error is not None):
             raise
         raise DestinationError(f"publishing {release_name}/snapshot={snapshot_id} to {location} failed: "
-                               f"{_cause(exc, url)}; nothing was published and view {release_name} was not "
+                               f"{_cause(database_error or exc, url)}; nothing was published and view {release_name} was not "
                                "moved") from exc
     finally:
         engine.dispose()
@@ -499,11 +500,18 @@ def _quietly(conn: Connection, statement: Any) -> None:
         log.warning("cleanup step failed (%s): %s", type(exc).__name__, exc)
 
 
-def _is_database_error(exc: BaseException) -> bool:
+def _database_error(exc: BaseException | None) -> BaseException | None:
+    """The driver or connection error behind `exc`, also one it was raised while handling: when the
+    server kills a LOAD DATA LOCAL, pymysql's cleanup writes to the closed socket and an
+    AttributeError hides the OperationalError (2006) it was handling."""
     import psycopg2
     import pymysql
 
-    return isinstance(exc, (sa.exc.SQLAlchemyError, psycopg2.Error, pymysql.err.Error, OSError))
+    for _ in range(5):
+        if exc is None or isinstance(exc, (sa.exc.SQLAlchemyError, psycopg2.Error, pymysql.err.Error, OSError)):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _error_code(exc: BaseException) -> int | None:

@@ -342,3 +342,21 @@ def test_lookup_tables_are_published_verbatim_with_the_release(destination, engi
         publish(destination, make_features(rows=50), qa_files, "2026-11-25", lookups={"branches": broken})
     assert not [t for t in tables(engine) if "2026_11_25" in t or t.startswith("synth_staging_")]
     assert [r[0] for r in registry(engine)] == ["features_v1_2026_11_24"]
+
+
+def test_a_driver_error_hidden_by_the_drivers_own_cleanup_still_counts_as_a_database_error() -> None:
+    # Seen in CI: the server killed a LOAD DATA LOCAL; pymysql raised OperationalError(2006), then its
+    # cleanup wrote to the closed socket, and that AttributeError was what reached publish_sql.
+    import pymysql
+
+    from synth_pipelines.core.destinations.sql import _database_error
+
+    try:
+        try:
+            raise pymysql.err.OperationalError(2006, "MySQL server has gone away")
+        except pymysql.err.OperationalError:
+            None.sendall(b"")  # type: ignore[attr-defined]
+    except AttributeError as hidden:
+        found = _database_error(hidden)
+    assert isinstance(found, pymysql.err.OperationalError) and found.args[0] == 2006
+    assert _database_error(KeyError("not a database problem")) is None
