@@ -220,6 +220,7 @@ class PrivBayesPlugin(SynthcityPrivBayesPlugin):
                                 target_usefulness=self.target_usefulness,
                                 categorical={str(c) for c in (getattr(self, "_data_encoders", None) or {})})
         self.model.fit(X.dataframe())
+        self.model.mi_cache = {}  # exact statistics of the real rows; sampling does not need them
         return self
 
 
