@@ -9,7 +9,7 @@ import click
 
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
 from synth_pipelines.paths import project_root, storage_root
-from synth_pipelines.spec import SpecError, load_spec
+from synth_pipelines.spec import LoadedSpec, SpecError, load_spec
 
 DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
 
@@ -257,17 +257,26 @@ def show(release: str, spec_path: Path | None) -> None:
     click.echo(json.dumps(manifest, indent=2, default=str))
 
 
-def _run(path: Path, partition: str | None = None) -> int:
-    from synth_pipelines.core.publish import release_folder
+def _load_valid(path: Path) -> LoadedSpec | None:
+    """The spec, checked against its source; None (after printing why) when it is invalid."""
     from synth_pipelines.core.validation import validate_against_source
-    from synth_pipelines.orchestration.factory import today_partition
-    from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
 
     try:
         loaded = load_spec(path)
         validate_against_source(loaded)
     except SpecError as exc:
         click.echo(f"INVALID {exc}", err=True)
+        return None
+    return loaded
+
+
+def _run(path: Path, partition: str | None = None) -> int:
+    from synth_pipelines.core.publish import release_folder
+    from synth_pipelines.orchestration.factory import today_partition
+    from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
+
+    loaded = _load_valid(path)
+    if loaded is None:
         return 2
     spec = loaded.spec
     partition = partition or today_partition(loaded)
@@ -306,14 +315,10 @@ def _run(path: Path, partition: str | None = None) -> int:
 def _preview(path: Path, partition: str | None) -> int:
     """Assess the full train rows, run the pipeline on a sample in <home>/preview/<dataset>/, print a summary."""
     from synth_pipelines.core.preview import PREVIEW_SYNTHETIC_ROWS, PREVIEW_TRAIN_ROWS, reduced_settings
-    from synth_pipelines.core.validation import validate_against_source
     from synth_pipelines.orchestration.runner import preview_dataset
 
-    try:
-        loaded = load_spec(path)
-        validate_against_source(loaded)
-    except SpecError as exc:
-        click.echo(f"INVALID {exc}", err=True)
+    loaded = _load_valid(path)
+    if loaded is None:
         return 2
     spec = loaded.spec
     click.echo(f"preview of {spec.dataset}: up to {PREVIEW_TRAIN_ROWS} train rows, {spec.generator.plugin} with "

@@ -146,7 +146,7 @@ def _key_text(series: pd.Series) -> pd.Series:
     missing = series.isna()
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         text = series.astype(float).round(6).astype(str)
-    elif series.dtype == object and series[~missing].map(type).eq(str).all():
+    elif pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
         text = series.astype(str)
     else:  # mixed objects (numbers among text, dates): one value at a time
         text = series.astype(object).map(_normal_value).astype(str)
@@ -164,11 +164,9 @@ def row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     return pd.util.hash_pandas_object(pd.DataFrame({c: _key_text(frame[c]) for c in columns}), index=False)
 
 
-def copy_share(rows: pd.DataFrame | pd.Series, reference: pd.DataFrame | pd.Series, columns: list[str]) -> float:
-    """Share of `rows` that occur verbatim (all `columns`) in `reference` (frames, or their row_keys)."""
-    keys = rows if isinstance(rows, pd.Series) else row_keys(rows, columns)
-    known = reference if isinstance(reference, pd.Series) else row_keys(reference, columns)
-    return float(keys.isin(set(known)).mean()) if len(keys) else 0.0
+def copy_share(keys: pd.Series, reference_keys: pd.Series) -> float:
+    """Share of rows (their row_keys) that occur verbatim in the reference rows (theirs)."""
+    return float(keys.isin(set(reference_keys)).mean()) if len(keys) else 0.0
 
 
 def exact_copies(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
@@ -182,8 +180,8 @@ def exact_copies(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     metrics = []
     for name, reference, baseline_rows in (("train_copy_share", "train", "holdout"),
                                            ("holdout_copy_share", "holdout", "train")):
-        share = copy_share(keys["synthetic"], keys[reference], columns)
-        baseline = copy_share(keys[baseline_rows], keys[reference], columns)
+        share = copy_share(keys["synthetic"], keys[reference])
+        baseline = copy_share(keys[baseline_rows], keys[reference])
         metrics.append(Metric(name, share, "row hashing (pandas.util.hash_pandas_object)", {
             "baseline_share": round(baseline, 4), "standard_error": round(binomial_se(share, len(synthetic)), 4),
             "synthetic_rows": len(synthetic)}).gate(baseline + max_excess, "max"))
