@@ -198,7 +198,7 @@ def qa(spec_path: Path, real_path: Path, holdout_path: Path, synthetic_path: Pat
         click.echo(f"{real_path}: has no label column '{view.label}' (training_view.label in {spec_path})", err=True)
         sys.exit(2)
     categorical = {view.label} if view.task == "classification" else set()
-    codecs = fit_codecs(real, categorical)
+    codecs = fit_codecs(real, categorical, numeric={view.label} - categorical)
     if "synthetic_id" not in synthetic.columns:
         synthetic = synthetic.assign(synthetic_id=[f"row-{i}" for i in range(len(synthetic))])
     extra = [c for c in synthetic.columns if c not in real.columns and c != "synthetic_id"]

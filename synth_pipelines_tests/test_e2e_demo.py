@@ -87,12 +87,12 @@ def test_demo_graph_publishes_a_release_with_manifest(shipped_demo_spec_data, wr
 
 
 def test_failed_qa_check_blocks_publication(demo_spec_data, write_spec, storage_home):
-    demo_spec_data["qa"]["min_range_coverage"] = 1.0  # unreachable on purpose: no sample hits every extreme
+    demo_spec_data["qa"]["max_label_rate_gap"] = 0.0  # unreachable on purpose: no sample keeps every group's rate
     loaded = load_spec(write_spec(demo_spec_data))
 
     outcome = materialize_dataset(loaded, dg.DagsterInstance.ephemeral(), SynthStorage(root=str(storage_home)))
 
     assert not outcome.success and outcome.release is None
-    assert "diversity" in outcome.failed_checks
-    assert "range_coverage=" in outcome.failed_checks["diversity"] and "(min 1)" in outcome.failed_checks["diversity"]
+    assert "bias" in outcome.failed_checks
+    assert "label_rate_gap=" in outcome.failed_checks["bias"] and "(max 0)" in outcome.failed_checks["bias"]
     assert not (storage_home / "releases").exists()

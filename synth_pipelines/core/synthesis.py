@@ -2,8 +2,11 @@
 
 synthcity plugins want a frame of numbers and category labels without gaps. `ColumnCodec` turns
 a real training view into that (dates become day numbers, missing numbers become a fill value
-plus a `<column>__missing` flag, missing categories a sentinel) and turns generated rows back
-into the view's own types, ranges and missing values.
+plus a `<column>__missing` flag placed before the column, missing categories a sentinel) and turns
+generated rows back into the view's own types, ranges, value formats (core/value_formats.py) and
+missing values. Whole-number columns with at most CATEGORY_MAX_VALUES values are categories (codes,
+counts, 0/1 flags: a generator must not invent a code no row has); ISO-8601 text that holds dates
+or timestamps is synthesized as time and written back as text of the same format.
 """
 
 from __future__ import annotations
@@ -26,12 +29,17 @@ import pyarrow.parquet as pq
 
 from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
 from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings
+from synth_pipelines.core.value_formats import NumberFormat, apply_format, learn_format, reflect_into, split_rows
 
 if TYPE_CHECKING:
     from synth_pipelines.spec import GeneratorSpec
 
 MISSING = "__missing__"
 ColumnKind = Literal["integer", "float", "category", "date", "datetime"]
+CATEGORY_MAX_VALUES = 20  # whole-number columns with at most this many distinct values are categories
+# ISO-8601 text a date or timestamp column may be written as; kept as text of the same format.
+TEXT_TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                     "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M")
 log = logging.getLogger(__name__)
 
 
@@ -45,95 +53,176 @@ class ColumnCodec:
     maximum: float | None = None
     categories: list[Any] = field(default_factory=list)  # original values of a category column
     dtype: str = "object"  # pandas dtype the decoded column gets back
+    number_format: NumberFormat | None = None  # precision, value set, spikes, grid (value_formats.py)
+    text_format: str | None = None  # strftime format of a date/datetime column stored as text
 
     @property
     def missing_flag(self) -> str:
         return f"{self.name}__missing"
 
+    def labels(self) -> list[str]:
+        """The generator's label of each category: the value as text, or for numbers its rank
+        (zero-padded, so a label encoder's sort keeps the numbers' order)."""
+        if self.categories and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.categories):
+            return [f"{i:06d}" for i in range(len(self.categories))]
+        return [str(v) for v in self.categories]
 
-def _kind_of(series: pd.Series, force_category: bool) -> ColumnKind:
+    def describe_format(self) -> dict[str, Any]:
+        """The value format the decoded column gets, for the manifest (rules, no real values)."""
+        found: dict[str, Any] = {"kind": self.kind, "dtype": self.dtype, "nullable": self.has_missing}
+        if self.text_format:
+            found["text_format"] = self.text_format
+        if self.number_format is not None:
+            found.update(self.number_format.describe())
+        return found
+
+
+def _is_whole(numbers: pd.Series) -> bool:
+    present = numbers.dropna()
+    return bool(len(present)) and bool(np.all(np.mod(present.to_numpy(dtype=float), 1) == 0))
+
+
+def text_time_format(series: pd.Series) -> str | None:
+    """The ISO-8601 format every value of a text column is written in, when there is one."""
+    values = series.dropna()
+    if values.empty or pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return None
+    head = values.head(200)
+    for fmt in TEXT_TIME_FORMATS:
+        parsed = pd.to_datetime(head, format=fmt, errors="coerce")
+        if parsed.notna().all() and (parsed.dt.strftime(fmt) == head).all():
+            whole = pd.to_datetime(values, format=fmt, errors="coerce")
+            if whole.notna().all():
+                return fmt
+    return None
+
+
+def _kind_of(series: pd.Series, force_category: bool, learn_formats: bool) -> tuple[ColumnKind, str | None]:
+    """The column's kind and, for dates and timestamps written as text, their format."""
     if force_category or pd.api.types.is_bool_dtype(series):
-        return "category"
+        return "category", None
     if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime"
-    if pd.api.types.is_integer_dtype(series):
-        return "integer"
-    if pd.api.types.is_float_dtype(series):
-        return "float"
+        return "datetime", None
+    if pd.api.types.is_numeric_dtype(series):
+        if learn_formats and _is_whole(series) and series.nunique() <= CATEGORY_MAX_VALUES:
+            return "category", None
+        return ("integer" if pd.api.types.is_integer_dtype(series) else "float"), None
     sample = series.dropna()
     if len(sample) and all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in sample.head(100)):
-        return "date"
+        return "date", None
     if len(sample) and all(isinstance(v, dt.datetime) for v in sample.head(100)):
-        return "datetime"
-    return "category"
+        return "datetime", None
+    fmt = text_time_format(series) if learn_formats else None
+    if fmt is not None:
+        return ("date" if fmt == "%Y-%m-%d" else "datetime"), fmt
+    return "category", None
 
 
 def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
-    if kind == "date":
-        return pd.to_datetime(series).map(lambda v: np.nan if pd.isna(v) else v.toordinal()).astype(float)
-    if kind == "datetime":
-        stamps = pd.to_datetime(series)
-        return (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    """Numbers of a column: dates as day ordinals, timestamps as seconds since 1970 (UTC for zoned or
+    ISO text), other columns as floats."""
+    if kind in ("date", "datetime"):
+        text = not (pd.api.types.is_datetime64_any_dtype(series) or series.dropna().map(
+            lambda v: isinstance(v, dt.date)).all())
+        stamps = pd.to_datetime(series, utc=True, format="ISO8601" if text else None)
+        if kind == "date":
+            return stamps.map(lambda v: np.nan if pd.isna(v) else v.toordinal()).astype(float)
+        return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     return pd.to_numeric(series).astype(float)
 
 
-def fit_codecs(frame: pd.DataFrame, categorical: set[str]) -> list[ColumnCodec]:
+def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] = frozenset(),
+               learn_formats: bool = True) -> list[ColumnCodec]:
+    """How each column is encoded for the generator and written back.
+
+    `categorical` columns are categories, `numeric` ones (a regression label) never become one;
+    `learn_formats` (off under differential privacy, where nothing may be learned from the rows
+    outside the mechanism): numeric value formats, whole-number codes as categories, text dates."""
     codecs = []
     for name in frame.columns:
         series = frame[name]
-        kind = _kind_of(series, name in categorical)
-        codec = ColumnCodec(name=name, kind=kind, has_missing=bool(series.isna().any()))
+        kind, text_format = _kind_of(series, name in categorical, learn_formats and name not in numeric)
+        codec = ColumnCodec(name=name, kind=kind, has_missing=bool(series.isna().any()), text_format=text_format)
         if kind == "category":
-            codec.categories = sorted(series.dropna().unique().tolist(), key=str)
-            if pd.api.types.is_bool_dtype(series):
-                codec.dtype = "boolean"
-            elif pd.api.types.is_integer_dtype(series):
-                codec.dtype = "Int64"
+            numbers = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+            codec.categories = sorted(series.dropna().unique().tolist(), key=float if numbers else str)
+            codec.categories = [v.item() if hasattr(v, "item") else v for v in codec.categories]
+            codec.dtype = _decoded_dtype(series)
         else:
             numbers = as_number(series, kind)
             codec.fill = float(numbers.median()) if numbers.notna().any() else 0.0
             codec.minimum, codec.maximum = float(numbers.min()), float(numbers.max())
+            codec.dtype = _decoded_dtype(series) if kind in ("integer", "float") else str(series.dtype)
+            if learn_formats and kind != "date":
+                codec.number_format = learn_format(numbers.to_numpy(dtype=float), seconds=kind == "datetime")
         codecs.append(codec)
     return codecs
 
 
+def _decoded_dtype(series: pd.Series) -> str:
+    """The real column's pandas dtype, nullable when a numpy integer or bool column has missing values."""
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "Int64" if series.isna().any() or str(series.dtype)[0] == "I" else str(series.dtype)
+    return str(series.dtype)
+
+
 def encode(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+    """The generator's frame. A missing flag comes before its column, so a sequential generator
+    draws whether a value is missing first and the value given that (the share stays the real one)."""
     out = {}
     for codec in codecs:
         series = frame[codec.name]
         if codec.kind == "category":
-            out[codec.name] = series.map(lambda v: MISSING if pd.isna(v) else str(v)).astype(object)
+            to_label = dict(zip(codec.categories, codec.labels(), strict=True))
+            out[codec.name] = series.map(lambda v: MISSING if pd.isna(v) else to_label.get(v, str(v))).astype(object)
             continue
         numbers = as_number(series, codec.kind)
-        out[codec.name] = numbers.fillna(codec.fill)
         if codec.has_missing:
             out[codec.missing_flag] = numbers.isna().astype(int)
+        out[codec.name] = numbers.fillna(codec.fill)
     return pd.DataFrame(out)
 
 
-def decode(encoded: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+def decode(encoded: pd.DataFrame, codecs: list[ColumnCodec], rng: np.random.Generator | None = None) -> pd.DataFrame:
+    """Generated rows back in the view's types, range, value formats and missing values.
+    `rng` draws the grid steps of value formats (seeded per batch by generate_rows)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
     out = {}
     for codec in codecs:
         values = encoded[codec.name]
         if codec.kind == "category":
-            lookup = {str(v): v for v in codec.categories}
+            lookup = dict(zip(codec.labels(), codec.categories, strict=True))
             decoded = values.astype(str).map(lookup)  # MISSING and unseen labels become missing
             if not codec.has_missing and decoded.isna().any():
                 decoded = decoded.fillna(codec.categories[0] if codec.categories else None)
             out[codec.name] = decoded.astype(codec.dtype)
             continue
-        numbers = pd.to_numeric(values, errors="coerce").clip(codec.minimum, codec.maximum)
-        if codec.has_missing:
-            numbers = numbers.mask(pd.to_numeric(encoded[codec.missing_flag]) >= 0.5)
-        if codec.kind == "integer":
-            out[codec.name] = numbers.round().astype("Int64")
-        elif codec.kind == "float":
-            out[codec.name] = numbers
-        elif codec.kind == "date":
-            out[codec.name] = numbers.map(lambda v: None if pd.isna(v) else dt.date.fromordinal(int(round(v))))
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        numbers = reflect_into(numbers, codec.minimum, codec.maximum)
+        if not codec.has_missing:  # a generator's NaN in a column that has none: the fill value
+            numbers[np.isnan(numbers)] = codec.fill
         else:
-            out[codec.name] = pd.to_datetime(numbers, unit="s")
+            numbers[pd.to_numeric(encoded[codec.missing_flag]).to_numpy(dtype=float) >= 0.5] = np.nan
+        numbers = np.clip(apply_format(numbers, codec.number_format, rng), codec.minimum, codec.maximum)
+        out[codec.name] = _typed(pd.Series(numbers, index=encoded.index), codec)
     return pd.DataFrame(out)
+
+
+def _typed(numbers: pd.Series, codec: ColumnCodec) -> pd.Series:
+    if codec.kind == "integer":
+        return numbers.round().astype(codec.dtype)
+    if codec.kind == "float":
+        return numbers.astype(codec.dtype)
+    if codec.kind == "date":
+        dates = numbers.map(lambda v: None if pd.isna(v) else dt.date.fromordinal(int(round(v))))
+        return dates if codec.text_format is None else dates.map(lambda d: None if d is None else d.strftime(codec.text_format))
+    stamps = pd.to_datetime(numbers, unit="s", utc=True)
+    if codec.text_format is not None:
+        return stamps.dt.strftime(codec.text_format).where(stamps.notna(), None)
+    zone = getattr(pd.api.types.pandas_dtype(codec.dtype), "tz", None) if codec.dtype.startswith("datetime") else None
+    return stamps.dt.tz_convert(zone) if zone is not None else stamps.dt.tz_localize(None)
 
 
 @dataclass(frozen=True)
@@ -204,7 +293,9 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     plugin = generator.plugin
     plugin_class = load_plugin_class(plugin)
     out_dir.mkdir(parents=True, exist_ok=True)
-    codecs = fit_codecs(train, categorical)
+    # A label that is not a category is a regression target: it stays a number.
+    codecs = fit_codecs(train, categorical, numeric={label} - set(categorical),
+                        learn_formats=generator.epsilon is None)
     if generator.epsilon is not None:
         _prepare_for_differential_privacy(train, codecs)
     encoded = encode(train, codecs)
@@ -224,6 +315,8 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     for line in printed.getvalue().splitlines():
         log.info("%s: %s", plugin, line)
     seconds = time.perf_counter() - started
+    if hasattr(model, "resolved_settings"):  # automatic choices (e.g. cart's leaf size), as training used them
+        plugin_kwargs = {**plugin_kwargs, **model.resolved_settings()}
     privacy = privacy_record(plugin, model, generator.epsilon) if generator.epsilon is not None else None
     model_path = out_dir / "model.pkl"
     save_to_file(model_path, model)
@@ -236,7 +329,8 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
 
 def load_synthesizer(folder: Path) -> Synthesizer:
     data = json.loads((folder / "synthesizer.json").read_text())
-    data["codecs"] = [ColumnCodec(**c) for c in data["codecs"]]
+    data["codecs"] = [ColumnCodec(**{**c, "number_format": NumberFormat.from_dict(c.get("number_format"))})
+                      for c in data["codecs"]]
     return Synthesizer(**data)
 
 
@@ -257,12 +351,9 @@ REBALANCE_MAX_DRAWS = 20  # generator calls per batch before a value counts as t
 
 
 def _split_rows(count: int, weights: dict[str, float]) -> dict[str, int]:
-    """Largest-remainder split of `count` rows by `weights` (summing to 1): integers summing to `count`."""
-    exact = {value: count * weight for value, weight in weights.items()}
-    split = {value: int(np.floor(share + 1e-9)) for value, share in exact.items()}
-    for value in sorted(exact, key=lambda v: (split[v] - exact[v], v))[:count - sum(split.values())]:
-        split[value] += 1
-    return split
+    """Largest-remainder split of `count` rows by `weights` (summing to 1), per value."""
+    values = sorted(weights)
+    return dict(zip(values, split_rows(count, np.array([weights[v] for v in values])).tolist(), strict=True))
 
 
 def _rebalance_codec(synthesizer: Synthesizer, column: str, proportions: dict[str, float]) -> ColumnCodec:
@@ -293,7 +384,8 @@ def _rebalanced_batch(model: Any, synthesizer: Synthesizer, column: str, quotas:
             break
         with muted_library_warnings():
             encoded = model.generate(count=size, random_state=synthesizer.seed + batch * REBALANCE_MAX_DRAWS + draw)
-        frame = decode(encoded.dataframe().head(size), synthesizer.codecs)
+        frame = decode(encoded.dataframe().head(size), synthesizer.codecs,
+                       np.random.default_rng([synthesizer.seed, batch, draw]))
         drawn += len(frame)
         values = frame[column].map(lambda v: None if pd.isna(v) else str(v))
         for value in quotas:
@@ -345,7 +437,7 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
             if rebalance is None:
                 with muted_library_warnings():
                     encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
-                frame = decode(encoded.head(count), synthesizer.codecs)
+                frame = decode(encoded.head(count), synthesizer.codecs, np.random.default_rng([synthesizer.seed, batch]))
             else:
                 total = sum(remaining.values())
                 quotas = _split_rows(count, {v: n / total for v, n in remaining.items()})

@@ -5,9 +5,11 @@ tree grown on the real rows to predict it from the columns before it. A syntheti
 tree to a leaf and takes that column's value from a random real row ("donor") of the leaf; numeric
 values are then smoothed with a Gaussian kernel so no real value is copied verbatim unless it is a
 frequent one (such as a zero). The label goes last, so it is drawn from a model of it given every
-other column: the relation a downstream model learns. For a categorical label that model is, by
-default, gradient boosting (its predicted class probabilities are sampled), which a single tree with
-privacy-sized leaves cannot match.
+other column: the relation a downstream model learns. By default that model is gradient boosting,
+which a single tree with privacy-sized leaves cannot match: a categorical label is drawn from its
+predicted class probabilities; a numeric label is its prediction plus a residual drawn from the
+cross-fitted (out-of-fold) residuals of real rows with a similar prediction, so the noise has the
+real size and shape where it is (a residual, never a real label, is what a real row contributes).
 
 Why it is here: on UCI Adult no synthcity 0.2.12 plugin met our default-generator targets (see
 BENCHMARKS.md); this one trains in seconds on a CPU. `min_samples_leaf` is the privacy knob: every
@@ -21,21 +23,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import validate_arguments
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from synthcity.plugins.core.dataloader import DataLoader
 from synthcity.plugins.core.distribution import Distribution, IntegerDistribution
 from synthcity.plugins.core.plugin import Plugin
 from synthcity.plugins.core.schema import Schema
 
-# A numeric value held by at least this share of the rows is a "spike" (0 in capital_gain, a
-# round amount) and is kept exact; smoothing it would invent values nobody has.
-SPIKE_SHARE = 0.05
+from synth_pipelines.core.value_formats import FREQUENT_ROWS
+
+# A numeric value that at least FREQUENT_ROWS real rows hold (a 0 in capital_gain, a round amount, a
+# code, any value of a discrete column) is nobody's own and is kept exact; smoothing it would invent
+# values nobody has. Values fewer rows hold are smoothed.
 # min_samples_leaf when not set: rows / 40, within [20, 200]. Measured (BENCHMARKS.md): on Adult
 # (32.6k rows) leaves of 20 gave a DCR share of 0.58 and 200 gave 0.51 at the same utility; on the
 # demo (3.8k rows) 100 passed every QA check with DCR 0.51-0.52. Leaves of 20+ real rows keep small
 # tables private; 200 keeps large ones detailed.
 AUTO_LEAF_ROWS_PER_LEAF, AUTO_LEAF_MIN, AUTO_LEAF_MAX = 40, 20, 200
+# A numeric label's residuals: out-of-fold over RESIDUAL_FOLDS folds, pooled in RESIDUAL_BANDS bands of
+# the prediction (each band holds thousands of rows on a large table, a few dozen on a small one).
+RESIDUAL_FOLDS, RESIDUAL_BANDS = 5, 20
 
 
 def auto_min_samples_leaf(rows: int) -> int:
@@ -60,8 +68,9 @@ class CartPlugin(Plugin):
         max_depth: depth limit of each tree; None = grown until min_samples_leaf stops it.
         smoothing: Gaussian-kernel smoothing of numeric donor values (spikes stay exact).
         label_last: generate the loader's target column last (from every other column).
-        label_model: "boosting" samples a categorical label from gradient-boosted class probabilities;
-            "tree" uses a CART leaf like every other column.
+        label_model: "boosting" draws the label from gradient boosting (class probabilities, or a
+            prediction plus a cross-fitted residual for a numeric label); "tree" uses a CART leaf
+            like every other column.
     """
 
     @validate_arguments(config=dict(arbitrary_types_allowed=True))
@@ -76,7 +85,9 @@ class CartPlugin(Plugin):
         self.min_samples_leaf, self.max_depth = min_samples_leaf, max_depth
         self.smoothing, self.label_last, self.label_model = smoothing, label_last, label_model
         self.columns_: list[_Column] = []
-        self.label_booster_: HistGradientBoostingClassifier | None = None
+        self.label_booster_: HistGradientBoostingClassifier | HistGradientBoostingRegressor | None = None
+        self.residual_edges_: np.ndarray | None = None
+        self.residuals_: list[np.ndarray] = []
 
     @staticmethod
     def name() -> str:
@@ -106,7 +117,7 @@ class CartPlugin(Plugin):
         categorical = set(self._data_encoders or {}) | {
             name for name in frame.columns if frame[name].dtype.kind in "iub" and frame[name].nunique() < 15}
         self.min_samples_leaf_ = self.min_samples_leaf or auto_min_samples_leaf(len(frame))
-        self.columns_, self.label_booster_ = [], None
+        self.columns_, self.label_booster_, self.residual_edges_, self.residuals_ = [], None, None, []
         target_column = getattr(X, "target_column", None)
         for position, name in enumerate(self.order_):
             target = frame[name].to_numpy()
@@ -119,13 +130,31 @@ class CartPlugin(Plugin):
                 inputs = frame[self.order_[:position]].to_numpy(dtype=float)
                 leaves = tree.fit(inputs, target).apply(inputs)
             self.columns_.append(self._donors(name, tree, leaves, target, numeric=name not in categorical))
-        if (self.label_last and self.label_model == "boosting" and target_column in categorical
+        if (self.label_last and self.label_model == "boosting" and target_column in self.order_
                 and len(self.order_) > 1 and frame[target_column].nunique() > 1):
-            inputs = frame[self.order_[:-1]]
-            self.label_booster_ = HistGradientBoostingClassifier(
-                categorical_features=[c in categorical and inputs[c].max() < 255 for c in inputs.columns],
-                random_state=self.random_state).fit(inputs.to_numpy(dtype=float), frame[target_column].to_numpy())
+            self._fit_label_booster(frame, target_column, categorical)
         return self
+
+    def _fit_label_booster(self, frame: pd.DataFrame, target_column: str, categorical: set[str]) -> None:
+        inputs = frame[self.order_[:-1]]
+        options = dict(categorical_features=[c in categorical and inputs[c].max() < 255 for c in inputs.columns],
+                       random_state=self.random_state)
+        x, y = inputs.to_numpy(dtype=float), frame[target_column].to_numpy()
+        if target_column in categorical:
+            self.label_booster_ = HistGradientBoostingClassifier(**options).fit(x, y)
+            return
+        y = y.astype(float)
+        folds = KFold(n_splits=min(RESIDUAL_FOLDS, len(y)), shuffle=True, random_state=self.random_state)
+        predicted = cross_val_predict(HistGradientBoostingRegressor(**options), x, y, cv=folds)
+        self.label_booster_ = HistGradientBoostingRegressor(**options).fit(x, y)
+        self.residual_edges_ = np.unique(np.quantile(predicted, np.linspace(0, 1, RESIDUAL_BANDS + 1)[1:-1]))
+        bands = np.searchsorted(self.residual_edges_, predicted, side="right")
+        self.residuals_ = [(y - predicted)[bands == band] for band in range(len(self.residual_edges_) + 1)]
+
+    def resolved_settings(self) -> dict[str, Any]:
+        """The settings training actually used (automatic choices resolved), for the manifest."""
+        return {"min_samples_leaf": self.min_samples_leaf_, "max_depth": self.max_depth, "smoothing": self.smoothing,
+                "label_last": self.label_last, "label_model": self.label_model}
 
     def _donors(self, name: str, tree: Any, leaves: np.ndarray, target: np.ndarray, numeric: bool) -> _Column:
         """Real values grouped by leaf (sorted, with each leaf's start and size) and kernel bandwidths."""
@@ -135,7 +164,7 @@ class CartPlugin(Plugin):
         bandwidth, spikes = None, np.array([])
         if numeric and self.smoothing:
             values, counts = np.unique(target, return_counts=True)
-            spikes = values[counts >= SPIKE_SHARE * len(target)]
+            spikes = values[counts >= FREQUENT_ROWS]
             bandwidth = np.zeros(len(leaf_ids))
             for i, (start, size) in enumerate(zip(starts, sizes, strict=True)):
                 leaf = donors[start:start + size].astype(float)
@@ -166,6 +195,15 @@ class CartPlugin(Plugin):
 
     def _sample_label(self, out: dict[str, np.ndarray], count: int, rng: np.random.Generator) -> np.ndarray:
         inputs = np.column_stack([out[name] for name in self.order_[:-1]]).astype(float)
+        if self.residual_edges_ is not None:
+            predicted = self.label_booster_.predict(inputs)
+            bands = np.searchsorted(self.residual_edges_, predicted, side="right")
+            noise = np.zeros(count)
+            for band, residuals in enumerate(self.residuals_):
+                inside = np.flatnonzero(bands == band)
+                if len(inside) and len(residuals):
+                    noise[inside] = residuals[rng.integers(0, len(residuals), len(inside))]
+            return predicted + noise
         cumulative = self.label_booster_.predict_proba(inputs).cumsum(axis=1)
         picks = (rng.random(count)[:, None] > cumulative[:, :-1]).sum(axis=1)
         return self.label_booster_.classes_[picks]

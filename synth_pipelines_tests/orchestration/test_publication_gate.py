@@ -62,7 +62,7 @@ def test_release_waits_for_approval_then_publishes_with_it(demo_spec_data, write
 
 
 def test_failed_check_keeps_the_gate_closed_with_its_name(demo_spec_data, write_spec, storage_home):
-    demo_spec_data["qa"]["min_range_coverage"] = 1.0
+    demo_spec_data["qa"]["max_label_rate_gap"] = 0.0  # unreachable: no sample keeps every group's rate exactly
     loaded = load_spec(write_spec(demo_spec_data))
     storage = SynthStorage(root=str(storage_home))
     with dg.instance_for_test() as instance:
@@ -70,4 +70,4 @@ def test_failed_check_keeps_the_gate_closed_with_its_name(demo_spec_data, write_
         tick = gate_tick(build_definitions([loaded], storage), instance)
     assert not tick.run_requests
     assert tick.skip_message.startswith(f"{DAY}: blocking QA checks failed: ")
-    assert "diversity" in tick.skip_message
+    assert "bias" in tick.skip_message

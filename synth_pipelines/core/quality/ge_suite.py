@@ -5,6 +5,13 @@ family, not-null where the real column has no missing values, category domains, 
 date ranges (real min/max widened by a tolerance), unique keys. Date/datetime columns are parsed
 to timestamps before validation (a value that does not parse becomes missing), so their ranges
 compare as dates. GX is imported lazily: the import alone takes seconds.
+
+Real rows the train rows did not include fall outside what those rows showed now and then (a rare
+category the sample missed, a new maximum), so the value expectations allow a share of unexpected
+values (GX's `mostly`) derived from the train rows: the chance a new real value is unseen
+(Good-Turing: (categories seen once + 1) / (n + 1); beyond the range: 2 / (n + 1); missing in a
+column without missing values: 1 / (n + 1)), plus three standard errors for the number of
+synthetic rows, and never below `min_unexpected_share`. Types, columns and keys allow nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from synth_pipelines.core.quality.results import Metric
@@ -52,11 +60,22 @@ def _as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
     return out
 
 
+def allowed_unexpected(new_value_chance: float, synthetic_rows: int, floor: float) -> float:
+    """Share of synthetic values allowed outside an expectation: the chance a real row the train rows
+    did not include is outside it, plus three binomial standard errors over the synthetic rows."""
+    p = min(max(new_value_chance, 0.0), 1.0)
+    return max(floor, p + 3 * float(np.sqrt(p * (1 - p) / max(synthetic_rows, 1))))
+
+
 def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: set[str], *,
                        key_columns: Sequence[str], extra_columns: Sequence[str],
-                       range_tolerance: float) -> list[Any]:
+                       range_tolerance: float, synthetic_rows: int = 10_000,
+                       min_unexpected_share: float = 0.001) -> list[Any]:
     """Expectations learned from the real train rows; column expectations only for `present` columns."""
     import great_expectations.expectations as gxe
+
+    def mostly(new_value_chance: float) -> float:
+        return 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share)
 
     expected = [c.name for c in codecs] + list(key_columns) + list(extra_columns)
     suite = [gxe.ExpectTableColumnsToMatchSet(column_set=sorted(set(expected)), exact_match=True)]
@@ -69,16 +88,19 @@ def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: 
         if types:
             suite.append(gxe.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=types))
         if column.notna().all():
-            suite.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name))
+            suite.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name, mostly=mostly(1 / (len(column) + 1))))
         values = column.dropna()
         if c.kind == "category" and 0 < values.nunique() <= MAX_DOMAIN:
-            domain = sorted(pd.unique(values).tolist(), key=str)
-            suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain))
+            counts = values.value_counts()
+            domain = sorted(counts.index.tolist(), key=str)
+            unseen = (int((counts == 1).sum()) + 1) / (len(values) + 1)  # Good-Turing
+            suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain, mostly=mostly(unseen)))
         elif c.kind != "category" and len(values):
             low, high = values.min(), values.max()
             slack = (high - low) * range_tolerance
             suite.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=_plain(low - slack),
-                                                           max_value=_plain(high + slack)))
+                                                           max_value=_plain(high + slack),
+                                                           mostly=mostly(2 / (len(values) + 1))))
     for key in key_columns:
         if key in present:
             suite.append(gxe.ExpectColumnValuesToBeUnique(column=key))
@@ -94,7 +116,7 @@ def _plain(value: Any) -> Any:
 
 def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
                        key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
-                       range_tolerance: float = 0.05, examples: int = 5) -> Metric:
+                       range_tolerance: float = 0.05, examples: int = 5, min_unexpected_share: float = 0.001) -> Metric:
     """Run the suite on the synthetic rows. Value: the number of failed expectations (0 is a pass).
 
     details["failures"] lists each failed expectation with its column, unexpected count/percent and
@@ -111,7 +133,8 @@ def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: lis
                         .add_batch_definition_whole_dataframe("all_rows"))
     suite = context.suites.add(gx.ExpectationSuite(name="learned_from_train_rows"))
     for expectation in build_expectations(train, codecs, set(synthetic.columns), key_columns=key_columns,
-                                          extra_columns=extra_columns, range_tolerance=range_tolerance):
+                                          extra_columns=extra_columns, range_tolerance=range_tolerance,
+                                          synthetic_rows=len(synthetic), min_unexpected_share=min_unexpected_share):
         suite.add_expectation(expectation)
     batch = batch_definition.get_batch(batch_parameters={"dataframe": _as_checked(synthetic, codecs)})
     outcome = batch.validate(suite, result_format={"result_format": "SUMMARY",
@@ -131,6 +154,7 @@ def _failure(result: Any, examples: int) -> dict[str, Any]:
     failure = {"expectation": config.type, "column": config.kwargs.get("column"),
                "unexpected_count": found.get("unexpected_count"),
                "unexpected_percent": found.get("unexpected_percent"),
+               "allowed_percent": round(100 * (1 - config.kwargs.get("mostly", 1.0)), 4),
                "examples": [str(v) for v in (found.get("partial_unexpected_list") or [])[:examples]]}
     if "observed_value" in found:
         failure["observed_value"] = str(found["observed_value"])

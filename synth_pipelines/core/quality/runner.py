@@ -15,6 +15,11 @@ discriminator and PhiK on at most `discriminator_rows` / `phik_rows` rows per si
 neighbour checks index at most `privacy_index_rows` rows of each frame and query `privacy_query_rows`.
 A check that raises becomes a failed check naming the error, so one broken metric never hides the others.
 
+Thresholds that judge a sampled estimate (DCR share, attack AUC, utility ratio, copy and rare-combination
+shares, Great Expectations' allowances) are widened to STANDARD_ERRORS standard errors of that estimate
+when the sample is too small for the configured value: on a few hundred rows, real rows the generator
+never saw (a perfect generator) would otherwise fail by chance. Each metric records the threshold used.
+
 Rebalanced rows (`rebalance`: synthetic.rebalance, one category column with target shares): fidelity,
 bias and category coverage compare the synthetic rows with the real train rows resampled to the
 target shares (fidelity.resample_to_proportions), so the intended shift is not a failure. Utility is
@@ -29,13 +34,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from synth_pipelines.core.quality import bias, diversity, fidelity, ge_suite, privacy, utility
-from synth_pipelines.core.quality.results import Metric, QualityCheck, QualityReport
+from synth_pipelines.core.quality.results import Bound, Metric, QualityCheck, QualityReport
 from synth_pipelines.core.quality.tabular import shared_codecs
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec
+
+STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
 
 
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
@@ -75,7 +83,8 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
 
     run("great_expectations", lambda: [ge_suite.validate_synthetic(
         train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
-        range_tolerance=t.range_tolerance, examples=t.ge_examples).gate(0, "max")])
+        range_tolerance=t.range_tolerance, examples=t.ge_examples,
+        min_unexpected_share=t.min_unexpected_share).gate(0, "max")])
     run("fidelity", lambda: _fidelity(reference, synthetic, columns, t, report))
     run("utility", lambda: _utility(train, holdout, synthetic, columns, label, task, t))
     points: dict[str, privacy.NeighbourSamples] = {}
@@ -88,9 +97,11 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
         return points["samples"]
 
     run("privacy_dcr", lambda: _dcr(neighbours(), t, report))
-    run("privacy_exact_copies", lambda: privacy.exact_copies(train, holdout, synthetic, columns, t.max_exact_copy_excess))
-    run("privacy_membership_inference",
-        lambda: [privacy.membership_inference_auc(neighbours(), t.privacy_query_rows, t.seed).gate(t.max_mia_auc, "max")])
+    run("privacy_exact_copies", lambda: [
+        widened_gate(m, m.details["baseline_share"] + t.max_exact_copy_excess, m.details["baseline_share"], "max")
+        for m in privacy.exact_copies(train, holdout, synthetic, columns)])
+    run("privacy_membership_inference", lambda: [widened_gate(
+        privacy.membership_inference_auc(neighbours(), t.privacy_query_rows, t.seed), t.max_mia_auc, 0.5, "max")])
     run("privacy_rare_combinations", lambda: [_rare(train, holdout, synthetic, columns, label, t)])
     run("diversity", lambda: [
         diversity.duplicate_rows(train, synthetic, columns, max_excess=t.max_duplicate_rate_excess, seed=t.seed),
@@ -155,8 +166,22 @@ def _utility(train, holdout, synthetic, codecs, label, task, t: QAThresholds) ->
     if label not in synthetic.columns:
         return [Metric("tstr_trtr_ratio", None, "n/a", {"error": f"label {label!r} missing from the synthetic rows"})
                 .gate(t.min_utility_ratio, "min")]
-    return [utility.tstr_vs_trtr(train, holdout, synthetic, codecs, label=label, task=task, rows=t.utility_rows,
-                                 seed=t.seed).gate(t.min_utility_ratio, "min")]
+    ratio = utility.tstr_vs_trtr(train, holdout, synthetic, codecs, label=label, task=task, rows=t.utility_rows,
+                                 seed=t.seed)
+    return [widened_gate(ratio, t.min_utility_ratio, 1.0, "min")]
+
+
+def widened_gate(metric: Metric, threshold: float, ideal: float, bound: Bound) -> Metric:
+    """Gate at `threshold`, or STANDARD_ERRORS standard errors from the ideal value when the estimate
+    is noisier than that (details["standard_error"]); the threshold used is the metric's."""
+    se = metric.details.get("standard_error")
+    if se is None or not np.isfinite(se):
+        return metric.gate(threshold, bound)
+    noise = ideal + STANDARD_ERRORS * se if bound == "max" else ideal - STANDARD_ERRORS * se
+    used = max(threshold, noise) if bound == "max" else min(threshold, noise)
+    metric.details["threshold_rule"] = (f"{'max' if bound == 'max' else 'min'}({threshold:g}, {ideal:g} "
+                                        f"{'+' if bound == 'max' else '-'} {STANDARD_ERRORS:g} x standard error)")
+    return metric.gate(used, bound)
 
 
 def _dcr(points: privacy.NeighbourSamples, t: QAThresholds, report: QualityReport) -> list[Metric]:
@@ -164,12 +189,15 @@ def _dcr(points: privacy.NeighbourSamples, t: QAThresholds, report: QualityRepor
     report.artifacts.update(distances)
     # One number, two named gates: too close to train rows, or suspiciously close to the holdout.
     leak = Metric("dcr_share_holdout_leak", share.value, share.implementation,
-                  {"meaning": "share far below 0.5: synthetic rows are closer to the holdout than to the train rows"})
-    return [share.gate(t.max_dcr_share, "max"), leak.gate(t.min_dcr_share, "min"), privacy.nndr(points)]
+                  {"meaning": "share far below 0.5: synthetic rows are closer to the holdout than to the train rows",
+                   "standard_error": share.details["standard_error"]})
+    return [widened_gate(share, t.max_dcr_share, 0.5, "max"), widened_gate(leak, t.min_dcr_share, 0.5, "min"),
+            privacy.nndr(points)]
 
 
 def _rare(train, holdout, synthetic, codecs: list[ColumnCodec], label: str, t: QAThresholds) -> Metric:
     names = t.quasi_identifiers if t.quasi_identifiers is not None else [c.name for c in codecs if c.name != label]
     chosen = [c for c in codecs if c.name in names]
     metric = privacy.rare_combinations(train, holdout, synthetic, chosen, k=t.rare_k, bins=t.quasi_identifier_bins)
-    return metric.gate(metric.details["baseline_share"] + t.max_rare_combination_excess, "max")
+    return widened_gate(metric, metric.details["baseline_share"] + t.max_rare_combination_excess,
+                        metric.details["baseline_share"], "max")

@@ -20,6 +20,10 @@ class QAThresholds(BaseModel):
         "Great Expectations numeric/date ranges: the real min/max widened by this fraction of the real "
         "range on each side."))
     ge_examples: int = Field(5, ge=0, le=50, description="Unexpected example values listed per failed expectation.")
+    min_unexpected_share: float = Field(0.001, ge=0, le=1, description=(
+        "Great Expectations value expectations (category domain, range, not-null) allow at least this share of "
+        "synthetic values outside them; more where real rows the train rows did not include would fall outside "
+        "too (estimated from the train rows, plus three standard errors; see ge_suite)."))
 
     # -- fidelity ------------------------------------------------------------------------------
     min_fidelity: float = Field(0.75, ge=0, le=1, description=(
@@ -77,7 +81,8 @@ class QAThresholds(BaseModel):
     min_category_coverage: float = Field(0.8, ge=0, le=1, description=(
         "Mean share of each category column's real train categories that occur in the synthetic rows."))
     min_range_coverage: float = Field(0.8, ge=0, le=1, description=(
-        "Mean share of each numeric/date column's real [min, max] covered by the synthetic [min, max]."))
+        "Mean share of each numeric/date column's real central range (0.5% to 99.5% quantile) covered by the "
+        "synthetic [min, max]."))
     max_duplicate_rate_excess: float = Field(0.05, ge=0, le=1, description=(
         "Allowed excess of the duplicate-row rate of the synthetic rows (a sample the size of the train rows) "
         "over that of the train rows: repeated rows are a sign of mode collapse."))

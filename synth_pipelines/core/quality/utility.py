@@ -24,30 +24,76 @@ def _xy(frame: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec, ta
     return model_frame(frame, features)[keep], y[keep].to_numpy()
 
 
-def holdout_score(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
-                  task: str, seed: int) -> float:
-    """Fit on `train`, return ROC AUC (classification) or R2 (regression) on `holdout`.
+BOOTSTRAP_RESAMPLES = 200  # paired resamples of the holdout for the ratio's standard error
 
-    A classifier that saw one class only predicts it everywhere: AUC 0.5. Classes the model never saw
-    get probability 0, so a synthetic set missing a class is penalized, not skipped.
+
+def holdout_predictions(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
+                        task: str, seed: int) -> tuple[np.ndarray, np.ndarray | float]:
+    """Fit on `train`; return the holdout's labels and the model's predictions for them (values for
+    regression, one probability column per holdout class for classification), or a constant score
+    where the fit cannot rank (one holdout class: NaN; one train class: AUC 0.5).
+
+    Classes the model never saw get probability 0, so a synthetic set missing a class is penalized, not skipped.
     """
     x_train, y_train = _xy(train, features, label, task)
     x_test, y_test = _xy(holdout, features, label, task)
     if task == "regression":
-        return float(r2_score(y_test, hgb_pipeline(features, task, seed).fit(x_train, y_train).predict(x_test)))
+        return y_test, hgb_pipeline(features, task, seed).fit(x_train, y_train).predict(x_test)
     classes = sorted(set(y_test))
     if len(classes) < 2:
-        return float("nan")
+        return y_test, float("nan")
     if len(set(y_train)) < 2:
-        return 0.5
+        return y_test, 0.5
     model = hgb_pipeline(features, task, seed).fit(x_train, y_train)
     learned = list(model.classes_)
     proba = model.predict_proba(x_test)
-    aligned = np.column_stack([proba[:, learned.index(c)] if c in learned else np.zeros(len(x_test)) for c in classes])
-    if len(classes) == 2:
-        return float(roc_auc_score(y_test == classes[1], aligned[:, 1]))
-    aligned = aligned / np.clip(aligned.sum(axis=1, keepdims=True), 1e-12, None)
-    return float(roc_auc_score(y_test, aligned, multi_class="ovr", labels=classes))
+    return y_test, np.column_stack([proba[:, learned.index(c)] if c in learned else np.zeros(len(x_test))
+                                    for c in classes])
+
+
+def prediction_score(y: np.ndarray, predicted: np.ndarray | float, task: str, classes: list[str] | None = None) -> float:
+    """R2 (regression) or ROC AUC (one-vs-rest, macro-averaged for more than two classes). `classes`:
+    the classes of `predicted`'s columns (default: those of `y`); classes absent from `y` are left out."""
+    if not isinstance(predicted, np.ndarray):
+        return float(predicted)
+    if task == "regression":
+        return float(r2_score(y, predicted))
+    classes = classes if classes is not None else sorted(set(y))
+    present = [i for i, c in enumerate(classes) if c in set(y)]
+    if len(present) < 2:
+        return float("nan")
+    if len(present) == 2:
+        return float(roc_auc_score(y == classes[present[1]], predicted[:, present[1]]))
+    aligned = predicted[:, present] / np.clip(predicted[:, present].sum(axis=1, keepdims=True), 1e-12, None)
+    return float(roc_auc_score(y, aligned, multi_class="ovr", labels=[classes[i] for i in present]))
+
+
+def holdout_score(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
+                  task: str, seed: int) -> float:
+    """Fit on `train`, return ROC AUC (classification) or R2 (regression) on `holdout`."""
+    return prediction_score(*holdout_predictions(train, holdout, features, label, task, seed), task)
+
+
+def _ratio(tstr: float, trtr: float) -> float:
+    if np.isnan(tstr) or np.isnan(trtr):
+        return float("nan")
+    if trtr > 0:
+        return tstr / trtr
+    return 1.0 if tstr >= trtr else 0.0
+
+
+def ratio_standard_error(y: np.ndarray, real: np.ndarray | float, synthetic: np.ndarray | float, task: str,
+                         seed: int) -> float:
+    """Standard deviation of TSTR/TRTR over paired bootstrap resamples of the holdout (both models fixed)."""
+    rng = np.random.default_rng(seed)
+    classes = sorted(set(y)) if task == "classification" else None
+    ratios = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        rows = rng.integers(0, len(y), len(y))
+        scores = [prediction_score(y[rows], p[rows] if isinstance(p, np.ndarray) else p, task, classes)
+                  for p in (synthetic, real)]
+        ratios.append(_ratio(*scores))
+    return float(np.nanstd(ratios)) if ratios else float("nan")
 
 
 def tstr_vs_trtr(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
@@ -55,17 +101,17 @@ def tstr_vs_trtr(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     """Value: TSTR / TRTR (1 = synthetic rows train as good a model as the real ones).
 
     Both models train on at most `rows` rows. With TRTR <= 0 (a regression the real rows cannot
-    predict) the ratio is meaningless: the value is then 1 if TSTR >= TRTR, else 0.
+    predict) the ratio is meaningless: the value is then 1 if TSTR >= TRTR, else 0. details carry the
+    ratio's standard error over paired bootstrap resamples of the holdout (small holdouts are noisy).
     """
     label_codec = next(c for c in codecs if c.name == label)
     features = [c for c in codecs if c.name != label]
-    trtr = holdout_score(sample(train, rows, seed), holdout, features, label_codec, task, seed)
-    tstr = holdout_score(sample(synthetic, rows, seed), holdout, features, label_codec, task, seed)
-    if trtr > 0:
-        ratio = tstr / trtr
-    else:
-        ratio = 1.0 if tstr >= trtr else 0.0
+    y, real = holdout_predictions(sample(train, rows, seed), holdout, features, label_codec, task, seed)
+    _, synthetic_predictions = holdout_predictions(sample(synthetic, rows, seed), holdout, features, label_codec,
+                                                   task, seed)
+    trtr, tstr = prediction_score(y, real, task), prediction_score(y, synthetic_predictions, task)
     metric_name = "roc_auc" if task == "classification" else "r2"
-    return Metric("tstr_trtr_ratio", float(ratio), HGB_CLASSIFIER if task == "classification" else HGB_REGRESSOR,
+    return Metric("tstr_trtr_ratio", float(_ratio(tstr, trtr)), HGB_CLASSIFIER if task == "classification" else HGB_REGRESSOR,
                   {"metric": metric_name, "tstr": round(tstr, 4), "trtr": round(trtr, 4), "label": label,
+                   "standard_error": round(ratio_standard_error(y, real, synthetic_predictions, task, seed), 4),
                    "evaluated_on": f"{len(holdout)} real holdout rows"})

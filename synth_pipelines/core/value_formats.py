@@ -1,0 +1,209 @@
+"""Value formats of numeric columns, learned from the real train rows and restored on generated numbers.
+
+Generators emit continuous numbers; real columns rarely are. Whatever the generator, the shared
+decode step (synthesis.decode) gives each generated number the format its real column has:
+- precision: a column whose values have at most d decimals comes back with d decimals (d = 0: whole);
+- a value set: when values held by at least FREQUENT_ROWS rows make up DISCRETE_COVERAGE of the
+  column (ratings on a 0.5 grid, codes, counts), a number that is one of those values stays; the
+  others are mapped by rank onto the values' shortfalls against their real shares. A generator that
+  emits the values gets them back as they are (a code keeps its meaning); one that emits continuous
+  numbers gets the real marginal, its order (the relation to other columns) kept. Snapping to the
+  nearest value instead would give each value the share of its neighbourhood, not its own;
+- spikes: a value held by at least SPIKE_SHARE of the rows (a cap, a zero, a round amount) keeps its
+  real share: when too few generated numbers land on it, the nearest ones are moved onto it;
+- a grid: otherwise each number is rounded to a step drawn from the real steps of its magnitude band
+  (a value's step is the largest of 1, 5, 10, 50, ... x 10^k it is a multiple of), so an amount column
+  where 89% of values are multiples of 50 comes back with about 89% multiples of 50.
+Only aggregates are kept: values held by FREQUENT_ROWS or more rows, shares, steps. No rule names a
+table or a column. Numbers outside the real range are reflected back into it before any of this
+(clipping would pile them onto the extremes, which are single people's values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+FREQUENT_ROWS = 5  # a value this many real rows share is not a person's own and may be emitted exactly
+DISCRETE_COVERAGE = 0.95  # share of rows on frequent values that makes a column a value set
+SPIKE_SHARE = 0.005  # share of rows on one value that makes it a spike, kept at its real share
+MAX_DECIMALS = 8  # more decimals than this: a measured float, no precision to restore
+STEP_BANDS = 10  # magnitude bands (real quantiles) over which the step shares are learned
+# On a grid within a millionth of a step, or a float's own rounding error for large multiples:
+# 25.06899999990128 is 25.069 written by a float.
+_STEP_TOLERANCE, _FLOAT_TOLERANCE = 1e-6, 1e-15
+
+
+@dataclass
+class NumberFormat:
+    """How a numeric column's real values are written; see the module docstring."""
+
+    decimals: int | None = None  # None: a float with more than MAX_DECIMALS decimals, left as it is
+    values: list[list[float]] = field(default_factory=list)  # the value set: [value, real share]
+    spikes: list[list[float]] = field(default_factory=list)  # [value, real share of non-missing rows]
+    band_edges: list[float] = field(default_factory=list)  # inner edges of the magnitude bands
+    steps: list[list[list[float]]] = field(default_factory=list)  # per band: [step, share] pairs
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records: the rules, not the values behind them."""
+        kind = "value set" if self.values else "grid" if self.steps else "as generated"
+        return {"format": kind, "decimals": self.decimals, "value_set_size": len(self.values),
+                "spikes": [[_plain(v), round(s, 4)] for v, s in self.spikes],
+                "steps": sorted({_plain(step) for band in self.steps for step, _ in band})}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> NumberFormat | None:
+        return cls(**data) if data else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _on_grid(values: np.ndarray, step: float) -> np.ndarray:
+    ratio = values / step
+    return np.abs(ratio - np.round(ratio)) <= np.maximum(_STEP_TOLERANCE, _FLOAT_TOLERANCE * np.abs(ratio))
+
+
+def decimals_of(values: np.ndarray) -> int | None:
+    """The fewest decimals that write every value exactly (float noise tolerated); None above MAX_DECIMALS."""
+    for decimals in range(MAX_DECIMALS + 1):
+        if _on_grid(values, 10.0 ** -decimals).all():
+            return decimals
+    return None
+
+
+TIME_UNITS = (86_400.0, 3_600.0, 60.0)  # seconds: a day, an hour, a minute
+
+
+def step_ladder(values: np.ndarray, decimals: int, seconds: bool = False) -> np.ndarray:
+    """1 and 5 times powers of ten from the precision up to the largest magnitude, largest first;
+    for timestamps (seconds) the clock's units and then 1 and 5 times powers of ten below a minute."""
+    top = 1 if seconds else int(np.floor(np.log10(max(float(np.abs(values).max()), 10.0 ** -decimals))))
+    decimal = [m * 10.0 ** k for k in range(top, -decimals - 1, -1) for m in (5, 1) if m * 10.0 ** k >= 10.0 ** -decimals]
+    return np.array([*TIME_UNITS, *(s for s in decimal if s < 60)] if seconds else decimal)
+
+
+def value_steps(values: np.ndarray, ladder: np.ndarray) -> np.ndarray:
+    """Each value's step: the largest ladder step it is a multiple of."""
+    steps = np.full(len(values), ladder[-1])
+    assigned = np.zeros(len(values), dtype=bool)
+    for step in ladder:
+        hit = ~assigned & _on_grid(values, step)
+        steps[hit], assigned = step, assigned | hit
+    return steps
+
+
+def learn_format(numbers: np.ndarray, seconds: bool = False) -> NumberFormat:
+    """The format of a numeric column from its real non-missing values (`seconds`: timestamps)."""
+    values = numbers[~np.isnan(numbers)]
+    if len(values) == 0:
+        return NumberFormat()
+    distinct, counts = np.unique(values, return_counts=True)
+    frequent = counts >= FREQUENT_ROWS
+    fmt = NumberFormat(decimals=decimals_of(distinct))
+    if counts[frequent].sum() >= DISCRETE_COVERAGE * len(values):
+        shares = counts[frequent] / counts[frequent].sum()
+        fmt.values = [[float(v), float(s)] for v, s in zip(distinct[frequent], shares, strict=True)]
+        return fmt
+    spike = frequent & (counts >= SPIKE_SHARE * len(values))
+    fmt.spikes = [[float(v), float(c) / len(values)] for v, c in zip(distinct[spike], counts[spike], strict=True)]
+    if fmt.decimals is None:
+        return fmt
+    rest = values[~np.isin(values, distinct[spike])]
+    if len(rest) == 0:
+        return fmt
+    steps = value_steps(rest, step_ladder(rest, fmt.decimals, seconds))
+    edges = np.unique(np.quantile(rest, np.linspace(0, 1, STEP_BANDS + 1)[1:-1]))
+    bands = np.searchsorted(edges, rest, side="right")
+    fmt.band_edges = edges.tolist()
+    for band in range(len(edges) + 1):
+        found, shares = np.unique(steps[bands == band], return_counts=True)
+        fmt.steps.append([[float(s), float(n) / shares.sum()] for s, n in zip(found, shares, strict=True)])
+    return fmt
+
+
+def reflect_into(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Numbers beyond a bound by less than the range mirrored back inside it; farther ones at the bound."""
+    span = high - low
+    mirrored = np.where((values > high) & (values - high <= span), 2 * high - values, values)
+    mirrored = np.where((values < low) & (low - values <= span), 2 * low - values, mirrored)
+    return np.clip(mirrored, low, high)
+
+
+def apply_format(values: np.ndarray, fmt: NumberFormat | None, rng: np.random.Generator) -> np.ndarray:
+    """Generated numbers (NaN = missing, already within the real range) written in the real format."""
+    if fmt is None:
+        return values
+    out = values.astype(float).copy()
+    present = ~np.isnan(out)
+    if fmt.values:
+        out[present] = _onto_value_set(out[present], fmt.values, rng)
+        return out
+    on_spike = _top_up_spikes(out, present, fmt.spikes)
+    if fmt.steps:
+        free = present & ~on_spike
+        out[free] = _round_to_drawn_steps(out[free], fmt, rng)
+    if fmt.decimals is not None:
+        out[present] = np.round(out[present], fmt.decimals)
+    return out
+
+
+def split_rows(count: int, shares: np.ndarray) -> np.ndarray:
+    """Largest-remainder split of `count` rows by `shares` (summing to 1): integers summing to `count`."""
+    exact = count * shares
+    rows = np.floor(exact + 1e-9).astype(int)
+    rows[np.argsort(rows - exact, kind="stable")[: count - rows.sum()]] += 1
+    return rows
+
+
+def _onto_value_set(values: np.ndarray, pairs: list[list[float]], rng: np.random.Generator) -> np.ndarray:
+    """Members stay; the non-members, in value order (ties in random order), take the values' shortfalls
+    against their real shares, in value order. The shortfalls add up to at least the non-members
+    (exactly, when no value is over-represented); when more, an evenly spaced selection of them."""
+    targets, shares = np.asarray(pairs).T
+    at = np.clip(np.searchsorted(targets, values), 0, len(targets) - 1)
+    member = targets[at] == values
+    others = np.flatnonzero(~member)
+    if len(others) == 0:
+        return values
+    want = split_rows(len(values), shares / shares.sum())
+    fill = np.repeat(targets, np.maximum(want - np.bincount(at[member], minlength=len(targets)), 0))
+    out = values.copy()
+    pick = np.round(np.linspace(0, len(fill) - 1, len(others))).astype(int)
+    out[others[np.lexsort((rng.random(len(others)), values[others]))]] = fill[pick]
+    return out
+
+
+def _top_up_spikes(out: np.ndarray, present: np.ndarray, spikes: list[list[float]]) -> np.ndarray:
+    """Move the generated numbers nearest to each spike onto it until it holds its real share; returns
+    which numbers sit on a spike. Biggest spikes first; a number moved once stays."""
+    on_spike = np.zeros(len(out), dtype=bool)
+    rows = int(present.sum())
+    for value, share in sorted(spikes, key=lambda pair: -pair[1]):
+        on_spike |= present & (out == value)
+        missing = int(round(share * rows)) - int((present & (out == value)).sum())
+        candidates = np.flatnonzero(present & ~on_spike)
+        if missing <= 0 or len(candidates) == 0:
+            continue
+        nearest = candidates[np.argsort(np.abs(out[candidates] - value), kind="stable")[:missing]]
+        out[nearest], on_spike[nearest] = value, True
+    return on_spike
+
+
+def _round_to_drawn_steps(values: np.ndarray, fmt: NumberFormat, rng: np.random.Generator) -> np.ndarray:
+    bands = np.searchsorted(np.asarray(fmt.band_edges), values, side="right")
+    steps = np.full(len(values), 10.0 ** -(fmt.decimals or 0))
+    for band, pairs in enumerate(fmt.steps):
+        inside = bands == band
+        if pairs and inside.any():
+            choices, shares = np.asarray(pairs).T
+            steps[inside] = rng.choice(choices, size=int(inside.sum()), p=shares / shares.sum())
+    rounded = np.round(values / steps) * steps
+    # A coarse step must not carry a small number past zero or out of its band's sign.
+    return np.where(np.sign(rounded) * np.sign(values) < 0, values, rounded)

@@ -1,0 +1,116 @@
+"""Value formats: generated numbers come back written the way the real column writes them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synth_pipelines.core.synthesis import decode, encode, fit_codecs
+from synth_pipelines.core.value_formats import NumberFormat, apply_format, decimals_of, learn_format, reflect_into
+
+RNG = np.random.default_rng(0)
+
+
+def generated(real: np.ndarray, rows: int = 20_000, noise: float = 0.02) -> np.ndarray:
+    """What a continuous generator emits: real values plus a little noise, off every grid."""
+    spread = float(np.nanstd(real)) or 1.0
+    return RNG.choice(real[~np.isnan(real)], rows) + RNG.normal(0, noise * spread, rows)
+
+
+def formatted(real: np.ndarray, rows: int = 20_000) -> np.ndarray:
+    out = reflect_into(generated(real, rows), np.nanmin(real), np.nanmax(real))
+    return apply_format(out, learn_format(real), np.random.default_rng(1))
+
+
+def test_whole_numbers_stay_whole_and_decimals_keep_their_precision():
+    whole = np.round(RNG.lognormal(10, 1, 5000))  # floats that are all whole numbers: money, counts
+    assert np.all(formatted(whole) % 1 == 0)
+    rate = np.round(RNG.uniform(0, 0.3, 5000), 4)  # four decimals
+    out = formatted(rate)
+    assert decimals_of(out) == 4 and decimals_of(rate) == 4
+    assert decimals_of(np.array([25.06899999990128, 1.5])) == 3  # float noise is not precision
+
+
+def test_a_grid_keeps_its_real_share_of_round_values():
+    # 89% of the amounts are multiples of 50, the rest any whole number.
+    amounts = np.where(RNG.random(20_000) < 0.89, 50 * RNG.integers(1, 400, 20_000), RNG.integers(1, 20_000, 20_000))
+    amounts = amounts.astype(float)
+    out = formatted(amounts)
+    real_share, synthetic_share = np.mean(amounts % 50 == 0), np.mean(out % 50 == 0)
+    assert real_share == pytest.approx(0.89, abs=0.01)
+    assert synthetic_share == pytest.approx(real_share, abs=0.03)
+    assert np.all(out % 1 == 0)
+
+
+def test_a_value_set_is_never_left():
+    ratings = RNG.choice(np.arange(0, 20) * 0.5 + 0.5, 10_000)  # 0.5 .. 10.0 on a 0.5 grid
+    out = formatted(ratings)
+    assert set(np.unique(out)) <= set(np.unique(ratings))
+    assert len(np.unique(out)) == len(np.unique(ratings))
+
+
+def test_a_cap_keeps_its_real_share():
+    values = np.round(RNG.uniform(15_000, 500_000, 20_000), 0)
+    values[RNG.random(20_000) < 0.048] = 500_001.0  # top-coded: 4.8% of rows hold the maximum
+    out = formatted(values)
+    assert np.mean(out == 500_001) == pytest.approx(np.mean(values == 500_001), abs=0.003)
+
+
+def test_rare_values_are_not_a_value_set_and_extremes_are_not_piled_on():
+    values = RNG.lognormal(5, 1, 3000)  # every value held by one row
+    fmt = learn_format(values)
+    assert fmt.values == [] and fmt.spikes == [] and fmt.decimals is None
+    beyond = np.r_[values.max() + 1.0, values.min() - 0.5, values[:10]]
+    mirrored = reflect_into(beyond, values.min(), values.max())
+    assert mirrored[0] == values.max() - 1.0 and mirrored[1] == values.min() + 0.5
+
+
+def test_format_is_recorded_without_real_values_when_it_is_a_grid():
+    amounts = 50.0 * RNG.integers(1, 400, 20_000)
+    amounts[:3000] = RNG.integers(1, 20_000, 3000)
+    described = learn_format(amounts).describe()
+    assert described["format"] == "grid" and described["decimals"] == 0 and 50 in described["steps"]
+    assert NumberFormat.from_dict(learn_format(amounts).to_dict()) == learn_format(amounts)
+
+
+@pytest.fixture
+def view() -> pd.DataFrame:
+    n = 3000
+    rng = np.random.default_rng(5)
+    return pd.DataFrame({
+        "rooms": rng.integers(1, 9, n).astype(float),  # whole floats, few values: a category
+        "code": rng.choice([3, 7, 11, 19, 42, 57], n),  # integer codes with gaps
+        "flag": rng.integers(0, 2, n).astype(bool),
+        "stamp": pd.Series(pd.Timestamp("2017-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s"))
+        .dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "zoned": pd.Timestamp("2020-01-01", tz="Europe/Paris") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+        "amount": np.where(rng.random(n) < 0.08, np.nan, rng.integers(1, 400, n) * 100.0),
+    })
+
+
+def test_codecs_keep_types_codes_and_text_timestamps(view):
+    codecs = {c.name: c for c in fit_codecs(view, set())}
+    assert codecs["rooms"].kind == codecs["code"].kind == "category"
+    assert codecs["code"].labels() == sorted(codecs["code"].labels())  # numeric order survives label encoding
+    assert codecs["stamp"].kind == "datetime" and codecs["stamp"].text_format == "%Y-%m-%dT%H:%M:%SZ"
+    encoded = encode(view, list(codecs.values()))
+    assert list(encoded.columns).index("amount__missing") < list(encoded.columns).index("amount")
+    decoded = decode(encoded, list(codecs.values()))
+    assert decoded["rooms"].dtype == "float64" and decoded["code"].dtype == "int64" and decoded["flag"].dtype == "boolean"
+    assert set(decoded["code"]) <= set(view["code"])
+    # Text of the same format; seconds re-rounded to steps drawn at the real shares (whole minutes ~1/60).
+    stamps = pd.to_datetime(decoded["stamp"], format="%Y-%m-%dT%H:%M:%SZ")
+    assert decoded["stamp"].map(type).eq(str).all()
+    assert (stamps - pd.to_datetime(view["stamp"], format="%Y-%m-%dT%H:%M:%SZ")).abs().median() <= pd.Timedelta("5s")
+    assert str(decoded["zoned"].dtype) == str(view["zoned"].dtype)  # the time zone is kept
+    assert (decoded["zoned"] - view["zoned"]).abs().median() <= pd.Timedelta("5s")
+    assert decoded["amount"].isna().tolist() == view["amount"].isna().tolist()
+    assert (decoded["amount"].dropna() % 100 == 0).all()
+
+
+def test_under_differential_privacy_nothing_is_learned_from_the_values(view):
+    codecs = {c.name: c for c in fit_codecs(view, set(), learn_formats=False)}
+    assert all(c.number_format is None for c in codecs.values())
+    assert codecs["rooms"].kind == "float" and codecs["code"].kind == "integer"
+    assert codecs["stamp"].kind == "category"  # text stays text; no format learned from it
