@@ -323,7 +323,7 @@ def list_s3_releases(client: Any, bucket: str, prefix: str, dataset: str | None 
     for ds, release_name, snapshot, _, _ in found:
         newest[ds, release_name] = max(newest.get((ds, release_name), snapshot), snapshot)
     return sorted((S3ReleaseInfo(dataset=ds, release_name=release_name, snapshot_id=snapshot,
-                                 location=f"s3://{bucket}/{key}", rows=manifest.get("rows", 0),
+                                 location=f"s3://{bucket}/{key}", rows=manifest["files"][DATA_FILE]["rows"],
                                  created_at=str(manifest.get("created_at", "")),
                                  latest=newest[ds, release_name] == snapshot, manifest=manifest)
                    for ds, release_name, snapshot, key, manifest in found),
@@ -338,7 +338,7 @@ def read_s3_release(client: Any, bucket: str, prefix: str, dataset: str, release
         snapshots = _committed_snapshots(client, bucket, _join(prefix, dataset, release_name) + "/")
         if not snapshots:
             raise LookupError(f"no committed release {dataset}/{release_name} under s3://{bucket}/{_join(prefix)}")
-        snapshot_id = snapshots[-1]
+        snapshot_id = snapshots[-1].removeprefix("snapshot=")
     final = release_prefix(prefix, dataset, release_name, snapshot_id)
     try:
         manifest = json.loads(client.get_object(Bucket=bucket, Key=final + "manifest.json")["Body"].read())

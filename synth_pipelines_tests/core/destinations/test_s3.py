@@ -140,7 +140,7 @@ def test_failure_after_the_data_upload_leaves_nothing(s3, moto, big_features, qa
     assert FINAL + "manifest.json" in objects(s3)
 
 
-@pytest.mark.parametrize(("operation", "nth"), [("UploadPart", 1), ("CompleteMultipartUpload", 2)],
+@pytest.mark.parametrize(("operation", "nth"), [("UploadPart", 1), ("PutObject", 1)],
                          ids=["while-uploading-the-data", "after-the-data-was-uploaded"])
 def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws_env, big_features, qa_files,
                                                                     operation, nth) -> None:
@@ -163,7 +163,7 @@ def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws
     moto.resume()
     keys = objects(s3)
     assert not [key for key in keys if key.endswith(("manifest.json", "LATEST"))]  # no visible release
-    if nth == 2:  # the data went up but without a manifest it is no release
+    if operation == "PutObject":  # the data went up but without a manifest it is no release
         assert [key for key in keys if key.endswith("data/part-00000.parquet")]
         assert list_s3_releases(s3, BUCKET, "team/ml") == []
 
@@ -176,3 +176,48 @@ def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws
                                           *(folder + n for n in ("data/part-00000.parquet", "qa_report.json",
                                                                  "qa_report.html", "qa_report.pdf"))])
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_readers_see_committed_releases_only_and_verify_every_object(s3, moto, make_features, qa_files,
+                                                                     tmp_path) -> None:
+    features = make_features(rows=40)
+    publish(features, qa_files, moto, "2026-11-02")
+    publish(features, qa_files, moto, "2026-11-01")  # a backfill
+    # Objects without a manifest (a publish that is running or died) are no release.
+    s3.put_object(Bucket=BUCKET, Key=FINAL.replace("2026-11-24", "2026-11-03") + f"objects/{'0' * 32}/qa_report.json",
+                  Body=b"{}")
+    listed = list_s3_releases(s3, BUCKET, "team/ml")
+    assert [(r.snapshot_id, r.latest, r.rows) for r in listed] == [("2026-11-01", False, 40), ("2026-11-02", True, 40)]
+    assert listed[1].location == f"s3://{BUCKET}/" + FINAL.replace("2026-11-24", "2026-11-02")
+
+    manifest, files = read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "read")  # the newest
+    assert manifest["release"] == f"{RELEASE}/snapshot=2026-11-02"
+    assert files["data/part-00000.parquet"].read_bytes() == features.read_bytes()
+    assert sorted(files) == ["data/part-00000.parquet", "qa_report.html", "qa_report.json", "qa_report.pdf"]
+
+    folder = attempt_folder(s3, "2026-11-02")
+    s3.put_object(Bucket=BUCKET, Key=folder + "qa_report.html", Body=b"<html>changed</html>")
+    with pytest.raises(CorruptReleaseError, match="SHA-256"):
+        read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "again", "2026-11-02")
+    s3.delete_object(Bucket=BUCKET, Key=folder + "data/part-00000.parquet")
+    with pytest.raises(CorruptReleaseError, match="lacks"):
+        read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "third", "2026-11-02")
+    with pytest.raises(LookupError, match="no manifest"):
+        read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "none", "2026-11-03")
+
+
+def test_a_stale_latest_is_repaired_by_the_next_publish_even_when_refused(s3, moto, make_features,
+                                                                          qa_files) -> None:
+    features = make_features(rows=20)
+    publish(features, qa_files, moto, "2026-11-02")
+    s3.delete_object(Bucket=BUCKET, Key="team/ml/demo_loans/features_v1/LATEST")  # as a kill before LATEST
+    with pytest.raises(ReleaseExistsError):
+        publish(features, qa_files, moto, "2026-11-02")
+    assert body(s3, "team/ml/demo_loans/features_v1/LATEST") == b"snapshot=2026-11-02\n"
+
+
+def test_young_attempts_of_a_running_publish_are_not_swept(s3, moto, make_features, qa_files) -> None:
+    running = FINAL.replace("2026-11-24", "2026-11-03") + f"objects/{'1' * 32}/data/part-00000.parquet"
+    s3.put_object(Bucket=BUCKET, Key=running, Body=b"in flight")
+    publish(make_features(rows=20), qa_files, moto, "2026-11-02")  # sweeps only attempts older than a day
+    assert running in objects(s3)
