@@ -271,7 +271,7 @@ def _load_valid(path: Path) -> LoadedSpec | None:
 
 
 def _run(path: Path, partition: str | None = None) -> int:
-    from synth_pipelines.core.publish import release_folder
+    from synth_pipelines.core.publish import point_latest, release_folder
     from synth_pipelines.orchestration.factory import today_partition
     from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
 
@@ -283,6 +283,7 @@ def _run(path: Path, partition: str | None = None) -> int:
     if spec.destination.kind == "local":
         existing = release_folder(spec.destination.root(), spec.dataset, spec.release_name, partition)
         if (existing / "manifest.json").is_file():
+            point_latest(existing.parent)  # a publish killed before LATEST moved left it stale: repair it
             click.echo(f"{spec.release_name} for snapshot {partition} is already published: {existing}\n"
                        "Releases are immutable; bump `version` in the spec for new features, or run again "
                        "tomorrow for a new snapshot.")

@@ -89,7 +89,7 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
     `stale_after`: staging folders of dead publishes this old are swept (None: never)."""
     final = release_folder(root, dataset, release_name, snapshot_id)
     if final.exists():
-        _point_latest(final.parent)  # repairs a LATEST that a publish killed after its rename left behind
+        point_latest(final.parent)  # repairs a LATEST that a publish killed after its rename left behind
         raise ReleaseExistsError(
             f"release {final} already exists; releases are immutable. Take a new snapshot or bump the "
             "spec's version to publish again")
@@ -127,7 +127,7 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
         shutil.rmtree(staging, ignore_errors=True)
         raise
     crash_point("local.renamed")
-    _point_latest(final.parent)
+    point_latest(final.parent)
     crash_point("local.latest_written")
     return Release(name=release_name, path=final, data_path=final / "data" / "part-00000.parquet",
                    manifest_path=final / "manifest.json", rows=rows)
@@ -178,7 +178,7 @@ def newest_snapshot(version_folder: Path) -> str | None:
     return max((p.name for p in version_folder.glob("snapshot=*") if (p / "manifest.json").is_file()), default=None)
 
 
-def _point_latest(version_folder: Path) -> None:
+def point_latest(version_folder: Path) -> None:
     """Point LATEST at the newest snapshot's release (a backfill of an old snapshot leaves it alone).
 
     Concurrent publishers each re-read after writing until LATEST names the newest release, so the
