@@ -138,6 +138,20 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
                          qa_report_location=location + folder + "qa_report.html", rows=rows)
 
 
+def existing_s3_release(*, bucket: str, prefix: str, dataset: str, release_name: str, snapshot_id: str,
+                        region: str | None = None, endpoint_url: str | None = None, client: Any = None) -> str | None:
+    """The committed release's location, or None; repairs a LATEST that a killed publish left stale."""
+    client = client or s3_client(region=region, endpoint_url=endpoint_url)
+    final = release_prefix(prefix, dataset, release_name, snapshot_id)
+    try:
+        if not _exists(client, bucket, final + "manifest.json"):
+            return None
+    except _S3_ERRORS as exc:
+        raise DestinationError(f"could not check s3://{bucket}/{final} for a release: {_cause(exc)}") from exc
+    _point_latest(client, bucket, final.rsplit("snapshot=", 1)[0])
+    return f"s3://{bucket}/{final}"
+
+
 def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 

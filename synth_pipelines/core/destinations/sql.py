@@ -37,6 +37,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -192,6 +193,53 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
                                             "qa_report.html", rows=rows)
 
 
+def existing_sql_release(*, url: str, schema: str | None, source_url: str, dataset: str, release_name: str,
+                         snapshot_id: str) -> str | None:
+    """The registered release's location, or None. On MySQL/MariaDB it also moves the view that a
+    publish killed after its registration commit left on the older release (under the schema's lock)."""
+    table = release_table_name(release_name, snapshot_id)
+    masked = masked_url(url)
+    if same_database(url, source_url, schema, resolve=True):
+        return None  # publish refuses it with the reason
+    job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=0, table=table, schema=schema,
+               columns=[], features_path=Path(), batch_rows=0, manifest={}, files={},
+               source_identity=_source_identity(source_url, make_url(url).get_backend_name(), masked),
+               source_masked=masked_url(source_url))
+    releases, _ = _registry(schema)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
+    try:
+        return _existing(engine, job, releases, f"{masked}#{schema + '.' if schema else ''}{table}")
+    except sa.exc.SQLAlchemyError as exc:
+        raise DestinationError(f"could not check {masked} for release {table}: {_cause(exc, url)}") from exc
+    finally:
+        engine.dispose()
+
+
+def _existing(engine: sa.Engine, job: _Job, releases: sa.Table, location: str) -> str | None:
+    with engine.connect() as conn:
+        _check_not_source(conn, job)
+        if not sa.inspect(conn).has_table(releases.name, schema=job.schema) or not conn.execute(
+                sa.select(releases.c.dataset).where(releases.c.release_table == job.table)).first():
+            return None
+        if conn.dialect.name != "postgresql":  # PostgreSQL commits the view with the registration
+            with _mysql_lock(conn, job.schema):
+                _point_view(conn, job, _quoter(conn.engine, job.schema))
+                conn.commit()
+    return location
+
+
+@contextmanager
+def _mysql_lock(conn: Connection, schema: str | None) -> Iterator[None]:
+    """The schema's publish lock (MySQL/MariaDB): publishers of one schema take turns."""
+    lock = f"synth-publish:{schema or conn.engine.url.database}"[:64]
+    if conn.exec_driver_sql("SELECT GET_LOCK(%s, 600)", (lock,)).scalar() != 1:
+        raise _Refused(f"another publish held the lock {lock!r} for 10 minutes; try again later")
+    try:
+        yield
+    finally:
+        _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
+
+
 def _sql_columns(path: Path, backend: str) -> list[tuple[str, str]]:
     schema = pq.ParquetFile(path).schema_arrow
     string_columns = [f.name for f in schema if _is_text(f.type)]
@@ -250,45 +298,39 @@ def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
 
 def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
     q = _quoter(engine, job.schema)
-    with engine.connect() as conn:
-        lock = f"synth-publish:{job.schema or conn.engine.url.database}"[:64]
-        if conn.exec_driver_sql("SELECT GET_LOCK(%s, 600)", (lock,)).scalar() != 1:
-            raise _Refused(f"another publish held the lock {lock!r} for 10 minutes; try again later")
-        try:
-            _prepare(conn, job)
-            conn.commit()
-            crash_point("sql.prepared")
-            renamed: list[str] = []
-            for part in (*job.lookups, job):  # the lookup tables first: the release table appears last
-                conn.exec_driver_sql(_create_table(q, part) + f" COMMENT '{TABLE_COMMENT}'")
-                try:
-                    loaded = _load_mysql(conn.connection.dbapi_connection, q(part.staging), part, method)
-                    _check_count(loaded, part)
-                    crash_point("sql.loaded")
-                    conn.exec_driver_sql(f"RENAME TABLE {q(part.staging)} TO {q(part.table)}")  # atomic
-                    renamed.append(part.table)
-                    crash_point("sql.renamed")
-                except BaseException:
-                    _quietly(conn, f"DROP TABLE IF EXISTS {q(part.staging)}")
-                    for table in renamed:
-                        _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
-                    raise
+    with engine.connect() as conn, _mysql_lock(conn, job.schema):
+        _prepare(conn, job)
+        conn.commit()
+        crash_point("sql.prepared")
+        renamed: list[str] = []
+        for part in (*job.lookups, job):  # the lookup tables first: the release table appears last
+            conn.exec_driver_sql(_create_table(q, part) + f" COMMENT '{TABLE_COMMENT}'")
             try:
-                _register(conn, job)
-                conn.commit()  # the commit point: the release exists from here on
-                crash_point("sql.registered")
-                _point_view(conn, job, q)
-                crash_point("sql.view_pointed")
+                loaded = _load_mysql(conn.connection.dbapi_connection, q(part.staging), part, method)
+                _check_count(loaded, part)
+                crash_point("sql.loaded")
+                conn.exec_driver_sql(f"RENAME TABLE {q(part.staging)} TO {q(part.table)}")  # atomic
+                renamed.append(part.table)
+                crash_point("sql.renamed")
             except BaseException:
-                releases, files = _registry(job.schema)
-                _quietly(conn, None)  # roll back whatever the failure left open
-                for registry in (files, releases):
-                    _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
+                _quietly(conn, f"DROP TABLE IF EXISTS {q(part.staging)}")
                 for table in renamed:
                     _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
                 raise
-        finally:
-            _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
+        try:
+            _register(conn, job)
+            conn.commit()  # the commit point: the release exists from here on
+            crash_point("sql.registered")
+            _point_view(conn, job, q)
+            crash_point("sql.view_pointed")
+        except BaseException:
+            releases, files = _registry(job.schema)
+            _quietly(conn, None)  # roll back whatever the failure left open
+            for registry in (files, releases):
+                _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
+            for table in renamed:
+                _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
+            raise
 
 
 def _prepare(conn: Connection, job: _Job) -> None:

@@ -373,3 +373,45 @@ def test_sql_race_for_the_same_release_has_one_winner(sql_url, inputs, monkeypat
     assert not isinstance(outcomes["A"], Exception) and isinstance(outcomes["B"], ReleaseExistsError)
     table = sql_publish.release_table_name(RELEASE, NEW)
     assert sql_releases(sql_url) == ({table: NEW_ROWS}, NEW_ROWS, set())
+
+
+# --- `run` again after a kill past the commit: found before training, pointer repaired --------------
+
+
+@pytest.mark.parametrize("kind", ["local", "s3", "postgresql", "mariadb"])
+def test_run_again_finds_the_release_and_repairs_its_pointer(kind, request, inputs, tmp_path, storage_home) -> None:
+    """What `synth-pipelines run` asks before training: the release a killed publish committed is found
+    (so nothing is retrained) and LATEST or the view, left on the older release, is moved."""
+    from synth_pipelines.core.destinations import existing_release
+    from synth_pipelines.spec import LocalDestination, S3Destination, SqlDestination
+
+    if kind == "local":
+        destination = LocalDestination(path=str(tmp_path / "releases"))
+        publish = lambda snapshot_id: publish_local(**common(inputs, snapshot_id), root=destination.root())  # noqa: E731
+        step, pointer = "local.renamed", lambda: (destination.root() / VERSION.split("/", 1)[1] / "LATEST").read_text()
+    elif kind == "s3":
+        moto, client = request.getfixturevalue("moto"), request.getfixturevalue("s3")
+        destination = S3Destination(kind="s3", bucket=BUCKET, prefix=PREFIX, endpoint_url=moto.url)
+        publish = lambda snapshot_id: s3_publish.publish_s3(  # noqa: E731
+            **common(inputs, snapshot_id), bucket=BUCKET, prefix=PREFIX, endpoint_url=moto.url)
+        step = "s3.manifest_written"
+        pointer = lambda: client.get_object(Bucket=BUCKET, Key=VERSION + "LATEST")["Body"].read().decode()  # noqa: E731
+    else:
+        url = request.getfixturevalue("postgres_url" if kind == "postgresql" else "mariadb_url")
+        destination = SqlDestination(kind="sql", url=url)
+        publish = lambda snapshot_id: sql_publish.publish_sql(  # noqa: E731
+            **common(inputs, snapshot_id), url=url, schema=None, source_url="sqlite:////srv/source/bank.sqlite")
+        step = "sql.registered" if kind == "mariadb" else "sql.view_pointed"
+        pointer = lambda: f"snapshot={NEW}\n" if sql_releases(url)[1] == NEW_ROWS else "older"  # noqa: E731
+
+    publish(OLD)
+    killed_at(step, lambda: publish(NEW))
+    found = existing_release(destination, source_url="sqlite:////srv/source/bank.sqlite", dataset=DATASET,
+                             release_name=RELEASE, snapshot_id=NEW)
+    if kind == "postgresql":  # one transaction: the kill before its commit left no release
+        assert found is None
+        return
+    assert found and NEW.replace("-", "_" if kind == "mariadb" else "-") in found
+    assert pointer() == f"snapshot={NEW}\n"
+    assert existing_release(destination, source_url="sqlite:////srv/source/bank.sqlite", dataset=DATASET,
+                            release_name=RELEASE, snapshot_id="2026-12-31") is None
