@@ -37,11 +37,20 @@ CRASH_POINTS = ("local.staging_created", "local.data_copied", "local.files_copie
                 "local.renamed", "local.latest_written")
 
 
+_steps_reached: dict[str, int] = {}
+
+
 def crash_point(step: str) -> None:
-    """A named step of a publish. Fault-injection tests set SYNTH_PIPELINES_CRASH_AT to a step's name and
-    the process kills itself there with SIGKILL: no exception, no clean-up, as a power cut or OOM kill.
-    Unset (always, outside those tests) it does nothing."""
-    if os.environ.get(CRASH_AT_ENV) == step:
+    """A named step of a publish. Fault-injection tests set SYNTH_PIPELINES_CRASH_AT to a step's name
+    (`name#N`: its N-th time, for a step done per table) and the process kills itself there with
+    SIGKILL: no exception, no clean-up, as a power cut or OOM kill. Unset (always, outside those
+    tests) it does nothing."""
+    target = os.environ.get(CRASH_AT_ENV)
+    if not target:
+        return
+    _steps_reached[step] = _steps_reached.get(step, 0) + 1
+    name, _, nth = target.partition("#")
+    if name == step and _steps_reached[step] == int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

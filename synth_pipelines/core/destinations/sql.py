@@ -65,8 +65,10 @@ MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names silently; MySQL allows 
 TABLE_COMMENT = "synth-pipelines release"  # marks tables this module created (a leftover may be dropped)
 _LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}  # server or client has local files switched off
 _FAMILY = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
-# The steps of a publish a fault-injection test may kill the process at (see `crash_point`).
-CRASH_POINTS = ("sql.prepared", "sql.loaded", "sql.renamed", "sql.registered", "sql.view_pointed")
+# The steps of a publish a fault-injection test may kill the process at (see `crash_point`); loaded
+# and renamed happen once per table (the features and each lookup table): `#2` is the second table.
+CRASH_POINTS = ("sql.prepared", "sql.loaded", "sql.loaded#2", "sql.renamed", "sql.renamed#2", "sql.registered",
+                "sql.view_pointed")
 
 
 def release_table_name(release_name: str, snapshot_id: str) -> str:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
@@ -60,9 +61,14 @@ def rerun(publish: Callable[[], Any]) -> None:
 
 
 @pytest.fixture
-def inputs(make_features, qa_files) -> dict[str, Any]:
+def inputs(make_features, qa_files, tmp_path) -> dict[str, Any]:
+    """Two releases' features, the QA report files, and a lookup table published with each release
+    (on MySQL/MariaDB the lookup table is renamed into place before the release table)."""
+    lookup = tmp_path / "snapshot" / "branches.parquet"
+    lookup.parent.mkdir()
+    pq.write_table(pa.table({"branch_id": [1, 2, 3], "city": ["Basel", "Bern", "Chur"]}), lookup)
     return {"old": make_features("old", rows=OLD_ROWS, seed=1), "new": make_features("new", rows=NEW_ROWS, seed=2),
-            "attachments": qa_files}
+            "attachments": qa_files, "lookups": {"branches": lookup}}
 
 
 def common(inputs: dict[str, Any], snapshot_id: str) -> dict[str, Any]:
@@ -70,7 +76,8 @@ def common(inputs: dict[str, Any], snapshot_id: str) -> dict[str, Any]:
     return {"features_path": features, "attachments": inputs["attachments"], "dataset": DATASET,
             "manifest": {"dataset": DATASET, "release_name": RELEASE, "created_at": "2026-11-24T08:00:00+00:00",
                          "rows": pq.ParquetFile(features).metadata.num_rows, "source": {"snapshot_id": snapshot_id}},
-            "release_name": RELEASE, "snapshot_id": snapshot_id, "rows": pq.ParquetFile(features).metadata.num_rows}
+            "release_name": RELEASE, "snapshot_id": snapshot_id, "rows": pq.ParquetFile(features).metadata.num_rows,
+            "lookups": inputs["lookups"]}
 
 
 # --- local folder ----------------------------------------------------------------------------------
@@ -184,7 +191,8 @@ def s3_releases(client: Any, tmp_path: Path) -> dict[str, str]:
     for release in s3_publish.list_s3_releases(client, BUCKET, PREFIX, DATASET):
         manifest, files = s3_publish.read_s3_release(client, BUCKET, PREFIX, DATASET, RELEASE,
                                                      tmp_path / "read" / release.snapshot_id, release.snapshot_id)
-        assert set(files) == {"data/part-00000.parquet", "qa_report.json", "qa_report.html", "qa_report.pdf"}
+        assert set(files) == {"data/part-00000.parquet", "lookups/branches.parquet", "qa_report.json",
+                              "qa_report.html", "qa_report.pdf"}
         found[release.snapshot_id] = manifest["files"]["data/part-00000.parquet"]["sha256"]
     return found
 
@@ -318,10 +326,13 @@ def sql_releases(url: str) -> tuple[dict[str, int], int | None, set[str]]:
             tables, views = set(inspector.get_table_names()), set(inspector.get_view_names())
             registered = dict(conn.execute(sa.text("SELECT release_table, row_count FROM synth_releases")).all()
                               if "synth_releases" in tables else [])
+            lookups = {sql_publish.lookup_table_name(table, "branches") for table in registered}
             for table, rows in registered.items():
                 assert table in tables and conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() == rows
+                lookup = sql_publish.lookup_table_name(table, "branches")
+                assert conn.execute(sa.text(f"SELECT COUNT(*) FROM {lookup}")).scalar() == 3
             shown = conn.execute(sa.text(f"SELECT COUNT(*) FROM {RELEASE}")).scalar() if RELEASE in views else None
-            return registered, shown, tables - set(registered) - {"synth_releases", "synth_release_files"}
+            return registered, shown, tables - set(registered) - lookups - {"synth_releases", "synth_release_files"}
     finally:
         engine.dispose()
 
