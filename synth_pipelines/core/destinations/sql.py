@@ -141,10 +141,7 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
                 mysql_load: Literal["auto", "local_infile", "insert"] = "auto",
                 lookups: dict[str, Path] | None = None) -> RemoteRelease:
     masked = masked_url(url)
-    if same_database(url, source_url, schema, resolve=True):
-        raise IsolationError(f"refusing to publish to {masked}: it is the source database "
-                             f"({masked_url(source_url)}); releases never go into production. "
-                             "Publish to a separate database")
+    _refuse_source_url(url, source_url, schema)
     backend = make_url(url).get_backend_name()
     source_identity = _source_identity(source_url, backend, masked)
     table = release_table_name(release_name, snapshot_id)
@@ -201,8 +198,7 @@ def existing_sql_release(*, url: str, schema: str | None, source_url: str, datas
     publish killed after its registration commit left on the older release (under the schema's lock)."""
     table = release_table_name(release_name, snapshot_id)
     masked = masked_url(url)
-    if same_database(url, source_url, schema, resolve=True):
-        return None  # publish refuses it with the reason
+    _refuse_source_url(url, source_url, schema)
     job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=0, table=table, schema=schema,
                columns=[], features_path=Path(), batch_rows=0, manifest={}, files={},
                source_identity=_source_identity(source_url, make_url(url).get_backend_name(), masked),
@@ -211,10 +207,17 @@ def existing_sql_release(*, url: str, schema: str | None, source_url: str, datas
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
     try:
         return _existing(engine, job, releases, f"{masked}#{schema + '.' if schema else ''}{table}")
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, _Refused) as exc:
         raise DestinationError(f"could not check {masked} for release {table}: {_cause(exc, url)}") from exc
     finally:
         engine.dispose()
+
+
+def _refuse_source_url(url: str, source_url: str, schema: str | None) -> None:
+    if same_database(url, source_url, schema, resolve=True):
+        raise IsolationError(f"refusing to publish to {masked_url(url)}: it is the source database "
+                             f"({masked_url(source_url)}); releases never go into production. "
+                             "Publish to a separate database")
 
 
 def _existing(engine: sa.Engine, job: _Job, releases: sa.Table, location: str) -> str | None:
