@@ -219,7 +219,8 @@ def test_s3_publish_killed_at_each_step(step, s3, moto, inputs, tmp_path, make_f
         import numpy as np
         import pyarrow as pa
 
-        inputs = {**inputs, "new": make_features("big", table=pa.table({"v": np.random.default_rng(0).random(1_500_000)}))}
+        values = np.random.default_rng(0).random(1_500_000)
+        inputs = {**inputs, "new": make_features("big", table=pa.table({"v": values}))}
     small_parts = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20, max_concurrency=1)
 
     def publish(snapshot_id: str = NEW, client: Any = None, **kwargs: Any) -> Any:
@@ -396,33 +397,44 @@ def test_run_again_finds_the_release_and_repairs_its_pointer(kind, request, inpu
     from synth_pipelines.core.destinations import existing_release
     from synth_pipelines.spec import LocalDestination, S3Destination, SqlDestination
 
+    source = "sqlite:////srv/source/bank.sqlite"
     if kind == "local":
-        destination = LocalDestination(path=str(tmp_path / "releases"))
-        publish = lambda snapshot_id: publish_local(**common(inputs, snapshot_id), root=destination.root())  # noqa: E731
-        step, pointer = "local.renamed", lambda: (destination.root() / VERSION.split("/", 1)[1] / "LATEST").read_text()
+        destination, step = LocalDestination(path=str(tmp_path / "releases")), "local.renamed"
     elif kind == "s3":
         moto, client = request.getfixturevalue("moto"), request.getfixturevalue("s3")
-        destination = S3Destination(kind="s3", bucket=BUCKET, prefix=PREFIX, endpoint_url=moto.url)
-        publish = lambda snapshot_id: s3_publish.publish_s3(  # noqa: E731
-            **common(inputs, snapshot_id), bucket=BUCKET, prefix=PREFIX, endpoint_url=moto.url)
-        step = "s3.manifest_written"
-        pointer = lambda: client.get_object(Bucket=BUCKET, Key=VERSION + "LATEST")["Body"].read().decode()  # noqa: E731
+        destination, step = S3Destination(kind="s3", bucket=BUCKET, prefix=PREFIX, endpoint_url=moto.url), \
+            "s3.manifest_written"
     else:
         url = request.getfixturevalue("postgres_url" if kind == "postgresql" else "mariadb_url")
-        destination = SqlDestination(kind="sql", url=url)
-        publish = lambda snapshot_id: sql_publish.publish_sql(  # noqa: E731
-            **common(inputs, snapshot_id), url=url, schema=None, source_url="sqlite:////srv/source/bank.sqlite")
-        step = "sql.registered" if kind == "mariadb" else "sql.view_pointed"
-        pointer = lambda: f"snapshot={NEW}\n" if sql_releases(url)[1] == NEW_ROWS else "older"  # noqa: E731
+        destination, step = SqlDestination(kind="sql", url=url), \
+            "sql.registered" if kind == "mariadb" else "sql.view_pointed"
+
+    def publish(snapshot_id: str) -> Any:
+        if kind == "local":
+            return publish_local(**common(inputs, snapshot_id), root=destination.root())
+        if kind == "s3":
+            return s3_publish.publish_s3(**common(inputs, snapshot_id), bucket=BUCKET, prefix=PREFIX,
+                                         endpoint_url=destination.endpoint_url)
+        return sql_publish.publish_sql(**common(inputs, snapshot_id), url=destination.url, schema=None,
+                                       source_url=source)
+
+    def pointer() -> str:
+        """What LATEST (or the view) points at."""
+        if kind == "local":
+            return (destination.root() / DATASET / RELEASE / "LATEST").read_text()
+        if kind == "s3":
+            return client.get_object(Bucket=BUCKET, Key=VERSION + "LATEST")["Body"].read().decode()
+        return f"snapshot={NEW}\n" if sql_releases(destination.url)[1] == NEW_ROWS else "the older release"
 
     publish(OLD)
     killed_at(step, lambda: publish(NEW))
-    found = existing_release(destination, source_url="sqlite:////srv/source/bank.sqlite", dataset=DATASET,
-                             release_name=RELEASE, snapshot_id=NEW)
+    assert pointer() != f"snapshot={NEW}\n"  # left on the older release
+    found = existing_release(destination, source_url=source, dataset=DATASET, release_name=RELEASE,
+                             snapshot_id=NEW)
     if kind == "postgresql":  # one transaction: the kill before its commit left no release
         assert found is None
         return
     assert found and NEW.replace("-", "_" if kind == "mariadb" else "-") in found
     assert pointer() == f"snapshot={NEW}\n"
-    assert existing_release(destination, source_url="sqlite:////srv/source/bank.sqlite", dataset=DATASET,
-                            release_name=RELEASE, snapshot_id="2026-12-31") is None
+    assert existing_release(destination, source_url=source, dataset=DATASET, release_name=RELEASE,
+                            snapshot_id="2026-12-31") is None
