@@ -132,9 +132,21 @@ def test_missing_bucket_names_the_destination_and_the_cause(s3, moto, aws_env, m
 
 
 def test_failure_after_the_data_upload_leaves_nothing(s3, moto, big_features, qa_files, tmp_path) -> None:
-    with pytest.raises(FileNotFoundError):  # the QA report vanished after the data went up
+    with pytest.raises(FileNotFoundError):  # a QA report that is missing fails before anything goes up
         publish(big_features, [qa_files[0], tmp_path / "missing.html"], moto)
     assert objects(s3) == {}
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(**_: Any) -> None:  # an error of ours once the data is up, before the QA reports
+        raise Interrupted
+
+    client = s3_client(endpoint_url=moto.url)
+    client.meta.events.register("after-call.s3.CompleteMultipartUpload", interrupt)
+    with pytest.raises(Interrupted):
+        publish(big_features, qa_files, moto, client=client)
+    assert objects(s3) == {}  # the attempt removed its own objects
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     publish(big_features, qa_files, moto)  # and the retry succeeds
     assert FINAL + "manifest.json" in objects(s3)
