@@ -118,6 +118,11 @@ def _kind_of(series: pd.Series, force_category: bool, learn_formats: bool) -> tu
     return "category", None
 
 
+def column_kind(series: pd.Series, force_category: bool = False, learn_formats: bool = True) -> ColumnKind:
+    """The kind fit_codecs gives a column (a profile of the view shows what the generator will see)."""
+    return _kind_of(series, force_category, learn_formats)[0]
+
+
 def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
     """Numbers of a column: dates as day ordinals, timestamps as seconds since 1970 (UTC for zoned or
     ISO text), other columns as floats."""
