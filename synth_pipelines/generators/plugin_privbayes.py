@@ -306,6 +306,8 @@ class PrivBayesPlugin(SynthcityPrivBayesPlugin):
                  **kwargs: Any) -> DataLoader:
         """With a declared domain: `count` rows sampled from the noisy network (post-processing; seeded
         by `random_state`), without synthcity's schema of the real rows."""
+        if random_state is not None:  # decoding's draws within a bin follow the seed too
+            self.model.rng = np.random.default_rng(random_state)
         if self.domain is None:
             return super().generate(count=count, constraints=constraints, random_state=random_state, **kwargs)
         if constraints is not None:
