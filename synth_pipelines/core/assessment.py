@@ -131,7 +131,7 @@ def assess_training_rows(train: pd.DataFrame, view_spec: TrainingViewSpec, gener
 
 
 def _profile(series: pd.Series, force_category: bool) -> ColumnProfile:
-    return ColumnProfile(name=str(series.name), kind=codec_kind(series, force_category),
+    return ColumnProfile(name=str(series.name), kind=codec_kind(series, force_category, True)[0],
                          distinct=int(series.nunique(dropna=True)),
                          missing_share=round(float(series.isna().mean()), 4) if len(series) else 0.0)
 
