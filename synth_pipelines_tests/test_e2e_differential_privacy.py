@@ -24,7 +24,7 @@ from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.runner import materialize_dataset
 from synth_pipelines.spec import load_spec
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # the first test runs the pipeline twice (~3 min)
 
 COLUMNS = ["amount", "term_months", "interest_rate", "purpose", "defaulted"]
 DOMAIN = {"amount": {"minimum": 0, "maximum": 300000}, "term_months": {"values": [12, 24, 36, 48, 60, 72, 84, 120]},
@@ -158,3 +158,15 @@ def test_dp_release_publishes_no_real_row_no_unkeyed_hash_and_spends_the_dataset
     assert "generator.epsilon_limit" in second.error and "passes the limit 1" in second.error
     ledger = json.loads((storage_home / "privacy_ledger" / "demo_loans.json").read_text())
     assert [e["snapshot_id"] for e in ledger["entries"]] == [snapshot.snapshot_id]
+
+
+def test_validate_checks_the_declared_domain_against_the_view(dp_spec_data, write_spec):
+    from synth_pipelines.core.validation import validate_against_source
+    from synth_pipelines.spec import SpecError
+
+    validate_against_source(load_spec(write_spec(dp_spec_data)))  # the full domain passes
+    dp_spec_data["generator"]["domain"] = {k: v for k, v in DOMAIN.items() if k != "purpose"} | {"typo": {"values": [1]}}
+    with pytest.raises(SpecError) as caught:
+        validate_against_source(load_spec(write_spec(dp_spec_data)))
+    message = str(caught.value)
+    assert ": generator.domain: no declared domain for purpose; typo not synthesized" in message and "Fix: " in message

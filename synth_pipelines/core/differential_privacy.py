@@ -96,6 +96,23 @@ def check_dp_generator(generator: GeneratorSpec) -> _Problem | None:
     return None
 
 
+def domain_problem(spec: Any, view_columns: list[str]) -> tuple[str, str, str] | None:
+    """(field, problem, fix) when a DP spec's declared domain does not name exactly the synthesized columns
+    of the view (its columns minus the entity key and the columns masked columns replace); for `validate`."""
+    replaced = {m.replaces for m in spec.features.masked_columns if m.replaces}
+    synthesized = [c for c in view_columns if c != spec.training_view.entity_key and c not in replaced]
+    declared = spec.generator.domain
+    missing = [c for c in synthesized if c not in declared]
+    unknown = sorted(set(declared) - set(synthesized))
+    if not missing and not unknown:
+        return None
+    problem = "; ".join(part for part in (
+        f"no declared domain for {', '.join(missing)}" if missing else "",
+        f"{', '.join(unknown)} not synthesized (synthesized: {', '.join(synthesized)})" if unknown else "") if part)
+    return ("generator.domain", problem, "declare `values` or `minimum`/`maximum` (and `nullable`) for every "
+                                         "synthesized column and no other")
+
+
 def _bound_number(value: Any, kind: str, column: str) -> float:
     if kind in ("date", "datetime"):
         if isinstance(value, (int, float)):
