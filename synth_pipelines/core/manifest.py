@@ -1,8 +1,8 @@
 """The provenance manifest that travels with every release.
 
 A release may leave the platform, so the manifest holds no unkeyed hash of real data (the snapshot
-fingerprints are HMACs under the platform key, core/platform_key.py), only the per-column fields in
-`_PUBLISHED_CODEC_FIELDS` (no real extremes or medians), and `qa` is the published QA report's data.
+fingerprints are HMACs under the platform key, core/platform_key.py), only the per-column fields
+`_published_codec` names (no real extremes or medians), and `qa` is the published QA report's data.
 For a differentially private generator it records the DP record with its assumptions, the dataset's
 privacy ledger, what is published beyond epsilon (`not_covered_by_epsilon`), and
 `generator.reproducible_from_seed: false`; the real shares of a rebalanced column are left out.
@@ -11,7 +11,6 @@ privacy ledger, what is published beyond epsilon (`not_covered_by_epsilon`), and
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
@@ -121,12 +120,8 @@ def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, 
     return section
 
 
-# The per-column fields a release publishes (an allowlist: a field added to ColumnCodec stays internal
-# until it is judged safe here). Not published: fill, minimum, maximum (a column's extremes are single
-# people's values, the fill value its median); the synthesizer keeps them (synthesizer.json, unpublished).
-_PUBLISHED_CODEC_FIELDS = ("name", "kind", "has_missing", "categories", "dtype", "number_format", "text_format")
-
-
 def _published_codec(codec: Any) -> dict[str, Any]:
-    fields = asdict(codec)
-    return {key: fields[key] for key in _PUBLISHED_CODEC_FIELDS if key in fields}
+    """A column as the release writes it: type, categories and value format (value_formats.py).
+    Its exact real statistics (extremes, fill value, the value set's values) stay in synthesizer.json,
+    unpublished: a column's extremes are single people's values."""
+    return {"name": codec.name, "categories": codec.categories, **codec.describe_format()}
