@@ -103,6 +103,9 @@ def test_dp_release_publishes_no_real_row_no_unkeyed_hash_and_spends_the_dataset
     assert manifest["not_covered_by_epsilon"] and "pass/fail" in " ".join(manifest["not_covered_by_epsilon"])
     # No non-DP statistic of the real rows besides the disclosed pass/fail.
     assert all(set(check) == {"name", "passed", "blocking"} for check in manifest["qa"]["checks"])
+    # The Great Expectations suite checks the declared domain (nothing learned from the rows): it holds.
+    assert {c["name"]: c["passed"] for c in manifest["qa"]["checks"]}["great_expectations"], \
+        manifest["qa"]["great_expectations_failures"]
     for column in manifest["generator"]["columns"]:
         assert not {"fill", "minimum", "maximum"} & set(column)
     declared = {c["name"]: c for c in manifest["generator"]["columns"]}
