@@ -14,7 +14,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from synth_pipelines.core.quality.privacy import row_keys
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.snapshot import load_snapshot
 from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
@@ -84,6 +83,48 @@ def _published_text(release: Path) -> dict[str, str]:
     return {str(p.relative_to(release)): p.read_bytes().decode("latin-1") for p in release.rglob("*") if p.is_file()}
 
 
+def _cells(frame: pd.DataFrame, columns: list[str]) -> set[tuple[str, ...]]:
+    """Each row's values as text, numbers written alike however they were stored or rendered."""
+    def text(value: object) -> str:
+        try:
+            return f"{float(value):.6g}"
+        except (TypeError, ValueError):
+            return str(value)
+    return {tuple(text(v) for v in row) for row in frame[columns].itertuples(index=False)}
+
+
+def assert_nothing_real_published(release: Path, snapshot, real: pd.DataFrame, columns: list[str],
+                                  work: Path) -> dict[str, str]:
+    """Scan every published file of a release: no unkeyed hash of real data (snapshot fingerprints, the
+    raw snapshot, train and holdout files; lookup tables are published verbatim, so their hashes are
+    public), no real row of the view in the data or in any table of the report. Returns the files' text."""
+    lookups = {name for name, table in load_spec_tables(release).items() if table.get("lookup")}
+    hashes = {snapshot.fingerprint, *(t.fingerprint for t in snapshot.tables.values()),
+              *(_sha256(Path(t.path)) for name, t in snapshot.tables.items() if name not in lookups),
+              _sha256(work / "split" / "train_rows.parquet"), _sha256(work / "split" / "holdout_rows.parquet")}
+    published = _published_text(release)
+    for name, text in published.items():
+        for digest in hashes:
+            assert digest not in text, f"{name} holds an unkeyed hash of real data"
+    manifest = json.loads(published["manifest.json"])
+    assert manifest["source"]["fingerprint"].startswith("hmac-sha256:")
+    assert all(t["fingerprint"].startswith("hmac-sha256:") for t in manifest["source"]["tables"].values())
+    real_rows = _cells(real, columns)
+    data = pd.read_parquet(release / "data" / "part-00000.parquet")
+    assert not _cells(data, columns) & real_rows, "a real row in the data"
+    parser = _Tables()
+    parser.feed(published["qa_report.html"])
+    tables = [t for t in parser.frames() if set(columns) <= set(t.columns)]
+    assert tables  # the review sample of synthetic rows
+    for table in tables:
+        assert not _cells(table, columns) & real_rows, "a real row in the published report"
+    return published
+
+
+def load_spec_tables(release: Path) -> dict[str, dict]:
+    return json.loads((release / "manifest.json").read_text())["spec"]["source"]["tables"]
+
+
 def test_dp_release_publishes_no_real_row_no_unkeyed_hash_and_spends_the_dataset_budget(
         dp_spec_data, write_spec, storage_home):
     loaded = load_spec(write_spec(dp_spec_data))
@@ -111,33 +152,13 @@ def test_dp_release_publishes_no_real_row_no_unkeyed_hash_and_spends_the_dataset
     declared = {c["name"]: c for c in manifest["generator"]["columns"]}
     assert declared["purpose"]["categories"] == DOMAIN["purpose"]["values"]
 
-    # The real rows (train and holdout) and every unkeyed hash of real data the platform holds.
     snapshot = load_snapshot(storage_home / "snapshots" / "demo_loans" / manifest["source"]["snapshot_id"])
     real = build_training_view(loaded.spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
     work = storage_home / "work" / "demo_loans" / snapshot.snapshot_id
-    hashes = {snapshot.fingerprint, *(t.fingerprint for t in snapshot.tables.values()),
-              *(_sha256(Path(t.path)) for t in snapshot.tables.values()),
-              _sha256(work / "split" / "train_rows.parquet"), _sha256(work / "split" / "holdout_rows.parquet")}
-    published = _published_text(release)
+    published = assert_nothing_real_published(release, snapshot, real, COLUMNS, work)
     assert set(published) == {"data/part-00000.parquet", "manifest.json", "qa_report.json", "qa_report.html",
                               "qa_report.pdf"}
-    for name, text in published.items():
-        for digest in hashes:
-            assert digest not in text, f"{name} holds an unkeyed hash of real data"
-    assert manifest["source"]["fingerprint"].startswith("hmac-sha256:")
-    assert all(t["fingerprint"].startswith("hmac-sha256:") for t in manifest["source"]["tables"].values())
-
-    # No real row's combination of values in the data or in any table of the published report.
-    real_keys = set(row_keys(real, COLUMNS))
-    assert not row_keys(data, COLUMNS).isin(real_keys).any()
     page = published["qa_report.html"]
-    parser = _Tables()
-    parser.feed(page)
-    tables = [t for t in parser.frames() if set(COLUMNS) <= set(t.columns)]
-    assert tables  # the review sample of synthetic rows
-    for table in tables:
-        typed = pd.DataFrame({c: pd.to_numeric(table[c]) if c != "purpose" else table[c] for c in COLUMNS})
-        assert not row_keys(typed.astype({c: real[c].dtype for c in COLUMNS}), COLUMNS).isin(real_keys).any()
     for section in ("Univariate: real", "Bivariate", "PhiK", "Distance to closest record", "Utility"):
         assert section not in page  # no panel or statistic of real rows in a DP release's report
     extreme = f"{real['amount'].max():g}"
@@ -173,3 +194,19 @@ def test_validate_checks_the_declared_domain_against_the_view(dp_spec_data, writ
         validate_against_source(load_spec(write_spec(dp_spec_data)))
     message = str(caught.value)
     assert ": generator.domain: no declared domain for purpose; typo not synthesized" in message and "Fix: " in message
+
+
+def test_a_non_dp_release_publishes_no_real_row_and_no_unkeyed_hash(demo_spec_data, write_spec, storage_home):
+    """The same scan on a release of the demo spec (bayesian_network, lookup tables published verbatim)."""
+    loaded = load_spec(write_spec(demo_spec_data))
+    outcome = materialize_dataset(loaded, dg.DagsterInstance.ephemeral(), SynthStorage(root=str(storage_home)))
+    assert outcome.success, outcome.error or outcome.failed_checks
+    release = Path(outcome.release["path"])
+    manifest = json.loads((release / "manifest.json").read_text())
+    snapshot = load_snapshot(storage_home / "snapshots" / "demo_loans" / manifest["source"]["snapshot_id"])
+    real = build_training_view(loaded.spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
+    columns = [c["name"] for c in manifest["generator"]["columns"]]
+    published = assert_nothing_real_published(release, snapshot, real, columns,
+                                              storage_home / "work" / "demo_loans" / snapshot.snapshot_id)
+    assert {"lookups/branches.parquet", "lookups/products.parquet"} <= set(published)
+    assert manifest["generator"]["reproducible_from_seed"] is True and manifest["differential_privacy"] is None

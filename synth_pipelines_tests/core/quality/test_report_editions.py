@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from synth_pipelines.core.quality.report import (MIN_CELL_ROWS, PUBLISHED_FOLDER, _published_pair_codes,
-                                                 build_published_figures, published_report_data, suppressed_shares,
-                                                 write_reports)
+                                                 build_figures, build_published_figures, published_report_data,
+                                                 suppressed_shares, write_reports)
 from synth_pipelines.core.quality.results import Metric, QualityCheck, QualityReport
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import fit_codecs
@@ -70,3 +70,17 @@ def test_published_json_names_no_real_value_and_dp_keeps_only_pass_fail(frames, 
     dp = published_report_data(report, privacy)
     assert dp["checks"] == [{"name": "diversity", "passed": True, "blocking": True}]
     assert "rare_value" not in json.dumps(dp) and dp["not_covered_by_epsilon"]
+
+
+def test_published_pairs_are_heatmaps_never_real_points(frames):
+    real, synthetic = frames
+    real, synthetic = real.assign(y=real["x"] * 2), synthetic.assign(y=synthetic["x"] * 2)
+    codecs = fit_codecs(real, {"c"})
+    names = ["x", "y", "c"]
+    phik = pd.DataFrame(np.full((3, 3), 0.5) + np.eye(3) / 2, index=names, columns=names)
+    report = QualityReport(checks=[], artifacts={"phik_real": phik, "phik_synthetic": phik})
+    internal = build_figures(report, real, synthetic, codecs, QAThresholds())
+    published = build_published_figures(report, real, synthetic, codecs, QAThresholds(), dp=False)
+    key = "Bivariate: most associated pairs (real PhiK)"
+    assert any(ax.collections for _, f in internal[key] for ax in f.axes)  # internal: real rows as points
+    assert not any(ax.collections for _, f in published[key] for ax in f.axes)  # published: none
