@@ -48,9 +48,10 @@ REFUSED_SETTINGS = {
 # Statistics of the real rows that a DP release publishes and epsilon does not cover.
 DISCLOSURE = (
     "the number of train rows and of source rows (assumed public: replace-one neighbours)",
-    "the pass/fail of each blocking QA check, computed on the real train and holdout rows (one bit per check; "
-    "a release exists only when all passed)",
+    "the pass/fail of each QA check, blocking and advisory, computed on the real train and holdout rows (one "
+    "bit per check; a release exists only when every blocking check passed)",
     "the column names and types of the training view (schema, assumed public)",
+    "the training time in seconds (it depends on the row count and the declared domain, barely on the values)",
 )
 UNIT_OF_PRIVACY = "one row of the training view (one person when each person has one row)"
 NEIGHBOURS = "replace-one: two train sets of the same size that differ in one row (the row count is public)"
