@@ -164,3 +164,53 @@ def test_validate_needs_a_spec() -> None:
     result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 2
     assert "Missing argument" in result.output
+
+
+# Issue 13: a spec's SQL sees its own snapshot tables and nothing else, in `validate` as everywhere.
+_PASSWD = "(SELECT string_agg(column0, '|') FROM read_csv('/etc/passwd', header=false, sep='\t')) AS leak"
+
+
+@pytest.mark.parametrize(("field", "sql", "message"), [
+    ("sql", "SELECT {passwd}, * FROM loans", "file system operations are disabled"),
+    ("sql", "COPY (SELECT 'x') TO '{source}' (FORMAT csv); SELECT * FROM loans", "holds 2 statements"),
+    ("sql", "COPY (SELECT 'x') TO '{elsewhere}' (FORMAT csv)", "a COPY statement is not allowed"),
+    ("sql", "SELECT * FROM read_parquet('{home}/snapshots/*/*/*.parquet')", "file system operations are disabled"),
+    ("sql", "INSTALL httpfs", "a LOAD statement is not allowed"),
+    ("sql", "ATTACH '{source}' AS src (TYPE sqlite)", "a ATTACH statement is not allowed"),
+    ("sql", "SELECT * FROM sqlite_scan('{source}', 'loans')", "sqlite_scan"),
+    ("holdout_sql", "SELECT {passwd}, * FROM loans", "file system operations are disabled"),
+    ("holdout_sql", "EXPORT DATABASE '{elsewhere}'", "a EXPORT statement is not allowed"),
+    ("holdout_sql", "SELECT * FROM loans; COPY (SELECT 1) TO '{source}'", "holds 2 statements"),
+])
+def test_view_sql_escapes_are_refused(field: str, sql: str, message: str, demo_spec_data: dict[str, Any],
+                                      write_spec: WriteSpec, demo_db: Path, tmp_path: Path,
+                                      storage_home: Path) -> None:
+    source = tmp_path / "source.sqlite"
+    source.write_bytes(demo_db.read_bytes())  # a copy: an escape must not be able to hurt the shared one
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    other = storage_home / "snapshots" / "other_dataset" / "2026-01-01"
+    other.mkdir(parents=True)
+    (other / "loans.parquet").write_bytes(b"another dataset's rows")
+    elsewhere = tmp_path / "written_elsewhere"
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = f"sqlite:///{source}"
+    data["training_view"][field] = sql.format(passwd=_PASSWD, source=source, elsewhere=elsewhere, home=storage_home)
+    path = write_spec(data, "escape.yaml")
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    assert f"INVALID {path}: training_view.{field}: " in result.stderr
+    assert message in result.stderr
+    assert "Fix: " in result.stderr
+    assert "root:" not in result.output and "Traceback" not in result.output
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    assert not elsewhere.exists()
+
+
+def test_calculated_column_escape_is_refused(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["features"]["calculated_columns"] = [{"name": "leak", "expression": _PASSWD.removesuffix(" AS leak")}]
+    path = write_spec(data, "escape.yaml")
+    result = validate(path)
+    assert result.exit_code == 1, result.output
+    assert f"INVALID {path}: features.calculated_columns[0].expression: " in result.stderr
+    assert "file system operations are disabled" in result.stderr

@@ -17,8 +17,7 @@ import hashlib
 import hmac
 import os
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from faker import Faker
 
-from synth_pipelines.core.sql import quote_identifier
+from synth_pipelines.core.sql import quote_identifier, sandboxed_duckdb
 from synth_pipelines.spec import FeaturesSpec, MaskedColumn
 
 
@@ -153,7 +152,7 @@ def check_feature_expressions(features: FeaturesSpec, typed_rows: pa.Table) -> N
                 f"features.drop_columns[{index}]: '{column}' is not a column of the synthetic rows "
                 f"({', '.join(columns)}); correct the name or remove it")
     _check_calculated(features, columns)
-    with _sandboxed_duckdb(typed_rows) as con:
+    with sandboxed_duckdb({"rows": typed_rows}) as con:
         for index, calculated in enumerate(features.calculated_columns):
             try:
                 con.execute(f"SELECT ({calculated.expression}) FROM rows LIMIT 0")
@@ -170,17 +169,6 @@ def _check_consistent_on(features: FeaturesSpec, columns: list[str]) -> None:
             raise FeatureExpressionError(
                 f"features.masked_columns[{index}].consistent_on: '{masked.consistent_on}' is not a column of the "
                 f"synthetic rows ({', '.join(columns)}); name a synthesized or calculated column")
-
-
-@contextmanager
-def _sandboxed_duckdb(rows: pa.Table | ds.Dataset) -> Iterator[duckdb.DuckDBPyConnection]:
-    """DuckDB with `rows` registered and no file or network access: spec expressions can compute,
-    not read /etc/passwd through a subquery. Locked so an expression cannot switch it back on."""
-    with duckdb.connect() as con:
-        con.register("rows", rows)
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        yield con
 
 
 def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed: int = 0,
@@ -204,7 +192,7 @@ def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed
     hidden = sorted({on for on, _ in keyed.values()} & set(features.drop_columns))
     rows = 0
     # pyarrow reads the file and pyarrow writes the result, so DuckDB itself never touches a file.
-    with _sandboxed_duckdb(ds.dataset(rows_path)) as con:
+    with sandboxed_duckdb({"rows": ds.dataset(rows_path)}) as con:
         try:
             reader = con.sql(_select_sql(features, columns, set(hidden))).to_arrow_reader(batch_rows)
             schema = reader.schema

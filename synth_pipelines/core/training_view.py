@@ -2,7 +2,7 @@
 columns, split into the train rows the generator sees and a holdout it never sees.
 
 The SQL runs on the immutable snapshot, never on the source, so a view is reproducible from its
-snapshot alone.
+snapshot alone, and in the sandbox of core/sql.py: it sees this snapshot's tables and nothing else.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
-from synth_pipelines.core.sql import quote_identifier, quote_literal
+from synth_pipelines.core.sql import SpecSqlError, run_query
 from synth_pipelines.spec import TrainingViewSpec
 
 
@@ -28,15 +27,13 @@ class TrainingViewError(ValueError):
         self.field, self.problem, self.fix = field, problem, fix
 
 
-def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table]) -> pa.Table:
-    """Run the view SQL with each snapshot table registered under its source name."""
-    with duckdb.connect() as con:
-        for name, table in tables.items():
-            if isinstance(table, pa.Table):
-                con.register(name, table)
-            else:
-                con.execute(f"CREATE VIEW {quote_identifier(name)} AS SELECT * FROM read_parquet({quote_literal(table)})")
-        return con.sql(sql).to_arrow_table()
+def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table], field: str = "training_view.sql") -> pa.Table:
+    """Run the view SQL, sandboxed (core/sql.py), with each snapshot table registered under its source
+    name; a refused statement raises TrainingViewError naming `field`."""
+    try:
+        return run_query(sql, tables, field)
+    except SpecSqlError as exc:
+        raise TrainingViewError(exc.field, exc.problem, exc.fix) from None
 
 
 # Marks the rows of `training_view.holdout_sql` inside the stored view; split_holdout removes it.
@@ -51,7 +48,7 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
     view = run_view_sql(view_spec.sql, tables).to_pandas()
     check_view_columns(view_spec, list(view.columns))
     if view_spec.holdout_sql:
-        holdout = run_view_sql(view_spec.holdout_sql, tables).to_pandas()
+        holdout = run_view_sql(view_spec.holdout_sql, tables, "training_view.holdout_sql").to_pandas()
         if list(holdout.columns) != list(view.columns):
             raise TrainingViewError(
                 "training_view.holdout_sql", f"returns columns {list(holdout.columns)}, but training_view.sql "

@@ -93,6 +93,8 @@ def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[s
     view_spec = loaded.spec.training_view
     try:
         columns = run_view_sql(view_spec.sql, empty_tables).column_names
+    except TrainingViewError as exc:  # refused by the sandbox before it ran
+        raise loaded.error(exc.field, exc.problem, exc.fix) from None
     except Exception as exc:  # duckdb raises many error classes; all mean the SQL does not run
         raise loaded.error("training_view.sql", f"the SQL does not run on the snapshot tables: "
                            f"{str(exc).splitlines()[0]}",
@@ -103,7 +105,9 @@ def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[s
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
     if view_spec.holdout_sql:
         try:
-            holdout_columns = run_view_sql(view_spec.holdout_sql, empty_tables).column_names
+            holdout_columns = run_view_sql(view_spec.holdout_sql, empty_tables, "training_view.holdout_sql").column_names
+        except TrainingViewError as exc:
+            raise loaded.error(exc.field, exc.problem, exc.fix) from None
         except Exception as exc:
             raise loaded.error("training_view.holdout_sql", f"the SQL does not run on the snapshot tables: "
                                f"{str(exc).splitlines()[0]}", "fix the query; it runs in DuckDB like "
