@@ -75,7 +75,8 @@ def single_select(sql: str, field: str = "the SQL") -> str:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise SpecSqlError(field, str(exc).splitlines()[0], "correct the SQL syntax") from None
+        raise SpecSqlError(field, f"the SQL does not run: {str(exc).splitlines()[0]}",
+                           "correct the query; it runs in DuckDB over the tables named in source.tables") from None
     if len(statements) != 1:
         raise SpecSqlError(field, f"holds {len(statements)} statements, but exactly one SELECT is allowed",
                            "write a single SELECT (or WITH ... SELECT) without ';'-separated statements")

@@ -99,5 +99,5 @@ def test_python_variables_are_not_visible() -> None:
 
 
 def test_syntax_errors_name_the_field() -> None:
-    with pytest.raises(SpecSqlError, match="training_view.holdout_sql: Parser Error"):
+    with pytest.raises(SpecSqlError, match="training_view.holdout_sql: the SQL does not run: Parser Error"):
         single_select("SELEC 1", "training_view.holdout_sql")
