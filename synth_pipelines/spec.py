@@ -12,10 +12,11 @@ import json
 import os
 import re
 import socket
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -288,6 +289,18 @@ class MaskedColumn(_Strict):
                                 "name a synthetic column, e.g. a synthesized customer key", "consistent_on")
         return self
 
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, locale: str) -> str:
+        from faker.config import AVAILABLE_LOCALES
+
+        if locale not in AVAILABLE_LOCALES:
+            close = [known for known in AVAILABLE_LOCALES if known.split("_")[0] == locale.split("_")[0].lower()]
+            raise _FieldProblem(f"'{locale}' is not a Faker locale",
+                                f"use one of: {', '.join(close)}" if close else
+                                "use a Faker locale such as en_US, en_GB, de_DE, fr_FR (faker.config.AVAILABLE_LOCALES)")
+        return locale
+
     @field_validator("faker")
     @classmethod
     def _known_provider(cls, provider: str) -> str:
@@ -348,11 +361,18 @@ class LocalDestination(_Strict):
 _SECRET_FIELD = re.compile(r"(secret|access_?key|key_?id|password|passwd|token|credential|session)", re.I)
 
 
+def _valid_bucket(name: str) -> bool:
+    """S3's bucket naming rules: 3-63 characters of lowercase letters, digits, '.' and '-', a letter or digit
+    at both ends, no '..', not an IP address."""
+    return bool(re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", name)) and ".." not in name \
+        and not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name)
+
+
 class S3Destination(_Strict):
     """Releases as objects in an S3 bucket (AWS, MinIO, ...); credentials from the environment."""
 
     kind: Literal["s3"]
-    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", description="Bucket name.")]
+    bucket: str = Field(description="Bucket name.")
     prefix: str = Field("", description="Key prefix of all releases, e.g. 'synthetic/releases'.")
     region: str | None = Field(None, description="AWS region; the standard chain's default when omitted.")
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, ...); AWS when omitted.")
@@ -367,6 +387,16 @@ class S3Destination(_Strict):
                     "remove it and provide credentials through the environment (AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, AWS_PROFILE) or an instance/pod role", str(name))
         return data
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, bucket: str) -> str:
+        if not _valid_bucket(bucket):
+            suggestion = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9.\-]+", "-", bucket.lower())).strip(".-")[:63]
+            raise _FieldProblem(f"'{bucket}' is not a valid S3 bucket name", "use 3 to 63 lowercase letters, digits, "
+                                "'.' and '-', starting and ending with a letter or digit, not shaped like an IP address"
+                                + (f", e.g. '{suggestion}'" if _valid_bucket(suggestion) else ""))
+        return bucket
 
     @field_validator("endpoint_url")
     @classmethod
@@ -523,6 +553,24 @@ class RefreshSpec(_Strict):
     start_date: date = Field(date(2026, 1, 1), description="First snapshot partition that can exist.")
     release_ttl_days: int | None = Field(
         90, gt=0, description="A release expires this many days after publication; null: never.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _FieldProblem(f"'{timezone}' is not a time zone",
+                                "use an IANA time zone name such as UTC, Europe/Berlin or America/New_York") from None
+        return timezone
+
+    @model_validator(mode="after")
+    def _start_date_not_in_future(self) -> RefreshSpec:
+        today = datetime.now(ZoneInfo(self.timezone)).date()
+        if self.start_date > today:
+            raise _FieldProblem(f"{self.start_date} is in the future (today is {today} in {self.timezone}), so there "
+                                "is no snapshot partition to run", f"use a date on or before {today}", "start_date")
+        return self
 
     @field_validator("cron")
     @classmethod

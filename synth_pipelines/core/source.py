@@ -71,6 +71,8 @@ def arrow_type(sql_type: sa.types.TypeEngine) -> pa.DataType:
     import datetime
     import decimal
 
+    if python_type is datetime.datetime and getattr(sql_type, "timezone", False):
+        return pa.timestamp("us", tz="UTC")  # zoned timestamps keep their instant (and stay zoned)
     return {
         bool: pa.bool_(),
         int: pa.int64(),

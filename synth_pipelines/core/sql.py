@@ -61,6 +61,8 @@ def sandboxed_duckdb(tables: Mapping[str, Registrable] | None = None) -> Iterato
     """An in-memory DuckDB with `tables` registered by name (Parquet paths are opened by pyarrow,
     not by DuckDB) and no way out: see the module docstring."""
     with duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG)) as con:
+        # Zoned timestamps come back in UTC whatever the machine's zone, so a view is the same everywhere.
+        con.execute("SET TimeZone = 'UTC'")
         con.execute("SET lock_configuration = true")
         for name, table in (tables or {}).items():
             con.register(name, ds.dataset(str(table), format="parquet") if isinstance(table, (str, Path)) else table)

@@ -7,6 +7,7 @@ snapshot alone, and in the sandbox of core/sql.py: it sees this snapshot's table
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,13 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
         if holdout.empty:
             raise TrainingViewError("training_view.holdout_sql", "returns no rows",
                                     "correct its WHERE clause or use holdout_fraction instead")
+        shared = pd.Index(holdout[view_spec.entity_key].dropna().unique()).intersection(
+            pd.Index(view[view_spec.entity_key].dropna().unique()))
+        if len(shared):
+            raise TrainingViewError(
+                "training_view.holdout_sql", f"returns {len(shared)} rows whose {view_spec.entity_key} training_view.sql "
+                f"returns too (e.g. {shared[:3].tolist()}): the holdout must be rows the generator never sees",
+                "make the two queries disjoint, e.g. add WHERE NOT (<the holdout's condition>) to training_view.sql")
         view = pd.concat([view.assign(**{HOLDOUT_MARKER: False}), holdout.assign(**{HOLDOUT_MARKER: True})],
                          ignore_index=True)
     duplicated = view[view_spec.entity_key].duplicated()
@@ -94,6 +102,13 @@ def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) ->
         marked = view[HOLDOUT_MARKER].astype(bool)
         rows = view.drop(columns=[HOLDOUT_MARKER])
         return Split(train=rows[~marked].reset_index(drop=True), holdout=rows[marked].reset_index(drop=True))
+    holdout_rows = math.ceil(len(view) * view_spec.holdout_fraction)
+    if len(view) - holdout_rows < 1 or holdout_rows < 1:
+        raise TrainingViewError(
+            "training_view.sql", f"returns {len(view)} rows, too few to split into train rows and a holdout "
+            f"(holdout_fraction {view_spec.holdout_fraction})",
+            "select more rows (a few hundred at least); if the source tables are empty, point source.url at the "
+            "database that holds the data")
     stratify = None
     if view_spec.task == "classification":
         counts = view[view_spec.label].value_counts()

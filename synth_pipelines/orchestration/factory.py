@@ -36,9 +36,9 @@ from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
-from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, SnapshotError, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
-from synth_pipelines.core.training_view import build_training_view, split_holdout
+from synth_pipelines.core.training_view import TrainingViewError, build_training_view, split_holdout
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
 from synth_pipelines.spec import LoadedSpec
@@ -124,7 +124,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
-            snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+            try:
+                snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+            except SnapshotError as exc:
+                raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
             context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
         return dg.Output(snapshot, metadata={
             "snapshot_id": snapshot.snapshot_id,
@@ -145,7 +148,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def training_view(context: dg.AssetExecutionContext, storage: SynthStorage,
                       snapshot: Snapshot) -> dg.Output[TableFile]:
         started = time.perf_counter()
-        view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+        try:
+            view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+        except TrainingViewError as exc:
+            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
         try:
             view = drop_replaced_columns(view, spec.features)  # masked in the output, never trained on
         except FeatureExpressionError as exc:
@@ -168,7 +174,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions,
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
-        split = split_holdout(view.read(), view_spec, seed=spec.generator.seed)
+        try:
+            split = split_holdout(view.read(), view_spec, seed=spec.generator.seed)
+        except TrainingViewError as exc:
+            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
         assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
         for finding in assessment.warnings:
             context.log.warning(f"assessment: {finding.text()}")
