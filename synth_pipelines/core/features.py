@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,19 @@ class FeatureExpressionError(ValueError):
 MIN_MASKING_KEY_CHARS = 16
 
 
-def _select_sql(features: FeaturesSpec, columns: list[str], keep: set[str] = frozenset()) -> str:
-    """`keep`: dropped columns still needed until the masked columns are made (their keys)."""
-    kept = [quote_identifier(c) for c in columns if c not in features.drop_columns or c in keep]
+def _select_sql(features: FeaturesSpec, columns: list[str], keep: set[str] = frozenset(),
+                decimals: Mapping[str, tuple[int, int]] | None = None) -> str:
+    """`keep`: dropped columns still needed until the masked columns are made (their keys); `decimals`:
+    (precision, scale) of the view's DECIMAL columns, which get that type back (rounded to the scale)."""
+    decimals = decimals or {}
+
+    def typed(column: str) -> str:
+        if column not in decimals:
+            return quote_identifier(column)
+        precision, scale = decimals[column]
+        return f"CAST({quote_identifier(column)} AS DECIMAL({precision}, {scale})) AS {quote_identifier(column)}"
+
+    kept = [typed(c) for c in columns if c not in features.drop_columns or c in keep]
     calculated = [f"({c.expression}) AS {quote_identifier(c.name)}" for c in features.calculated_columns
                   if c.name not in features.drop_columns or c.name in keep]
     return f"SELECT {', '.join(kept + calculated)} FROM rows"
@@ -172,8 +182,9 @@ def _check_consistent_on(features: FeaturesSpec, columns: list[str]) -> None:
 
 
 def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed: int = 0,
-                   batch_rows: int = 100_000) -> int:
-    """Write the feature rows to `out_path`, streaming batches, and return the row count."""
+                   batch_rows: int = 100_000, decimals: Mapping[str, tuple[int, int]] | None = None) -> int:
+    """Write the feature rows to `out_path`, streaming batches, and return the row count.
+    `decimals`: the view's DECIMAL columns (training_view.view_decimal_columns), published as such."""
     columns = pq.read_schema(rows_path).names
     _check_calculated(features, columns)
     _check_consistent_on(features, columns)
@@ -194,7 +205,7 @@ def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed
     # pyarrow reads the file and pyarrow writes the result, so DuckDB itself never touches a file.
     with sandboxed_duckdb({"rows": ds.dataset(rows_path)}) as con:
         try:
-            reader = con.sql(_select_sql(features, columns, set(hidden))).to_arrow_reader(batch_rows)
+            reader = con.sql(_select_sql(features, columns, set(hidden), decimals)).to_arrow_reader(batch_rows)
             schema = reader.schema
             for name in hidden:
                 schema = schema.remove(schema.get_field_index(name))

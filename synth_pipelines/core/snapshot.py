@@ -80,8 +80,8 @@ def take_snapshot(spec: DatasetSpec, snapshots_root: Path, snapshot_id: str | No
             for name, table_spec in spec.source.tables.items():
                 try:
                     tables[name] = _snapshot_table(conn, name, table_spec, staging, final, chunk_rows)
-                except sa.exc.SQLAlchemyError as exc:  # e.g. the connection dropped mid-read
-                    cause = getattr(exc, "orig", None) or exc
+                except sa.exc.DBAPIError as exc:  # the driver failed, e.g. the connection dropped mid-read
+                    cause = exc.orig or exc
                     raise SnapshotError(
                         "source.url", f"reading table '{name}' from {masked_url(spec.source.url)} failed after "
                         f"{len(tables)} of {len(spec.source.tables)} tables: {type(cause).__name__}: "

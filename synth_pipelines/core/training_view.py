@@ -46,10 +46,10 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
 
     With `holdout_sql`, its rows are appended with HOLDOUT_MARKER set, so the predefined split
     travels with the view and split_holdout honours it."""
-    view = run_view_sql(view_spec.sql, tables).to_pandas()
+    view = decimals_as_floats(run_view_sql(view_spec.sql, tables))
     check_view_columns(view_spec, list(view.columns))
     if view_spec.holdout_sql:
-        holdout = run_view_sql(view_spec.holdout_sql, tables, "training_view.holdout_sql").to_pandas()
+        holdout = decimals_as_floats(run_view_sql(view_spec.holdout_sql, tables, "training_view.holdout_sql"))
         if list(holdout.columns) != list(view.columns):
             raise TrainingViewError(
                 "training_view.holdout_sql", f"returns columns {list(holdout.columns)}, but training_view.sql "
@@ -79,6 +79,23 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
             f"filter them out in training_view.sql (WHERE {view_spec.label} IS NOT NULL)")
     leaked = [c.column for c in view_spec.leakage_columns if c.column in view.columns]
     return view.drop(columns=leaked).reset_index(drop=True)
+
+
+def decimals_as_floats(table: pa.Table) -> pd.DataFrame:
+    """The view as the generator sees it: DECIMAL columns as floats (their type and scale are restored on
+    the synthetic features, see view_decimal_columns)."""
+    schema = pa.schema([f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema])
+    return table.cast(schema).to_pandas()
+
+
+def view_decimal_columns(view_spec: TrainingViewSpec, tables: Mapping[str, str | Path]) -> dict[str, tuple[int, int]]:
+    """(precision, scale) of each DECIMAL column the view returns, found by binding its SQL on empty tables
+    typed like the snapshot's, so synthetic values get the real column's type back."""
+    import pyarrow.parquet as pq
+
+    empty = {name: pq.read_schema(path).empty_table() for name, path in tables.items()}
+    schema = run_view_sql(view_spec.sql, empty).schema
+    return {f.name: (f.type.precision, f.type.scale) for f in schema if pa.types.is_decimal(f.type)}
 
 
 def check_view_columns(view_spec: TrainingViewSpec, columns: list[str]) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow.parquet as pq
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
@@ -38,7 +39,8 @@ from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.snapshot import Snapshot, SnapshotError, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
-from synth_pipelines.core.training_view import TrainingViewError, build_training_view, split_holdout
+from synth_pipelines.core.training_view import (TrainingViewError, build_training_view, split_holdout,
+                                                decimals_as_floats, view_decimal_columns)
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
 from synth_pipelines.spec import LoadedSpec
@@ -58,7 +60,8 @@ class TableFile:
     rows: int
 
     def read(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path)
+        """The rows as QA and the stages compare them: DECIMAL columns as floats, like the training view."""
+        return decimals_as_floats(pq.read_table(self.path))
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         started = time.perf_counter()
         path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
         try:
-            count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
+            snapshot = load_snapshot(storage.snapshots(name) / rows.snapshot_id)
+            decimals = view_decimal_columns(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+            count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed, decimals=decimals)
         except FeatureExpressionError as exc:  # e.g. the masking secret is not in the environment
             raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         masked = {m.name: m.faker + (f", consistent on {m.consistent_on}" if m.consistent_on else ", random per row")
