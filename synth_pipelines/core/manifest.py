@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
@@ -101,10 +100,8 @@ def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, 
     return section
 
 
-# Exact statistics of the real rows: a column's extremes are single people's values, and the fill
-# value is its median. The synthesizer keeps them (synthesizer.json, unpublished); the release does not.
-_REAL_STATISTICS = ("fill", "minimum", "maximum")
-
-
 def _published_codec(codec: Any) -> dict[str, Any]:
-    return {key: value for key, value in asdict(codec).items() if key not in _REAL_STATISTICS}
+    """A column as the release writes it: type, categories and value format (value_formats.py).
+    Its exact real statistics (extremes, fill value, the value set's values) stay in synthesizer.json,
+    unpublished: a column's extremes are single people's values."""
+    return {"name": codec.name, "categories": codec.categories, **codec.describe_format()}

@@ -131,11 +131,11 @@ def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: lis
     context = gx.get_context(mode="ephemeral", project_config=config)
     batch_definition = (context.data_sources.add_pandas("synthetic").add_dataframe_asset("synthetic_rows")
                         .add_batch_definition_whole_dataframe("all_rows"))
-    suite = context.suites.add(gx.ExpectationSuite(name="learned_from_train_rows"))
-    for expectation in build_expectations(train, codecs, set(synthetic.columns), key_columns=key_columns,
-                                          extra_columns=extra_columns, range_tolerance=range_tolerance,
-                                          synthetic_rows=len(synthetic), min_unexpected_share=min_unexpected_share):
-        suite.add_expectation(expectation)
+    expectations = build_expectations(train, codecs, set(synthetic.columns), key_columns=key_columns,
+                                      extra_columns=extra_columns, range_tolerance=range_tolerance,
+                                      synthetic_rows=len(synthetic), min_unexpected_share=min_unexpected_share)
+    # Added whole: suite.add_expectation re-serializes the stored suite each time (quadratic; 3 s of 6 on Adult).
+    suite = context.suites.add(gx.ExpectationSuite(name="learned_from_train_rows", expectations=expectations))
     batch = batch_definition.get_batch(batch_parameters={"dataframe": _as_checked(synthetic, codecs)})
     outcome = batch.validate(suite, result_format={"result_format": "SUMMARY",
                                                    "partial_unexpected_count": max(examples, 1)})

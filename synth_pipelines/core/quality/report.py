@@ -158,7 +158,7 @@ def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.Data
 def summary_frame(report: QualityReport) -> pd.DataFrame:
     rows = [{"check": c.name, "result": "PASS" if c.passed else "FAIL", "blocking": c.blocking, "metric": m.name,
              "value": _fmt(m.value), "threshold": "" if m.bound == "info" else f"{m.bound} {_fmt(m.threshold)}",
-             "metric result": "" if m.bound == "info" else ("ok" if m.passed else "FAILED"),
+             "metric result": "" if m.bound == "info" else ("ok" if m.passed else f"FAILED {m.hint}".strip()),
              "implementation": m.implementation}
             for c in report.checks for m in (c.metrics or [None]) if m is not None]
     rows += [{"check": c.name, "result": "PASS", "blocking": c.blocking, "metric": c.note}
