@@ -33,6 +33,9 @@ def test_a_select_over_the_registered_tables_runs(tmp_path: Path) -> None:
     "SELECT * FROM read_json('http://127.0.0.1:9/x.json')",
     "SELECT * FROM sqlite_scan('{home}/source.sqlite', 'loans')",
     "SELECT * FROM duckdb_extensions()",
+    "SELECT * FROM duckdb_secrets()",
+    "SELECT * FROM query('COPY (SELECT 1) TO ''{home}/copied.csv''')",  # a statement smuggled in a string
+    "SELECT * FROM query('ATTACH ''{home}/source.sqlite'' AS src')",
 ])
 def test_no_file_network_or_extension_access(query: str, tmp_path: Path) -> None:
     other = tmp_path / "snapshots" / "other" / "s1"
@@ -42,6 +45,7 @@ def test_no_file_network_or_extension_access(query: str, tmp_path: Path) -> None
         conn.execute("CREATE TABLE loans (loan_id INTEGER)")
     with pytest.raises(duckdb.Error):
         run_query(query.format(home=tmp_path), TABLES, "training_view.sql")
+    assert not (tmp_path / "copied.csv").exists()
 
 
 @pytest.mark.parametrize(("query", "kind"), [
