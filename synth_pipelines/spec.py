@@ -478,7 +478,7 @@ class ConnectionTarget(BaseModel):
 
 
 # Driver parameters that take the target from somewhere the URL does not show (a service or option file).
-_HIDDEN_TARGET_PARAMETERS = {"service", "dsn", "read_default_file", "read_default_group", "passfile"}
+_HIDDEN_TARGET_PARAMETERS = {"service", "dsn", "read_default_file", "read_default_group"}
 
 
 class HiddenTargetError(ValueError):
