@@ -107,9 +107,10 @@ def test_published_features_publishes_to_s3(demo_spec_data, write_spec, storage_
 
     final = f"ml/demo_loans/features_v1/snapshot={SNAPSHOT}/"
     assert output.value["path"] == f"s3://dispatch-releases/{final}"
+    manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
+    final += f"objects/{json.loads(manifest)['destination']['attempt']}/"  # the committed attempt's objects
     assert output.value["qa_report"] == f"s3://dispatch-releases/{final}qa_report.html"
     data = client.get_object(Bucket="dispatch-releases", Key=final + "data/part-00000.parquet")["Body"].read()
-    manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
     assert data == features.read_bytes() and pq.ParquetFile(features).metadata.num_rows == 700
     assert json.loads(manifest)["destination"]["uri"] == output.value["path"]
     for name in LOOKUPS:  # byte for byte the snapshot's file, listed with its hash
