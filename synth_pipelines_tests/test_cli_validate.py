@@ -294,3 +294,16 @@ def test_bad_input_is_a_clear_error_at_validate(case: str, demo_spec_data: dict[
     assert problem in result.stderr
     message = result.stderr[result.stderr.index(f"{field}: "):]
     assert fix in message.split(". Fix: ", 1)[1]
+
+
+def test_a_password_with_at_signs_is_encoded_and_masked(demo_spec_data: dict[str, Any], write_spec: WriteSpec,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 13: 'user:***@cd-Secret@host' showed the password's tail; the host must stay the host too.
+    pytest.importorskip("psycopg2")
+    monkeypatch.setenv("SYNTH_TEST_PW", "ab@cd-Secret@x")
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = "postgresql+psycopg2://nobody:${SYNTH_TEST_PW}@127.0.0.1:1/none"
+    result = validate(write_spec(data, "pg.yaml"))
+    assert result.exit_code == 1
+    assert "source.url: cannot read the source database postgresql+psycopg2://***@127.0.0.1:1/none" in result.output
+    assert "Secret" not in result.output and "ab@" not in result.output
