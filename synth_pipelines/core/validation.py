@@ -78,7 +78,9 @@ def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) ->
         if bad:
             raise loaded.error("generator.settings", f"plugin '{spec.generator.plugin}' does not accept "
                                f"{', '.join(bad)}", "remove them; `seed` sets the random state")
-        for setting, expected, why in mistyped_settings(spec.generator.plugin, spec.generator.settings):
+        mistyped = mistyped_settings(spec.generator.plugin, spec.generator.settings)
+        if mistyped:
+            setting, expected, why = mistyped[0]
             raise loaded.error(f"generator.settings.{setting}", f"{spec.generator.settings[setting]!r} is not a valid "
                                f"value: plugin '{spec.generator.plugin}' declares {setting} as {expected} ({why})",
                                f"give {setting} a value of type {expected}")
@@ -101,18 +103,19 @@ def _check_foreign_key_targets(loaded: LoadedSpec, conn: sa.Connection) -> None:
 def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[str]:
     view_spec = loaded.spec.training_view
     try:
-        columns = run_view_sql(view_spec.sql, empty_tables).column_names
+        schema = run_view_sql(view_spec.sql, empty_tables).schema
     except TrainingViewError as exc:  # refused by the sandbox before it ran
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
     except Exception as exc:  # duckdb raises many error classes; all mean the SQL does not run
         raise loaded.error("training_view.sql", f"the SQL does not run on the snapshot tables: "
                            f"{str(exc).splitlines()[0]}",
                            "fix the query; it runs in DuckDB over tables named as in source.tables") from None
+    columns = schema.names
     try:
         check_view_columns(view_spec, columns)
     except TrainingViewError as exc:
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
-    label_type = run_view_sql(view_spec.sql, empty_tables).schema.field(view_spec.label).type
+    label_type = schema.field(view_spec.label).type
     if view_spec.task == "regression" and not (pa.types.is_integer(label_type) or pa.types.is_floating(label_type)
                                                or pa.types.is_decimal(label_type)):
         raise loaded.error("training_view.label", f"'{view_spec.label}' is {label_type}, but a regression label must "
