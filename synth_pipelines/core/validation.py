@@ -84,6 +84,11 @@ def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) ->
             raise loaded.error(f"generator.settings.{setting}", f"{spec.generator.settings[setting]!r} is not a valid "
                                f"value: plugin '{spec.generator.plugin}' declares {setting} as {expected} ({why})",
                                f"give {setting} a value of type {expected}")
+        if spec.generator.differentially_private:  # the declared domain names the synthesized columns
+            from synth_pipelines.core.differential_privacy import domain_problem
+
+            if problem := domain_problem(spec, view_columns):
+                raise loaded.error(*problem)
     return SourceCheck(view_columns=view_columns, feature_columns=feature_columns, table_rows=row_counts)
 
 

@@ -49,14 +49,17 @@ STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a thr
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
                 label: str, task: Literal["classification", "regression"], thresholds: QAThresholds | None = None,
                 *, key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
-                rebalance: Any = None, checks: Collection[str] | None = None) -> QualityReport:
+                rebalance: Any = None, checks: Collection[str] | None = None,
+                declared_domain: bool = False) -> QualityReport:
     """Judge `synthetic` against the real `train` rows (what the generator learned from) and `holdout` rows.
 
     `codecs` name the compared columns (the generator's columns; real entity keys are ignored);
     `key_columns` must be unique in the synthetic rows; `extra_columns` are added feature columns
     (calculated, masked) the synthetic rows may carry besides the codec columns; `rebalance` (a
     spec.RebalanceSpec: column, proportions) the shares the synthetic rows were generated with;
-    `checks`: run only these (by name), e.g. for a quick look; the gate always runs them all.
+    `checks`: run only these (by name), e.g. for a quick look; the gate always runs them all;
+    `declared_domain` (differential privacy): the Great Expectations suite takes value sets, ranges and
+    nullability from the codecs (the spec's declared domain), never from the real rows.
     """
     t = thresholds or QAThresholds()
     _check_names(codecs, label, t)
@@ -90,7 +93,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("great_expectations", lambda: [ge_suite.validate_synthetic(
         train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
         range_tolerance=t.range_tolerance, examples=t.ge_examples,
-        min_unexpected_share=t.min_unexpected_share).gate(0, "max")])
+        min_unexpected_share=t.min_unexpected_share, declared_domain=declared_domain).gate(0, "max")])
     run("fidelity", lambda: _fidelity(reference, synthetic, columns, t, report))
     run("utility", lambda: _utility(train, holdout, synthetic, columns, label, task, t))
     points: dict[str, privacy.NeighbourSamples] = {}
