@@ -186,6 +186,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                                           description="Real rows the generator never sees; QA compares "
                                                       "synthetic rows against them.")},
         ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions,
+        name=f"{name}__holdout_split",  # op names are global in a code location: one per dataset
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         rows = view.read()
