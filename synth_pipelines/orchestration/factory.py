@@ -45,7 +45,7 @@ from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import (HOLDOUT_MARKER, TrainingViewError, build_training_view,
                                                 decimals_as_floats, split_holdout, view_decimal_columns)
 from synth_pipelines.core.validation import validate_against_source
-from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
+from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
 from synth_pipelines.spec import LoadedSpec
 
 DATASET_TAG = "synth_pipelines/dataset"
@@ -174,7 +174,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         view.to_parquet(path, index=False)
         dropped = {c.column: c.reason for c in view_spec.leakage_columns}
         return dg.Output(TableFile(snapshot.snapshot_id, str(path), len(view)), metadata={
-            **frame_metadata(view), "location": dg.MetadataValue.path(str(path)),
+            **real_frame_metadata(view, view_spec.entity_key), "location": dg.MetadataValue.path(str(path)),
             "leakage_columns_dropped": dg.MetadataValue.json(dropped),
             "masked_columns_replaced": dg.MetadataValue.json(replaced_columns(spec.features)),
             "seconds": round(time.perf_counter() - started, 2)})
@@ -207,7 +207,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             path = folder / f"{part}.parquet"
             frame.to_parquet(path, index=False)
             yield dg.Output(TableFile(view.snapshot_id, str(path), len(frame)), output_name=part,
-                            metadata={**frame_metadata(frame), "location": dg.MetadataValue.path(str(path)),
+                            metadata={**real_frame_metadata(frame, view_spec.entity_key),
+                                      "location": dg.MetadataValue.path(str(path)),
                                       **(assessment_metadata(assessment) if part == "train_rows" else {})})
 
     @dg.asset(key=key("synthesizer"), kinds={"synthcity", "pytorch"},
