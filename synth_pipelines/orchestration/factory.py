@@ -137,9 +137,13 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             snapshot = load_snapshot(retained)
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
+            # A past day whose snapshot was not retained: today's source is not that day's source.
+            as_of = snapshot_id if snapshot_id < today_partition(loaded) else None
+            if as_of is not None and spec.source.as_of is None:
+                raise dg.Failure(description=missing_snapshot_message(loaded, storage, snapshot_id))
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
             try:
-                snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+                snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id, as_of=as_of)
             except SnapshotError as exc:
                 raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
             context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
@@ -150,6 +154,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             "location": dg.MetadataValue.path(snapshot.path),
             "rows_per_table": dg.MetadataValue.json({t: s.rows for t, s in snapshot.tables.items()}),
             "reused_retained_snapshot": reused,
+            "reconstructed_as_of": dg.MetadataValue.json(snapshot.reconstructed or {}),
             "seconds": round(time.perf_counter() - started, 2),
         })
 
@@ -383,6 +388,21 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]
+
+
+def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:
+    folder = storage.snapshots(dataset)
+    return sorted(p.name for p in folder.glob("*") if (p / "snapshot.json").is_file()) if folder.is_dir() else []
+
+
+def missing_snapshot_message(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str:
+    """Why a backfill of a past day without a retained snapshot is refused, and the ways out."""
+    retained = retained_snapshots(storage, loaded.spec.dataset)
+    return (f"{loaded.path}: no retained snapshot for {snapshot_id}, and reading today's source would file "
+            f"today's rows under a past date. Retained snapshots of {loaded.spec.dataset}: "
+            f"{', '.join(retained) if retained else 'none'}. Fix: backfill only those days, or declare in "
+            "source.as_of.filters how to read each table as of a date (an SQL condition with {snapshot_date}, "
+            "e.g. \"application_date <= '{snapshot_date}'\"); the manifest then records the reconstruction.")
 
 
 def assessment_metadata(assessment: Assessment) -> dict[str, Any]:
