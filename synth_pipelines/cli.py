@@ -99,7 +99,8 @@ def run(spec: Path, partition: str | None, preview: bool) -> None:
 def backfill(spec: Path, first: str, last: str) -> None:
     """Publish SPEC's current feature version for every snapshot partition in a date range.
 
-    Partitions with a retained snapshot reuse it; the others read the source now. In the Dagster UI
+    Partitions with a retained snapshot reuse it; a past one without is refused unless the spec's
+    source.as_of says how to read the source as of that date (today's is read now). In the Dagster UI
     the same is "Materialize" on the asset group with a partition range."""
     from synth_pipelines.orchestration.factory import snapshot_partitions
 

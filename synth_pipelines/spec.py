@@ -79,9 +79,31 @@ class TableSpec(_Strict):
         return self
 
 
+class AsOfSpec(_Strict):
+    """How to read the source as it was on a past date, for a backfill of a day whose snapshot was not
+    retained: per table, an SQL condition (run in the source's read-only session) with `{snapshot_date}`
+    for the partition date, e.g. `application_date <= '{snapshot_date}'`. Tables not listed are read as
+    they are now; the manifest records both."""
+
+    filters: dict[str, str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _placeholder(self) -> AsOfSpec:
+        for table, condition in self.filters.items():
+            if "{snapshot_date}" not in condition:
+                raise _FieldProblem(f"the condition for '{table}' has no {{snapshot_date}} placeholder",
+                                    "write e.g. \"updated_at <= '{snapshot_date}'\"", f"filters.{table}")
+            if ";" in condition:
+                raise _FieldProblem(f"the condition for '{table}' holds a ';'", "write one condition",
+                                    f"filters.{table}")
+        return self
+
+
 class SourceSpec(_Strict):
     url: str = Field(description="SQLAlchemy URL; ${ENV_VAR} is replaced from the environment.")
     tables: dict[str, TableSpec] = Field(min_length=1)
+    as_of: AsOfSpec | None = Field(None, description="How to reconstruct a past snapshot that was not retained; "
+                                   "without it such a backfill is refused.")
 
     @field_validator("url")
     @classmethod
@@ -91,6 +113,10 @@ class SourceSpec(_Strict):
 
     @model_validator(mode="after")
     def _foreign_keys_resolve(self) -> SourceSpec:
+        for table in (self.as_of.filters if self.as_of else {}):
+            if table not in self.tables:
+                raise _FieldProblem(f"'{table}' is not among the declared tables {sorted(self.tables)}",
+                                    "name a table of source.tables", f"as_of.filters.{table}")
         for name, table in self.tables.items():
             for column, target in table.foreign_keys.items():
                 target_table = target.split(".")[0]

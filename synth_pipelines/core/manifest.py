@@ -66,7 +66,9 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
         "source": {"url": masked_url(spec.source.url), "snapshot_id": snapshot.snapshot_id,
                    "fingerprint": keyed_fingerprint(snapshot.fingerprint, "snapshot"), "taken_at": snapshot.taken_at,
                    "tables": {name: {"rows": t.rows, "fingerprint": keyed_fingerprint(t.fingerprint, f"table:{name}")}
-                              for name, t in snapshot.tables.items()}},
+                              for name, t in snapshot.tables.items()},
+                   # A backfilled day without a retained snapshot: rebuilt from the source with these filters.
+                   "reconstructed": snapshot.reconstructed},
         "generator": {"plugin": synthesizer.plugin, "settings": synthesizer.settings, "seed": synthesizer.seed,
                       # DP: the noise comes from a secret source, so the seed does not reproduce the release.
                       "reproducible_from_seed": not dp,

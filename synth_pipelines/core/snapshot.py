@@ -11,7 +11,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +40,8 @@ class Snapshot:
     taken_at: str
     fingerprint: str
     tables: dict[str, TableSnapshot] = field(default_factory=dict)
+    # A past day's snapshot rebuilt from today's source with the spec's source.as_of filters: how.
+    reconstructed: dict | None = None
 
     def table_path(self, name: str) -> Path:
         return Path(self.tables[name].path)
@@ -66,7 +68,13 @@ def selected_columns(table: sa.Table, table_spec: TableSpec) -> list[sa.Column]:
 
 
 def take_snapshot(spec: DatasetSpec, snapshots_root: Path, snapshot_id: str | None = None,
-                  chunk_rows: int = 50_000) -> Snapshot:
+                  chunk_rows: int = 50_000, as_of: str | None = None) -> Snapshot:
+    """`as_of` (a validated YYYY-MM-DD date): read each table of `spec.source.as_of.filters` only where
+    its condition holds for that date, and record the reconstruction in the snapshot."""
+    filters = {}
+    if as_of is not None:
+        date.fromisoformat(as_of)  # a date and nothing else is substituted into the SQL
+        filters = {t: c.replace("{snapshot_date}", as_of) for t, c in spec.source.as_of.filters.items()}
     snapshot_id = snapshot_id or new_snapshot_id()
     final = snapshots_root / snapshot_id
     if final.exists():
@@ -79,7 +87,8 @@ def take_snapshot(spec: DatasetSpec, snapshots_root: Path, snapshot_id: str | No
         with read_only_connection(spec.source.url) as conn:
             for name, table_spec in spec.source.tables.items():
                 try:
-                    tables[name] = _snapshot_table(conn, name, table_spec, staging, final, chunk_rows)
+                    tables[name] = _snapshot_table(conn, name, table_spec, staging, final, chunk_rows,
+                                                   where=filters.get(name))
                 except sa.exc.DBAPIError as exc:  # the driver failed, e.g. the connection dropped mid-read
                     cause = exc.orig or exc
                     raise SnapshotError(
@@ -91,7 +100,10 @@ def take_snapshot(spec: DatasetSpec, snapshots_root: Path, snapshot_id: str | No
         overall = hashlib.sha256("".join(t.fingerprint for _, t in sorted(tables.items())).encode())
         snapshot = Snapshot(snapshot_id=snapshot_id, path=str(final), source=masked_url(spec.source.url),
                             taken_at=datetime.now(timezone.utc).isoformat(), fingerprint=overall.hexdigest(),
-                            tables=tables)
+                            tables=tables,
+                            reconstructed=None if as_of is None else {
+                                "as_of": as_of, "filters": filters,
+                                "read_as_they_are_now": sorted(set(spec.source.tables) - set(filters))})
         (staging / "snapshot.json").write_text(snapshot.to_json())
         staging.rename(final)
     except BaseException:
@@ -101,11 +113,13 @@ def take_snapshot(spec: DatasetSpec, snapshots_root: Path, snapshot_id: str | No
 
 
 def _snapshot_table(conn: sa.Connection, name: str, table_spec: TableSpec, staging: Path, final: Path,
-                    chunk_rows: int) -> TableSnapshot:
+                    chunk_rows: int, where: str | None = None) -> TableSnapshot:
     table = reflect_table(conn, name)
     columns = selected_columns(table, table_spec)
     schema = pa.schema([(c.name, arrow_type(c.type)) for c in columns])
     query = sa.select(*(_read_as_float(c) for c in columns)).order_by(table.c[table_spec.primary_key])
+    if where:
+        query = query.where(sa.text(where))
     digest = hashlib.sha256(str(schema).encode())
     rows = 0
     with pq.ParquetWriter(staging / f"{name}.parquet", schema) as writer:

@@ -45,7 +45,7 @@ from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import (HOLDOUT_MARKER, TrainingViewError, build_training_view,
                                                 decimals_as_floats, split_holdout, view_decimal_columns)
 from synth_pipelines.core.validation import validate_against_source
-from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
+from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
 from synth_pipelines.spec import LoadedSpec
 
 DATASET_TAG = "synth_pipelines/dataset"
@@ -137,9 +137,13 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             snapshot = load_snapshot(retained)
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
+            # A past day whose snapshot was not retained: today's source is not that day's source.
+            as_of = snapshot_id if snapshot_id < today_partition(loaded) else None
+            if as_of is not None and spec.source.as_of is None:
+                raise dg.Failure(description=missing_snapshot_message(loaded, storage, snapshot_id))
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
             try:
-                snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+                snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id, as_of=as_of)
             except SnapshotError as exc:
                 raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
             context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
@@ -150,6 +154,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             "location": dg.MetadataValue.path(snapshot.path),
             "rows_per_table": dg.MetadataValue.json({t: s.rows for t, s in snapshot.tables.items()}),
             "reused_retained_snapshot": reused,
+            "reconstructed_as_of": dg.MetadataValue.json(snapshot.reconstructed or {}),
             "seconds": round(time.perf_counter() - started, 2),
         })
 
@@ -174,7 +179,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         view.to_parquet(path, index=False)
         dropped = {c.column: c.reason for c in view_spec.leakage_columns}
         return dg.Output(TableFile(snapshot.snapshot_id, str(path), len(view)), metadata={
-            **frame_metadata(view), "location": dg.MetadataValue.path(str(path)),
+            **real_frame_metadata(view, view_spec.entity_key), "location": dg.MetadataValue.path(str(path)),
             "leakage_columns_dropped": dg.MetadataValue.json(dropped),
             "masked_columns_replaced": dg.MetadataValue.json(replaced_columns(spec.features)),
             "seconds": round(time.perf_counter() - started, 2)})
@@ -186,6 +191,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                                           description="Real rows the generator never sees; QA compares "
                                                       "synthetic rows against them.")},
         ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions,
+        name=f"{name}__holdout_split",  # op names are global in a code location: one per dataset
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         rows = view.read()
@@ -206,7 +212,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             path = folder / f"{part}.parquet"
             frame.to_parquet(path, index=False)
             yield dg.Output(TableFile(view.snapshot_id, str(path), len(frame)), output_name=part,
-                            metadata={**frame_metadata(frame), "location": dg.MetadataValue.path(str(path)),
+                            metadata={**real_frame_metadata(frame, view_spec.entity_key),
+                                      "location": dg.MetadataValue.path(str(path)),
                                       **(assessment_metadata(assessment) if part == "train_rows" else {})})
 
     @dg.asset(key=key("synthesizer"), kinds={"synthcity", "pytorch"},
@@ -381,6 +388,21 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]
+
+
+def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:
+    folder = storage.snapshots(dataset)
+    return sorted(p.name for p in folder.glob("*") if (p / "snapshot.json").is_file()) if folder.is_dir() else []
+
+
+def missing_snapshot_message(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str:
+    """Why a backfill of a past day without a retained snapshot is refused, and the ways out."""
+    retained = retained_snapshots(storage, loaded.spec.dataset)
+    return (f"{loaded.path}: no retained snapshot for {snapshot_id}, and reading today's source would file "
+            f"today's rows under a past date. Retained snapshots of {loaded.spec.dataset}: "
+            f"{', '.join(retained) if retained else 'none'}. Fix: backfill only those days, or declare in "
+            "source.as_of.filters how to read each table as of a date (an SQL condition with {snapshot_date}, "
+            "e.g. \"application_date <= '{snapshot_date}'\"); the manifest then records the reconstruction.")
 
 
 def assessment_metadata(assessment: Assessment) -> dict[str, Any]:

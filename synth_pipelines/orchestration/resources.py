@@ -27,12 +27,43 @@ class SynthStorage(dg.ConfigurableResource):
         return path
 
 
-def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, dg.MetadataValue]:
-    """Row count, column schema and a preview, under Dagster's standard keys where they exist."""
+# A category value is named in real-row metadata only when at least this many rows hold it (the
+# published QA report's MIN_CELL_ROWS): a rarer value can single out a person.
+MIN_CATEGORY_ROWS = 10
+MAX_CATEGORY_LEVELS = 20
+
+
+def _schema(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     schema = dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in frame.dtypes.items()])
-    return {
-        "dagster/row_count": dg.MetadataValue.int(len(frame)),
-        "dagster/column_schema": dg.MetadataValue.table_schema(schema),
-        "columns": dg.MetadataValue.int(frame.shape[1]),
-        "preview": dg.MetadataValue.md(frame.head(preview_rows).to_markdown(index=False)),
-    }
+    return {"dagster/row_count": dg.MetadataValue.int(len(frame)),
+            "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+            "columns": dg.MetadataValue.int(frame.shape[1])}
+
+
+def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, dg.MetadataValue]:
+    """Synthetic rows: row count, column schema and a preview, under Dagster's standard keys where they exist."""
+    return {**_schema(frame), "preview": dg.MetadataValue.md(frame.head(preview_rows).to_markdown(index=False))}
+
+
+def real_frame_metadata(frame: pd.DataFrame, entity_key: str | None = None) -> dict[str, dg.MetadataValue]:
+    """Real rows: aggregates only, never a row or a single person's value. The Dagster event log is
+    readable by everyone with UI access and kept for good (PostgreSQL in production).
+
+    Row count, schema, each column's missing share, and category counts for columns of at most
+    MAX_CATEGORY_LEVELS values, naming only values held by at least MIN_CATEGORY_ROWS rows (the rest
+    are one count). No extremes, no examples, no entity keys."""
+    missing = {str(c): round(float(frame[c].isna().mean()), 4) for c in frame.columns}
+    categories: dict[str, dict[str, int]] = {}
+    for column in frame.columns:
+        if column == entity_key or pd.api.types.is_float_dtype(frame[column]):
+            continue
+        counts = frame[column].value_counts(dropna=True)
+        if len(counts) > MAX_CATEGORY_LEVELS:
+            continue
+        named = {str(value): int(n) for value, n in counts.items() if n >= MIN_CATEGORY_ROWS}
+        rare = int(counts[counts < MIN_CATEGORY_ROWS].sum())
+        if rare:
+            named[f"(values held by fewer than {MIN_CATEGORY_ROWS} rows)"] = rare
+        categories[str(column)] = named
+    return {**_schema(frame), "missing_share": dg.MetadataValue.json(missing),
+            "category_counts": dg.MetadataValue.json(categories)}

@@ -73,6 +73,9 @@ def test_backfill_of_a_new_version_reuses_retained_snapshots(own_source, demo_sp
         m1 = json.loads((releases / "features_v1" / f"snapshot={day}" / "manifest.json").read_text())
         m2 = json.loads((releases / "features_v2" / f"snapshot={day}" / "manifest.json").read_text())
         assert m2["source"]["fingerprint"] == m1["source"]["fingerprint"]  # the retained rows, not today's
+        # v1's run of a past day had no retained snapshot: rebuilt with the spec's source.as_of, and says so.
+        assert m1["source"]["reconstructed"]["as_of"] == day
+        assert m1["source"]["reconstructed"]["filters"] == {"loans": f"application_date <= '{day}'"}
         assert "high_rate" in m2["schema"] and "high_rate" not in m1["schema"]
     assert (releases / "features_v2" / "LATEST").read_text().strip() == "snapshot=2026-11-02"
     assert (releases / "features_v1" / "LATEST").read_text().strip() == "snapshot=2026-11-02"
