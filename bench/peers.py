@@ -41,7 +41,9 @@ def tabular_argn(train: pd.DataFrame, seed: int, minutes: float, workspace: Path
     engine.generate(sample_size=len(train), workspace_dir=workspace, device="cpu")
     done = time.perf_counter()
     synthetic = pd.read_parquet(workspace / "SyntheticData")
-    return synthetic, {"training_seconds": round(trained - prepared, 1),
+    progress = workspace / "ModelStore" / "model-data" / "progress-messages.csv"
+    epochs = float(pd.read_csv(progress)["epoch"].max()) if progress.is_file() else None
+    return synthetic, {"epochs": epochs, "training_seconds": round(trained - prepared, 1),
                        "preparation_seconds": round(prepared - started, 1),
                        "generation_seconds": round(done - trained, 1), "total_seconds": round(done - started, 1),
                        "max_training_minutes": minutes}

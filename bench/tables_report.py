@@ -54,7 +54,8 @@ def _verdict(rows: list[dict[str, Any]]) -> str:
         elif ours.get("published"):
             parts.append("pass")
         else:
-            parts.append("fail: " + ", ".join(sorted(ours.get("failed_checks") or {})) or "no release")
+            failed = sorted(ours.get("failed_checks") or {})
+            parts.append(("failed " + ", ".join(failed)) if failed else f"no release: {ours.get('error')}")
     published = sum(1 for row in rows if (row.get("ours") or {}).get("published"))
     return f"{published}/{len(rows)} published" + ("" if published == len(rows) else " (" + "; ".join(parts) + ")")
 
@@ -87,18 +88,18 @@ def markdown(results: list[dict[str, Any]]) -> str:
                                     for c in CANDIDATES))
         out.append(f"| {table} | " + " | ".join(cells) + " |")
     out.append("")
-    out.append("| table | train rows | our fidelity | our disc. AUC | our DCR share | our exact copies (holdout's) | "
+    out.append("| table | train rows | our QA TSTR/TRTR | our fidelity | our disc. AUC | our DCR share | our exact copies (holdout's) | "
                "our train s | ARGN train s | GC train s | ARGN/ours train time | our e2e s | ARGN e2e s | our peak GB | ARGN peak GB |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for table, rows in tables.items():
         def m(*path: str) -> float | None:
             return _median([_get(r, *path) for r in rows])
         ours_train, argn_train = m("ours", "training_seconds"), m("peers", "argn", "training_seconds")
         ratio = argn_train / ours_train if ours_train and argn_train else None
-        out.append(f"| {table} | {_fmt(m('train_rows'))} | {_fmt(m('ours', 'qa', 'fidelity'))} | "
+        out.append(f"| {table} | {_fmt(m('train_rows'))} | {_fmt(m('ours', 'qa', 'utility_ratio'))} | {_fmt(m('ours', 'qa', 'fidelity'))} | "
                    f"{_fmt(m('ours', 'qa', 'discriminator_auc'))} | {_fmt(m('ours', 'qa', 'dcr_share'))} | "
                    f"{_fmt(m('ours', 'qa', 'exact_copy_share'), 4)} ({_fmt(m('ours', 'qa', 'holdout_exact_copy_share'), 4)}) | "
-                   f"{_fmt(ours_train, 1)} | {_fmt(argn_train, 0)} | {_fmt(m('peers', 'gaussian_copula', 'training_seconds'), 1)} | "
+                   f"{_fmt(ours_train, 1)} | {_fmt(argn_train, 0)} ({_fmt(m('peers', 'argn', 'epochs'), 0)} epochs) | {_fmt(m('peers', 'gaussian_copula', 'training_seconds'), 1)} | "
                    f"{_fmt(ratio, 0)}x | {_fmt(m('ours', 'end_to_end_seconds'), 0)} | {_fmt(m('peers', 'argn', 'total_seconds'), 0)} | "
                    f"{_fmt(m('ours', 'peak_memory_gb'), 2)} | {_fmt(m('peers', 'argn', 'peak_memory_gb'), 2)} |")
     return "\n".join(out)
