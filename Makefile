@@ -8,7 +8,7 @@ export SYNTH_PIPELINES_HOME := $(CURDIR)/.synth
 
 .PHONY: install demo test dev bench bench-tables bench-peers-venv lock clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
 # The venv is rebuilt from the hashed lock whenever the lock or the package metadata changes.
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -17,8 +17,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	touch $@
+
+# The local instance file follows the shipped one whenever that changes (run monitoring, queue).
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
 demo: install
 	$(BIN)/synth-pipelines demo

@@ -271,7 +271,7 @@ def _load_valid(path: Path) -> LoadedSpec | None:
 
 
 def _run(path: Path, partition: str | None = None) -> int:
-    from synth_pipelines.core.publish import release_folder
+    from synth_pipelines.core.destinations import DestinationError, IsolationError, existing_release
     from synth_pipelines.orchestration.factory import today_partition
     from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
 
@@ -280,13 +280,17 @@ def _run(path: Path, partition: str | None = None) -> int:
         return 2
     spec = loaded.spec
     partition = partition or today_partition(loaded)
-    if spec.destination.kind == "local":
-        existing = release_folder(spec.destination.root(), spec.dataset, spec.release_name, partition)
-        if (existing / "manifest.json").is_file():
-            click.echo(f"{spec.release_name} for snapshot {partition} is already published: {existing}\n"
-                       "Releases are immutable; bump `version` in the spec for new features, or run again "
-                       "tomorrow for a new snapshot.")
-            return 0
+    try:  # before training anything; also repairs the LATEST or view a killed publish left behind
+        existing = existing_release(spec.destination, source_url=spec.source.url, dataset=spec.dataset,
+                                    release_name=spec.release_name, snapshot_id=partition)
+    except (DestinationError, IsolationError) as exc:
+        click.echo(f"destination: {exc}", err=True)
+        return 1
+    if existing:
+        click.echo(f"{spec.release_name} for snapshot {partition} is already published: {existing}\n"
+                   "Releases are immutable; bump `version` in the spec for new features, or run again "
+                   "tomorrow for a new snapshot.")
+        return 0
     click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
                f"'{spec.generator.plugin}' ...")
     outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition)

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import socket
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -148,6 +148,38 @@ class EarlyStoppingSpec(_Strict):
         None, gt=0.0, lt=1.0, description="Score change (relative) that counts as an improvement (ddpm only).")
 
 
+class ColumnDomain(_Strict):
+    """What a column may hold, declared instead of read from the rows (differential privacy: the
+    domain is public, so it must not come from the data). Either `values` (a category column) or
+    `minimum` and `maximum` (a number, date or timestamp column); `nullable`: whether it may be missing."""
+
+    values: list[str | int | float | bool] | None = Field(
+        None, min_length=1, description="Every value a category column may take (public: the generator "
+                                        "can emit each of them).")
+    minimum: float | datetime | date | None = Field(None, description="Lower bound (numbers are clipped to it).")
+    maximum: float | datetime | date | None = Field(None, description="Upper bound (numbers are clipped to it).")
+    nullable: bool = Field(False, description="Whether the column may be missing; a missing value in a column "
+                                              "declared not nullable is an error.")
+
+    @model_validator(mode="after")
+    def _values_or_bounds(self) -> ColumnDomain:
+        bounds = (self.minimum is not None, self.maximum is not None)
+        if self.values is not None:
+            if any(bounds):
+                raise _FieldProblem("declares both `values` and bounds", "keep `values` for a category column, "
+                                    "or `minimum`/`maximum` for a number, date or timestamp column")
+            if len({(type(v).__name__, v) for v in self.values}) != len(self.values):
+                raise _FieldProblem("`values` repeats a value", "list each value once", "values")
+            return self
+        if not all(bounds):
+            raise _FieldProblem("needs `values` (a category column) or both `minimum` and `maximum`",
+                                "declare the values or the bounds the column may take")
+        if type(self.minimum) is not type(self.maximum) or not self.minimum < self.maximum:
+            raise _FieldProblem(f"minimum {self.minimum} is not below maximum {self.maximum} (same type)",
+                                "give a lower minimum than maximum, both numbers, dates or timestamps")
+        return self
+
+
 class GeneratorSpec(_Strict):
     """The synthcity plugin and its settings. Typed settings are mapped onto the plugin's own argument
     names (core/generator_settings.py); `settings` passes anything else through unchanged."""
@@ -169,6 +201,13 @@ class GeneratorSpec(_Strict):
     epsilon: float | None = Field(None, gt=0.0, description="Differential privacy budget (privbayes).")
     # Refused with the reason (core/generator_settings.py): privbayes is pure epsilon-DP and not trained by
     # gradient descent; synthcity's DP-SGD/PATE/AIM plugins are refused as not DP (synthcity_plugins.UNSUPPORTED).
+    epsilon_limit: float | None = Field(None, gt=0.0, description=(
+        "Differential privacy: the total epsilon all releases of this dataset may spend together (sequential "
+        "composition, core/privacy_ledger.py); a run that would pass it is refused."))
+    domain: dict[str, ColumnDomain] = Field(default_factory=dict, description=(
+        "Differential privacy: the declared values or bounds and nullability of every synthesized column "
+        "(not the entity_key, masked `replaces` columns or calculated columns); they are public and never "
+        "read from the rows."))
     delta: float | None = Field(None, gt=0.0, lt=1.0, description="Refused: privbayes is pure epsilon-DP.")
     max_grad_norm: float | None = Field(None, gt=0.0, description="Refused: no DP-SGD generator is offered.")
     noise_multiplier: float | None = Field(None, gt=0.0, description="Refused: no DP-SGD generator is offered.")
@@ -196,6 +235,15 @@ class GeneratorSpec(_Strict):
             check_settings(self)
         except SettingProblem as problem:
             raise _FieldProblem(problem.problem, problem.fix, problem.field) from None
+        return self
+
+    @model_validator(mode="after")
+    def _privacy_declarations(self) -> GeneratorSpec:
+        from synth_pipelines.core.differential_privacy import check_dp_generator
+
+        problem = check_dp_generator(self)
+        if problem is not None:
+            raise _FieldProblem(problem.problem, problem.fix, problem.field)
         return self
 
     @property

@@ -48,6 +48,8 @@ def storage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(home))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    # The platform key (core/platform_key.py) of the test, not the machine's one in the home directory.
+    monkeypatch.setenv("SYNTH_PIPELINES_PLATFORM_KEY_FILE", str(tmp_path / "platform.key"))
     return home
 
 

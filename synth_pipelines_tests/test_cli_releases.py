@@ -50,3 +50,14 @@ def test_show_prints_the_manifest_of_a_release_or_of_latest(published):
     missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published)])
     assert missing.exit_code == 1
     assert "no release 'demo_loans/features_v9'" in missing.output and "snapshot=20261001T000000Z" in missing.output
+
+
+def test_run_of_an_already_published_snapshot_repairs_a_stale_latest(published, storage_home):
+    """Issue 13: a publish killed between its rename and LATEST; `run` again says "already published"
+    and now also points LATEST at the newest release."""
+    latest = storage_home / "releases" / "demo_loans" / "features_v1" / "LATEST"
+    latest.write_text("snapshot=20261001T000000Z\n")
+    result = CliRunner().invoke(main, ["run", str(published), "--snapshot", "20261101T000000Z"])
+    assert result.exit_code == 0, result.output
+    assert "already published" in result.output
+    assert latest.read_text() == "snapshot=20261101T000000Z\n"

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from synth_pipelines.core.platform_key import keyed_fingerprint
 from synth_pipelines.core.quality.privacy import row_keys
 from synth_pipelines.core.snapshot import load_snapshot
 from synth_pipelines.core.training_view import build_training_view
@@ -67,7 +68,9 @@ def test_demo_graph_publishes_a_release_with_manifest(shipped_demo_spec_data, wr
     assert manifest["qa"]["passed"] is True and not manifest["qa"]["failed"]
     assert {c["name"] for c in manifest["qa"]["checks"]} >= {"great_expectations", "fidelity", "utility", "privacy_dcr"}
     assert all(c["blocking"] for c in manifest["qa"]["checks"])
-    assert manifest["source"]["fingerprint"] == snapshot.fingerprint
+    # Keyed: no unkeyed hash of the source is published (core/platform_key.py).
+    assert manifest["source"]["fingerprint"] == keyed_fingerprint(snapshot.fingerprint, "snapshot")
+    assert snapshot.fingerprint not in (release / "manifest.json").read_text()
     assert manifest["leakage_columns_excluded"].keys() == {"collection_date", "written_off_amount"}
     assert manifest["qa"]["passed"] is True
     assert manifest["files"]["data/part-00000.parquet"]["sha256"] == sha256(release / "data" / "part-00000.parquet")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from synth_pipelines.core.leakage import find_leakage
 from synth_pipelines.core.synthcity_plugins import plugin_arguments, plugin_defaults
-from synth_pipelines.core.synthesis import _kind_of as codec_kind  # the kinds the generator's codec sees
+from synth_pipelines.core.synthesis import column_kind  # the kinds the generator's codec sees
 from synth_pipelines.spec import GeneratorSpec, LoadedSpec, SpecError, TrainingViewSpec
 
 # Below this many train rows a generator fits noise and QA has nothing to measure: the utility
@@ -131,7 +131,7 @@ def assess_training_rows(train: pd.DataFrame, view_spec: TrainingViewSpec, gener
 
 
 def _profile(series: pd.Series, force_category: bool) -> ColumnProfile:
-    return ColumnProfile(name=str(series.name), kind=codec_kind(series, force_category),
+    return ColumnProfile(name=str(series.name), kind=column_kind(series, force_category),
                          distinct=int(series.nunique(dropna=True)),
                          missing_share=round(float(series.isna().mean()), 4) if len(series) else 0.0)
 

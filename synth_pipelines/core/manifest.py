@@ -1,9 +1,16 @@
-"""The provenance manifest that travels with every release."""
+"""The provenance manifest that travels with every release.
+
+A release may leave the platform, so the manifest holds no unkeyed hash of real data (the snapshot
+fingerprints are HMACs under the platform key, core/platform_key.py), only the per-column fields
+`_published_codec` names (no real extremes or medians), and `qa` is the published QA report's data.
+For a differentially private generator it records the DP record with its assumptions, the dataset's
+privacy ledger, what is published beyond epsilon (`not_covered_by_epsilon`), and
+`generator.reproducible_from_seed: false`; the real shares of a rebalanced column are left out.
+"""
 
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
@@ -31,9 +38,15 @@ def package_versions() -> dict[str, str]:
 
 
 def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synthesizer, features_path: Path,
-                   rows: int, qa: dict[str, Any], rebalance: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`rebalance`: what generate_rows recorded (GeneratedRows.rebalance), when synthetic.rebalance is set."""
+                   rows: int, qa: dict[str, Any], rebalance: dict[str, Any] | None = None,
+                   privacy_ledger: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`rebalance`: what generate_rows recorded (GeneratedRows.rebalance), when synthetic.rebalance is set;
+    `qa`: the published QA report's data; `privacy_ledger`: privacy_ledger.ledger_summary of the dataset."""
+    from synth_pipelines.core.differential_privacy import DISCLOSURE, published_privacy
+    from synth_pipelines.core.platform_key import keyed_fingerprint
+
     spec = loaded.spec
+    dp = synthesizer.privacy is not None
     schema = pq.read_schema(features_path)
     created = datetime.now(timezone.utc)
     ttl = spec.refresh.release_ttl_days
@@ -48,16 +61,21 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
         "spec_file": str(loaded.path),
         "spec_hash": loaded.spec_hash,
         "spec": _spec_without_secrets(loaded.raw),
+        # Keyed (HMAC-SHA256 under the platform key): comparable between releases on this platform, but
+        # nobody without the key can test a guess of the source rows against them.
         "source": {"url": masked_url(spec.source.url), "snapshot_id": snapshot.snapshot_id,
-                   "fingerprint": snapshot.fingerprint, "taken_at": snapshot.taken_at,
-                   "tables": {name: {"rows": t.rows, "fingerprint": t.fingerprint}
+                   "fingerprint": keyed_fingerprint(snapshot.fingerprint, "snapshot"), "taken_at": snapshot.taken_at,
+                   "tables": {name: {"rows": t.rows, "fingerprint": keyed_fingerprint(t.fingerprint, f"table:{name}")}
                               for name, t in snapshot.tables.items()}},
         "generator": {"plugin": synthesizer.plugin, "settings": synthesizer.settings, "seed": synthesizer.seed,
+                      # DP: the noise comes from a secret source, so the seed does not reproduce the release.
+                      "reproducible_from_seed": not dp,
                       "plugin_kwargs": synthesizer.plugin_kwargs,
                       "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
                       "columns": [_published_codec(c) for c in synthesizer.codecs]},
-        # Budget, delta and epsilon spent of a differentially private generator; null when it is not DP.
-        "differential_privacy": synthesizer.privacy,
+        # Budget, delta, epsilon spent, assumptions and the dataset's ledger; null when it is not DP.
+        "differential_privacy": published_privacy(synthesizer.privacy, privacy_ledger),
+        "not_covered_by_epsilon": list(DISCLOSURE) if dp else None,
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
         **_data_treatment(loaded, synthesizer, qa, rebalance),
         "qa": qa,
@@ -92,7 +110,8 @@ def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, 
         section["lookups"] = {"tables": lookup_tables(spec.source),
                               "keys": lookup_foreign_keys(spec.source, [c.name for c in synthesizer.codecs])}
     if spec.synthetic.rebalance is not None:
-        real = qa.get("settings", {}).get("rebalance", {}).get("real_proportions")
+        # Real shares are a statistic of the real rows epsilon does not cover: left out under DP.
+        real = None if synthesizer.privacy else qa.get("settings", {}).get("rebalance", {}).get("real_proportions")
         section["rebalance"] = {"column": spec.synthetic.rebalance.column,
                                 "target_proportions": dict(spec.synthetic.rebalance.proportions),
                                 "achieved_proportions": (rebalance or {}).get("achieved_proportions"),
@@ -101,10 +120,8 @@ def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, 
     return section
 
 
-# Exact statistics of the real rows: a column's extremes are single people's values, and the fill
-# value is its median. The synthesizer keeps them (synthesizer.json, unpublished); the release does not.
-_REAL_STATISTICS = ("fill", "minimum", "maximum")
-
-
 def _published_codec(codec: Any) -> dict[str, Any]:
-    return {key: value for key, value in asdict(codec).items() if key not in _REAL_STATISTICS}
+    """A column as the release writes it: type, categories and value format (value_formats.py).
+    Its exact real statistics (extremes, fill value, the value set's values) stay in synthesizer.json,
+    unpublished: a column's extremes are single people's values."""
+    return {"name": codec.name, "categories": codec.categories, **codec.describe_format()}

@@ -4,6 +4,13 @@ Layout: <root>/<dataset>/features_v<N>/snapshot=<snapshot id>/{data/part-00000.p
 lookups/<table>.parquet (lookup tables, verbatim from the snapshot), manifest.json, qa_report.*}. The release is assembled in a hidden staging folder and renamed into
 place in one step, so a reader sees a whole release or none; `LATEST` in the version folder then
 names the newest release (replaced atomically).
+
+Crashes: every file is fsync'ed before the rename and the folder after it, so a release that was
+renamed into place survives a power cut whole. A publish killed before the rename leaves a
+`.staging-*` folder that no reader lists and that the next publish of the version sweeps once it is
+older than `stale_after`; killed after the rename, LATEST may lag until the next publish of the
+version (which repairs it, also when it is refused as already published), and readers derive the
+newest release from the manifests anyway (`core.releases`).
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +31,27 @@ import pyarrow.parquet as pq
 
 
 LOOKUP_FOLDER = "lookups"
+CRASH_AT_ENV = "SYNTH_PIPELINES_CRASH_AT"
+# The steps of a local publish a fault-injection test may kill the process at (see `crash_point`).
+CRASH_POINTS = ("local.staging_created", "local.data_copied", "local.files_copied", "local.manifest_written",
+                "local.renamed", "local.latest_written")
+
+
+_steps_reached: dict[str, int] = {}
+
+
+def crash_point(step: str) -> None:
+    """A named step of a publish. Fault-injection tests set SYNTH_PIPELINES_CRASH_AT to a step's name
+    (`name#N`: its N-th time, for a step done per table) and the process kills itself there with
+    SIGKILL: no exception, no clean-up, as a power cut or OOM kill. Unset (always, outside those
+    tests) it does nothing."""
+    target = os.environ.get(CRASH_AT_ENV)
+    if not target:
+        return
+    _steps_reached[step] = _steps_reached.get(step, 0) + 1
+    name, _, nth = target.partition("#")
+    if name == step and _steps_reached[step] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class ReleaseExistsError(FileExistsError):
@@ -61,45 +92,112 @@ def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]
 
 def publish_local(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], root: Path,
                   dataset: str, release_name: str, snapshot_id: str, rows: int,
-                  lookups: dict[str, Path] | None = None) -> Release:
-    """`lookups`: lookup table name -> its snapshot Parquet file, published byte for byte."""
+                  lookups: dict[str, Path] | None = None,
+                  stale_after: timedelta | None = timedelta(days=1)) -> Release:
+    """`lookups`: lookup table name -> its snapshot Parquet file, published byte for byte.
+    `stale_after`: staging folders of dead publishes this old are swept (None: never)."""
     final = release_folder(root, dataset, release_name, snapshot_id)
     if final.exists():
+        point_latest(final.parent)  # repairs a LATEST that a publish killed after its rename left behind
         raise ReleaseExistsError(
             f"release {final} already exists; releases are immutable. Take a new snapshot or bump the "
             "spec's version to publish again")
+    if stale_after is not None:
+        sweep_staging(final.parent, older_than=stale_after)
     staging = final.parent / f".staging-{snapshot_id}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
+    crash_point("local.staging_created")
     try:
         data_path = staging / "data" / "part-00000.parquet"
         data_path.parent.mkdir()
-        shutil.copyfile(features_path, data_path)
+        _copy(features_path, data_path)
+        crash_point("local.data_copied")
         for attachment in attachments:
-            shutil.copyfile(attachment, staging / attachment.name)
+            _copy(attachment, staging / attachment.name)
         for name, path in lookup_files(lookups).items():
             (staging / name).parent.mkdir(exist_ok=True)
-            shutil.copyfile(path, staging / name)
+            _copy(path, staging / name)
+        crash_point("local.files_copied")
         manifest = {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
                     "files": {"data/part-00000.parquet": {"sha256": file_sha256(data_path), "rows": rows},
                               **lookup_entries(lookups)}}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        _write(staging / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+        for folder in (staging / "data", staging / LOOKUP_FOLDER, staging):
+            _fsync_folder(folder)
+        crash_point("local.manifest_written")
         try:
             # Fails when another run published the same release meanwhile: rename never replaces
             # a non-empty folder.
             os.rename(staging, final)
         except OSError as exc:
             raise ReleaseExistsError(f"release {final} appeared while publishing; nothing was changed") from exc
+        _fsync_folder(final.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _point_latest(final.parent)
+    crash_point("local.renamed")
+    point_latest(final.parent)
+    crash_point("local.latest_written")
     return Release(name=release_name, path=final, data_path=final / "data" / "part-00000.parquet",
                    manifest_path=final / "manifest.json", rows=rows)
 
 
-def _point_latest(version_folder: Path) -> None:
-    """Point LATEST at the newest snapshot's release (a backfill of an old snapshot leaves it alone)."""
-    newest = max(p.name for p in version_folder.glob("snapshot=*") if (p / "manifest.json").is_file())
-    tmp = version_folder / f".LATEST.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(newest + "\n")
-    os.replace(tmp, version_folder / "LATEST")
+def _copy(source: Path, target: Path) -> None:
+    shutil.copyfile(source, target)
+    with target.open("rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def sweep_staging(version_folder: Path, *, older_than: timedelta) -> list[Path]:
+    """Remove the staging folders (and LATEST temporaries) of publishes that died, once nothing in them
+    changed for `older_than`; returns what was removed."""
+    cutoff = time.time() - older_than.total_seconds()
+    removed = []
+    for leftover in sorted(version_folder.glob(".staging-*")) + sorted(version_folder.glob(".LATEST.*")):
+        entries = [leftover, *leftover.rglob("*")] if leftover.is_dir() else [leftover]
+        try:
+            newest = max(entry.lstat().st_mtime for entry in entries)
+        except FileNotFoundError:  # its publish finished or failed meanwhile
+            continue
+        if newest <= cutoff:
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+def newest_snapshot(version_folder: Path) -> str | None:
+    """The newest snapshot folder of a version that holds a release (one with a manifest)."""
+    return max((p.name for p in version_folder.glob("snapshot=*") if (p / "manifest.json").is_file()), default=None)
+
+
+def point_latest(version_folder: Path) -> None:
+    """Point LATEST at the newest snapshot's release (a backfill of an old snapshot leaves it alone).
+
+    Concurrent publishers each re-read after writing until LATEST names the newest release, so the
+    last one to write leaves it right (no lock: a reader never waits)."""
+    latest = version_folder / "LATEST"
+    for _ in range(100):
+        newest = newest_snapshot(version_folder)
+        if newest is None or (latest.is_file() and latest.read_text().strip() == newest):
+            return
+        tmp = version_folder / f".LATEST.{uuid.uuid4().hex[:8]}"
+        _write(tmp, (newest + "\n").encode())
+        os.replace(tmp, latest)
+        _fsync_folder(version_folder)

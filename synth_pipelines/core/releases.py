@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from synth_pipelines.core.publish import newest_snapshot
+
 
 @dataclass(frozen=True)
 class ReleaseInfo:
@@ -33,15 +35,19 @@ class ReleaseInfo:
 def list_releases(root: Path, dataset: str | None = None) -> list[ReleaseInfo]:
     """Complete releases (those with a manifest) under a local destination root, oldest first.
 
-    Staging folders and anything without a manifest are not releases and are not listed."""
+    Staging folders and anything without a manifest are not releases and are not listed. `latest` is
+    derived from the manifests (the newest snapshot of its version), so a LATEST file that a killed
+    publish left stale does not mislead a reader."""
     found = []
+    newest: dict[Path, str | None] = {}
     for manifest_path in sorted(root.glob("*/features_v*/snapshot=*/manifest.json")):
         folder = manifest_path.parent
         if dataset and folder.parent.parent.name != dataset:
             continue
         manifest = json.loads(manifest_path.read_text())
-        latest_file = folder.parent / "LATEST"
-        latest = latest_file.is_file() and latest_file.read_text().strip() == folder.name
+        if folder.parent not in newest:
+            newest[folder.parent] = newest_snapshot(folder.parent)
+        latest = newest[folder.parent] == folder.name
         found.append(ReleaseInfo(
             dataset=manifest["dataset"], release_name=manifest["release_name"],
             snapshot_id=manifest["source"]["snapshot_id"], path=folder, rows=manifest["rows"],

@@ -118,6 +118,11 @@ def _kind_of(series: pd.Series, force_category: bool, learn_formats: bool) -> tu
     return "category", None
 
 
+def column_kind(series: pd.Series, force_category: bool = False, learn_formats: bool = True) -> ColumnKind:
+    """The kind fit_codecs gives a column (a profile of the view shows what the generator will see)."""
+    return _kind_of(series, force_category, learn_formats)[0]
+
+
 def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
     """Numbers of a column: dates as day ordinals, timestamps as seconds since 1970 (UTC for zoned or
     ISO text), other columns as floats."""
@@ -237,46 +242,11 @@ class Synthesizer:
     model_path: str
     # What the plugin was given: `settings` plus the typed generator settings under the plugin's names.
     plugin_kwargs: dict[str, Any] = field(default_factory=dict)
-    # Differentially private plugins: budget, delta and the epsilon spent (see privacy_record).
+    # Differentially private plugins: budget, delta, epsilon spent and assumptions (differential_privacy.privacy_record).
     privacy: dict[str, Any] | None = None
 
     def save_manifest(self, folder: Path) -> None:
         (folder / "synthesizer.json").write_text(json.dumps(asdict(self), indent=2, default=str))
-
-
-def privacy_record(plugin: str, model: Any, epsilon: float) -> dict[str, Any]:
-    """The DP budget and how it was spent (privbayes is the one DP plugin offered, see DP_ARGUMENTS)."""
-    if plugin != "privbayes":
-        raise ValueError(f"no differential-privacy accounting for plugin '{plugin}'")
-    from synth_pipelines.generators.plugin_privbayes import STRUCTURE_SHARE
-
-    return {"plugin": plugin, "epsilon_budget": epsilon, "delta": None, "epsilon_spent": epsilon,
-            "accounting": f"configured budget, pure epsilon-DP by construction: {STRUCTURE_SHARE:g} of it chooses "
-                          "the network (exponential mechanism), the rest noises the conditionals (Laplace over "
-                          "every cell)"}
-
-
-# Under DP a category column's value list is treated as public (the generator can emit any value of it).
-# A column where many rows hold a value shared by fewer than RARE_VALUE_ROWS rows (names, ids, e-mails)
-# is the data itself, so it is refused.
-RARE_VALUE_ROWS, MAX_RARE_VALUE_SHARE = 5, 0.05
-
-
-def _prepare_for_differential_privacy(train: pd.DataFrame, codecs: list[ColumnCodec]) -> None:
-    """Refuse identifier-like categories; fill missing numbers with the range's minimum, not the median
-    (a median moves with one row, and with it every missing row's value)."""
-    for codec in codecs:
-        if codec.kind != "category":
-            codec.fill = codec.minimum if codec.minimum is not None else 0.0
-            continue
-        counts = train[codec.name].value_counts()
-        rare_share = float(counts[counts < RARE_VALUE_ROWS].sum()) / max(len(train), 1)
-        if rare_share > MAX_RARE_VALUE_SHARE:
-            raise ValueError(
-                f"generator.epsilon: column '{codec.name}' is identifier-like ({rare_share:.0%} of the train rows "
-                f"hold a value shared by fewer than {RARE_VALUE_ROWS} rows); under differential privacy its values "
-                "would be published as the category list. Fix: replace it with a masked column (masking, "
-                "`replaces`), exclude it (source.tables.<table>.exclude_columns), or coarsen it in the training view")
 
 
 def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],
@@ -294,10 +264,16 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     plugin_class = load_plugin_class(plugin)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A label that is not a category is a regression target: it stays a number.
-    codecs = fit_codecs(train, categorical, numeric={label} - set(categorical),
-                        learn_formats=generator.epsilon is None)
-    if generator.epsilon is not None:
-        _prepare_for_differential_privacy(train, codecs)
+    dp_kwargs: dict[str, Any] = {}
+    if generator.epsilon is not None:  # domain declared in the spec, nothing learned from the rows
+        from synth_pipelines.core.differential_privacy import codecs_from_domain, plugin_domain
+
+        codecs = codecs_from_domain(train, generator.domain, categorical=categorical,
+                                    numeric={label} - set(categorical))
+        dp_kwargs["domain"] = plugin_domain(codecs)
+    else:
+        codecs = fit_codecs(train, categorical, numeric={label} - set(categorical),
+                            learn_formats=generator.epsilon is None)
     encoded = encode(train, codecs)
     cuda = torch.cuda.is_available()
     free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available
@@ -306,7 +282,8 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     workspace = out_dir / "workspace"
     seed = generator.seed
     enable_reproducible_results(seed)
-    model = plugin_class(random_state=seed, workspace=workspace, **build_plugin_objects(plugin_kwargs, workspace))
+    model = plugin_class(random_state=seed, workspace=workspace, **build_plugin_objects(plugin_kwargs, workspace),
+                         **dp_kwargs)
     log.info("%s: training with %s", plugin, json.dumps(plugin_kwargs, default=str))
     started = time.perf_counter()
     printed = io.StringIO()  # some plugins print progress (arfpy); keep it out of the terminal, in the log
@@ -317,7 +294,11 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     seconds = time.perf_counter() - started
     if hasattr(model, "resolved_settings"):  # automatic choices (e.g. cart's leaf size), as training used them
         plugin_kwargs = {**plugin_kwargs, **model.resolved_settings()}
-    privacy = privacy_record(plugin, model, generator.epsilon) if generator.epsilon is not None else None
+    privacy = None
+    if generator.epsilon is not None:
+        from synth_pipelines.core.differential_privacy import privacy_record
+
+        privacy = privacy_record(plugin, model, generator.epsilon)
     model_path = out_dir / "model.pkl"
     save_to_file(model_path, model)
     synthesizer = Synthesizer(plugin=plugin, settings=dict(generator.settings), seed=seed, codecs=codecs,

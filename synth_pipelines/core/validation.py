@@ -73,6 +73,11 @@ def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) ->
         if bad:
             raise loaded.error("generator.settings", f"plugin '{spec.generator.plugin}' does not accept "
                                f"{', '.join(bad)}", "remove them; `seed` sets the random state")
+        if spec.generator.differentially_private:  # the declared domain names the synthesized columns
+            from synth_pipelines.core.differential_privacy import domain_problem
+
+            if problem := domain_problem(spec, view_columns):
+                raise loaded.error(*problem)
     return SourceCheck(view_columns=view_columns, feature_columns=feature_columns, table_rows=row_counts)
 
 

@@ -38,7 +38,10 @@ from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
-from synth_pipelines.core.training_view import build_training_view, split_holdout
+from synth_pipelines.core.differential_privacy import keyed_split, published_privacy
+from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
+from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
+from synth_pipelines.core.training_view import HOLDOUT_MARKER, build_training_view, split_holdout
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
 from synth_pipelines.spec import LoadedSpec
@@ -110,6 +113,14 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def key(stage: str) -> dg.AssetKey:
         return dg.AssetKey([name, stage])
 
+    def privacy_with_ledger(storage: SynthStorage, model: TrainedModel) -> dict[str, Any] | None:
+        """The synthesizer's DP record with the dataset's privacy ledger (its spend so far), or None."""
+        privacy = model.synthesizer.privacy
+        if privacy is None:
+            return None
+        return published_privacy(privacy, ledger_summary(storage.base(), name, limit=spec.generator.epsilon_limit,
+                                                         entry_id=privacy.get("ledger_entry")))
+
     @dg.asset(key=key("source_snapshot"), kinds={"sql", "parquet"},
               code_version=_hash(spec.source.model_dump()),
               description=f"Declared tables of the source, read through a read-only connection, as an "
@@ -168,7 +179,12 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions,
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
-        split = split_holdout(view.read(), view_spec, seed=spec.generator.seed)
+        rows = view.read()
+        if spec.generator.differentially_private and HOLDOUT_MARKER not in rows.columns:
+            # DP: by a keyed hash of the entity key, so one person's row decides only that person's side.
+            split = keyed_split(rows, view_spec, name)
+        else:
+            split = split_holdout(rows, view_spec, seed=spec.generator.seed)
         assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
         for finding in assessment.warnings:
             context.log.warning(f"assessment: {finding.text()}")
@@ -191,6 +207,15 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         categorical = {view_spec.label} if view_spec.task == "classification" else set()
         categorical |= set(lookup_foreign_keys(spec.source, frame.columns))  # only real lookup keys come out
         context.log.info(f"training {spec.generator.plugin} on {len(frame)} rows x {frame.shape[1]} columns")
+        entry = None
+        if spec.generator.differentially_private:  # charged before the mechanism reads a row; never refunded
+            try:
+                entry = charge(storage.base(), name, epsilon=spec.generator.epsilon, limit=spec.generator.epsilon_limit,
+                               release=spec.release_name, snapshot_id=train.snapshot_id, spec_file=str(loaded.path))
+            except BudgetExceeded as exc:
+                raise dg.Failure(description=str(exc)) from None
+            context.log.info(f"privacy ledger: epsilon {entry['spent_before']:g} -> {entry['spent_after']:g} "
+                             f"of {entry['limit']:g}")
         try:
             with training_progress_to(context):
                 model = train_synthesizer(frame, spec.generator, label=view_spec.label, categorical=categorical,
@@ -202,6 +227,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                     "training_seconds": model.training_seconds, "train_rows": model.train_rows,
                     "model_path": dg.MetadataValue.path(model.model_path)}
         if model.privacy:
+            model.privacy["ledger_entry"] = entry["id"]
+            model.save_manifest(Path(model.model_path).parent)
             metadata["differential_privacy"] = dg.MetadataValue.json(model.privacy)
         return dg.Output(TrainedModel(train.snapshot_id, model), metadata=metadata)
 
@@ -267,9 +294,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         real_train, synthetic = train.read(), features.read()
         extra = [c for c in synthetic.columns if c not in {codec.name for codec in codecs} | {"synthetic_id"}]
         report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
-                             spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance)
+                             spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
+                             declared_domain=spec.generator.differentially_private)
         paths = write_reports(report, storage.work(name, features.snapshot_id, "qa"), real_train, synthetic,
-                              codecs, spec.qa, privacy=model.synthesizer.privacy)
+                              codecs, spec.qa, privacy=privacy_with_ledger(storage, model))
         for check in report.checks:
             yield dg.AssetCheckResult(
                 asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,
@@ -295,16 +323,21 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         if not decision.open:
             raise dg.Failure(description=f"publication gate closed for {spec.release_name} snapshot "
                                          f"{features.snapshot_id}: {decision.reason}")
-        qa = json.loads((qa_folder / "qa_report.json").read_text())
+        # Only the published edition of the QA report leaves the platform (the internal one, with real
+        # rows in its panels, stays in the working area and the check links).
+        published_qa = qa_folder / PUBLISHED_FOLDER
+        qa = json.loads((published_qa / "qa_report.json").read_text())
         rebalanced = storage.work(name, features.snapshot_id, "synthetic_rows") / "rebalance.json"
+        privacy = privacy_with_ledger(storage, model)
         manifest = build_manifest(loaded, snapshot=snapshot, synthesizer=model.synthesizer,
                                   features_path=Path(features.path), rows=features.rows, qa=qa,
-                                  rebalance=json.loads(rebalanced.read_text()) if rebalanced.is_file() else None)
+                                  rebalance=json.loads(rebalanced.read_text()) if rebalanced.is_file() else None,
+                                  privacy_ledger=privacy["ledger"] if privacy else None)
         manifest["approvals"] = [asdict(approval)] if approval else []
         manifest["gate"] = decision.reason
         common = {"features_path": Path(features.path), "manifest": manifest, "dataset": name,
-                  "attachments": [qa_folder / "qa_report.json", qa_folder / "qa_report.html",
-                                  qa_folder / "qa_report.pdf"],
+                  "attachments": [published_qa / "qa_report.json", published_qa / "qa_report.html",
+                                  published_qa / "qa_report.pdf"],
                   "release_name": spec.release_name, "snapshot_id": features.snapshot_id, "rows": features.rows,
                   # Lookup tables are published verbatim from the snapshot, next to the features.
                   "lookups": {t: snapshot.table_path(t) for t in lookup_tables(spec.source)}}

@@ -24,7 +24,8 @@ from synth_pipelines.core.generator_settings import (
 from synth_pipelines.core.quality.report import write_html
 from synth_pipelines.core.quality.results import QualityReport
 from synth_pipelines.core.synthcity_plugins import available_plugins, plugin_arguments
-from synth_pipelines.core.synthesis import generate_rows, privacy_record, train_synthesizer
+from synth_pipelines.core.differential_privacy import REFUSED_SETTINGS, DomainError, privacy_record
+from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
 from synth_pipelines.spec import GeneratorSpec, SpecError, load_spec
 
 
@@ -35,6 +36,15 @@ def rows() -> pd.DataFrame:
     return pd.DataFrame({"amount": rng.lognormal(8, 0.4, n), "term": rng.choice([12, 24, 36], n),
                          "purpose": rng.choice(["car", "home", "study"], n).astype(object),
                          "defaulted": rng.integers(0, 2, n)})
+
+
+# The declared domain of `rows` for privbayes (never read from the rows under differential privacy).
+ROWS_DOMAIN = {"amount": {"minimum": 0, "maximum": 20000}, "term": {"values": [12, 24, 36]},
+               "purpose": {"values": ["car", "home", "study"]}, "defaulted": {"values": [0, 1]}}
+
+
+def dp(epsilon: float, **generator: Any) -> dict[str, Any]:
+    return {"plugin": "privbayes", "epsilon": epsilon, "epsilon_limit": 100.0, "domain": ROWS_DOMAIN, **generator}
 
 
 def train(rows: pd.DataFrame, out: Path, **generator: Any):
@@ -103,10 +113,17 @@ def test_bad_typed_setting_names_field_plugin_and_fix(demo_spec_data, write_spec
 
 @pytest.mark.parametrize(("generator", "field", "fragments"), [
     ({"plugin": "privbayes"}, "generator.epsilon", ["needs a privacy budget"]),
-    ({"plugin": "privbayes", "epsilon": 1.0, "delta": 1e-5}, "generator.delta", ["pure epsilon-DP"]),
-    ({"plugin": "privbayes", "epsilon": 1.0, "noise_multiplier": 1.1}, "generator.noise_multiplier",
-     ["Laplace noise from epsilon"]),
-    ({"plugin": "privbayes", "epsilon": 1.0, "max_grad_norm": 1.0}, "generator.max_grad_norm", ["gradient descent"]),
+    (dp(1.0, delta=1e-5), "generator.delta", ["pure epsilon-DP"]),
+    (dp(1.0, noise_multiplier=1.1), "generator.noise_multiplier", ["Laplace noise from epsilon"]),
+    (dp(1.0, max_grad_norm=1.0), "generator.max_grad_norm", ["gradient descent"]),
+    ({"plugin": "privbayes", "epsilon": 1.0, "domain": ROWS_DOMAIN}, "generator.epsilon_limit",
+     ["total budget", "epsilon_limit"]),
+    (dp(200.0), "generator.epsilon", ["more than generator.epsilon_limit"]),
+    (dp(1.0, domain={}), "generator.domain", ["domain of every synthesized column", "values"]),
+    (dp(1.0, domain={"amount": {"minimum": 5}}), "generator.domain.amount", ["both `minimum` and `maximum`"]),
+    (dp(1.0, domain={"amount": {"minimum": 5, "maximum": 1}}), "generator.domain.amount", ["not below"]),
+    (dp(1.0, domain={"term": {"values": [1, 1]}}), "generator.domain.term.values", ["repeats"]),
+    ({"plugin": "cart", "epsilon_limit": 3.0}, "generator.epsilon_limit", ["only a differentially private"]),
     # synthcity's DP plugins that do not deliver DP are refused by name, with the reason.
     ({"plugin": "dpgan", "epsilon": 1.0}, "generator.plugin", ["not differentially private", "privbayes"]),
     ({"plugin": "pategan", "epsilon": 1.0}, "generator.plugin", ["student discriminator", "privbayes"]),
@@ -120,14 +137,24 @@ def test_bad_privacy_setting(one_table_spec_data, write_spec, generator, field, 
 
 
 def test_privacy_needs_a_single_synthesized_table(demo_spec_data, write_spec):
-    message = spec_error(demo_spec_data, write_spec, plugin="privbayes", epsilon=1.0)
+    message = spec_error(demo_spec_data, write_spec, **dp(1.0))
     assert ": generator.epsilon: differential privacy is only supported when one table" in message
     assert "accounts, customers, loans" in message and "lookup" in message
 
 
 def test_privacy_spec_with_one_table_loads(one_table_spec_data, write_spec):
-    one_table_spec_data["generator"] = {"plugin": "privbayes", "epsilon": 2.0}
-    assert load_spec(write_spec(one_table_spec_data)).spec.generator.epsilon == 2.0
+    one_table_spec_data["generator"] = dp(2.0)
+    generator = load_spec(write_spec(one_table_spec_data)).spec.generator
+    assert generator.epsilon == 2.0 and generator.epsilon_limit == 100.0
+    assert generator.domain["term"].values == [12, 24, 36] and generator.domain["amount"].maximum == 20000
+
+
+@pytest.mark.parametrize("setting", sorted(REFUSED_SETTINGS))
+def test_dp_refuses_every_setting_that_reads_real_rows_outside_the_mechanism(one_table_spec_data, write_spec,
+                                                                               setting):
+    message = spec_error(one_table_spec_data, write_spec, **dp(1.0, settings={setting: True}))
+    assert f"generator.settings.{setting}" in message or f"generator.settings: " in message
+    assert setting in message
 
 
 def test_resolved_arguments_use_the_plugins_names():
@@ -190,12 +217,14 @@ def test_ddpm_early_stopping_stops_before_the_epochs_and_validates_on_the_fracti
 
 
 def test_epsilon_reaches_the_plugin_and_changes_the_rows(rows, tmp_path):
-    strict, model = train(rows, tmp_path / "strict", plugin="privbayes", seed=2, epsilon=0.05)
-    loose, loose_model = train(rows, tmp_path / "loose", plugin="privbayes", seed=2, epsilon=50.0)
+    strict, model = train(rows, tmp_path / "strict", **dp(0.05, seed=2))
+    loose, loose_model = train(rows, tmp_path / "loose", **dp(50.0, seed=2))
     assert (model.epsilon, loose_model.epsilon) == (0.05, 50.0)
-    assert strict.privacy == {"plugin": "privbayes", "epsilon_budget": 0.05, "epsilon_spent": 0.05, "delta": None,
-                              "accounting": strict.privacy["accounting"]}
+    assert strict.privacy["epsilon_budget"] == strict.privacy["epsilon_spent"] == 0.05
+    assert strict.privacy["delta"] is None and strict.privacy["reproducible_from_seed"] is False
     assert "configured budget" in strict.privacy["accounting"] and "exponential mechanism" in strict.privacy["accounting"]
+    for assumption in ("neighbouring_datasets", "unit_of_privacy", "domain", "noise_source", "not_covered_by_epsilon"):
+        assert strict.privacy[assumption]
     recorded = json.loads((tmp_path / "strict" / "synthesizer.json").read_text())
     assert recorded["privacy"]["epsilon_budget"] == 0.05 and recorded["plugin_kwargs"] == {"epsilon": 0.05}
     first = pd.read_parquet(generate_rows(strict, rows=200, batch_rows=200, id_prefix="s", out_dir=tmp_path / "a").path)
@@ -203,16 +232,37 @@ def test_epsilon_reaches_the_plugin_and_changes_the_rows(rows, tmp_path):
     assert not first.drop(columns="synthetic_id").equals(second.drop(columns="synthetic_id"))
 
 
-def test_dp_refuses_identifier_like_columns_and_fills_missing_numbers_with_the_range_minimum(rows, tmp_path):
-    named = rows.assign(holder=[f"person {i}" for i in range(len(rows))])
-    with pytest.raises(ValueError, match=r"generator.epsilon: column 'holder' is identifier-like .*Fix: "):
-        train(named, tmp_path / "named", plugin="privbayes", epsilon=1.0)
+def test_dp_takes_the_domain_from_the_spec_not_from_the_rows(rows, tmp_path):
+    # Declared values no row holds are still states; bounds, fill and nullability are the declared ones.
+    domain = {**ROWS_DOMAIN, "purpose": {"values": ["car", "home", "study", "boat"]},
+              "amount": {"minimum": 0, "maximum": 20000, "nullable": True}}
     gappy = rows.assign(amount=rows["amount"].where(rows.index % 4 != 0))
-    dp, _ = train(gappy, tmp_path / "dp", plugin="privbayes", epsilon=1.0)
+    synthesizer, model = train(gappy, tmp_path / "dp", **dp(5.0, domain=domain))
+    codecs = {c.name: c for c in synthesizer.codecs}
+    assert codecs["purpose"].categories == ["car", "home", "study", "boat"]
+    assert (codecs["amount"].minimum, codecs["amount"].maximum, codecs["amount"].fill) == (0, 20000, 0)
+    assert codecs["amount"].has_missing and codecs["amount"].number_format is None
+    assert model.model.encoders["purpose"]["states"] == 4  # 'boat' is a state although no row holds it
+    assert model.model.encoders["amount"]["bounds"] == (0.0, 20000.0)
     plain, _ = train(gappy, tmp_path / "plain", plugin="cart")
-    amount = {c.name: c for c in dp.codecs}["amount"]
-    assert amount.fill == amount.minimum == gappy["amount"].min()  # not the median, which moves with one row
     assert {c.name: c for c in plain.codecs}["amount"].fill == pytest.approx(gappy["amount"].median())
+
+
+@pytest.mark.parametrize(("domain", "fragments"), [
+    ({k: v for k, v in ROWS_DOMAIN.items() if k != "term"}, ["generator.domain: no declared domain for term"]),
+    ({**ROWS_DOMAIN, "extra": {"values": [1]}}, ["extra is not synthesized"]),
+    ({**ROWS_DOMAIN, "purpose": {"values": ["car", "home"]}}, ["generator.domain.purpose.values", "not declared"]),
+    ({**ROWS_DOMAIN, "purpose": {"minimum": 0, "maximum": 1}}, ["holds text", "values"]),
+    ({**ROWS_DOMAIN, "defaulted": {"minimum": 0, "maximum": 1}}, ["classification label", "values"]),
+])
+def test_dp_domain_errors_name_the_field_and_the_fix(rows, tmp_path, domain, fragments):
+    with pytest.raises(DomainError) as caught:
+        train(rows, tmp_path, **dp(1.0, domain=domain))
+    for fragment in [*fragments, "Fix: "]:
+        assert fragment in str(caught.value)
+    gappy = rows.assign(amount=rows["amount"].where(rows.index % 4 != 0))
+    with pytest.raises(DomainError, match="missing values but is declared not nullable"):
+        train(gappy, tmp_path / "gappy", **dp(1.0))
 
 
 def test_privacy_accounting_only_for_the_vetted_dp_plugin():

@@ -139,3 +139,37 @@ def test_versions_have_their_own_latest(inputs: dict[str, Path], tmp_path: Path)
                   release_name="features_v2", snapshot_id="20260101T000000Z", rows=50)
     assert (root / DATASET / "features_v1" / "LATEST").read_text().strip() == "snapshot=20260201T000000Z"
     assert (root / DATASET / "features_v2" / "LATEST").read_text().strip() == "snapshot=20260101T000000Z"
+
+
+def test_a_stale_latest_is_derived_right_by_readers_and_repaired_by_the_next_publish(inputs, tmp_path) -> None:
+    """Issue 13: a publish killed between its rename and LATEST left LATEST on the older release."""
+    from synth_pipelines.core.releases import list_releases
+
+    root = tmp_path / "releases"
+    for snapshot_id in ("20260101T000000Z", "20260201T000000Z"):
+        publish_local(features_path=inputs["features"], attachments=[], root=root, dataset=DATASET,
+                      release_name=RELEASE, snapshot_id=snapshot_id, rows=50,
+                      manifest={"dataset": DATASET, "release_name": RELEASE, "rows": 50, "created_at": "2026-01-02",
+                                "source": {"snapshot_id": snapshot_id}})
+    latest = root / DATASET / RELEASE / "LATEST"
+    latest.write_text("snapshot=20260101T000000Z\n")  # as the killed publish left it
+    assert [r.snapshot_id for r in list_releases(root) if r.latest] == ["20260201T000000Z"]
+    with pytest.raises(ReleaseExistsError):  # `run` again: refused, but LATEST is repaired
+        _publish(inputs, root, "20260201T000000Z")
+    assert latest.read_text() == "snapshot=20260201T000000Z\n"
+
+
+def test_staging_of_a_dead_publish_is_swept_once_old_and_a_running_ones_is_kept(inputs, tmp_path) -> None:
+    import os
+    import time
+
+    version = tmp_path / "releases" / DATASET / RELEASE
+    dead, running = version / ".staging-20251201T000000Z-dead0000", version / ".staging-20260301T000000Z-live0000"
+    for folder in (dead, running):
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / "part-00000.parquet").write_bytes(b"half written")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (dead, dead / "data", dead / "data" / "part-00000.parquet"):
+        os.utime(path, (two_days_ago, two_days_ago))
+    _publish(inputs, tmp_path / "releases", "20260101T000000Z")  # sweeps staging older than a day
+    assert not dead.exists() and (running / "data" / "part-00000.parquet").is_file()

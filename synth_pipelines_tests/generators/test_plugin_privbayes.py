@@ -95,9 +95,48 @@ def test_large_budgets_reproduce_shares_and_relations(people: pd.DataFrame) -> N
     assert agreement > 0.9  # the 95% relation between group and label survives
 
 
-def test_seed_reproduces_rows(people: pd.DataFrame) -> None:
-    first = _fit(people, 5.0, seed=3).generate(500).dataframe()
-    again = _fit(people, 5.0, seed=3).generate(500).dataframe()
-    other = _fit(people, 5.0, seed=4).generate(500).dataframe()
-    pd.testing.assert_frame_equal(first, again)
-    assert not first.equals(other)
+def test_the_seed_drives_sampling_only_the_noise_is_secret(people: pd.DataFrame) -> None:
+    # Sampling from one fitted model is reproducible from the seed (post-processing) ...
+    model = _fit(people, 5.0, seed=3)
+    pd.testing.assert_frame_equal(model.generate(500, random_state=3).dataframe(),
+                                  model.generate(500, random_state=3).dataframe())
+    # ... but the mechanism's noise is not: two fits with the same seed give other tables and rows.
+    again = _fit(people, 5.0, seed=3)
+    tables = [np.concatenate([m.model.network.get_cpds(c).get_values().ravel() for c in sorted(people.columns)])
+              for m in (model, again)]
+    assert not np.array_equal(*tables)
+    assert not model.generate(500, random_state=3).dataframe().equals(again.generate(500, random_state=3).dataframe())
+    assert not hasattr(model.model, "noise")  # the secret generator is gone before the model is saved
+
+
+DOMAIN = {"group": {"values": ["a", "b", "c", "d", "e"]}, "income": {"bounds": [0, 200_000], "integer": False},
+          "age": {"bounds": [0, 120], "integer": True}, "label": {"values": ["no", "yes"]},
+          "city": {"values": [f"city_{i:02d}" for i in range(40)]}}
+
+
+def test_with_a_declared_domain_nothing_about_the_domain_comes_from_the_rows(people: pd.DataFrame) -> None:
+    plugin = PrivBayesPlugin(epsilon=5.0, random_state=0, domain=DOMAIN)
+    plugin.fit(people)
+    encoders = plugin.model.encoders
+    assert encoders["group"] == {"type": "declared", "values": ["a", "b", "c", "d", "e"], "states": 5}  # 'e': no row
+    assert encoders["city"]["states"] == 40
+    assert encoders["income"]["bounds"] == (0.0, 200_000.0) and encoders["income"]["states"] == 20
+    assert encoders["age"]["states"] == 20 and encoders["age"]["edges"][0] == -0.5  # fixed bins, not the data's
+    assert not hasattr(plugin, "_schema") or plugin._schema is None  # no synthcity schema of the real rows
+    rows = plugin.generate(2_000, random_state=1).dataframe()
+    assert list(rows.columns) == list(people.columns) and len(rows) == 2_000
+    assert rows["income"].between(0, 200_000).all() and (rows["age"] % 1 == 0).all()
+    assert set(rows["group"]) <= set(DOMAIN["group"]["values"])
+    # A lone outlier does not stretch the output range: values are clipped into the declared bounds.
+    outlier = people.assign(income=people["income"].where(people.index != 0, 10**9))
+    wide = PrivBayesPlugin(epsilon=5.0, random_state=0, domain=DOMAIN)
+    wide.fit(outlier)
+    assert wide.model.encoders["income"]["edges"].max() == 200_000
+
+
+def test_declared_domain_refuses_settings_that_read_rows_outside_the_mechanism(people: pd.DataFrame) -> None:
+    for setting in ("compress_dataset", "strict"):
+        with pytest.raises(ValueError, match="refused with a declared domain"):
+            PrivBayesPlugin(epsilon=1.0, domain=DOMAIN, **{setting: True})
+    with pytest.raises(ValueError, match="outside its declared domain"):
+        PrivBayesPlugin(epsilon=1.0, domain={**DOMAIN, "group": {"values": ["a"]}}).fit(people)

@@ -11,7 +11,8 @@ from typing import Any
 
 from synth_pipelines.core.publish import ReleaseExistsError, lookup_entries
 
-__all__ = ["DestinationError", "IsolationError", "ReleaseExistsError", "RemoteRelease", "release_manifest"]
+__all__ = ["DestinationError", "IsolationError", "ReleaseExistsError", "RemoteRelease", "existing_release",
+           "release_manifest"]
 
 DATA_FILE = "data/part-00000.parquet"
 
@@ -39,3 +40,28 @@ def release_manifest(manifest: dict[str, Any], *, release_name: str, snapshot_id
     return {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
             "files": {DATA_FILE: {"sha256": data_sha256, "rows": rows}, **lookup_entries(lookups)},
             "destination": destination}
+
+
+def existing_release(destination: Any, *, source_url: str, dataset: str, release_name: str,
+                     snapshot_id: str) -> str | None:
+    """Where a release is already published at the spec's `destination` (a location without secrets),
+    or None. Asked before a run trains anything; it also repairs what a publish killed after its
+    commit left behind (LATEST, the SQL view), so a re-run ends with the release whole and pointed to."""
+    from synth_pipelines.core.publish import point_latest, release_folder
+
+    if destination.kind == "local":
+        folder = release_folder(destination.root(), dataset, release_name, snapshot_id)
+        if not (folder / "manifest.json").is_file():
+            return None
+        point_latest(folder.parent)
+        return str(folder)
+    if destination.kind == "s3":
+        from synth_pipelines.core.destinations.s3 import existing_s3_release
+
+        return existing_s3_release(bucket=destination.bucket, prefix=destination.prefix, dataset=dataset,
+                                   release_name=release_name, snapshot_id=snapshot_id, region=destination.region,
+                                   endpoint_url=destination.endpoint_url)
+    from synth_pipelines.core.destinations.sql import existing_sql_release
+
+    return existing_sql_release(url=destination.url, schema=destination.db_schema, source_url=source_url,
+                                dataset=dataset, release_name=release_name, snapshot_id=snapshot_id)

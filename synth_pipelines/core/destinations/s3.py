@@ -1,22 +1,32 @@
 """Publish a release to S3 (or an S3-compatible store such as MinIO), atomically and never twice.
 
-Keys: <prefix>/<dataset>/features_vN/snapshot=<id>/{data/part-00000.parquet, lookups/<table>.parquet,
-qa_report.*, manifest.json}
-and <prefix>/<dataset>/features_vN/LATEST naming the newest snapshot's release, as on local disk.
+Keys, under <release> = <prefix>/<dataset>/features_vN/snapshot=<id>/:
+  <release>objects/<attempt>/{data/part-00000.parquet, lookups/<table>.parquet, qa_report.*}
+  <release>manifest.json      the commit: names every object of the release with its SHA-256
+  <prefix>/<dataset>/features_vN/LATEST   the newest snapshot's release (also derivable from manifests)
 
-S3 has no rename, so the manifest is the commit: files are uploaded under <prefix>/.staging-<uuid>/,
-copied to their final keys, and manifest.json is written last (If-None-Match: *, so a concurrent
-publisher cannot overwrite it). Readers treat a release without a manifest as absent. A failure
-deletes the staging and any copied objects; when the store is unreachable that cleanup cannot run,
-and a later publish sweeps staging older than `stale_staging_after` (on AWS, a lifecycle rule on
-<prefix>/.staging- does the same). Credentials come only from boto3's standard chain.
+S3 has no rename, so the manifest is the commit. Every publish attempt uploads its objects under its
+own never-reused `objects/<attempt>/` folder, then writes manifest.json with If-None-Match: * so that
+exactly one concurrent publisher commits; a loser (or a failed attempt) deletes only its own attempt
+folder and never a key another publisher wrote. "No manifest, no release": `list_s3_releases` and
+`read_s3_release` see only releases with a manifest and verify each object's SHA-256 against it.
+A publish killed midway leaves an attempt folder that no manifest names; the next publish of the
+same feature version sweeps such folders once they are older than `stale_after` (longer than any
+publish takes). LATEST is moved by compare-and-swap (If-Match on its ETag), repaired by every
+later publish of the version, and readers derive the newest release from the manifests anyway.
+
+A store without conditional writes (NotImplemented) gets a documented fallback: check, write, then
+read the manifest back; an attempt whose manifest was overwritten treats itself as the loser.
+Credentials come only from boto3's standard chain.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from synth_pipelines.core.destinations import (DATA_FILE, DestinationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
-from synth_pipelines.core.publish import file_sha256, lookup_files
+from synth_pipelines.core.publish import crash_point, file_sha256, lookup_files
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,15 @@ log = logging.getLogger(__name__)
 _S3_ERRORS = (BotoCoreError, ClientError, S3UploadFailedError)
 _CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".json": "application/json",
                   ".html": "text/html; charset=utf-8", ".pdf": "application/pdf"}
+_CONFLICT = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+_ATTEMPT = re.compile(r"^snapshot=([^/]+)/objects/([0-9a-f]{32})/")
+# The steps of a publish a fault-injection test may kill the process at (see `crash_point`).
+CRASH_POINTS = ("s3.checked", "s3.first_object_uploaded", "s3.objects_uploaded", "s3.manifest_written",
+                "s3.latest_written")
+
+
+class CorruptReleaseError(DestinationError):
+    """A committed release whose object is missing or does not match the SHA-256 in its manifest."""
 
 
 def s3_client(*, region: str | None = None, endpoint_url: str | None = None, connect_timeout: float = 10,
@@ -58,11 +77,13 @@ def release_prefix(prefix: str, dataset: str, release_name: str, snapshot_id: st
 def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], bucket: str, prefix: str,
                dataset: str, release_name: str, snapshot_id: str, rows: int, region: str | None = None,
                endpoint_url: str | None = None, transfer_config: TransferConfig | None = None, client: Any = None,
-               stale_staging_after: timedelta | None = timedelta(days=1),
+               stale_after: timedelta | None = timedelta(days=1),
                lookups: dict[str, Path] | None = None) -> RemoteRelease:
+    """`stale_after`: an attempt folder no manifest names is swept once this old (None: never)."""
     client = client or s3_client(region=region, endpoint_url=endpoint_url)
     config = transfer_config or TransferConfig()  # multipart above 8 MiB, parts in parallel
     final = release_prefix(prefix, dataset, release_name, snapshot_id)
+    version = final.rsplit("snapshot=", 1)[0]
     where = f"s3://{bucket}/{final}" + (f" (endpoint {endpoint_url})" if endpoint_url else "")
     release = f"{release_name}/snapshot={snapshot_id}"
 
@@ -72,48 +93,71 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
 
     try:
         if _exists(client, bucket, final + "manifest.json"):
+            _point_latest(client, bucket, version)  # repairs a LATEST a killed publish left behind
             raise ReleaseExistsError(f"release {where} already exists; releases are immutable. Take a new "
                                      "snapshot or bump the spec's version to publish again")
-        if stale_staging_after is not None:
-            sweep_stale_staging(client, bucket, prefix, older_than=stale_staging_after)
+        if stale_after is not None:
+            sweep_orphans(client, bucket, version, older_than=stale_after)
+            sweep_legacy_staging(client, bucket, prefix, older_than=stale_after)
     except _S3_ERRORS as exc:
         raise failed(exc) from exc
+    crash_point("s3.checked")
 
+    attempt = uuid.uuid4().hex  # never reused: nobody else ever writes under this folder
+    folder = f"objects/{attempt}/"
+    files = {DATA_FILE: features_path, **lookup_files(lookups), **{path.name: path for path in attachments}}
     body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
                             data_sha256=file_sha256(features_path),
-                            destination={"kind": "s3", "uri": f"s3://{bucket}/{final}"}, lookups=lookups)
-    staging = _join(prefix, f".staging-{uuid.uuid4().hex}") + "/"
-    # Lookup tables are objects like the data file: uploaded and copied before the manifest commits.
-    files = {DATA_FILE: features_path, **lookup_files(lookups), **{path.name: path for path in attachments}}
-    copied: list[str] = []
+                            destination={"kind": "s3", "uri": f"s3://{bucket}/{final}", "attempt": attempt},
+                            lookups=lookups)
+    body["objects"] = {name: {"key": folder + name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+                       for name, path in files.items()}
+    manifest_bytes = json.dumps(body, indent=2, default=str).encode()
     try:
-        for name, path in files.items():
+        for number, (name, path) in enumerate(files.items()):
             content_type = _CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
-            client.upload_file(str(path), bucket, staging + name, Config=config,
+            client.upload_file(str(path), bucket, final + folder + name, Config=config,
                                ExtraArgs={"ContentType": content_type})
-        for name in files:
-            copied.append(final + name)  # before the copy: a copy that fails midway may still leave an object
-            client.copy({"Bucket": bucket, "Key": staging + name}, bucket, final + name, Config=config)
-        _put_manifest(client, bucket, final + "manifest.json", json.dumps(body, indent=2, default=str).encode(), where)
-    except ReleaseExistsError:
-        _remove(client, bucket, staging, [])  # the final objects are the other publisher's now
-        raise
+            if number == 0:
+                crash_point("s3.first_object_uploaded")
+        crash_point("s3.objects_uploaded")
+        _put_manifest(client, bucket, final + "manifest.json", manifest_bytes, where)
     except BaseException as exc:
-        clean = _remove(client, bucket, staging, copied)
-        if not isinstance(exc, _S3_ERRORS):
+        # A loser and a failed attempt alike remove their own attempt folder, nothing else.
+        clean = _remove_prefix(client, bucket, final + folder)
+        if isinstance(exc, ReleaseExistsError) or not isinstance(exc, _S3_ERRORS):
             raise
-        note = "" if clean else (f"; staging objects under s3://{bucket}/{staging} could not be removed now and "
+        note = "" if clean else (f"; objects under s3://{bucket}/{final}{folder} could not be removed now and "
                                  "are swept by a later publish")
         raise failed(exc, note) from exc
-    _remove(client, bucket, staging, [])
-    _point_latest(client, bucket, final.rsplit("/snapshot=", 1)[0] + "/")
+    crash_point("s3.manifest_written")
+    _point_latest(client, bucket, version)
+    crash_point("s3.latest_written")
     location = f"s3://{bucket}/{final}"
     return RemoteRelease(name=release_name, location=location, manifest_location=location + "manifest.json",
-                         qa_report_location=location + "qa_report.html", rows=rows)
+                         qa_report_location=location + folder + "qa_report.html", rows=rows)
+
+
+def existing_s3_release(*, bucket: str, prefix: str, dataset: str, release_name: str, snapshot_id: str,
+                        region: str | None = None, endpoint_url: str | None = None, client: Any = None) -> str | None:
+    """The committed release's location, or None; repairs a LATEST that a killed publish left stale."""
+    client = client or s3_client(region=region, endpoint_url=endpoint_url)
+    final = release_prefix(prefix, dataset, release_name, snapshot_id)
+    try:
+        if not _exists(client, bucket, final + "manifest.json"):
+            return None
+    except _S3_ERRORS as exc:
+        raise DestinationError(f"could not check s3://{bucket}/{final} for a release: {_cause(exc)}") from exc
+    _point_latest(client, bucket, final.rsplit("snapshot=", 1)[0])
+    return f"s3://{bucket}/{final}"
 
 
 def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
 
 
 def _exists(client: Any, bucket: str, key: str) -> bool:
@@ -121,22 +165,27 @@ def _exists(client: Any, bucket: str, key: str) -> bool:
         client.head_object(Bucket=bucket, Key=key)
         return True
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if _code(exc) in ("404", "NoSuchKey", "NotFound"):
             return False
         raise
 
 
 def _put_manifest(client: Any, bucket: str, key: str, body: bytes, where: str) -> None:
+    appeared = ReleaseExistsError(f"release {where} appeared while publishing; nothing was changed")
     try:
         client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*")
+        return
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            raise ReleaseExistsError(f"release {where} appeared while publishing; nothing was changed") from exc
-        if code != "NotImplemented":
+        if _code(exc) in _CONFLICT:
+            raise appeared from exc
+        if _code(exc) != "NotImplemented":
             raise
-        # A store without conditional writes: existence was checked before the upload.
-        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    # Fallback for a store without conditional writes: the last writer wins, so read back who did.
+    if _exists(client, bucket, key):
+        raise appeared
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    if client.get_object(Bucket=bucket, Key=key)["Body"].read() != body:
+        raise appeared
 
 
 def _list_keys(client: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
@@ -144,42 +193,186 @@ def _list_keys(client: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
     return [item for page in pages for item in page.get("Contents", [])]
 
 
-def _remove(client: Any, bucket: str, staging: str, copied: list[str]) -> bool:
-    """Delete a publish's staging objects and unfinished uploads and the final objects it copied; best effort."""
+def _delete(client: Any, bucket: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]],
+                                                     "Quiet": True})
+
+
+def _uploads(client: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+    return [upload for page in pages for upload in page.get("Uploads", [])]
+
+
+def _remove_prefix(client: Any, bucket: str, folder: str) -> bool:
+    """Delete one attempt's objects and unfinished uploads; best effort (a later publish sweeps)."""
     try:
-        keys = [item["Key"] for item in _list_keys(client, bucket, staging)] + copied
-        for start in range(0, len(keys), 1000):
-            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]],
-                                                         "Quiet": True})
-        for upload in client.list_multipart_uploads(Bucket=bucket, Prefix=staging).get("Uploads", []):
+        _delete(client, bucket, [item["Key"] for item in _list_keys(client, bucket, folder)])
+        for upload in _uploads(client, bucket, folder):
             client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
         return True
     except _S3_ERRORS as exc:
-        log.warning("could not clean up s3://%s/%s: %s", bucket, staging, _cause(exc))
+        log.warning("could not clean up s3://%s/%s: %s", bucket, folder, _cause(exc))
         return False
 
 
-def sweep_stale_staging(client: Any, bucket: str, prefix: str, *, older_than: timedelta) -> int:
-    """Delete staging objects and abort unfinished uploads of publishes that failed unreachable; returns how many."""
+def _committed_attempts(client: Any, bucket: str, version: str, snapshots: set[str]) -> dict[str, str | None]:
+    """snapshot -> the attempt its manifest names (None: a manifest of the old layout or none at all)."""
+    committed: dict[str, str | None] = {}
+    for snapshot in snapshots:
+        try:
+            manifest = json.loads(client.get_object(Bucket=bucket, Key=f"{version}snapshot={snapshot}/manifest.json")
+                                  ["Body"].read())
+            committed[snapshot] = manifest.get("destination", {}).get("attempt")
+        except ClientError as exc:
+            if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            committed[snapshot] = None
+    return committed
+
+
+def sweep_orphans(client: Any, bucket: str, version: str, *, older_than: timedelta) -> int:
+    """Delete the attempt folders under a feature version that no manifest names and that are older than
+    `older_than` (killed or lost publishes), and abort their unfinished uploads; returns how many."""
+    cutoff = datetime.now(timezone.utc) - older_than
+    stale = [(item["Key"], _ATTEMPT.match(item["Key"][len(version):])) for item in _list_keys(client, bucket, version)
+             if item["LastModified"] <= cutoff]
+    uploads = [(u, _ATTEMPT.match(u["Key"][len(version):])) for u in _uploads(client, bucket, version)
+               if u["Initiated"] <= cutoff]
+    committed = _committed_attempts(client, bucket, version,
+                                    {m.group(1) for _, m in stale if m} | {m.group(1) for _, m in uploads if m})
+    orphans = [key for key, m in stale if m and committed[m.group(1)] != m.group(2)]
+    _delete(client, bucket, orphans)
+    aborted = [u for u, m in uploads if m and committed[m.group(1)] != m.group(2)]
+    for upload in aborted:
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    return len(orphans) + len(aborted)
+
+
+def sweep_legacy_staging(client: Any, bucket: str, prefix: str, *, older_than: timedelta) -> int:
+    """Staging of the earlier layout (<prefix>/.staging-<uuid>/) that a failed publish left: delete it."""
     root = _join(prefix, ".staging-")
     cutoff = datetime.now(timezone.utc) - older_than
     stale = [item["Key"] for item in _list_keys(client, bucket, root) if item["LastModified"] <= cutoff]
-    for start in range(0, len(stale), 1000):
-        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]],
-                                                     "Quiet": True})
-    uploads = [u for u in client.list_multipart_uploads(Bucket=bucket, Prefix=root).get("Uploads", [])
-               if u["Initiated"] <= cutoff]
+    _delete(client, bucket, stale)
+    uploads = [u for u in _uploads(client, bucket, root) if u["Initiated"] <= cutoff]
     for upload in uploads:
         client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     return len(stale) + len(uploads)
 
 
-def _point_latest(client: Any, bucket: str, version_prefix: str) -> None:
-    """LATEST names the newest snapshot's release (a backfill of an old snapshot leaves it alone)."""
+def _committed_snapshots(client: Any, bucket: str, version: str) -> list[str]:
+    keys = [item["Key"][len(version):] for item in _list_keys(client, bucket, version + "snapshot=")]
+    return sorted(key.split("/")[0] for key in keys if key.count("/") == 1 and key.endswith("/manifest.json"))
+
+
+def _point_latest(client: Any, bucket: str, version: str, attempts: int = 20) -> None:
+    """LATEST names the newest snapshot's release (a backfill of an old snapshot leaves it alone).
+
+    Compare-and-swap on LATEST's ETag: a publisher that lost the race re-reads the manifests, so
+    LATEST never moves back to an older release. Failing here leaves the release published; the
+    next publish of the version repairs LATEST, and readers derive it from the manifests anyway."""
+    key = version + "LATEST"
     try:
-        keys = [item["Key"] for item in _list_keys(client, bucket, version_prefix)]
-        snapshots = [key[len(version_prefix):].split("/")[0] for key in keys if key.endswith("/manifest.json")]
-        client.put_object(Bucket=bucket, Key=version_prefix + "LATEST", Body=(max(snapshots) + "\n").encode(),
-                          ContentType="text/plain")
-    except _S3_ERRORS as exc:  # the release itself is published; the next publish repairs LATEST
-        log.warning("release published but s3://%s/%sLATEST was not updated: %s", bucket, version_prefix, _cause(exc))
+        for _ in range(attempts):
+            snapshots = _committed_snapshots(client, bucket, version)
+            if not snapshots:
+                return
+            newest = f"{snapshots[-1]}\n".encode()
+            try:
+                current = client.get_object(Bucket=bucket, Key=key)
+                if current["Body"].read() == newest:
+                    return
+                condition = {"IfMatch": current["ETag"]}
+            except ClientError as exc:
+                if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+                condition = {"IfNoneMatch": "*"}
+            try:
+                client.put_object(Bucket=bucket, Key=key, Body=newest, ContentType="text/plain", **condition)
+                return
+            except ClientError as exc:
+                if _code(exc) == "NotImplemented":  # no conditional writes: a plain write of the newest
+                    client.put_object(Bucket=bucket, Key=key, Body=newest, ContentType="text/plain")
+                    return
+                if _code(exc) not in (*_CONFLICT, "NoSuchKey", "404"):
+                    raise
+        log.warning("s3://%s/%s kept changing under %d attempts; the next publish repairs it", bucket, key, attempts)
+    except _S3_ERRORS as exc:
+        log.warning("release published but s3://%s/%s was not updated: %s", bucket, key, _cause(exc))
+
+
+# --- readers ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3ReleaseInfo:
+    dataset: str
+    release_name: str  # features_vN
+    snapshot_id: str
+    location: str  # s3://bucket/.../snapshot=<id>/
+    rows: int
+    created_at: str
+    latest: bool  # the newest committed snapshot of its feature version (derived, not LATEST's text)
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.release_name}/snapshot={self.snapshot_id}"
+
+
+def list_s3_releases(client: Any, bucket: str, prefix: str, dataset: str | None = None) -> list[S3ReleaseInfo]:
+    """The committed releases (those with a manifest) under `prefix`, oldest first; objects of
+    unfinished, killed or lost publishes are not releases and are not listed."""
+    base = _join(prefix) + "/" if _join(prefix) else ""
+    pattern = re.compile(r"^([^/]+)/(features_v\d+)/snapshot=([^/]+)/manifest\.json$")
+    found = []
+    for item in _list_keys(client, bucket, base + (f"{dataset}/" if dataset else "")):
+        match = pattern.match(item["Key"][len(base):])
+        if not match:
+            continue
+        manifest = json.loads(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        found.append((*match.groups(), item["Key"][:-len("manifest.json")], manifest))
+    newest: dict[tuple[str, str], str] = {}
+    for ds, release_name, snapshot, _, _ in found:
+        newest[ds, release_name] = max(newest.get((ds, release_name), snapshot), snapshot)
+    return sorted((S3ReleaseInfo(dataset=ds, release_name=release_name, snapshot_id=snapshot,
+                                 location=f"s3://{bucket}/{key}", rows=manifest["files"][DATA_FILE]["rows"],
+                                 created_at=str(manifest.get("created_at", "")),
+                                 latest=newest[ds, release_name] == snapshot, manifest=manifest)
+                   for ds, release_name, snapshot, key, manifest in found),
+                  key=lambda r: (r.dataset, r.release_name, r.snapshot_id))
+
+
+def read_s3_release(client: Any, bucket: str, prefix: str, dataset: str, release_name: str, into: Path,
+                    snapshot_id: str | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Download one committed release into `into` (its newest snapshot when `snapshot_id` is None),
+    each object checked against the manifest's SHA-256; returns (manifest, name -> local file)."""
+    if snapshot_id is None:
+        snapshots = _committed_snapshots(client, bucket, _join(prefix, dataset, release_name) + "/")
+        if not snapshots:
+            raise LookupError(f"no committed release {dataset}/{release_name} under s3://{bucket}/{_join(prefix)}")
+        snapshot_id = snapshots[-1].removeprefix("snapshot=")
+    final = release_prefix(prefix, dataset, release_name, snapshot_id)
+    try:
+        manifest = json.loads(client.get_object(Bucket=bucket, Key=final + "manifest.json")["Body"].read())
+    except ClientError as exc:
+        if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            raise LookupError(f"no committed release at s3://{bucket}/{final} (no manifest)") from exc
+        raise
+    # The earlier layout had no `objects`: its files lay beside the manifest, with only `files` hashed.
+    objects = manifest.get("objects") or {name: {"key": name, **entry} for name, entry in manifest["files"].items()}
+    local: dict[str, Path] = {}
+    for name, entry in objects.items():
+        target = into / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            client.download_file(bucket, final + entry["key"], str(target))
+        except ClientError as exc:
+            raise CorruptReleaseError(f"release s3://{bucket}/{final} lacks {entry['key']}: {_cause(exc)}") from exc
+        digest = file_sha256(target)
+        if digest != entry["sha256"]:
+            raise CorruptReleaseError(f"release s3://{bucket}/{final}: {entry['key']} has SHA-256 {digest}, the "
+                                      f"manifest says {entry['sha256']}")
+        local[name] = target
+    return manifest, local

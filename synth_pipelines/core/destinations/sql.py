@@ -10,6 +10,18 @@ INSERTs where the server refuses local files), renamed (atomic), registered (the
 the view repointed; a failure after the rename is undone by hand. A lock per destination schema
 serializes publishers, so the existence check and the switch cannot race.
 
+Crashes (a publisher killed at any step): PostgreSQL rolls the whole transaction back. On MySQL/
+MariaDB a kill before the registration leaves at most a staging or renamed table that no reader sees
+(not registered, not in the view); the next publish to the schema drops it. A kill after the
+registration commit leaves a registered release whose view was not moved yet; the next publish of
+the version (also one refused as already published) repoints the view. So after a re-run every crash
+point ends in no release or a whole, registered, viewable one.
+
+Isolation: besides the URL check, the publisher asks both servers who they are after connecting
+(PostgreSQL: cluster system identifier or server address and port, and current database; MySQL:
+server host name, port and data directory, and current database) and refuses when the destination
+is the source; when the source cannot be asked, it refuses too (fail closed).
+
 Lookup tables (`lookups`) are published verbatim as tables `<release table>_<lookup table>` (e.g.
 features_v1_2026_11_24_branches), loaded the same way in the same transaction (PostgreSQL) or before
 the registration commits (MySQL), and listed in the manifest's `destination.lookup_tables`.
@@ -25,6 +37,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,7 +55,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from synth_pipelines.core.destinations import (DestinationError, IsolationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
-from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.publish import crash_point, file_sha256
 from synth_pipelines.spec import masked_url, same_database
 
 log = logging.getLogger(__name__)
@@ -51,6 +64,11 @@ BATCH_ROWS = 100_000
 MAX_IDENTIFIER = 63  # PostgreSQL truncates longer names silently; MySQL allows 64
 TABLE_COMMENT = "synth-pipelines release"  # marks tables this module created (a leftover may be dropped)
 _LOCAL_INFILE_REFUSED = {1148, 2068, 3948, 3950, 4166}  # server or client has local files switched off
+_FAMILY = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+# The steps of a publish a fault-injection test may kill the process at (see `crash_point`); loaded
+# and renamed happen once per table (the features and each lookup table): `#2` is the second table.
+CRASH_POINTS = ("sql.prepared", "sql.loaded", "sql.loaded#2", "sql.renamed", "sql.renamed#2", "sql.registered",
+                "sql.view_pointed")
 
 
 def release_table_name(release_name: str, snapshot_id: str) -> str:
@@ -123,11 +141,9 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
                 mysql_load: Literal["auto", "local_infile", "insert"] = "auto",
                 lookups: dict[str, Path] | None = None) -> RemoteRelease:
     masked = masked_url(url)
-    if same_database(url, source_url, schema, resolve=True):
-        raise IsolationError(f"refusing to publish to {masked}: it is the source database "
-                             f"({masked_url(source_url)}); releases never go into production. "
-                             "Publish to a separate database")
+    _refuse_source_url(url, source_url, schema)
     backend = make_url(url).get_backend_name()
+    source_identity = _source_identity(source_url, backend, masked)
     table = release_table_name(release_name, snapshot_id)
     location = f"{masked}#{schema + '.' if schema else ''}{table}"
     file = pq.ParquetFile(features_path)
@@ -146,7 +162,8 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
                              rows=pq.ParquetFile(lookups[name]).metadata.num_rows, table=lookup_table, schema=schema,
                              columns=_sql_columns(lookups[name], backend), features_path=lookups[name],
                              batch_rows=batch_rows, manifest={}, files={})
-                        for name, lookup_table in lookup_names.items()])
+                        for name, lookup_table in lookup_names.items()],
+               source_identity=source_identity, source_masked=masked_url(source_url))
     connect_args: dict[str, Any] = {"connect_timeout": 10}
     if backend == "postgresql":
         connect_args["application_name"] = "synth-pipelines publish"
@@ -173,6 +190,59 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
     return RemoteRelease(name=release_name, location=location, manifest_location=manifest_at,
                          qa_report_location=f"{masked}#{schema + '.' if schema else ''}synth_release_files/{table}/"
                                             "qa_report.html", rows=rows)
+
+
+def existing_sql_release(*, url: str, schema: str | None, source_url: str, dataset: str, release_name: str,
+                         snapshot_id: str) -> str | None:
+    """The registered release's location, or None. On MySQL/MariaDB it also moves the view that a
+    publish killed after its registration commit left on the older release (under the schema's lock)."""
+    table = release_table_name(release_name, snapshot_id)
+    masked = masked_url(url)
+    _refuse_source_url(url, source_url, schema)
+    job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=0, table=table, schema=schema,
+               columns=[], features_path=Path(), batch_rows=0, manifest={}, files={},
+               source_identity=_source_identity(source_url, make_url(url).get_backend_name(), masked),
+               source_masked=masked_url(source_url))
+    releases, _ = _registry(schema)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
+    try:
+        return _existing(engine, job, releases, f"{masked}#{schema + '.' if schema else ''}{table}")
+    except (sa.exc.SQLAlchemyError, _Refused) as exc:
+        raise DestinationError(f"could not check {masked} for release {table}: {_cause(exc, url)}") from exc
+    finally:
+        engine.dispose()
+
+
+def _refuse_source_url(url: str, source_url: str, schema: str | None) -> None:
+    if same_database(url, source_url, schema, resolve=True):
+        raise IsolationError(f"refusing to publish to {masked_url(url)}: it is the source database "
+                             f"({masked_url(source_url)}); releases never go into production. "
+                             "Publish to a separate database")
+
+
+def _existing(engine: sa.Engine, job: _Job, releases: sa.Table, location: str) -> str | None:
+    with engine.connect() as conn:
+        _check_not_source(conn, job)
+        if not sa.inspect(conn).has_table(releases.name, schema=job.schema) or not conn.execute(
+                sa.select(releases.c.dataset).where(releases.c.release_table == job.table)).first():
+            return None
+        if conn.dialect.name != "postgresql":  # PostgreSQL commits the view with the registration
+            with _mysql_lock(conn, job.schema):
+                _point_view(conn, job, _quoter(conn.engine, job.schema))
+                conn.commit()
+    return location
+
+
+@contextmanager
+def _mysql_lock(conn: Connection, schema: str | None) -> Iterator[None]:
+    """The schema's publish lock (MySQL/MariaDB): publishers of one schema take turns."""
+    lock = f"synth-publish:{schema or conn.engine.url.database}"[:64]
+    if conn.exec_driver_sql("SELECT GET_LOCK(%s, 600)", (lock,)).scalar() != 1:
+        raise _Refused(f"another publish held the lock {lock!r} for 10 minutes; try again later")
+    try:
+        yield
+    finally:
+        _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
 
 
 def _sql_columns(path: Path, backend: str) -> list[tuple[str, str]]:
@@ -203,6 +273,8 @@ class _Job:
     files: dict[str, bytes]  # QA report files by name
     staging: str = field(default_factory=lambda: f"synth_staging_{uuid.uuid4().hex[:12]}")
     lookups: list[_Job] = field(default_factory=list)  # lookup tables: loaded like the features, not registered
+    source_identity: tuple[str | None, str, str] | None = None  # what the source reports; None: other backend
+    source_masked: str = ""
 
 
 def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
@@ -211,6 +283,7 @@ def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
         lock = int.from_bytes(hashlib.sha256(f"synth-publish:{job.schema}".encode()).digest()[:8], "big", signed=True)
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (lock,))
         _prepare(conn, job)
+        crash_point("sql.prepared")
         for part in (job, *job.lookups):
             conn.exec_driver_sql(_create_table(q, part))
             names = ", ".join(q(name, bare=True) for name, _ in part.columns)
@@ -218,55 +291,62 @@ def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
                 cursor.copy_expert(f"COPY {q(part.staging)} ({names}) FROM STDIN WITH (FORMAT csv)",
                                    _ChunkReader(_csv_chunks(part.features_path, part.batch_rows)), size=1 << 20)
                 _check_count(cursor.rowcount, part)
+            crash_point("sql.loaded")
             conn.exec_driver_sql(f"ALTER TABLE {q(part.staging)} RENAME TO {q(part.table, bare=True)}")
             conn.exec_driver_sql(f"COMMENT ON TABLE {q(part.table)} IS '{TABLE_COMMENT}'")
+            crash_point("sql.renamed")
         _register(conn, job)
+        crash_point("sql.registered")
         _point_view(conn, job, q)
+        crash_point("sql.view_pointed")
 
 
 def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
     q = _quoter(engine, job.schema)
-    with engine.connect() as conn:
-        lock = f"synth-publish:{job.schema or conn.engine.url.database}"[:64]
-        if conn.exec_driver_sql("SELECT GET_LOCK(%s, 600)", (lock,)).scalar() != 1:
-            raise _Refused(f"another publish held the lock {lock!r} for 10 minutes; try again later")
-        try:
-            _prepare(conn, job)
-            conn.commit()
-            renamed: list[str] = []
-            for part in (*job.lookups, job):  # the lookup tables first: the release table appears last
-                conn.exec_driver_sql(_create_table(q, part) + f" COMMENT '{TABLE_COMMENT}'")
-                try:
-                    loaded = _load_mysql(conn.connection.dbapi_connection, q(part.staging), part, method)
-                    _check_count(loaded, part)
-                    conn.exec_driver_sql(f"RENAME TABLE {q(part.staging)} TO {q(part.table)}")  # atomic
-                    renamed.append(part.table)
-                except BaseException:
-                    _quietly(conn, f"DROP TABLE IF EXISTS {q(part.staging)}")
-                    for table in renamed:
-                        _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
-                    raise
+    with engine.connect() as conn, _mysql_lock(conn, job.schema):
+        _prepare(conn, job)
+        conn.commit()
+        crash_point("sql.prepared")
+        renamed: list[str] = []
+        for part in (*job.lookups, job):  # the lookup tables first: the release table appears last
+            conn.exec_driver_sql(_create_table(q, part) + f" COMMENT '{TABLE_COMMENT}'")
             try:
-                _register(conn, job)
-                conn.commit()  # the commit point: the release exists from here on
-                _point_view(conn, job, q)
+                loaded = _load_mysql(conn.connection.dbapi_connection, q(part.staging), part, method)
+                _check_count(loaded, part)
+                crash_point("sql.loaded")
+                conn.exec_driver_sql(f"RENAME TABLE {q(part.staging)} TO {q(part.table)}")  # atomic
+                renamed.append(part.table)
+                crash_point("sql.renamed")
             except BaseException:
-                releases, files = _registry(job.schema)
-                _quietly(conn, None)  # roll back whatever the failure left open
-                for registry in (files, releases):
-                    _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
+                _quietly(conn, f"DROP TABLE IF EXISTS {q(part.staging)}")
                 for table in renamed:
                     _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
                 raise
-        finally:
-            _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
+        try:
+            _register(conn, job)
+            conn.commit()  # the commit point: the release exists from here on
+            crash_point("sql.registered")
+            _point_view(conn, job, q)
+            crash_point("sql.view_pointed")
+        except BaseException:
+            releases, files = _registry(job.schema)
+            _quietly(conn, None)  # roll back whatever the failure left open
+            for registry in (files, releases):
+                _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
+            for table in renamed:
+                _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
+            raise
 
 
 def _prepare(conn: Connection, job: _Job) -> None:
     """Create the registry if needed; refuse an existing release; drop our own leftover of a failed publish."""
+    _check_not_source(conn, job)
     releases, files = _registry(job.schema)
     releases.metadata.create_all(conn, checkfirst=True)
     if conn.execute(sa.select(releases.c.dataset).where(releases.c.release_table == job.table)).first():
+        if conn.dialect.name != "postgresql":  # a publish killed after its registration commit: move the view now
+            _point_view(conn, job, _quoter(conn.engine, job.schema))
+            conn.commit()
         raise ReleaseExistsError(f"release table {job.table} already exists and is registered in synth_releases; "
                                  "releases are immutable. Take a new snapshot or bump the spec's version")
     other = conn.execute(sa.select(releases.c.dataset).where(releases.c.release_name == job.release_name,
@@ -286,6 +366,60 @@ def _prepare(conn: Connection, job: _Job) -> None:
         if name.startswith("synth_staging_") and _comment(inspector, name, job.schema) == TABLE_COMMENT:
             log.warning("dropping %s: staging table of a publish that died", name)
             conn.exec_driver_sql(f"DROP TABLE {q(name)}")
+
+
+def _server_identity(conn: Connection, schema: str | None = None) -> tuple[str | None, str, str]:
+    """(cluster id, server address, database) as the server itself reports them after connecting,
+    whatever the URL said; the cluster id is PostgreSQL's system identifier where the login may read it."""
+    if conn.dialect.name == "postgresql":
+        database, address, port = conn.exec_driver_sql(
+            "SELECT current_database(), host(inet_server_addr()), current_setting('port')").one()
+        try:
+            with conn.begin_nested():  # the cluster's own id, where the login may read it
+                cluster = conn.exec_driver_sql("SELECT system_identifier::text FROM pg_control_system()").scalar()
+        except sa.exc.DBAPIError:
+            cluster = None
+        return cluster, f"{_loopback(address)}:{port}", database
+    host, port, datadir, database = conn.exec_driver_sql(
+        "SELECT @@hostname, @@port, @@datadir, DATABASE()").one()
+    return None, f"{host}:{port}:{datadir}", (schema or database or "").lower()
+
+
+def _loopback(address: str | None) -> str:
+    return "localhost" if not address or address.startswith("127.") or address == "::1" else address
+
+
+def _source_identity(source_url: str, backend: str, masked: str) -> tuple[str | None, str, str] | None:
+    """What the source server reports about itself; None when it is another kind of database."""
+    try:
+        family = _FAMILY.get(make_url(source_url).get_backend_name())
+    except sa.exc.ArgumentError:
+        family = None
+    if family is None or family != _FAMILY.get(backend):
+        return None
+    engine = sa.create_engine(source_url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            return _server_identity(conn)
+    except sa.exc.SQLAlchemyError as exc:
+        raise IsolationError(f"refusing to publish to {masked}: could not ask the source database "
+                             f"({masked_url(source_url)}) which server it is, so cannot rule out that they are "
+                             f"the same ({_cause(exc, source_url)}). Make the source reachable from the publisher "
+                             "or publish to another kind of database") from exc
+    finally:
+        engine.dispose()
+
+
+def _check_not_source(conn: Connection, job: _Job) -> None:
+    if job.source_identity is None:
+        return
+    cluster, server, database = _server_identity(conn, job.schema)
+    source_cluster, source_server, source_database = job.source_identity
+    same_server = cluster == source_cluster if cluster and source_cluster else server == source_server
+    if same_server and database == source_database:
+        raise IsolationError(f"refusing to publish to database {database} on {server}: after connecting, the "
+                             f"server reports it is the source database ({job.source_masked}); releases never go "
+                             "into production. Publish to a separate database")
 
 
 def _comment(inspector: Any, table: str, schema: str | None) -> str | None:

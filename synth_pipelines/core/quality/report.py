@@ -1,10 +1,20 @@
-"""The QA report a reviewer reads: one self-contained HTML file (plots as base64 PNG) and a PDF.
+"""The QA reports: one self-contained HTML file (plots as base64 PNG), a PDF and a JSON, in two editions.
 
-Sections: summary (pass/fail per check, every metric with its threshold and implementation),
-Great Expectations failures, univariate plots real vs synthetic, the most associated column pairs,
-PhiK heatmaps (real, synthetic, difference), DCR histograms, utility table, and a random sample of
-synthetic rows for manual review. Real rows are only ever shown aggregated (the report ships with
-the release). Figures use matplotlib's object API with the Agg canvas: no pyplot state, no display.
+Internal (`write_reports` into the QA working folder, linked from the Dagster checks, never published):
+summary (pass/fail per check, every metric with its threshold and implementation), Great Expectations
+failures, univariate plots real vs synthetic, the most associated column pairs (scatter plots of
+sampled real train rows for two numeric columns), PhiK heatmaps (real, synthetic, difference), DCR
+histograms, utility table, and a random sample of synthetic rows for manual review.
+
+Published (`PUBLISHED_FOLDER` inside it, the edition a release carries; a release may leave the ML
+team): real data only as aggregates. A real share is drawn only for a cell of at least
+MIN_CELL_ROWS real rows; numeric bins span the real TAIL_QUANTILES range with open-ended tails, so
+no extreme (a single person's value) is shown; no real row is drawn as a point; category values held
+by fewer than MIN_CELL_ROWS real rows are not named (nor listed as absent from the synthetic rows).
+For a differentially private release it shows no statistic of the real rows at all except what
+`differential_privacy.DISCLOSURE` lists (each check's pass/fail): the synthetic rows' own
+distributions, over the declared domain, the DP record with its assumptions and the privacy ledger.
+Figures use matplotlib's object API with the Agg canvas: no pyplot state, no display.
 """
 
 from __future__ import annotations
@@ -29,6 +39,10 @@ from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
 REAL, SYNTH = "#1f77b4", "#ff7f0e"
 TOP_CATEGORIES = 15
+PUBLISHED_FOLDER = "published"
+MIN_CELL_ROWS = 10  # published: a real share is shown only for a cell of at least this many real rows
+TAIL_QUANTILES = (0.05, 0.95)  # published: numeric bins span this real range; outside it, open-ended tails
+PUBLISHED_BINS = 20
 
 
 def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
@@ -73,6 +87,14 @@ def _pair_codes(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec) ->
     return pd.cut(as_number(frame[codec.name], codec.kind), edges, include_lowest=True).astype(str)
 
 
+def _share_heatmap(ax: Any, shares: Any, rows: list[str], cols: list[str], a: ColumnCodec, b: ColumnCodec) -> None:
+    ax.imshow(shares, cmap="Blues", aspect="auto", vmin=0)
+    ax.set_yticks(range(len(rows)), rows, fontsize=6)
+    ax.set_xticks(range(len(cols)), cols, fontsize=6, rotation=45, ha="right")
+    ax.set_ylabel(a.name, fontsize=8)
+    ax.set_xlabel(b.name, fontsize=8)
+
+
 def bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCodec, b: ColumnCodec, seed: int) -> Figure:
     """Scatter (two numeric columns) or crosstab share heatmaps, real next to synthetic."""
     figure = _figure(8, 3.4)
@@ -90,11 +112,7 @@ def bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCode
             rows = sorted(set(_pair_codes(train, train, a)))
             cols = sorted(set(_pair_codes(train, train, b)))
             table = table.reindex(index=rows, columns=cols).fillna(0)
-            ax.imshow(table.to_numpy(), cmap="Blues", aspect="auto", vmin=0)
-            ax.set_yticks(range(len(rows)), rows, fontsize=6)
-            ax.set_xticks(range(len(cols)), cols, fontsize=6, rotation=45, ha="right")
-            ax.set_ylabel(a.name, fontsize=8)
-            ax.set_xlabel(b.name, fontsize=8)
+            _share_heatmap(ax, table.to_numpy(), rows, cols, a, b)
         ax.set_title(name, fontsize=9)
     return figure
 
@@ -129,6 +147,22 @@ def dcr_figure(to_train: np.ndarray, to_holdout: np.ndarray, note: str = "") -> 
     return figure
 
 
+def _association_sections(report: QualityReport, codecs: list[ColumnCodec], t: QAThresholds,
+                          pair_figure: Any) -> dict[str, list[tuple[str, Figure]]]:
+    """The most associated pairs (by real PhiK), each drawn by `pair_figure(a, b)`, and the PhiK matrices."""
+    real_phik, synth_phik = report.artifacts.get("phik_real"), report.artifacts.get("phik_synthetic")
+    if real_phik is None:
+        return {}
+    by_name = {c.name: c for c in codecs}
+    names = list(real_phik.columns)
+    upper = [(real_phik.iat[i, j], names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
+    top = sorted(upper, reverse=True)[: t.report_max_pairs]
+    return {"Bivariate: most associated pairs (real PhiK)": [
+                (f"{a} ~ {b}: PhiK real {v:.2f}, synthetic {synth_phik.at[a, b]:.2f}", pair_figure(by_name[a], by_name[b]))
+                for v, a, b in top],
+            "PhiK association matrices": [("", phik_figure(real_phik, synth_phik, t.report_max_heatmap_columns))]}
+
+
 def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
                   t: QAThresholds) -> dict[str, list[tuple[str, Figure]]]:
     """Figures per report section, each with a caption."""
@@ -136,16 +170,8 @@ def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.Data
     sections: dict[str, list[tuple[str, Figure]]] = {
         "Univariate: real vs synthetic": [(c.name, univariate_figure(train[c.name], synthetic[c.name], c))
                                           for c in columns[: t.report_max_columns]]}
-    real_phik, synth_phik = report.artifacts.get("phik_real"), report.artifacts.get("phik_synthetic")
-    if real_phik is not None:
-        by_name = {c.name: c for c in columns}
-        names = list(real_phik.columns)
-        upper = [(real_phik.iat[i, j], names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
-        top = sorted(upper, reverse=True)[: t.report_max_pairs]
-        sections["Bivariate: most associated pairs (real PhiK)"] = [
-            (f"{a} ~ {b}: PhiK real {v:.2f}, synthetic {synth_phik.at[a, b]:.2f}",
-             bivariate_figure(train, synthetic, by_name[a], by_name[b], t.seed)) for v, a, b in top]
-        sections["PhiK association matrices"] = [("", phik_figure(real_phik, synth_phik, t.report_max_heatmap_columns))]
+    sections.update(_association_sections(report, columns, t, lambda a, b: bivariate_figure(
+        train, synthetic, a, b, t.seed)))
     if "dcr_train" in report.artifacts:
         dcr = report.check("privacy_dcr").details.get("dcr_share", {})
         note = (f"\n{dcr.get('train_rows')} train vs {dcr.get('holdout_rows')} holdout rows indexed: more train rows "
@@ -158,7 +184,7 @@ def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.Data
 def summary_frame(report: QualityReport) -> pd.DataFrame:
     rows = [{"check": c.name, "result": "PASS" if c.passed else "FAIL", "blocking": c.blocking, "metric": m.name,
              "value": _fmt(m.value), "threshold": "" if m.bound == "info" else f"{m.bound} {_fmt(m.threshold)}",
-             "metric result": "" if m.bound == "info" else ("ok" if m.passed else "FAILED"),
+             "metric result": "" if m.bound == "info" else ("ok" if m.passed else f"FAILED {m.hint}".strip()),
              "implementation": m.implementation}
             for c in report.checks for m in (c.metrics or [None]) if m is not None]
     rows += [{"check": c.name, "result": "PASS", "blocking": c.blocking, "metric": c.note}
@@ -221,18 +247,40 @@ def privacy_frame(privacy: dict[str, Any] | None) -> pd.DataFrame:
     """The differential privacy guarantee of the generator, one row (none when it is not DP)."""
     if not privacy:
         return pd.DataFrame()
-    return pd.DataFrame([{"plugin": privacy["plugin"], "epsilon budget": privacy["epsilon_budget"],
-                          "epsilon spent": privacy["epsilon_spent"], "delta": privacy.get("delta"),
-                          "how the spent epsilon is known": privacy["accounting"]}])
+    row = {"plugin": privacy["plugin"], "epsilon budget": privacy["epsilon_budget"],
+           "epsilon spent": privacy["epsilon_spent"], "delta": privacy.get("delta"),
+           "how the spent epsilon is known": privacy["accounting"]}
+    for key, title in (("unit_of_privacy", "unit of privacy"), ("neighbouring_datasets", "neighbouring datasets"),
+                       ("domain", "domain"), ("noise_source", "noise source"),
+                       ("reproducible_from_seed", "reproducible from the seed")):
+        if key in privacy:
+            row[title] = privacy[key]
+    ledger = privacy.get("ledger")
+    if ledger:
+        row["dataset epsilon spent (all releases)"] = ledger.get("epsilon_spent_total")
+        row["dataset epsilon limit"] = ledger.get("epsilon_limit")
+    return pd.DataFrame([row])
+
+
+_HTML_HEAD = ("<!doctype html><meta charset='utf-8'><title>Synthetic data QA report</title><style>"
+              "body{font-family:sans-serif;margin:2em}table.t{border-collapse:collapse;font-size:12px}"
+              "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px}.pass{color:green}.fail{color:crimson}"
+              "img{max-width:100%}</style>")
+
+
+def _figures_html(sections: dict[str, list[tuple[str, Figure]]]) -> list[str]:
+    parts = []
+    for title, figures in sections.items():
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
+                  f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, f in figures]
+    return parts
 
 
 def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
                review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
     verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
-    parts = ["<!doctype html><meta charset='utf-8'><title>Synthetic data QA report</title><style>",
-             "body{font-family:sans-serif;margin:2em}table.t{border-collapse:collapse;font-size:12px}",
-             "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px}.pass{color:green}.fail{color:crimson}",
-             "img{max-width:100%}</style>",
+    parts = [_HTML_HEAD,
              f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'><b>{html.escape(verdict)}</b></p>",
              "<h2>Summary</h2>", _table(summary_frame(report))]
     if report.settings.get("rebalance"):
@@ -242,10 +290,7 @@ def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple
               "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
     if privacy:
         parts += ["<h2>Differential privacy</h2>", _table(privacy_frame(privacy))]
-    for title, figures in sections.items():
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
-                  f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, f in figures]
+    parts += _figures_html(sections)
     parts += ["<h2>Random synthetic rows for review</h2>", _table(review),
               "<h2>Settings</h2><pre>", html.escape(json.dumps(report.settings, indent=1, default=str)), "</pre>"]
     path.write_text("".join(parts))
@@ -291,8 +336,10 @@ def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                   codecs: list[ColumnCodec], thresholds: QAThresholds | None = None,
                   privacy: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write qa_report.json, qa_report.html and qa_report.pdf into `folder`; return their paths.
-    `privacy`: the synthesizer's differential privacy record (plugin, epsilon budget and spent, delta)."""
+    """Write the internal qa_report.json, .html and .pdf into `folder` and the published edition into
+    `folder / PUBLISHED_FOLDER` (see the module docstring); return their paths (published ones under
+    `published_json`, `published_html`, `published_pdf`).
+    `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one."""
     t = thresholds or QAThresholds()
     folder.mkdir(parents=True, exist_ok=True)
     sections = build_figures(report, train, synthetic, codecs, t)
@@ -300,8 +347,196 @@ def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synt
     json_path = folder / "qa_report.json"
     json_path.write_text(json.dumps({**report.to_dict(), "differential_privacy": privacy}, indent=2,
                                     default=_json_default))
-    return {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review, privacy),
-            "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review, privacy)}
+    paths = {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review, privacy),
+             "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review, privacy)}
+    published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
+                                         privacy=privacy, review=review)
+    return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
+
+
+# ---- the published edition ------------------------------------------------------------------------
+
+def _tail_edges(real: pd.Series) -> np.ndarray | None:
+    """Equal-width bin edges over the real TAIL_QUANTILES range (never the extremes); None when flat."""
+    low, high = np.nanquantile(real.to_numpy(dtype=float), TAIL_QUANTILES)
+    return None if not high > low else np.linspace(low, high, PUBLISHED_BINS + 1)
+
+
+def _bin_counts(numbers: pd.Series, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin: below the first edge, the PUBLISHED_BINS bins, above the last edge."""
+    values = numbers.dropna().to_numpy(dtype=float)
+    index = np.where(values < edges[0], 0, np.where(values > edges[-1], len(edges), 1 + np.digitize(values, edges[1:-1])))
+    return np.bincount(index, minlength=len(edges) + 1)
+
+
+def suppressed_shares(counts: np.ndarray | pd.Series, total: int) -> np.ndarray:
+    """Shares of `total`, with every cell of fewer than MIN_CELL_ROWS rows left out (NaN)."""
+    counts = np.asarray(counts, dtype=float)
+    return np.where(counts >= MIN_CELL_ROWS, counts / max(total, 1), np.nan)
+
+
+def published_univariate_figure(real: pd.Series | None, synthetic: pd.Series, codec: ColumnCodec) -> Figure:
+    """Synthetic shares, and real shares only as suppressed aggregates (none when `real` is None: DP)."""
+    figure = _figure()
+    ax = figure.subplots()
+    if codec.kind == "category":
+        synth = category_labels(synthetic).value_counts(normalize=True)
+        labels = list(synth.index[:TOP_CATEGORIES])
+        if real is not None:
+            counts = category_labels(real).value_counts()
+            shown = [v for v in counts.index[counts >= MIN_CELL_ROWS] if v not in labels]
+            labels = (labels + shown)[:TOP_CATEGORIES]
+            shares = suppressed_shares(counts.reindex(labels).fillna(0).to_numpy(), len(real))
+        x = np.arange(len(labels))
+        if real is not None:
+            ax.bar(x - 0.2, np.nan_to_num(shares), 0.4, color=REAL,
+                   label=f"real (train), cells of {MIN_CELL_ROWS}+ rows")
+        ax.bar(x + (0.2 if real is not None else 0), synth.reindex(labels).fillna(0), 0.4, color=SYNTH,
+               label="synthetic")
+        ax.set_xticks(x, [str(v)[:18] for v in labels], rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("share of rows")
+    else:
+        synth = as_number(synthetic, codec.kind).dropna()
+        if real is None:  # DP: bins over the declared domain, synthetic rows only
+            low, high = codec.minimum, codec.maximum
+            edges = np.linspace(low, high, PUBLISHED_BINS + 1) if low is not None and high > low else None
+        else:
+            edges = _tail_edges(as_number(real, codec.kind).dropna()) if real.notna().any() else None
+        if edges is not None:
+            x = np.arange(len(edges) + 1)
+            if real is not None:
+                numbers = as_number(real, codec.kind).dropna()
+                ax.bar(x - 0.2, np.nan_to_num(suppressed_shares(_bin_counts(numbers, edges), len(numbers))), 0.4,
+                       color=REAL, label=f"real (train), cells of {MIN_CELL_ROWS}+ rows")
+            ax.bar(x + (0.2 if real is not None else 0), _bin_counts(synth, edges) / max(len(synth), 1), 0.4,
+                   color=SYNTH, label="synthetic")
+            ticks = [f"< {edges[0]:.4g}"] + [f"{edges[i]:.4g}" for i in range(len(edges) - 1)] + [f"> {edges[-1]:.4g}"]
+            ax.set_xticks(x, ticks, rotation=90, fontsize=6)
+        ax.set_ylabel("share of rows")
+    ax.set_title(f"{codec.name} ({codec.kind})", fontsize=9)
+    ax.legend(fontsize=7)
+    return figure
+
+
+def _published_pair_codes(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec) -> pd.Series:
+    """Category labels held by MIN_CELL_ROWS+ real rows (others pooled), or numbers cut at the real inner
+    quintiles with open-ended outer bins (no extremes)."""
+    if codec.kind == "category":
+        counts = category_labels(train[codec.name]).value_counts()
+        top = counts.index[counts >= MIN_CELL_ROWS][:8]
+        labels = category_labels(frame[codec.name])
+        return labels.where(labels.isin(top), "other").str[:14]
+    inner = np.unique(np.nanquantile(as_number(train[codec.name], codec.kind), [0.2, 0.4, 0.6, 0.8]))
+    names = [f"<= {inner[0]:.4g}"] + [f"{a:.4g}-{b:.4g}" for a, b in zip(inner[:-1], inner[1:])] + [f"> {inner[-1]:.4g}"]
+    numbers = as_number(frame[codec.name], codec.kind).to_numpy(dtype=float)
+    codes = np.searchsorted(inner, numbers, side="left")
+    return pd.Series(np.where(np.isnan(numbers), "missing", np.asarray(names, dtype=object)[np.minimum(codes, len(inner))]),
+                     index=frame.index)
+
+
+def published_bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCodec, b: ColumnCodec) -> Figure:
+    """Share heatmaps, real (cells of fewer than MIN_CELL_ROWS rows blank) next to synthetic; no points."""
+    figure = _figure(8, 3.4)
+    axes = figure.subplots(1, 2)
+    rows = sorted(set(_published_pair_codes(train, train, a)))
+    cols = sorted(set(_published_pair_codes(train, train, b)))
+    for ax, frame, name in ((axes[0], train, f"real (train), cells of {MIN_CELL_ROWS}+ rows"),
+                            (axes[1], synthetic, "synthetic")):
+        counts = pd.crosstab(_published_pair_codes(frame, train, a), _published_pair_codes(frame, train, b))
+        counts = counts.reindex(index=rows, columns=cols).fillna(0)
+        shares = (suppressed_shares(counts.to_numpy(), len(frame)) if frame is train
+                  else counts.to_numpy() / max(len(frame), 1))
+        _share_heatmap(ax, np.ma.masked_invalid(shares), rows, cols, a, b)
+        ax.set_title(name, fontsize=9)
+    return figure
+
+
+def build_published_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.DataFrame,
+                            codecs: list[ColumnCodec], t: QAThresholds, *, dp: bool) -> dict[str, list[tuple[str, Figure]]]:
+    columns = [c for c in codecs if c.name in synthetic.columns and c.name in train.columns][: t.report_max_columns]
+    if dp:
+        return {"Synthetic rows over the declared domain": [
+            (c.name, published_univariate_figure(None, synthetic[c.name], c)) for c in columns]}
+    sections = {f"Univariate: real (cells of {MIN_CELL_ROWS}+ rows, {TAIL_QUANTILES[0]:g}-{TAIL_QUANTILES[1]:g} "
+                "quantile range, open tails) vs synthetic":
+                [(c.name, published_univariate_figure(train[c.name], synthetic[c.name], c)) for c in columns]}
+    sections.update(_association_sections(report, codecs, t, lambda a, b: published_bivariate_figure(
+        train, synthetic, a, b)))
+    if "dcr_train" in report.artifacts:
+        sections["Distance to closest record"] = [("", dcr_figure(report.artifacts["dcr_train"],
+                                                                  report.artifacts["dcr_holdout"]))]
+    return sections
+
+
+def _without_real_values(value: Any) -> Any:
+    """The report's JSON with real category values named in details (absent categories) as counts."""
+    if isinstance(value, dict):
+        return {k: ({c: len(v) for c, v in item.items()} if k == "absent_categories" and isinstance(item, dict)
+                    else _without_real_values(item)) for k, item in value.items()}
+    if isinstance(value, list):
+        return [_without_real_values(v) for v in value]
+    return value
+
+
+def published_report_data(report: QualityReport, privacy: dict[str, Any] | None) -> dict[str, Any]:
+    """The published qa_report.json: for a DP release only each check's pass/fail (disclosed) and the
+    Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
+    if privacy is None:
+        return {**_without_real_values(report.to_dict()), "differential_privacy": None}
+    from synth_pipelines.core.differential_privacy import DISCLOSURE
+
+    return {"passed": report.passed, "checks": [{"name": c.name, "passed": c.passed, "blocking": c.blocking}
+                                                for c in report.checks],
+            "great_expectations_failures": ge_failures_frame(report).to_dict(orient="records"),
+            "differential_privacy": privacy, "not_covered_by_epsilon": list(DISCLOSURE)}
+
+
+def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
+                            codecs: list[ColumnCodec], t: QAThresholds, *, privacy: dict[str, Any] | None,
+                            review: pd.DataFrame) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    dp = privacy is not None
+    data = published_report_data(report, privacy)
+    json_path = folder / "qa_report.json"
+    json_path.write_text(json.dumps(data, indent=2, default=_json_default))
+    sections = build_published_figures(report, train, synthetic, codecs, t, dp=dp)
+    if dp:
+        summary = pd.DataFrame(data["checks"]).assign(passed=lambda f: f["passed"].map({True: "PASS", False: "FAIL"}))
+        tables = [("Differential privacy", privacy_frame(privacy)),
+                  ("Statistics of the real rows published with this release (not covered by epsilon)",
+                   pd.DataFrame({"statistic": data["not_covered_by_epsilon"]})),
+                  ("Summary: each check's pass/fail (metric values are internal)", summary),
+                  ("Great Expectations failures (suite over the declared domain)", ge_failures_frame(report))]
+    else:
+        tables = [("Summary", summary_frame(report))]
+        if report.settings.get("rebalance"):
+            tables.append(("Rebalancing", rebalance_frame(report)))
+        tables += [("Great Expectations failures", ge_failures_frame(report)),
+                   ("Utility (TSTR vs TRTR)", utility_frame(report))]
+    verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(c.name for c in report.checks
+                                                                    if c.blocking and not c.passed)
+    note = ("Published edition: real data appears only as aggregates (cells of at least "
+            f"{MIN_CELL_ROWS} real rows, no extremes, no real rows)." if not dp else
+            "Published edition of a differentially private release: no statistic of the real rows beyond "
+            "those listed as not covered by epsilon.")
+    parts = [_HTML_HEAD, f"<h1>Synthetic data QA</h1><p><b>{html.escape(verdict)}</b></p><p>{html.escape(note)}</p>"]
+    for title, frame in tables:
+        parts += [f"<h2>{html.escape(title)}</h2>", _table(frame)]
+    parts += _figures_html(sections)
+    parts += ["<h2>Random synthetic rows for review</h2>", _table(review)]
+    html_path = folder / "qa_report.html"
+    html_path.write_text("".join(parts))
+    pdf_path = folder / "qa_report.pdf"
+    with PdfPages(pdf_path) as pdf:
+        _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", pd.DataFrame({"note": [note]}))
+        for title, frame in tables:
+            _text_page(pdf, title, frame.drop(columns=["implementation"], errors="ignore"))
+        for title, figures in sections.items():
+            for caption, figure in figures:
+                figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
+                pdf.savefig(figure)
+        _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
+    return {"json": json_path, "html": html_path, "pdf": pdf_path}
 
 
 def _json_default(value: Any) -> Any:

@@ -23,6 +23,7 @@ class Metric:
     details: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     bound: Bound = "info"
+    hint: str = ""  # shown when the metric fails: where to look, e.g. the columns that gave it away
 
     def gate(self, threshold: float, bound: Bound) -> Metric:
         return replace(self, threshold=threshold, bound=bound)
@@ -81,7 +82,8 @@ class QualityCheck:
             return self.note
         if self.passed:
             return "passed: " + ", ".join(m.describe() for m in self.metrics)
-        return "FAILED: " + "; ".join(f"{m.describe()} [{m.implementation}]" for m in self.failed_metrics)
+        return "FAILED: " + "; ".join(f"{m.describe()} [{m.implementation}]" + (f" {m.hint}" if m.hint else "")
+                                      for m in self.failed_metrics)
 
     @property
     def details(self) -> dict[str, Any]:

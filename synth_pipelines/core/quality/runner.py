@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +40,7 @@ import pandas as pd
 from synth_pipelines.core.quality import bias, diversity, fidelity, ge_suite, privacy, utility
 from synth_pipelines.core.quality.results import Bound, Metric, QualityCheck, QualityReport
 from synth_pipelines.core.quality.tabular import shared_codecs
-from synth_pipelines.core.quality.thresholds import QAThresholds
+from synth_pipelines.core.quality.thresholds import CHECK_NAMES, QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec
 
 STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
@@ -49,16 +49,23 @@ STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a thr
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
                 label: str, task: Literal["classification", "regression"], thresholds: QAThresholds | None = None,
                 *, key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
-                rebalance: Any = None) -> QualityReport:
+                rebalance: Any = None, checks: Collection[str] | None = None,
+                declared_domain: bool = False) -> QualityReport:
     """Judge `synthetic` against the real `train` rows (what the generator learned from) and `holdout` rows.
 
     `codecs` name the compared columns (the generator's columns; real entity keys are ignored);
     `key_columns` must be unique in the synthetic rows; `extra_columns` are added feature columns
     (calculated, masked) the synthetic rows may carry besides the codec columns; `rebalance` (a
-    spec.RebalanceSpec: column, proportions) the shares the synthetic rows were generated with.
+    spec.RebalanceSpec: column, proportions) the shares the synthetic rows were generated with;
+    `checks`: run only these (by name), e.g. for a quick look; the gate always runs them all;
+    `declared_domain` (differential privacy): the Great Expectations suite takes value sets, ranges and
+    nullability from the codecs (the spec's declared domain), never from the real rows.
     """
     t = thresholds or QAThresholds()
     _check_names(codecs, label, t)
+    unknown = set(checks or ()) - set(CHECK_NAMES)
+    if unknown:
+        raise ValueError(f"unknown quality checks {sorted(unknown)}; known: {list(CHECK_NAMES)}")
     columns = shared_codecs(codecs, train, holdout, synthetic)
     report = QualityReport(checks=[], settings={
         "thresholds": t.model_dump(), "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},
@@ -72,6 +79,8 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
         report.settings["rebalance"] = _rebalance_settings(rebalance, train, reference, synthetic)
 
     def run(name: str, measure: Callable[[], list[Metric]], note: str = "") -> None:
+        if checks is not None and name not in checks:
+            return
         started = time.perf_counter()
         try:
             metrics = [m for m in measure() if m is not None]
@@ -84,7 +93,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("great_expectations", lambda: [ge_suite.validate_synthetic(
         train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
         range_tolerance=t.range_tolerance, examples=t.ge_examples,
-        min_unexpected_share=t.min_unexpected_share).gate(0, "max")])
+        min_unexpected_share=t.min_unexpected_share, declared_domain=declared_domain).gate(0, "max")])
     run("fidelity", lambda: _fidelity(reference, synthetic, columns, t, report))
     run("utility", lambda: _utility(train, holdout, synthetic, columns, label, task, t))
     points: dict[str, privacy.NeighbourSamples] = {}
@@ -154,7 +163,7 @@ def _fidelity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnC
                          "phik.phik_matrix + pandas DataFrame.corr (pearson, spearman)",
                          {m.name: round(m.value, 4) for m in parts})
     disc = fidelity.discriminator_auc(train, synthetic, codecs, rows=t.discriminator_rows,
-                                      folds=t.discriminator_folds, seed=t.seed)
+                                      folds=t.discriminator_folds, seed=t.seed, explain_above=t.max_discriminator_auc)
     overall = fidelity.overall_fidelity(column.value, association.value, disc.details["score"])
     return [Metric("fidelity_score", overall, "weighted mean (see fidelity.WEIGHTS)",
                    {"weights": fidelity.WEIGHTS}).gate(t.min_fidelity, "min"),

@@ -24,7 +24,7 @@ def _xy(frame: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec, ta
     return model_frame(frame, features)[keep], y[keep].to_numpy()
 
 
-BOOTSTRAP_RESAMPLES = 200  # paired resamples of the holdout for the ratio's standard error
+BOOTSTRAP_RESAMPLES = 100  # paired resamples of the holdout for the ratio's standard error
 
 
 def holdout_predictions(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,

@@ -6,6 +6,7 @@ The demo's lookup tables (branches, products) are published verbatim from the sn
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from synth_pipelines.core.destinations.s3 import s3_client
 from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.snapshot import Snapshot, TableSnapshot
 from synth_pipelines.core.synthesis import Synthesizer
 from synth_pipelines.orchestration.factory import QA_CHECKS, TableFile, TrainedModel, build_dataset_assets
@@ -52,6 +54,7 @@ def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, ma
     (qa / "qa_report.json").write_text(json.dumps({"checks": [{"name": n, "passed": True} for n in QA_CHECKS]}))
     (qa / "qa_report.html").write_text("<html>QA passed</html>")
     (qa / "qa_report.pdf").write_bytes(b"%PDF-1.4\n\xe2\xe3 binary\n%%EOF\n")
+    shutil.copytree(qa, qa / PUBLISHED_FOLDER)  # the published edition is what a release carries
     snapshot = Snapshot(snapshot_id=SNAPSHOT, path=str(storage_home), source="sqlite:///bank.sqlite",
                         taken_at="2026-11-24T03:00:00+00:00", fingerprint="f" * 64, tables=lookup_snapshots(storage_home))
     synthesizer = Synthesizer(plugin="bayesian_network", settings={}, seed=7, codecs=[], label="defaulted",
@@ -107,9 +110,10 @@ def test_published_features_publishes_to_s3(demo_spec_data, write_spec, storage_
 
     final = f"ml/demo_loans/features_v1/snapshot={SNAPSHOT}/"
     assert output.value["path"] == f"s3://dispatch-releases/{final}"
+    manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
+    final += f"objects/{json.loads(manifest)['destination']['attempt']}/"  # the committed attempt's objects
     assert output.value["qa_report"] == f"s3://dispatch-releases/{final}qa_report.html"
     data = client.get_object(Bucket="dispatch-releases", Key=final + "data/part-00000.parquet")["Body"].read()
-    manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
     assert data == features.read_bytes() and pq.ParquetFile(features).metadata.num_rows == 700
     assert json.loads(manifest)["destination"]["uri"] == output.value["path"]
     for name in LOOKUPS:  # byte for byte the snapshot's file, listed with its hash

@@ -1,5 +1,6 @@
 """S3 releases against a real S3 server (moto's server mode, its own process on loopback): complete,
-read back byte for byte, multipart, immutable, and atomic when the server goes away midway."""
+read back byte for byte and verified, multipart, immutable, atomic when the server goes away midway,
+and a concurrent loser never touches the winner's objects."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from synth_pipelines.core.destinations import DestinationError, ReleaseExistsError
-from synth_pipelines.core.destinations.s3 import publish_s3, s3_client
+from synth_pipelines.core.destinations.s3 import (CorruptReleaseError, list_s3_releases, publish_s3,
+                                                  read_s3_release, s3_client)
 
 BUCKET, DATASET, RELEASE = "synth-releases", "demo_loans", "features_v1"
 FINAL = "team/ml/demo_loans/features_v1/snapshot=2026-11-24/"
@@ -66,27 +68,39 @@ def body(s3: Any, key: str) -> bytes:
     return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
 
+def attempt_folder(s3: Any, snapshot_id: str = "2026-11-24") -> str:
+    """The committed attempt's objects folder, as the release's manifest names it."""
+    final = FINAL.replace("2026-11-24", snapshot_id)
+    return final + f"objects/{json.loads(body(s3, final + 'manifest.json'))['destination']['attempt']}/"
+
+
 def test_publish_writes_a_complete_release_read_back_byte_for_byte(s3, moto, aws_env, big_features, qa_files,
                                                                     caplog) -> None:
     caplog.set_level(logging.DEBUG, logger="synth_pipelines")
     release = publish(big_features, qa_files, moto)
     assert release.location == f"s3://{BUCKET}/{FINAL}" and release.rows == 1_500_000
     assert release.manifest_location == release.location + "manifest.json"
-    assert sorted(objects(s3)) == ["team/ml/demo_loans/features_v1/LATEST", FINAL + "data/part-00000.parquet",
-                                   FINAL + "manifest.json", FINAL + "qa_report.html", FINAL + "qa_report.json",
-                                   FINAL + "qa_report.pdf"]
-    assert body(s3, FINAL + "data/part-00000.parquet") == big_features.read_bytes()
+    folder = attempt_folder(s3)
+    assert sorted(objects(s3)) == ["team/ml/demo_loans/features_v1/LATEST", FINAL + "manifest.json",
+                                   folder + "data/part-00000.parquet", folder + "qa_report.html",
+                                   folder + "qa_report.json", folder + "qa_report.pdf"]
+    assert release.qa_report_location == f"s3://{BUCKET}/{folder}qa_report.html"
+    assert body(s3, folder + "data/part-00000.parquet") == big_features.read_bytes()
     for path in qa_files:
-        assert body(s3, FINAL + path.name) == path.read_bytes()
-    # Managed transfers: uploaded and copied in 5 MiB parts (a multipart ETag ends in -<parts>).
+        assert body(s3, folder + path.name) == path.read_bytes()
+    # Managed transfers: uploaded in 5 MiB parts (a multipart ETag ends in -<parts>).
     parts = -(-big_features.stat().st_size // SMALL_PARTS.multipart_chunksize)
-    assert parts >= 3 and objects(s3)[FINAL + "data/part-00000.parquet"][0].strip('"').endswith(f"-{parts}")
+    assert parts >= 3 and objects(s3)[folder + "data/part-00000.parquet"][0].strip('"').endswith(f"-{parts}")
 
     manifest = json.loads(body(s3, FINAL + "manifest.json"))
     assert manifest["release"] == f"{RELEASE}/snapshot=2026-11-24" and manifest["dataset"] == DATASET
     assert manifest["files"] == {"data/part-00000.parquet": {
         "sha256": hashlib.sha256(big_features.read_bytes()).hexdigest(), "rows": 1_500_000}}
-    assert manifest["destination"] == {"kind": "s3", "uri": f"s3://{BUCKET}/{FINAL}"}
+    assert manifest["destination"] == {"kind": "s3", "uri": f"s3://{BUCKET}/{FINAL}",
+                                       "attempt": folder.split("/")[-2]}
+    assert manifest["objects"][path.name] == {"key": f"objects/{folder.split('/')[-2]}/{path.name}",
+                                              "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                              "bytes": path.stat().st_size}
     assert body(s3, "team/ml/demo_loans/features_v1/LATEST") == b"snapshot=2026-11-24\n"
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     everything = b"".join(body(s3, key) for key in objects(s3)) + caplog.text.encode()
@@ -118,16 +132,28 @@ def test_missing_bucket_names_the_destination_and_the_cause(s3, moto, aws_env, m
 
 
 def test_failure_after_the_data_upload_leaves_nothing(s3, moto, big_features, qa_files, tmp_path) -> None:
-    with pytest.raises(FileNotFoundError):  # the QA report vanished after the data went up
+    with pytest.raises(FileNotFoundError):  # a QA report that is missing fails before anything goes up
         publish(big_features, [qa_files[0], tmp_path / "missing.html"], moto)
     assert objects(s3) == {}
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(**_: Any) -> None:  # an error of ours once the data is up, before the QA reports
+        raise Interrupted
+
+    client = s3_client(endpoint_url=moto.url)
+    client.meta.events.register("after-call.s3.CompleteMultipartUpload", interrupt)
+    with pytest.raises(Interrupted):
+        publish(big_features, qa_files, moto, client=client)
+    assert objects(s3) == {}  # the attempt removed its own objects
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     publish(big_features, qa_files, moto)  # and the retry succeeds
     assert FINAL + "manifest.json" in objects(s3)
 
 
-@pytest.mark.parametrize(("operation", "nth"), [("UploadPart", 1), ("CompleteMultipartUpload", 2)],
-                         ids=["while-staging-the-data", "after-the-data-reached-its-final-key"])
+@pytest.mark.parametrize(("operation", "nth"), [("UploadPart", 1), ("PutObject", 1)],
+                         ids=["while-uploading-the-data", "after-the-data-was-uploaded"])
 def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws_env, big_features, qa_files,
                                                                     operation, nth) -> None:
     impatient = s3_client(endpoint_url=moto.url, connect_timeout=1, read_timeout=1, max_attempts=1)
@@ -149,11 +175,61 @@ def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws
     moto.resume()
     keys = objects(s3)
     assert not [key for key in keys if key.endswith(("manifest.json", "LATEST"))]  # no visible release
-    if nth == 2:  # the data was copied but without a manifest it is no release
-        assert FINAL + "data/part-00000.parquet" in keys
+    if operation == "PutObject":  # the data went up but without a manifest it is no release
+        assert [key for key in keys if key.endswith("data/part-00000.parquet")]
+        assert list_s3_releases(s3, BUCKET, "team/ml") == []
 
-    release = publish(big_features, qa_files, moto, stale_staging_after=timedelta(0))
-    assert body(s3, FINAL + "data/part-00000.parquet") == big_features.read_bytes()
+    release = publish(big_features, qa_files, moto, stale_after=timedelta(0))
+    folder = attempt_folder(s3)
+    assert body(s3, folder + "data/part-00000.parquet") == big_features.read_bytes()
     assert json.loads(body(s3, release.manifest_location.split(BUCKET + "/", 1)[1]))["files"]
-    assert not [key for key in objects(s3) if "/.staging-" in f"/{key}"]  # the retry swept the leftovers
+    # The retry swept the dead attempt's leftovers: only the committed attempt's objects remain.
+    assert sorted(objects(s3)) == sorted([FINAL + "manifest.json", "team/ml/demo_loans/features_v1/LATEST",
+                                          *(folder + n for n in ("data/part-00000.parquet", "qa_report.json",
+                                                                 "qa_report.html", "qa_report.pdf"))])
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_readers_see_committed_releases_only_and_verify_every_object(s3, moto, make_features, qa_files,
+                                                                     tmp_path) -> None:
+    features = make_features(rows=40)
+    publish(features, qa_files, moto, "2026-11-02")
+    publish(features, qa_files, moto, "2026-11-01")  # a backfill
+    # Objects without a manifest (a publish that is running or died) are no release.
+    s3.put_object(Bucket=BUCKET, Key=FINAL.replace("2026-11-24", "2026-11-03") + f"objects/{'0' * 32}/qa_report.json",
+                  Body=b"{}")
+    listed = list_s3_releases(s3, BUCKET, "team/ml")
+    assert [(r.snapshot_id, r.latest, r.rows) for r in listed] == [("2026-11-01", False, 40), ("2026-11-02", True, 40)]
+    assert listed[1].location == f"s3://{BUCKET}/" + FINAL.replace("2026-11-24", "2026-11-02")
+
+    manifest, files = read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "read")  # the newest
+    assert manifest["release"] == f"{RELEASE}/snapshot=2026-11-02"
+    assert files["data/part-00000.parquet"].read_bytes() == features.read_bytes()
+    assert sorted(files) == ["data/part-00000.parquet", "qa_report.html", "qa_report.json", "qa_report.pdf"]
+
+    folder = attempt_folder(s3, "2026-11-02")
+    s3.put_object(Bucket=BUCKET, Key=folder + "qa_report.html", Body=b"<html>changed</html>")
+    with pytest.raises(CorruptReleaseError, match="SHA-256"):
+        read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "again", "2026-11-02")
+    s3.delete_object(Bucket=BUCKET, Key=folder + "data/part-00000.parquet")
+    with pytest.raises(CorruptReleaseError, match="lacks"):
+        read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "third", "2026-11-02")
+    with pytest.raises(LookupError, match="no manifest"):
+        read_s3_release(s3, BUCKET, "team/ml", DATASET, RELEASE, tmp_path / "none", "2026-11-03")
+
+
+def test_a_stale_latest_is_repaired_by_the_next_publish_even_when_refused(s3, moto, make_features,
+                                                                          qa_files) -> None:
+    features = make_features(rows=20)
+    publish(features, qa_files, moto, "2026-11-02")
+    s3.delete_object(Bucket=BUCKET, Key="team/ml/demo_loans/features_v1/LATEST")  # as a kill before LATEST
+    with pytest.raises(ReleaseExistsError):
+        publish(features, qa_files, moto, "2026-11-02")
+    assert body(s3, "team/ml/demo_loans/features_v1/LATEST") == b"snapshot=2026-11-02\n"
+
+
+def test_young_attempts_of_a_running_publish_are_not_swept(s3, moto, make_features, qa_files) -> None:
+    running = FINAL.replace("2026-11-24", "2026-11-03") + f"objects/{'1' * 32}/data/part-00000.parquet"
+    s3.put_object(Bucket=BUCKET, Key=running, Body=b"in flight")
+    publish(make_features(rows=20), qa_files, moto, "2026-11-02")  # sweeps only attempts older than a day
+    assert running in objects(s3)

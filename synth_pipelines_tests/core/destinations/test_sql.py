@@ -360,3 +360,26 @@ def test_a_driver_error_hidden_by_the_drivers_own_cleanup_still_counts_as_a_data
         found = _database_error(hidden)
     assert isinstance(found, pymysql.err.OperationalError) and found.args[0] == 2006
     assert _database_error(KeyError("not a database problem")) is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_query_parameters_that_lead_into_the_source_are_caught_after_connecting(backend, request, make_features,
+                                                                                 qa_files) -> None:
+    """Issue 13: `...5432/dst?dbname=<source db>` names another database in its path but connects to the
+    source; what the server reports after connecting decides, not the URL's text."""
+    source = request.getfixturevalue("postgres_url" if backend == "postgresql" else "mariadb_url")
+    url = sa.engine.make_url(source)
+    override = {"postgresql": {"dbname": url.database}, "mariadb": {"database": url.database}}[backend]
+    sneaky = url.set(database="elsewhere", query=override).render_as_string(hide_password=False)
+    destination = {"url": sneaky, "mysql_load": "auto"}
+    with pytest.raises(IsolationError, match="server reports it is the source database"):
+        publish(destination, make_features(rows=5), qa_files, source_url=source)
+    engine = sa.create_engine(source, poolclass=sa.pool.NullPool)
+    assert tables(engine) == set()  # nothing written into the source
+    engine.dispose()
+
+
+def test_an_unreachable_source_of_the_same_kind_fails_closed(postgres_url, make_features, qa_files) -> None:
+    source = sa.engine.make_url(postgres_url).set(port=1).render_as_string(hide_password=False)
+    with pytest.raises(IsolationError, match="could not ask the source database"):
+        publish({"url": postgres_url, "mysql_load": "auto"}, make_features(rows=5), qa_files, source_url=source)

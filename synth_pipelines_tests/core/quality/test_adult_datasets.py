@@ -121,10 +121,11 @@ def _bayesian_network_rows(adult, tmp_path, settings):
 def test_bayesian_network_with_default_settings_memorizes_rows_and_is_rejected(adult, tmp_path):
     """synthcity's default tree search roots the network at fnlwgt (a near-unique number that pgmpy
     treats as ~3,700 states), so every other column is sampled given one person's fnlwgt: rows
-    come out near copies of train rows. Its GMM encode/decode step also corrupts every column with
-    more than 10 distinct values. QA must block it."""
+    come out near copies of train rows. QA must block it. (Its GMM encode/decode step corrupts
+    columns with more than 10 distinct values; the shared decode step maps them back onto the
+    learned value formats, so fidelity alone no longer gives it away.)"""
     report = judge(adult, _bayesian_network_rows(adult, tmp_path, {}), PROTECTED)
-    fails(report, "privacy_dcr: dcr_share", "privacy_membership_inference: mia_auc", "fidelity: discriminator_auc")
+    fails(report, "privacy_dcr: dcr_share", "privacy_membership_inference: mia_auc")
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import pytest
 
 from synth_pipelines.core.quality import bias, diversity, fidelity, privacy, utility
 from synth_pipelines.core.quality.ge_suite import validate_synthetic
+from synth_pipelines.core.quality.results import QualityCheck
 from synth_pipelines.core.synthesis import ColumnCodec, fit_codecs
 
 
@@ -56,12 +57,17 @@ def test_phik_similarity_is_one_for_the_same_rows_and_drops_when_a_pair_is_broke
 
 
 def test_discriminator_cannot_tell_one_population_apart_but_spots_a_shift(mixed):
-    same = fidelity.discriminator_auc(mixed.train, mixed.holdout, mixed.codecs, rows=600, folds=3, seed=0)
+    same = fidelity.discriminator_auc(mixed.train, mixed.holdout, mixed.codecs, rows=600, folds=3, seed=0,
+                                      explain_above=0.9)
     assert 0.35 < same.value < 0.65
     shifted = mixed.holdout.assign(income=mixed.holdout["income"] * 10)
-    far = fidelity.discriminator_auc(mixed.train, shifted, mixed.codecs, rows=600, folds=3, seed=0)
+    far = fidelity.discriminator_auc(mixed.train, shifted, mixed.codecs, rows=600, folds=3, seed=0, explain_above=0.9)
     assert far.value > 0.95 and far.details["score"] < 0.1
     assert "HistGradientBoostingClassifier" in far.implementation
+    # The shifted column is named first, in the details and in the failed metric's message.
+    assert list(far.details["telling_columns"])[0] == "income" and not same.details["telling_columns"]
+    failed = QualityCheck("fidelity", [far.gate(0.9, "max")])
+    assert "give the synthetic rows away" in failed.summary and "income" in failed.summary
 
 
 def test_discriminator_score_and_overall_weights():
@@ -179,8 +185,9 @@ def test_duplicates_and_coverage():
     real = pd.DataFrame({"c": list("abcd"), "x": [0.0, 10, 5, 5]})
     synth = pd.DataFrame({"c": list("abab"), "x": [5.0, 20, 5, 7]})  # (a, 5) twice
     assert diversity.category_coverage(real, synth, [cat("c"), num("x")]).value == 0.5
-    # Real central range: the 0.5%..99.5% quantiles of 0, 5, 5, 10 are 0.075 and 9.925; [5, 20] covers half.
-    assert diversity.range_coverage(real, synth, [cat("c"), num("x")]).value == pytest.approx(0.4924, abs=1e-4)
+    # Real central range: the 0.5%..99.5% quantiles of 0, 5, 5, 10 are 0.075 and 9.925; [5, 20] covers
+    # 4.925 of its 9.85.
+    assert diversity.range_coverage(real, synth, [cat("c"), num("x")]).value == pytest.approx(0.5)
     metric = diversity.duplicate_rows(real, synth, [cat("c"), num("x")], max_excess=0.05, seed=0)
     assert metric.value == 0.25 and metric.threshold == 0.05 and not metric.passed
 

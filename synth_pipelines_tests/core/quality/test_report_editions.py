@@ -1,0 +1,86 @@
+"""The QA report's two editions (issue 18): the internal one may show real rows, the published one only
+aggregates of at least MIN_CELL_ROWS real rows without extremes, and for DP releases no real statistic."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synth_pipelines.core.quality.report import (MIN_CELL_ROWS, PUBLISHED_FOLDER, _published_pair_codes,
+                                                 build_figures, build_published_figures, published_report_data,
+                                                 suppressed_shares, write_reports)
+from synth_pipelines.core.quality.results import Metric, QualityCheck, QualityReport
+from synth_pipelines.core.quality.thresholds import QAThresholds
+from synth_pipelines.core.synthesis import fit_codecs
+
+OUTLIER = 98765.4
+
+
+@pytest.fixture
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    n = 2000
+    real = pd.DataFrame({"x": np.round(rng.normal(50, 10, n), 1),
+                         "c": rng.choice(["red", "green", "blue"], n).astype(object)})
+    real.loc[0, "x"] = OUTLIER  # one person's extreme value
+    real.loc[1:3, "c"] = "rare_value"  # held by 3 real rows
+    synthetic = pd.DataFrame({"x": np.round(rng.normal(50, 10, n), 1),
+                              "c": rng.choice(["red", "green", "blue"], n).astype(object)})
+    return real, synthetic
+
+
+def _tick_texts(figure) -> str:
+    return " ".join(t.get_text() for ax in figure.axes for t in ax.get_xticklabels() + ax.get_yticklabels())
+
+
+def test_small_cells_are_suppressed():
+    shares = suppressed_shares(np.array([MIN_CELL_ROWS - 1, MIN_CELL_ROWS, 30]), 100)
+    assert np.isnan(shares[0]) and shares[1:].tolist() == [0.1, 0.3]
+
+
+def test_published_figures_show_no_extreme_and_no_rare_value(frames):
+    real, synthetic = frames
+    codecs = fit_codecs(real, {"c"})
+    report = QualityReport(checks=[])
+    sections = build_published_figures(report, real, synthetic, codecs, QAThresholds(), dp=False)
+    texts = " ".join(_tick_texts(f) for figures in sections.values() for _, f in figures)
+    assert "rare_value" not in texts and "9.877e+04" not in texts and "98765" not in texts
+    by_name = {c.name: c for c in codecs}
+    pairs = set(_published_pair_codes(real, real, by_name["x"])) | set(_published_pair_codes(real, real, by_name["c"]))
+    assert not any("98765" in p or "9.877e+04" in p or "rare_value" in p for p in pairs)
+    dp = build_published_figures(report, real, synthetic, codecs, QAThresholds(), dp=True)
+    assert list(dp) == ["Synthetic rows over the declared domain"]
+
+
+def test_published_json_names_no_real_value_and_dp_keeps_only_pass_fail(frames, tmp_path):
+    real, synthetic = frames
+    metric = Metric("category_coverage", 0.75, "set coverage (pandas)",
+                    {"per_column": {"c": 0.75}, "absent_categories": {"c": ["rare_value"]}})
+    report = QualityReport(checks=[QualityCheck("diversity", [metric])])
+    paths = write_reports(report, tmp_path, real, synthetic, fit_codecs(real, {"c"}))
+    assert paths["published_html"].parent == tmp_path / PUBLISHED_FOLDER
+    assert "rare_value" in paths["json"].read_text()  # internal: kept for the reviewer
+    published = paths["published_json"].read_text()
+    assert "rare_value" not in published
+    assert json.loads(published)["checks"][0]["metrics"][0]["details"]["absent_categories"] == {"c": 1}
+    privacy = {"plugin": "privbayes", "epsilon_budget": 1.0, "epsilon_spent": 1.0, "delta": None, "accounting": "x"}
+    dp = published_report_data(report, privacy)
+    assert dp["checks"] == [{"name": "diversity", "passed": True, "blocking": True}]
+    assert "rare_value" not in json.dumps(dp) and dp["not_covered_by_epsilon"]
+
+
+def test_published_pairs_are_heatmaps_never_real_points(frames):
+    real, synthetic = frames
+    real, synthetic = real.assign(y=real["x"] * 2), synthetic.assign(y=synthetic["x"] * 2)
+    codecs = fit_codecs(real, {"c"})
+    names = ["x", "y", "c"]
+    phik = pd.DataFrame(np.full((3, 3), 0.5) + np.eye(3) / 2, index=names, columns=names)
+    report = QualityReport(checks=[], artifacts={"phik_real": phik, "phik_synthetic": phik})
+    internal = build_figures(report, real, synthetic, codecs, QAThresholds())
+    published = build_published_figures(report, real, synthetic, codecs, QAThresholds(), dp=False)
+    key = "Bivariate: most associated pairs (real PhiK)"
+    assert any(ax.collections for _, f in internal[key] for ax in f.axes)  # internal: real rows as points
+    assert not any(ax.collections for _, f in published[key] for ax in f.axes)  # published: none
