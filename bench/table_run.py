@@ -21,21 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import summarize_qa  # noqa: E402
 
 
-def _assessment_shim() -> bool:
-    """Main at 2b0abed is broken: core/assessment.py calls synthesis._kind_of(series, force_category),
-    which now takes learn_formats and returns (kind, text format), so every run fails in holdout_split.
-    Until that is fixed there, the assessment (findings and cost estimate only, never the generator)
-    gets the kind the codec sees. Reported; a no-op once main is fixed."""
-    import inspect
-
-    from synth_pipelines.core import assessment, synthesis
-
-    if assessment.codec_kind is synthesis._kind_of and len(inspect.signature(synthesis._kind_of).parameters) == 3:
-        assessment.codec_kind = lambda series, force: synthesis._kind_of(series, force, True)[0]
-        return True
-    return False
-
-
 def main(run_dir: Path) -> None:
     import dagster as dg
 
@@ -44,7 +29,6 @@ def main(run_dir: Path) -> None:
     from synth_pipelines.orchestration.runner import materialize_dataset
     from synth_pipelines.spec import load_spec
 
-    shimmed = _assessment_shim()
     loaded = load_spec(run_dir / "spec.yaml")
     storage = SynthStorage()
     instance = dg.DagsterInstance.ephemeral()
@@ -60,7 +44,7 @@ def main(run_dir: Path) -> None:
     result: dict = {
         "published": outcome.success, "failed_checks": outcome.failed_checks,
         "advisory_failures": outcome.advisory_failures, "error": outcome.error, "gate": outcome.gate,
-        "end_to_end_seconds": round(wall, 1), "assessment_shim": shimmed, "peak_memory_gb": round(peak_kb / 2**20, 2),
+        "end_to_end_seconds": round(wall, 1), "peak_memory_gb": round(peak_kb / 2**20, 2),
     }
     if synthesizer_file.is_file():
         synthesizer = json.loads(synthesizer_file.read_text())

@@ -49,8 +49,8 @@ def _verdict(rows: list[dict[str, Any]]) -> str:
     parts = []
     for row in rows:
         ours = row.get("ours") or {}
-        if "error" in ours or not ours:
-            parts.append("error")
+        if "published" not in ours:  # the child process itself failed
+            parts.append(f"error: {ours.get('error')}")
         elif ours.get("published"):
             parts.append("pass")
         else:
