@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--max-train", type=int, default=10_000, help="train rows cap (perfect: as many)")
     parser.add_argument("--max-holdout", type=int, default=5_000)
-    parser.add_argument("--argn-minutes", type=float, default=3.0, help="TabularARGN's max_training_time")
+    parser.add_argument("--argn-minutes", type=float, default=2.0, help="TabularARGN's max_training_time (minutes)")
     parser.add_argument("--parts", default="ours,peers,referees", help="rerun only some parts (files reused)")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "tables")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per child process")

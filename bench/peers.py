@@ -1,6 +1,6 @@
 """The peers on one benchmark split (runs in bench/.peers-venv, never in the project's venv).
 
-    bench/.peers-venv/bin/python bench/peers.py <split_dir> --seed 0 --argn-minutes 3
+    bench/.peers-venv/bin/python bench/peers.py <split_dir> --seed 0 --argn-minutes 2
 
 Reads <split_dir>/train.parquet, trains MOSTLY AI's TabularARGN (mostlyai-engine, its functional
 API with default settings except max_training_time) and SDV's GaussianCopulaSynthesizer (metadata
@@ -70,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("split_dir", type=Path)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--argn-minutes", type=float, default=3.0)
+    parser.add_argument("--argn-minutes", type=float, default=2.0)
     parser.add_argument("--only", default="argn,gaussian_copula")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
