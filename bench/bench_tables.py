@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -128,6 +129,8 @@ def bench_one(name: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
                             meta["train_rows"], folder / "releases")
         (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         (folder / "ours.parquet").unlink(missing_ok=True)
+        for leftover in ("home", "releases"):  # a rerun starts from a fresh snapshot; releases are immutable
+            shutil.rmtree(folder / leftover, ignore_errors=True)
         started = time.perf_counter()
         error = run([sys.executable, str(ROOT / "bench" / "table_run.py"), str(folder)], folder / "ours.log",
                     args.timeout, {"SYNTH_PIPELINES_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT)})
