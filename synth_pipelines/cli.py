@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
-from synth_pipelines.paths import project_root, storage_root
+from synth_pipelines.paths import project_root, snapshot_id, storage_root
 from synth_pipelines.spec import LoadedSpec, SpecError, load_spec
 
 DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
@@ -16,6 +16,16 @@ DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
 
 def demo_database_path() -> Path:
     return storage_root() / "demo" / "demo_bank.sqlite"
+
+
+def _snapshot_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --snapshot/--from/--to value: a partition date, never a path (it names folders in the home)."""
+    if value is None:
+        return None
+    try:
+        return snapshot_id(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
 
 
 @click.group()
@@ -71,7 +81,8 @@ def demo_db(path: Path | None, customers: int, seed: int | None) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--snapshot", "partition", default=None, help="Snapshot partition (YYYY-MM-DD); default: today.")
+@click.option("--snapshot", "partition", default=None, callback=_snapshot_option,
+              help="Snapshot partition (YYYY-MM-DD); default: today.")
 @click.option("--preview", is_flag=True, help="Dry run on a sample with reduced training and few synthetic rows; "
                                               "QA is reported, not gating; nothing is published.")
 def run(spec: Path, partition: str | None, preview: bool) -> None:
@@ -81,8 +92,10 @@ def run(spec: Path, partition: str | None, preview: bool) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--from", "first", required=True, help="First snapshot partition, YYYY-MM-DD.")
-@click.option("--to", "last", required=True, help="Last snapshot partition, YYYY-MM-DD (inclusive).")
+@click.option("--from", "first", required=True, callback=_snapshot_option,
+              help="First snapshot partition, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, callback=_snapshot_option,
+              help="Last snapshot partition, YYYY-MM-DD (inclusive).")
 def backfill(spec: Path, first: str, last: str) -> None:
     """Publish SPEC's current feature version for every snapshot partition in a date range.
 
@@ -115,7 +128,8 @@ def demo() -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--snapshot", "partition", required=True, help="Snapshot partition whose QA'd rows you approve.")
+@click.option("--snapshot", "partition", required=True, callback=_snapshot_option,
+              help="Snapshot partition whose QA'd rows you approve.")
 @click.option("--approver", required=True, help="Your name, recorded in the release manifest.")
 @click.option("--comment", default="", help="What you checked.")
 def approve(spec: Path, partition: str, approver: str, comment: str) -> None:
@@ -141,7 +155,8 @@ def approve(spec: Path, partition: str, approver: str, comment: str) -> None:
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--snapshot", "partition", required=True, help="Snapshot partition to publish.")
+@click.option("--snapshot", "partition", required=True, callback=_snapshot_option,
+              help="Snapshot partition to publish.")
 def publish(spec: Path, partition: str) -> None:
     """Publish a snapshot's QA'd features if the gate is open (checks passed, approval if required)."""
     from synth_pipelines.orchestration.code_location import build_definitions

@@ -15,3 +15,19 @@ def project_root() -> Path:
 
 def datasets_folder() -> Path:
     return Path(os.environ.get("SYNTH_PIPELINES_DATASETS", project_root() / "assets" / "datasets"))
+
+
+def snapshot_id(value: str) -> str:
+    """`value` if it is a snapshot partition key (an ISO date such as 2026-11-24), else ValueError.
+
+    Snapshot ids become folder names under SYNTH_PIPELINES_HOME, so nothing but a date gets in:
+    no `/`, no `..`, no other spelling of the same day."""
+    from datetime import date
+
+    try:
+        parsed = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.isoformat() != value:
+        raise ValueError(f"'{value}' is not a snapshot id; write the partition's date as YYYY-MM-DD, e.g. 2026-11-24")
+    return value

@@ -15,6 +15,8 @@ import socket
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -335,6 +337,18 @@ class MaskedColumn(_Strict):
                                 "name a synthetic column, e.g. a synthesized customer key", "consistent_on")
         return self
 
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, locale: str) -> str:
+        from faker.config import AVAILABLE_LOCALES
+
+        if locale not in AVAILABLE_LOCALES:
+            close = [known for known in AVAILABLE_LOCALES if known.split("_")[0] == locale.split("_")[0].lower()]
+            raise _FieldProblem(f"'{locale}' is not a Faker locale",
+                                f"use one of: {', '.join(close)}" if close else
+                                "use a Faker locale such as en_US, en_GB, de_DE, fr_FR (faker.config.AVAILABLE_LOCALES)")
+        return locale
+
     @field_validator("faker")
     @classmethod
     def _known_provider(cls, provider: str) -> str:
@@ -375,6 +389,16 @@ class LocalDestination(_Strict):
     kind: Literal["local"] = "local"
     path: str = Field("releases", description="Folder; relative paths are under SYNTH_PIPELINES_HOME.")
 
+    @field_validator("path")
+    @classmethod
+    def _stays_where_written(cls, path: str) -> str:
+        # A relative path lands under SYNTH_PIPELINES_HOME, so `..` would climb out of it unseen.
+        if not path.strip() or ".." in Path(path).parts:
+            raise _FieldProblem(f"'{path}' climbs out of its folder with '..'" if path.strip() else "is empty",
+                                "write a folder under SYNTH_PIPELINES_HOME such as 'releases', or an absolute "
+                                "path (starting with /) for a folder elsewhere")
+        return path
+
     def root(self) -> Path:
         path = Path(self.path)
         return path if path.is_absolute() else storage_root() / path
@@ -385,11 +409,18 @@ class LocalDestination(_Strict):
 _SECRET_FIELD = re.compile(r"(secret|access_?key|key_?id|password|passwd|token|credential|session)", re.I)
 
 
+def _valid_bucket(name: str) -> bool:
+    """S3's bucket naming rules: 3-63 characters of lowercase letters, digits, '.' and '-', a letter or digit
+    at both ends, no '..', not an IP address."""
+    return bool(re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", name)) and ".." not in name \
+        and not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name)
+
+
 class S3Destination(_Strict):
     """Releases as objects in an S3 bucket (AWS, MinIO, ...); credentials from the environment."""
 
     kind: Literal["s3"]
-    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", description="Bucket name.")]
+    bucket: str = Field(description="Bucket name.")
     prefix: str = Field("", description="Key prefix of all releases, e.g. 'synthetic/releases'.")
     region: str | None = Field(None, description="AWS region; the standard chain's default when omitted.")
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, ...); AWS when omitted.")
@@ -404,6 +435,16 @@ class S3Destination(_Strict):
                     "remove it and provide credentials through the environment (AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, AWS_PROFILE) or an instance/pod role", str(name))
         return data
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_name(cls, bucket: str) -> str:
+        if not _valid_bucket(bucket):
+            suggestion = re.sub(r"\.{2,}", ".", re.sub(r"[^a-z0-9.\-]+", "-", bucket.lower())).strip(".-")[:63]
+            raise _FieldProblem(f"'{bucket}' is not a valid S3 bucket name", "use 3 to 63 lowercase letters, digits, "
+                                "'.' and '-', starting and ending with a letter or digit, not shaped like an IP address"
+                                + (f", e.g. '{suggestion}'" if _valid_bucket(suggestion) else ""))
+        return bucket
 
     @field_validator("endpoint_url")
     @classmethod
@@ -459,27 +500,73 @@ Destination = Annotated[LocalDestination | S3Destination | SqlDestination, Field
 def same_database(url_a: str, url_b: str, schema_a: str | None = None, schema_b: str | None = None,
                   *, resolve: bool = False) -> bool:
     """Whether two SQLAlchemy URLs reach the same database (same server and database; for MySQL a
-    `schema` is the database). `resolve` also compares the hosts' resolved addresses."""
+    `schema` is the database). Compared is what the driver will connect to, not the URL's text:
+    query parameters such as `?dbname=`, `?host=`, `?port=` override the URL's parts, and libpq's
+    PG* environment variables fill what is missing. `resolve` also compares the hosts' addresses."""
     try:
-        a, b = make_url(url_a), make_url(url_b)
-    except ArgumentError:
+        a, b = connection_target(url_a, schema_a), connection_target(url_b, schema_b)
+    except HiddenTargetError:
+        return True  # cannot be told apart: treated as the same (the spec check names the parameter)
+    if a is None or b is None or a.family != b.family:
         return False
-    family = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
-    kind = family.get(a.get_backend_name())
-    if kind is None or kind != family.get(b.get_backend_name()):
-        return False
-    if kind == "sqlite":
+    if a.family == "sqlite":
         return bool(a.database) and Path(a.database).resolve() == Path(b.database or "").resolve()
-    default_port = {"postgresql": 5432, "mysql": 3306}[kind]
-    if (a.port or default_port) != (b.port or default_port):
+    if (a.database or "").lower() != (b.database or "").lower():
         return False
-    if kind == "mysql":
-        database_a, database_b = schema_a or a.database, schema_b or b.database
+    return any(port_a == port_b and _same_host(host_a, host_b, resolve)
+               for host_a, port_a in a.servers for host_b, port_b in b.servers)
+
+
+class ConnectionTarget(BaseModel):
+    """The server(s) and database a URL's driver connects to."""
+
+    family: str
+    servers: list[tuple[str, int]] = []
+    database: str | None = None
+
+
+# Driver parameters that take the target from somewhere the URL does not show (a service or option file).
+_HIDDEN_TARGET_PARAMETERS = {"service", "dsn", "read_default_file", "read_default_group"}
+
+
+class HiddenTargetError(ValueError):
+    """The URL names its server or database through a file or service that cannot be compared."""
+
+
+def connection_target(url: str, schema: str | None = None) -> ConnectionTarget | None:
+    """What the driver of `url` will connect to (None when it is no URL of a known family); raises
+    HiddenTargetError when a parameter hides it (`?service=`, `?read_default_file=`, ...)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    family = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}.get(
+        parsed.get_backend_name())
+    if family is None:
+        return None
+    if family == "sqlite":
+        return ConnectionTarget(family=family, database=parsed.database)
+    hidden = sorted(_HIDDEN_TARGET_PARAMETERS & set(parsed.query))
+    if hidden:
+        raise HiddenTargetError(f"?{hidden[0]}= takes the server or database from outside the URL")
+    try:
+        _, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    except Exception:  # noqa: BLE001 - a dialect that cannot build its arguments: compare the URL's parts
+        kwargs = {**parsed.translate_connect_args(), **parsed.query}
+    env = os.environ
+    if family == "postgresql":
+        hosts = str(kwargs.get("host") or env.get("PGHOST") or "localhost").split(",")
+        ports = str(kwargs.get("port") or env.get("PGPORT") or "5432").split(",")
+        database = (kwargs.get("dbname") or kwargs.get("database") or env.get("PGDATABASE") or kwargs.get("user")
+                    or env.get("PGUSER"))
     else:
-        database_a, database_b = a.database or a.username, b.database or b.username
-    if (database_a or "").lower() != (database_b or "").lower():
-        return False
-    return _same_host(a.host, b.host, resolve)
+        hosts = ["localhost" if kwargs.get("unix_socket") else str(kwargs.get("host") or "localhost")]
+        ports = [str(kwargs.get("port") or 3306)]
+        database = schema or kwargs.get("database") or kwargs.get("db")
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    servers = [("localhost" if host.startswith("/") else host, int(port or 0)) for host, port in zip(hosts, ports)]
+    return ConnectionTarget(family=family, servers=servers, database=str(database) if database else None)
 
 
 def _same_host(host_a: str | None, host_b: str | None, resolve: bool) -> bool:
@@ -514,6 +601,24 @@ class RefreshSpec(_Strict):
     start_date: date = Field(date(2026, 1, 1), description="First snapshot partition that can exist.")
     release_ttl_days: int | None = Field(
         90, gt=0, description="A release expires this many days after publication; null: never.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _FieldProblem(f"'{timezone}' is not a time zone",
+                                "use an IANA time zone name such as UTC, Europe/Berlin or America/New_York") from None
+        return timezone
+
+    @model_validator(mode="after")
+    def _start_date_not_in_future(self) -> RefreshSpec:
+        today = datetime.now(ZoneInfo(self.timezone)).date()
+        if self.start_date > today:
+            raise _FieldProblem(f"{self.start_date} is in the future (today is {today} in {self.timezone}), so there "
+                                "is no snapshot partition to run", f"use a date on or before {today}", "start_date")
+        return self
 
     @field_validator("cron")
     @classmethod
@@ -582,8 +687,16 @@ class DatasetSpec(_Strict):
     def _destination_isolated(self) -> DatasetSpec:
         # Releases never land in the source (production) database, whatever the URLs' spelling.
         destination = self.destination
-        if isinstance(destination, SqlDestination) and same_database(destination.url, self.source.url,
-                                                                     destination.db_schema):
+        if not isinstance(destination, SqlDestination):
+            return self
+        for field, url in (("destination.url", destination.url), ("source.url", self.source.url)):
+            try:
+                connection_target(url)
+            except HiddenTargetError as exc:
+                raise _FieldProblem(f"{masked_url(url)}: {exc}, so a SQL destination cannot be shown to be "
+                                    "another database than the source", "write the host, port and database "
+                                    "in the URL itself", field) from None
+        if same_database(destination.url, self.source.url, destination.db_schema):
             raise _FieldProblem(f"{masked_url(destination.url)} is the source database; publishing into "
                                 "the source is refused", "publish to a separate database (or another "
                                 "server)", "destination.url")
@@ -658,16 +771,41 @@ def _interpolate(value: Any, path: Path, field: str) -> Any:
         return value
     env = {"SYNTH_PIPELINES_HOME": str(storage_root()), **os.environ}
 
+    encoded_until = _url_credentials_end(value)
+
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise spec_error(path, field, f"environment variable {name} is not set",
-                         f"export {name}=... before running, or write ${{{name}:-default}}")
+            found = env[name]
+        elif default is not None:
+            found = default
+        else:
+            raise spec_error(path, field, f"environment variable {name} is not set",
+                             f"export {name}=... before running, or write ${{{name}:-default}}")
+        # In a URL's user part or query a value is data: percent-encode it, so a password holding
+        # '@', ':', '/' or '?' can neither move the host nor escape masking.
+        if match.start() < encoded_until or _in_url_query(value, match.start()):
+            return quote(found, safe="")
+        return found
 
     return _ENV_PATTERN.sub(replace, value)
+
+
+_URL_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _url_credentials_end(text: str) -> int:
+    """Where the user part (`user:password@`) of a URL written as `text` ends; 0 when `text` is no URL
+    or has none. The template's own '@' (after ${VARS}, which hold none) marks it."""
+    start = _URL_START.match(text)
+    if not start:
+        return 0
+    authority = re.split(r"[/?#]", _ENV_PATTERN.sub(lambda m: "x" * len(m.group(0)), text[start.end():]), 1)[0]
+    return start.end() + authority.rfind("@") + 1 if "@" in authority else 0
+
+
+def _in_url_query(text: str, position: int) -> bool:
+    return bool(_URL_START.match(text)) and "?" in text[:position]
 
 
 _FIX_BY_ERROR_TYPE = {
@@ -725,9 +863,22 @@ def _check_sqlalchemy_url(url: str) -> None:
         raise _FieldProblem(f"the driver of '{parsed.drivername}' is not installed ({exc})", drivers) from None
 
 
+_SECRET_QUERY_KEY = re.compile(r"(pass|secret|token|key|credential)", re.I)
+
+
 def masked_url(url: str) -> str:
-    """The URL with its password replaced by ***, for logs, metadata and manifests."""
+    """The URL with its whole user part (name and password) replaced by ***, and the values of
+    credential-like query parameters (`?password=`) too: for logs, metadata, errors and manifests."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return "<unparseable URL>"
+    query = {k: ("***" if _SECRET_QUERY_KEY.search(k) else v) for k, v in parsed.query.items()}
+    hidden = parsed.username is not None or parsed.password is not None
+    if parsed.host and "@" in parsed.host:  # an unencoded '@' in a password: the host is after the last one
+        parsed, hidden = parsed._replace(host=parsed.host.rsplit("@", 1)[1]), True
+    text = parsed._replace(username=None, password=None).set(query=query).render_as_string(hide_password=False)
+    if hidden:
+        scheme, _, rest = text.partition("://")
+        text = f"{scheme}://***@{rest}"
+    return text.replace("%2A%2A%2A", "***")

@@ -411,15 +411,63 @@ def test_spec_hash_stable_across_storage_homes(monkeypatch: pytest.MonkeyPatch, 
 
 
 @pytest.mark.parametrize(("url", "masked"), [
-    ("postgresql+psycopg2://reader:s3cret@db.internal:5432/bank", "postgresql+psycopg2://reader:***@db.internal:5432/bank"),
-    ("mysql+pymysql://root:p%40ss@127.0.0.1:3306/", "mysql+pymysql://root:***@127.0.0.1:3306/"),
-    ("postgresql+psycopg2://reader@db/bank", "postgresql+psycopg2://reader@db/bank"),
+    # Issue 13: the whole user part is masked (a user name can be a secret too, and a password with an
+    # unencoded '@' must not leak its tail into the host).
+    ("postgresql+psycopg2://reader:s3cret@db.internal:5432/bank", "postgresql+psycopg2://***@db.internal:5432/bank"),
+    ("mysql+pymysql://root:p%40ss@127.0.0.1:3306/", "mysql+pymysql://***@127.0.0.1:3306/"),
+    ("postgresql+psycopg2://reader@db/bank", "postgresql+psycopg2://***@db/bank"),
+    ("postgresql+psycopg2://user:cd-s3cret@cd-s3cret@host:5432/bank", "postgresql+psycopg2://***@host:5432/bank"),
+    ("postgresql+psycopg2://db/bank?password=s3cret&sslmode=require",
+     "postgresql+psycopg2://db/bank?password=***&sslmode=require"),
     ("sqlite:////tmp/demo.sqlite", "sqlite:////tmp/demo.sqlite"),
     ("not a url", "<unparseable URL>"),
 ])
 def test_masked_url(url: str, masked: str) -> None:
     assert masked_url(url) == masked
     assert "s3cret" not in masked_url(url)
+
+
+@pytest.mark.parametrize("password", ["cd-Secret@x", "a:b/c?d#e", "50%off+more", "p@ss@word"])
+def test_env_credentials_are_percent_encoded_in_urls(password: str, demo_spec_data: dict[str, Any],
+                                                     write_spec: WriteSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.engine import make_url
+
+    monkeypatch.setenv("SYNTH_TEST_DB_PASSWORD", password)
+    data = copy.deepcopy(demo_spec_data)
+    data["source"]["url"] = "postgresql+psycopg2://reader:${SYNTH_TEST_DB_PASSWORD}@db.internal:5432/bank"
+    data["destination"] = {"kind": "sql", "url": "mysql+pymysql://w@features-db/ml?password=${SYNTH_TEST_DB_PASSWORD}"}
+    spec = load_spec(write_spec(data, "at.yaml")).spec
+    source = make_url(spec.source.url)
+    assert (source.password, source.host, source.port, source.database) == (password, "db.internal", 5432, "bank")
+    assert make_url(spec.destination.url).query["password"] == password
+    assert masked_url(spec.source.url) == "postgresql+psycopg2://***@db.internal:5432/bank"
+    assert password not in masked_url(spec.source.url) + masked_url(spec.destination.url)
+
+
+def test_env_values_outside_credentials_are_not_encoded(demo_spec_data: dict[str, Any], write_spec: WriteSpec,
+                                                        tmp_path: Path) -> None:
+    spec = load_spec(write_spec(demo_spec_data, "home.yaml")).spec  # sqlite:///${SYNTH_PIPELINES_HOME}/... paths
+    assert spec.source.url == demo_spec_data["source"]["url"]
+
+
+@pytest.mark.parametrize("path", ["../../../x", "releases/../../x", "..", "/data/releases/../../etc"])
+def test_local_destination_cannot_climb_out(path: str, demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["destination"] = {"kind": "local", "path": path}
+    with pytest.raises(SpecError) as excinfo:
+        load_spec(write_spec(data, "climb.yaml"))
+    message = str(excinfo.value)
+    assert "destination.local.path: " in message and "climbs out of its folder with '..'" in message
+    assert "Fix: write a folder under SYNTH_PIPELINES_HOME" in message
+
+
+@pytest.mark.parametrize("path", ["releases", "team/releases", "/srv/releases", "./releases"])
+def test_local_destination_paths_that_stay(path: str, demo_spec_data: dict[str, Any], write_spec: WriteSpec,
+                                           storage_home: Path) -> None:
+    data = copy.deepcopy(demo_spec_data)
+    data["destination"] = {"kind": "local", "path": path}
+    root = load_spec(write_spec(data, "ok.yaml")).spec.destination.root()
+    assert root == Path(path) if path.startswith("/") else root.is_relative_to(storage_home)
 
 
 def test_spec_error_helper_format(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:

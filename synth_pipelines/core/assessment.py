@@ -154,6 +154,15 @@ def _size_findings(rows: int, columns: int, view_spec: TrainingViewSpec) -> list
     return findings
 
 
+# The largest integer a 64-bit float holds exactly: the generators' arithmetic rounds larger ones.
+MAX_EXACT_INTEGER = 2 ** 53
+
+
+def _beyond_float(series: pd.Series) -> bool:
+    values = series.dropna()
+    return bool(len(values)) and bool((values.abs() > MAX_EXACT_INTEGER).any())
+
+
 def _is_key(series: pd.Series, distinct: int) -> bool:
     values = series.dropna()
     return distinct == len(values) and float(values.max()) - float(values.min()) < KEY_RANGE_PER_VALUE * distinct
@@ -163,7 +172,17 @@ def _column_findings(frame: pd.DataFrame, profiles: list[ColumnProfile], label: 
     findings = []
     for p in profiles:
         present = int(frame[p.name].notna().sum())
-        if p.distinct <= 1:
+        if p.distinct == 0 and p.name != label:
+            findings.append(Finding("error", "training_view.sql", p.name, f"column '{p.name}' is empty (NULL) in "
+                                    "every train row: there is nothing to learn and QA cannot compare it",
+                                    "drop it from the view, or select rows where it is set"))
+        elif p.kind == "integer" and _beyond_float(frame[p.name]):
+            findings.append(Finding(
+                "error", "training_view.sql", p.name, f"column '{p.name}' holds integers beyond 2^53 "
+                f"({MAX_EXACT_INTEGER:,}); generators compute in 64-bit floats, which would round them silently",
+                "if it is a code or identifier, leave it out or CAST it to VARCHAR in the view; if it is an "
+                "amount, scale it down in the view (e.g. divide by 1000)"))
+        elif p.distinct <= 1:
             if p.name == label:
                 findings.append(Finding("error", "training_view.label", p.name, f"label '{p.name}' has a single "
                                         "value in every train row: there is nothing to learn",

@@ -17,8 +17,7 @@ import hashlib
 import hmac
 import os
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from faker import Faker
 
-from synth_pipelines.core.sql import quote_identifier
+from synth_pipelines.core.sql import quote_identifier, sandboxed_duckdb
 from synth_pipelines.spec import FeaturesSpec, MaskedColumn
 
 
@@ -39,9 +38,19 @@ class FeatureExpressionError(ValueError):
 MIN_MASKING_KEY_CHARS = 16
 
 
-def _select_sql(features: FeaturesSpec, columns: list[str], keep: set[str] = frozenset()) -> str:
-    """`keep`: dropped columns still needed until the masked columns are made (their keys)."""
-    kept = [quote_identifier(c) for c in columns if c not in features.drop_columns or c in keep]
+def _select_sql(features: FeaturesSpec, columns: list[str], keep: set[str] = frozenset(),
+                decimals: Mapping[str, tuple[int, int]] | None = None) -> str:
+    """`keep`: dropped columns still needed until the masked columns are made (their keys); `decimals`:
+    (precision, scale) of the view's DECIMAL columns, which get that type back (rounded to the scale)."""
+    decimals = decimals or {}
+
+    def typed(column: str) -> str:
+        if column not in decimals:
+            return quote_identifier(column)
+        precision, scale = decimals[column]
+        return f"CAST({quote_identifier(column)} AS DECIMAL({precision}, {scale})) AS {quote_identifier(column)}"
+
+    kept = [typed(c) for c in columns if c not in features.drop_columns or c in keep]
     calculated = [f"({c.expression}) AS {quote_identifier(c.name)}" for c in features.calculated_columns
                   if c.name not in features.drop_columns or c.name in keep]
     return f"SELECT {', '.join(kept + calculated)} FROM rows"
@@ -153,7 +162,7 @@ def check_feature_expressions(features: FeaturesSpec, typed_rows: pa.Table) -> N
                 f"features.drop_columns[{index}]: '{column}' is not a column of the synthetic rows "
                 f"({', '.join(columns)}); correct the name or remove it")
     _check_calculated(features, columns)
-    with _sandboxed_duckdb(typed_rows) as con:
+    with sandboxed_duckdb({"rows": typed_rows}) as con:
         for index, calculated in enumerate(features.calculated_columns):
             try:
                 con.execute(f"SELECT ({calculated.expression}) FROM rows LIMIT 0")
@@ -172,20 +181,10 @@ def _check_consistent_on(features: FeaturesSpec, columns: list[str]) -> None:
                 f"synthetic rows ({', '.join(columns)}); name a synthesized or calculated column")
 
 
-@contextmanager
-def _sandboxed_duckdb(rows: pa.Table | ds.Dataset) -> Iterator[duckdb.DuckDBPyConnection]:
-    """DuckDB with `rows` registered and no file or network access: spec expressions can compute,
-    not read /etc/passwd through a subquery. Locked so an expression cannot switch it back on."""
-    with duckdb.connect() as con:
-        con.register("rows", rows)
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        yield con
-
-
 def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed: int = 0,
-                   batch_rows: int = 100_000) -> int:
-    """Write the feature rows to `out_path`, streaming batches, and return the row count."""
+                   batch_rows: int = 100_000, decimals: Mapping[str, tuple[int, int]] | None = None) -> int:
+    """Write the feature rows to `out_path`, streaming batches, and return the row count.
+    `decimals`: the view's DECIMAL columns (training_view.view_decimal_columns), published as such."""
     columns = pq.read_schema(rows_path).names
     _check_calculated(features, columns)
     _check_consistent_on(features, columns)
@@ -204,9 +203,9 @@ def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed
     hidden = sorted({on for on, _ in keyed.values()} & set(features.drop_columns))
     rows = 0
     # pyarrow reads the file and pyarrow writes the result, so DuckDB itself never touches a file.
-    with _sandboxed_duckdb(ds.dataset(rows_path)) as con:
+    with sandboxed_duckdb({"rows": ds.dataset(rows_path)}) as con:
         try:
-            reader = con.sql(_select_sql(features, columns, set(hidden))).to_arrow_reader(batch_rows)
+            reader = con.sql(_select_sql(features, columns, set(hidden), decimals)).to_arrow_reader(batch_rows)
             schema = reader.schema
             for name in hidden:
                 schema = schema.remove(schema.get_field_index(name))

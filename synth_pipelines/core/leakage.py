@@ -41,6 +41,7 @@ DERIVED_REL_TOLERANCE = 1e-6
 # all column pairs are first screened on SCREEN_ROWS rows. Both keep wide tables fast.
 FIT_ROWS = 2_000
 SCREEN_ROWS = 200
+QUICK_ROWS = 8  # products of all column pairs are first compared on this many rows
 # Sums of more parts than this are not searched (each extra part is one more fit per column).
 MAX_TERMS = 6
 # Post-outcome: presence (or absence) must fall into one label class in this share of its rows ...
@@ -82,14 +83,19 @@ def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[columns].astype(float)
 
 
-def _matches(target: np.ndarray, formula: np.ndarray) -> float:
-    """Share of rows where the formula gives the target (rows with a missing target do not count)."""
+def _tolerance(target: np.ndarray) -> float:
+    return min(DERIVED_ABS_TOLERANCE, DERIVED_SPREAD_TOLERANCE * float(np.nanstd(target)))
+
+
+def _matches(target: np.ndarray, formula: np.ndarray) -> float | np.ndarray:
+    """Share of rows where the formula gives the target (rows with a missing target do not count).
+    `formula` may be rows x candidates: then the share for each candidate."""
     known = ~np.isnan(target)
     if not known.any():
-        return 0.0
-    tolerance = min(DERIVED_ABS_TOLERANCE, DERIVED_SPREAD_TOLERANCE * float(np.nanstd(target)))
-    close = np.abs(target - formula) <= tolerance + DERIVED_REL_TOLERANCE * np.abs(target)
-    return float(close[known].mean())
+        return 0.0 if formula.ndim == 1 else np.zeros(formula.shape[1])
+    y = target[known] if formula.ndim == 1 else target[known, None]
+    close = np.abs(y - formula[known]) <= _tolerance(target) + DERIVED_REL_TOLERANCE * np.abs(y)
+    return float(close.mean()) if formula.ndim == 1 else close.mean(axis=0)
 
 
 def derived_columns(frame: pd.DataFrame) -> list[LeakageSuspect]:
@@ -97,25 +103,59 @@ def derived_columns(frame: pd.DataFrame) -> list[LeakageSuspect]:
 
     In a + b = total, any one of the three is "derived" from the other two; the largest in magnitude
     (the total, when the parts are positive) is named, then left out, so its parts are not named too.
+    Wide tables stay fast: one least-squares fit of every column on all the others, checked on rows it
+    was not fitted on, picks the columns worth the sparse search (_combination_candidates), and
+    products are screened on a few rows before the full check.
     """
     numbers = _numeric(frame)
     # A constant column equals anything times zero; it is reported as constant elsewhere.
     numbers = numbers[[c for c in numbers.columns if numbers[c].nunique(dropna=True) > 1]]
     pool = sorted(numbers.columns, key=lambda c: -float(np.nanmean(np.abs(numbers[c]))))
+    candidates = _combination_candidates(numbers)
+    values, position = numbers.to_numpy(), {c: i for i, c in enumerate(numbers.columns)}
+    products = _PairProducts(values)
     suspects = []
     for target in list(pool):
-        y = numbers[target].to_numpy()
-        others = numbers[[c for c in pool if c != target]]
-        if others.empty:
+        y = values[:, position[target]]
+        rest = [c for c in pool if c != target]
+        if not rest:
             break
         # A copy of one column is not a derived total (and is not what this rule is about).
-        if any(_matches(y, others[c].to_numpy()) >= DERIVED_MATCH_SHARE for c in others.columns):
+        if (_matches(y, values[:, [position[c] for c in rest]]) >= DERIVED_MATCH_SHARE).any():
             continue
-        found = _linear_combination(y, others) or _product(y, others)
+        found = (_linear_combination(y, numbers[rest]) if target in candidates else None) \
+            or products.find(y, [position[c] for c in rest], list(numbers.columns))
         if found:
             suspects.append(LeakageSuspect(target, "derived", found))
             pool.remove(target)
     return suspects
+
+
+def _combination_candidates(numbers: pd.DataFrame) -> set[str]:
+    """Columns that a linear combination of the other columns reproduces on rows it was not fitted on.
+
+    Every column is regressed on all the others at once (the inverse of the Gram matrix of the fit rows
+    gives each column's residual), then checked on held-out rows: a real identity carries over, a fit
+    of noise does not. A looser bar than DERIVED_MATCH_SHARE: this only decides where to search."""
+    x = numbers.fillna(0.0).to_numpy()
+    rows, columns = x.shape
+    if rows < 20 * MAX_TERMS:  # too few rows to hold some out: search every column, as _linear_combination can
+        return set(numbers.columns)
+    half = min(rows // 2, FIT_ROWS)
+    fit, check = x[:half], x[half:half + FIT_ROWS]
+    scale = fit.std(axis=0)
+    scale[scale == 0] = 1.0
+    gram = (fit / scale).T @ (fit / scale)
+    gram += np.eye(columns) * 1e-9 * np.trace(gram) / columns  # a ridge: exact identities make it singular
+    precision = np.linalg.pinv(gram, hermitian=True)
+    # Regressing column j on the others leaves the residual (x / scale) @ P[:, j] / P[j, j] (in units of j).
+    residuals = (check / scale) @ (precision / np.diag(precision)) * scale
+    found = set()
+    for j, name in enumerate(numbers.columns):
+        y = numbers[name].to_numpy()[half:half + FIT_ROWS]
+        if _matches(y, check[:, j] - residuals[:, j]) >= DERIVED_MATCH_SHARE - 0.1:
+            found.add(name)
+    return found
 
 
 def _linear_combination(y: np.ndarray, others: pd.DataFrame) -> str | None:
@@ -145,20 +185,40 @@ def _linear_combination(y: np.ndarray, others: pd.DataFrame) -> str | None:
     return None
 
 
-def _product(y: np.ndarray, others: pd.DataFrame) -> str | None:
-    """'a * b' when y is the product of two columns; all pairs are screened at once on a few rows."""
-    known = np.flatnonzero(~np.isnan(y))
-    if len(known) < POST_OUTCOME_MIN_ROWS:
+class _PairProducts:
+    """'a * b' when a column is the product of two others. The products of every column pair are
+    computed once on the first rows; each target is compared with them there (one row may miss), the
+    pairs left on SCREEN_ROWS rows, and a survivor on every row."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.rows = min(len(values), 8 * QUICK_ROWS)  # enough rows for QUICK_ROWS known values of most targets
+        self.pairs = np.triu_indices(values.shape[1], k=1)
+        self.head = values[:self.rows, self.pairs[0]] * values[:self.rows, self.pairs[1]]  # rows x pairs
+
+    def find(self, y: np.ndarray, usable: list[int], names: list[str]) -> str | None:
+        known = np.flatnonzero(~np.isnan(y))
+        if len(known) < POST_OUTCOME_MIN_ROWS:
+            return None
+        allowed = np.zeros(self.values.shape[1], dtype=bool)
+        allowed[usable] = True
+        keep = allowed[self.pairs[0]] & allowed[self.pairs[1]]
+        quick = known[known < self.rows][:QUICK_ROWS]
+        if len(quick) >= QUICK_ROWS - 1:
+            keep &= self._close(y[quick], self.head[quick], y).mean(axis=0) >= (len(quick) - 1) / len(quick)
+        first, second = self.pairs[0][keep], self.pairs[1][keep]
+        screen = known[:SCREEN_ROWS]
+        close = self._close(y[screen], self.values[screen][:, first] * self.values[screen][:, second], y)
+        keep = close.mean(axis=0) >= DERIVED_MATCH_SHARE - 0.05
+        for i, j in zip(first[keep], second[keep]):
+            if _matches(y, self.values[:, i] * self.values[:, j]) >= DERIVED_MATCH_SHARE:
+                return f"{names[i]} * {names[j]}"
         return None
-    x = others.to_numpy()
-    head = known[:SCREEN_ROWS]
-    products = x[head, :, None] * x[head, None, :]  # rows x columns x columns
-    tolerance = min(DERIVED_ABS_TOLERANCE, DERIVED_SPREAD_TOLERANCE * float(np.nanstd(y)))
-    close = np.abs(y[head, None, None] - products) <= tolerance + DERIVED_REL_TOLERANCE * np.abs(y[head, None, None])
-    for i, j in zip(*np.nonzero(np.triu(close.mean(axis=0) >= DERIVED_MATCH_SHARE - 0.05, k=1))):
-        if _matches(y, x[:, i] * x[:, j]) >= DERIVED_MATCH_SHARE:
-            return f"{others.columns[i]} * {others.columns[j]}"
-    return None
+
+    @staticmethod
+    def _close(target: np.ndarray, products: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        tolerance = _tolerance(whole)
+        return np.abs(target[:, None] - products) <= tolerance + DERIVED_REL_TOLERANCE * np.abs(target[:, None])
 
 
 def post_outcome_columns(frame: pd.DataFrame, label: pd.Series) -> list[LeakageSuspect]:

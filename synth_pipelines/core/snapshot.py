@@ -48,6 +48,14 @@ class Snapshot:
         return json.dumps(asdict(self), indent=2)
 
 
+class SnapshotError(ValueError):
+    """The source could not be read into a snapshot; `field` is the spec field to look at."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}; {fix}")
+        self.field, self.problem, self.fix = field, problem, fix
+
+
 def new_snapshot_id(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
@@ -70,7 +78,16 @@ def take_snapshot(spec: DatasetSpec, snapshots_root: Path, snapshot_id: str | No
     try:
         with read_only_connection(spec.source.url) as conn:
             for name, table_spec in spec.source.tables.items():
-                tables[name] = _snapshot_table(conn, name, table_spec, staging, final, chunk_rows)
+                try:
+                    tables[name] = _snapshot_table(conn, name, table_spec, staging, final, chunk_rows)
+                except sa.exc.DBAPIError as exc:  # the driver failed, e.g. the connection dropped mid-read
+                    cause = exc.orig or exc
+                    raise SnapshotError(
+                        "source.url", f"reading table '{name}' from {masked_url(spec.source.url)} failed after "
+                        f"{len(tables)} of {len(spec.source.tables)} tables: {type(cause).__name__}: "
+                        f"{(str(cause).strip().splitlines() or [''])[0]}",
+                        "check that the database is reachable and run again (nothing of this partial snapshot "
+                        "was kept)") from exc
         overall = hashlib.sha256("".join(t.fingerprint for _, t in sorted(tables.items())).encode())
         snapshot = Snapshot(snapshot_id=snapshot_id, path=str(final), source=masked_url(spec.source.url),
                             taken_at=datetime.now(timezone.utc).isoformat(), fingerprint=overall.hexdigest(),
@@ -94,7 +111,7 @@ def _snapshot_table(conn: sa.Connection, name: str, table_spec: TableSpec, stagi
     with pq.ParquetWriter(staging / f"{name}.parquet", schema) as writer:
         result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(query)
         for chunk in result.partitions(chunk_rows):
-            batch = _to_arrow(chunk, schema)
+            batch = _to_arrow(chunk, schema, name)
             writer.write_table(batch)
             hashed = pd.util.hash_pandas_object(batch.to_pandas(), index=False)
             digest.update(hashed.to_numpy().tobytes())
@@ -111,16 +128,32 @@ def _read_as_float(column: sa.Column) -> sa.ColumnElement:
     return column
 
 
-def _to_arrow(rows: list[sa.Row], schema: pa.Schema) -> pa.Table:
+def _to_arrow(rows: list[sa.Row], schema: pa.Schema, table: str = "") -> pa.Table:
     columns = list(zip(*rows)) if rows else [() for _ in schema]
     arrays = []
     for values, column in zip(columns, schema):
-        if pa.types.is_floating(column.type):
-            values = [None if v is None else float(v) for v in values]  # Decimal from NUMERIC
-        elif pa.types.is_string(column.type):
-            values = [None if v is None else str(v) for v in values]
-        arrays.append(pa.array(values, type=column.type))
+        try:
+            if pa.types.is_floating(column.type):
+                values = [None if v is None else float(v) for v in values]  # Decimal from NUMERIC
+            elif pa.types.is_string(column.type):
+                values = [None if v is None else str(v) for v in values]
+            arrays.append(pa.array(values, type=column.type))
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            # A column whose values do not all have its declared type (SQLite keeps whatever is inserted).
+            odd = next((v for v in values if v is not None and not _fits(v, column.type)), None)
+            raise SnapshotError(
+                f"source.tables.{table}", f"column '{column.name}' is declared as {column.type} but holds values of "
+                f"another type (e.g. {type(odd).__name__} {str(odd)[:40]!r}): {str(exc).splitlines()[0]}",
+                f"clean the column in the source, or leave it out with source.tables.{table}.exclude_columns") from None
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _fits(value: object, arrow: pa.DataType) -> bool:
+    try:
+        pa.array([value], type=arrow)
+        return True
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return False
 
 
 def load_snapshot(path: str | Path) -> Snapshot:

@@ -63,7 +63,9 @@ def read_only_connection(url: str) -> Iterator[Connection]:
 
 
 def arrow_type(sql_type: sa.types.TypeEngine) -> pa.DataType:
-    """Arrow type for a reflected SQL column type; unknown types travel as strings."""
+    """Arrow type for a reflected SQL column type; unknown types travel as strings.
+
+    Nothing is lost silently: DECIMAL(p, s) stays decimal128(p, s), a zoned timestamp stays zoned (UTC)."""
     try:
         python_type = sql_type.python_type
     except NotImplementedError:
@@ -71,11 +73,16 @@ def arrow_type(sql_type: sa.types.TypeEngine) -> pa.DataType:
     import datetime
     import decimal
 
+    if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float) and sql_type.asdecimal \
+            and sql_type.precision and 0 < sql_type.precision <= 38 and sql_type.scale is not None:
+        return pa.decimal128(sql_type.precision, sql_type.scale)  # exact, with its scale, to the release
+    if python_type is datetime.datetime and getattr(sql_type, "timezone", False):
+        return pa.timestamp("us", tz="UTC")  # zoned timestamps keep their instant (and stay zoned)
     return {
         bool: pa.bool_(),
         int: pa.int64(),
         float: pa.float64(),
-        decimal.Decimal: pa.float64(),  # features are numbers, not money arithmetic
+        decimal.Decimal: pa.float64(),  # NUMERIC without a declared precision and scale
         datetime.date: pa.date32(),
         datetime.datetime: pa.timestamp("us"),
         str: pa.string(),

@@ -173,3 +173,54 @@ def unsupported_settings(name: str, settings: dict[str, Any]) -> list[str]:
     accepted = plugin_arguments(name)
     return sorted(key for key in settings if key not in accepted or key in RESERVED_SETTINGS)
 
+
+
+# Names a plugin's __init__ annotations use, as types pydantic can check a setting's value against.
+_ANNOTATION_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool, "list": list,
+                                     "dict": dict, "tuple": tuple, "List": list, "Dict": dict, "Tuple": tuple,
+                                     "None": type(None)}
+
+
+def _annotation_type(node: ast.expr | None) -> Any:
+    """The type an annotation written in a plugin's source stands for; None when it is not one of the
+    plain types above (a library class, Any, a string): such settings are not type-checked here."""
+    from typing import Optional, Union
+
+    if isinstance(node, ast.Constant) and node.value is None:
+        return type(None)
+    if isinstance(node, ast.Name):
+        return _ANNOTATION_TYPES.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = _annotation_type(node.left), _annotation_type(node.right)
+        return None if left is None or right is None else Union[left, right]
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        types = [_annotation_type(item) for item in inner]
+        if any(t is None for t in types):
+            return None
+        if node.value.id == "Optional":
+            return Optional[types[0]]
+        if node.value.id == "Union":
+            return Union[tuple(types)]
+        if node.value.id in ("List", "list"):
+            return list[types[0]]
+    return None
+
+
+def mistyped_settings(name: str, settings: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(setting, the type the plugin declares, why the value does not fit) for each `settings` value
+    that the plugin's own argument validation would refuse when training starts."""
+    from pydantic import TypeAdapter, ValidationError
+
+    init = _plugin_init(name)
+    annotations = {arg.arg: arg.annotation for arg in init.args.args + init.args.kwonlyargs}
+    found = []
+    for key, value in settings.items():
+        expected = _annotation_type(annotations.get(key))
+        if expected is None:
+            continue
+        try:
+            TypeAdapter(expected).validate_python(value)
+        except ValidationError as exc:
+            found.append((key, ast.unparse(annotations[key]), exc.errors()[0]["msg"]))
+    return found

@@ -2,21 +2,21 @@
 columns, split into the train rows the generator sees and a holdout it never sees.
 
 The SQL runs on the immutable snapshot, never on the source, so a view is reproducible from its
-snapshot alone.
+snapshot alone, and in the sandbox of core/sql.py: it sees this snapshot's tables and nothing else.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
-from synth_pipelines.core.sql import quote_identifier, quote_literal
+from synth_pipelines.core.sql import SpecSqlError, run_query
 from synth_pipelines.spec import TrainingViewSpec
 
 
@@ -28,15 +28,13 @@ class TrainingViewError(ValueError):
         self.field, self.problem, self.fix = field, problem, fix
 
 
-def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table]) -> pa.Table:
-    """Run the view SQL with each snapshot table registered under its source name."""
-    with duckdb.connect() as con:
-        for name, table in tables.items():
-            if isinstance(table, pa.Table):
-                con.register(name, table)
-            else:
-                con.execute(f"CREATE VIEW {quote_identifier(name)} AS SELECT * FROM read_parquet({quote_literal(table)})")
-        return con.sql(sql).to_arrow_table()
+def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table], field: str = "training_view.sql") -> pa.Table:
+    """Run the view SQL, sandboxed (core/sql.py), with each snapshot table registered under its source
+    name; a refused statement raises TrainingViewError naming `field`."""
+    try:
+        return run_query(sql, tables, field)
+    except SpecSqlError as exc:
+        raise TrainingViewError(exc.field, exc.problem, exc.fix) from None
 
 
 # Marks the rows of `training_view.holdout_sql` inside the stored view; split_holdout removes it.
@@ -48,10 +46,10 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
 
     With `holdout_sql`, its rows are appended with HOLDOUT_MARKER set, so the predefined split
     travels with the view and split_holdout honours it."""
-    view = run_view_sql(view_spec.sql, tables).to_pandas()
+    view = decimals_as_floats(run_view_sql(view_spec.sql, tables))
     check_view_columns(view_spec, list(view.columns))
     if view_spec.holdout_sql:
-        holdout = run_view_sql(view_spec.holdout_sql, tables).to_pandas()
+        holdout = decimals_as_floats(run_view_sql(view_spec.holdout_sql, tables, "training_view.holdout_sql"))
         if list(holdout.columns) != list(view.columns):
             raise TrainingViewError(
                 "training_view.holdout_sql", f"returns columns {list(holdout.columns)}, but training_view.sql "
@@ -59,6 +57,13 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
         if holdout.empty:
             raise TrainingViewError("training_view.holdout_sql", "returns no rows",
                                     "correct its WHERE clause or use holdout_fraction instead")
+        shared = pd.Index(holdout[view_spec.entity_key].dropna().unique()).intersection(
+            pd.Index(view[view_spec.entity_key].dropna().unique()))
+        if len(shared):
+            raise TrainingViewError(
+                "training_view.holdout_sql", f"returns {len(shared)} rows whose {view_spec.entity_key} training_view.sql "
+                f"returns too (e.g. {shared[:3].tolist()}): the holdout must be rows the generator never sees",
+                "make the two queries disjoint, e.g. add WHERE NOT (<the holdout's condition>) to training_view.sql")
         view = pd.concat([view.assign(**{HOLDOUT_MARKER: False}), holdout.assign(**{HOLDOUT_MARKER: True})],
                          ignore_index=True)
     duplicated = view[view_spec.entity_key].duplicated()
@@ -74,6 +79,23 @@ def build_training_view(view_spec: TrainingViewSpec, tables: Mapping[str, str | 
             f"filter them out in training_view.sql (WHERE {view_spec.label} IS NOT NULL)")
     leaked = [c.column for c in view_spec.leakage_columns if c.column in view.columns]
     return view.drop(columns=leaked).reset_index(drop=True)
+
+
+def decimals_as_floats(table: pa.Table) -> pd.DataFrame:
+    """The view as the generator sees it: DECIMAL columns as floats (their type and scale are restored on
+    the synthetic features, see view_decimal_columns)."""
+    schema = pa.schema([f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in table.schema])
+    return table.cast(schema).to_pandas()
+
+
+def view_decimal_columns(view_spec: TrainingViewSpec, tables: Mapping[str, str | Path]) -> dict[str, tuple[int, int]]:
+    """(precision, scale) of each DECIMAL column the view returns, found by binding its SQL on empty tables
+    typed like the snapshot's, so synthetic values get the real column's type back."""
+    import pyarrow.parquet as pq
+
+    empty = {name: pq.read_schema(path).empty_table() for name, path in tables.items()}
+    schema = run_view_sql(view_spec.sql, empty).schema
+    return {f.name: (f.type.precision, f.type.scale) for f in schema if pa.types.is_decimal(f.type)}
 
 
 def check_view_columns(view_spec: TrainingViewSpec, columns: list[str]) -> None:
@@ -97,6 +119,13 @@ def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) ->
         marked = view[HOLDOUT_MARKER].astype(bool)
         rows = view.drop(columns=[HOLDOUT_MARKER])
         return Split(train=rows[~marked].reset_index(drop=True), holdout=rows[marked].reset_index(drop=True))
+    holdout_rows = math.ceil(len(view) * view_spec.holdout_fraction)
+    if len(view) - holdout_rows < 1 or holdout_rows < 1:
+        raise TrainingViewError(
+            "training_view.sql", f"returns {len(view)} rows, too few to split into train rows and a holdout "
+            f"(holdout_fraction {view_spec.holdout_fraction})",
+            "select more rows (a few hundred at least); if the source tables are empty, point source.url at the "
+            "database that holds the data")
     stratify = None
     if view_spec.task == "classification":
         counts = view[view_spec.label].value_counts()

@@ -12,15 +12,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.features import FeatureExpressionError, check_feature_expressions, drop_replaced_columns
-from synth_pipelines.core.snapshot import Snapshot, selected_columns, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, SnapshotError, selected_columns, take_snapshot
 from synth_pipelines.core.source import arrow_type, read_only_connection, reflect_table, table_names
-from synth_pipelines.core.synthcity_plugins import unsupported_settings
+from synth_pipelines.core.synthcity_plugins import mistyped_settings, unsupported_settings
 from synth_pipelines.core.training_view import (TrainingViewError, build_training_view, check_view_columns,
                                                 run_view_sql, split_holdout)
 from synth_pipelines.spec import LoadedSpec, masked_url
@@ -61,6 +62,10 @@ def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) ->
                 columns = selected_columns(table, table_spec)
                 empty_tables[name] = pa.schema([(c.name, arrow_type(c.type)) for c in columns]).empty_table()
                 row_counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                if row_counts[name] == 0:
+                    raise loaded.error(field, f"table '{name}' in {masked_url(spec.source.url)} is empty (0 rows), "
+                                       "so there is nothing to learn from", "point source.url at the database that "
+                                       "holds the data (or fill the table), or remove the entry")
             _check_foreign_key_targets(loaded, conn)
     except SQLAlchemyError as exc:
         raise loaded.error("source.url", f"cannot read the source database {masked_url(spec.source.url)}: "
@@ -73,6 +78,12 @@ def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) ->
         if bad:
             raise loaded.error("generator.settings", f"plugin '{spec.generator.plugin}' does not accept "
                                f"{', '.join(bad)}", "remove them; `seed` sets the random state")
+        mistyped = mistyped_settings(spec.generator.plugin, spec.generator.settings)
+        if mistyped:
+            setting, expected, why = mistyped[0]
+            raise loaded.error(f"generator.settings.{setting}", f"{spec.generator.settings[setting]!r} is not a valid "
+                               f"value: plugin '{spec.generator.plugin}' declares {setting} as {expected} ({why})",
+                               f"give {setting} a value of type {expected}")
         if spec.generator.differentially_private:  # the declared domain names the synthesized columns
             from synth_pipelines.core.differential_privacy import domain_problem
 
@@ -97,18 +108,29 @@ def _check_foreign_key_targets(loaded: LoadedSpec, conn: sa.Connection) -> None:
 def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[str]:
     view_spec = loaded.spec.training_view
     try:
-        columns = run_view_sql(view_spec.sql, empty_tables).column_names
+        schema = run_view_sql(view_spec.sql, empty_tables).schema
+    except TrainingViewError as exc:  # refused by the sandbox before it ran
+        raise loaded.error(exc.field, exc.problem, exc.fix) from None
     except Exception as exc:  # duckdb raises many error classes; all mean the SQL does not run
         raise loaded.error("training_view.sql", f"the SQL does not run on the snapshot tables: "
                            f"{str(exc).splitlines()[0]}",
                            "fix the query; it runs in DuckDB over tables named as in source.tables") from None
+    columns = schema.names
     try:
         check_view_columns(view_spec, columns)
     except TrainingViewError as exc:
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
+    label_type = schema.field(view_spec.label).type
+    if view_spec.task == "regression" and not (pa.types.is_integer(label_type) or pa.types.is_floating(label_type)
+                                               or pa.types.is_decimal(label_type)):
+        raise loaded.error("training_view.label", f"'{view_spec.label}' is {label_type}, but a regression label must "
+                           "be a number", "select a numeric label (CAST it in training_view.sql if it is a number "
+                           "stored as text), or set training_view.task: classification for a category")
     if view_spec.holdout_sql:
         try:
-            holdout_columns = run_view_sql(view_spec.holdout_sql, empty_tables).column_names
+            holdout_columns = run_view_sql(view_spec.holdout_sql, empty_tables, "training_view.holdout_sql").column_names
+        except TrainingViewError as exc:
+            raise loaded.error(exc.field, exc.problem, exc.fix) from None
         except Exception as exc:
             raise loaded.error("training_view.holdout_sql", f"the SQL does not run on the snapshot tables: "
                                f"{str(exc).splitlines()[0]}", "fix the query; it runs in DuckDB like "
@@ -147,15 +169,34 @@ def assess_source(loaded: LoadedSpec, work_dir: Path | None = None) -> Assessmen
     """Read the source (a snapshot in a temporary folder), build the view and assess its train rows
     as the pipeline will see them: the same view, leakage columns dropped, the same seeded holdout."""
     with tempfile.TemporaryDirectory(dir=work_dir) as folder:
-        return assess_snapshot(loaded, take_snapshot(loaded.spec, Path(folder), snapshot_id="assessment"))
+        try:
+            snapshot = take_snapshot(loaded.spec, Path(folder), snapshot_id="assessment")
+        except SnapshotError as exc:
+            raise loaded.error(exc.field, exc.problem, exc.fix) from None
+        return assess_snapshot(loaded, snapshot)
 
 
 def assess_snapshot(loaded: LoadedSpec, snapshot: Snapshot) -> Assessment:
     spec = loaded.spec
     try:
         view = build_training_view(spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
+        view = drop_replaced_columns(view, spec.features)  # as the training_view asset does
+        train = split_holdout(view, spec.training_view, seed=spec.generator.seed).train
     except TrainingViewError as exc:
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
-    view = drop_replaced_columns(view, spec.features)  # as the training_view asset does
-    train = split_holdout(view, spec.training_view, seed=spec.generator.seed).train
+    _check_rebalance_values(loaded, train)
     return assess_training_rows(train, spec.training_view, spec.generator)
+
+
+def _check_rebalance_values(loaded: LoadedSpec, train: pd.DataFrame) -> None:
+    """Every value synthetic.rebalance lists must occur in the train rows (else training is wasted)."""
+    rebalance = loaded.spec.synthetic.rebalance
+    if rebalance is None or rebalance.column not in train.columns:
+        return  # a missing column is reported by the run with the columns there are
+    present = train[rebalance.column].dropna()
+    known = sorted({str(v) for v in present.unique()})
+    for value in rebalance.proportions:
+        if value not in known:
+            raise loaded.error(f"synthetic.rebalance.proportions.{value}", f"'{value}' never occurs in "
+                               f"'{rebalance.column}' of the train rows (values: {', '.join(known[:20])})",
+                               "list values that occur, or correct the spelling")

@@ -50,7 +50,7 @@ class NumberFormat:
         """What the manifest records: the rules, not the values behind them."""
         kind = "value set" if self.values else "grid" if self.steps else "as generated"
         return {"format": kind, "decimals": self.decimals, "value_set_size": len(self.values),
-                "spikes": [[_plain(v), round(s, 4)] for v, s in self.spikes],
+                "spikes": len(self.spikes),
                 "steps": sorted({_plain(step) for band in self.steps for step, _ in band})}
 
     @classmethod

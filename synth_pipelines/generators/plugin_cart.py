@@ -31,7 +31,7 @@ from synthcity.plugins.core.distribution import Distribution, IntegerDistributio
 from synthcity.plugins.core.plugin import Plugin
 from synthcity.plugins.core.schema import Schema
 
-from synth_pipelines.core.value_formats import FREQUENT_ROWS
+from synth_pipelines.core.value_formats import FREQUENT_ROWS, reflect_into
 
 # A numeric value that at least FREQUENT_ROWS real rows hold (a 0 in capital_gain, a round amount, a
 # code, any value of a discrete column) is nobody's own and is kept exact; smoothing it would invent
@@ -190,6 +190,9 @@ class CartPlugin(Plugin):
                 smooth = ~np.isin(values, column.spikes)
                 noise = rng.normal(0.0, 1.0, count) * column.bandwidth[leaf_index]
                 values = np.where(smooth, values.astype(float) + noise, values)
+                # Kept inside the real range: synthcity drops every generated row with a value outside its
+                # training schema, and with hundreds of smoothed columns nearly every row has one.
+                values = reflect_into(values, float(column.donors.min()), float(column.donors.max()))
             out[column.name] = values
         return pd.DataFrame(out)[list(self.training_schema().features())]
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow.parquet as pq
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
@@ -36,12 +37,13 @@ from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
-from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, SnapshotError, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
 from synth_pipelines.core.differential_privacy import keyed_split, published_privacy
 from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
-from synth_pipelines.core.training_view import HOLDOUT_MARKER, build_training_view, split_holdout
+from synth_pipelines.core.training_view import (HOLDOUT_MARKER, TrainingViewError, build_training_view,
+                                                decimals_as_floats, split_holdout, view_decimal_columns)
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata
 from synth_pipelines.spec import LoadedSpec
@@ -61,7 +63,8 @@ class TableFile:
     rows: int
 
     def read(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path)
+        """The rows as QA and the stages compare them: DECIMAL columns as floats, like the training view."""
+        return decimals_as_floats(pq.read_table(self.path))
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
-            snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+            try:
+                snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id)
+            except SnapshotError as exc:
+                raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
             context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
         return dg.Output(snapshot, metadata={
             "snapshot_id": snapshot.snapshot_id,
@@ -156,7 +162,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def training_view(context: dg.AssetExecutionContext, storage: SynthStorage,
                       snapshot: Snapshot) -> dg.Output[TableFile]:
         started = time.perf_counter()
-        view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+        try:
+            view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+        except TrainingViewError as exc:
+            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
         try:
             view = drop_replaced_columns(view, spec.features)  # masked in the output, never trained on
         except FeatureExpressionError as exc:
@@ -180,11 +189,14 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         rows = view.read()
-        if spec.generator.differentially_private and HOLDOUT_MARKER not in rows.columns:
-            # DP: by a keyed hash of the entity key, so one person's row decides only that person's side.
-            split = keyed_split(rows, view_spec, name)
-        else:
-            split = split_holdout(rows, view_spec, seed=spec.generator.seed)
+        try:
+            if spec.generator.differentially_private and HOLDOUT_MARKER not in rows.columns:
+                # DP: by a keyed hash of the entity key, so one person's row decides only that person's side.
+                split = keyed_split(rows, view_spec, name)
+            else:
+                split = split_holdout(rows, view_spec, seed=spec.generator.seed)
+        except TrainingViewError as exc:
+            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
         assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
         for finding in assessment.warnings:
             context.log.warning(f"assessment: {finding.text()}")
@@ -268,7 +280,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         started = time.perf_counter()
         path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
         try:
-            count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed)
+            snapshot = load_snapshot(storage.snapshots(name) / rows.snapshot_id)
+            decimals = view_decimal_columns(view_spec, {t: s.path for t, s in snapshot.tables.items()})
+            count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed, decimals=decimals)
         except FeatureExpressionError as exc:  # e.g. the masking secret is not in the environment
             raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         masked = {m.name: m.faker + (f", consistent on {m.consistent_on}" if m.consistent_on else ", random per row")

@@ -128,10 +128,12 @@ def test_mariadb_read_only_connection_refuses_writes(mariadb_url: str) -> None:
     (sa.BigInteger(), pa.int64()),
     (sa.SmallInteger(), pa.int64()),
     (sa.Float(), pa.float64()),
-    (sa.Numeric(12, 2), pa.float64()),
+    (sa.Numeric(12, 2), pa.decimal128(12, 2)),  # issue 13: exact, with its scale (was a float)
+    (sa.Numeric(), pa.float64()),  # no declared precision and scale
     (sa.Numeric(12, 2, asdecimal=False), pa.float64()),
     (sa.Date(), pa.date32()),
     (sa.DateTime(), pa.timestamp("us")),
+    (sa.DateTime(timezone=True), pa.timestamp("us", tz="UTC")),  # issue 13: the zone was dropped
     (sa.String(20), pa.string()),
     (sa.Text(), pa.string()),
     (sa.Boolean(), pa.bool_()),

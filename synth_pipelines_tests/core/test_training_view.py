@@ -162,6 +162,36 @@ def test_run_view_sql_mixes_paths_and_arrow_tables_with_awkward_names(tmp_path: 
     assert result.to_pydict() == {"order_id": [1, 2], "region": ["North", "South"]}
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT *, (SELECT string_agg(column0, '|') FROM read_csv('/etc/passwd', header=false, sep='\t')) AS leak FROM loans",
+    "SELECT * FROM read_parquet('{snapshots}/*.parquet')",
+])
+def test_the_view_sees_its_tables_and_nothing_else(sql: str, tables: dict[str, Path]) -> None:
+    import duckdb
+
+    snapshots = next(iter(tables.values())).parent
+    with pytest.raises(duckdb.PermissionException, match="file system operations are disabled"):
+        build_training_view(_view_spec(sql.format(snapshots=snapshots)), tables)
+    with pytest.raises(duckdb.PermissionException):
+        build_training_view(_view_spec(_LOANS, holdout_sql=sql.format(snapshots=snapshots)), tables)
+
+
+@pytest.mark.parametrize("sql", ["INSTALL httpfs", "ATTACH 'x.sqlite' AS x (TYPE sqlite)",
+                                 "COPY (SELECT 1) TO 'x.csv'; SELECT * FROM loans"])
+def test_the_view_is_one_select(sql: str, tables: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TrainingViewError, match="training_view.sql: ") as caught:
+        build_training_view(_view_spec(sql), tables)
+    assert "write a single SELECT" in caught.value.fix
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.sqlite").exists()
+
+
+def test_too_few_rows_to_split() -> None:
+    view = pd.DataFrame({"loan_id": [1], "defaulted": [0]})
+    with pytest.raises(TrainingViewError, match="returns 1 rows, too few to split"):
+        split_holdout(view, _view_spec("SELECT 1"), seed=0)
+
+
 def test_run_view_sql_reports_sql_errors(tmp_path: Path) -> None:
     import duckdb
 
@@ -188,7 +218,10 @@ def test_holdout_sql_is_the_holdout(tables: dict[str, Path]) -> None:
 def test_holdout_sql_must_match_columns_and_keys(tables: dict[str, Path]) -> None:
     with pytest.raises(TrainingViewError, match="holdout_sql.*same columns"):
         build_training_view(_view_spec(_LOANS, holdout_sql="SELECT loan_id, defaulted FROM loans"), tables)
-    with pytest.raises(TrainingViewError, match="repeated values of entity_key"):
+    # Issue 13: an overlap is the holdout's fault, not a duplicate in training_view.sql.
+    with pytest.raises(TrainingViewError, match="training_view.holdout_sql: returns 5 rows whose loan_id "
+                                                "training_view.sql returns too") as caught:
         build_training_view(_view_spec(_LOANS, holdout_sql=f"{_LOANS} LIMIT 5"), tables)
+    assert caught.value.field == "training_view.holdout_sql" and "disjoint" in caught.value.fix
     with pytest.raises(TrainingViewError, match="returns no rows"):
         build_training_view(_view_spec(_LOANS, holdout_sql=f"{_LOANS} WHERE false"), tables)

@@ -84,3 +84,19 @@ def test_seed_reproduces_rows_through_the_pipeline(loans: pd.DataFrame, tmp_path
     a, b = pd.read_parquet(first.path), pd.read_parquet(second.path)
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 1200 and a["synthetic_id"].is_unique
+
+
+def test_smoothed_values_stay_in_range_so_wide_tables_get_their_rows() -> None:
+    # Issue 13: with many smoothed columns nearly every sampled row had a value past its column's range,
+    # which synthcity's schema check drops and samples again: 300 columns x 800 rows ran for minutes and
+    # ended in "cart generated no rows in batch 1". The sampler itself now stays in range.
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=300).round(3) for i in range(20)})
+    frame["defaulted"] = rng.integers(0, 2, len(frame))
+    model = _fit(frame, min_samples_leaf=20)
+    np.random.seed(2)
+    sampled = model._sample(2000).drop(columns="defaulted")  # what the plugin draws, before synthcity's filter
+    real = frame.drop(columns="defaulted")
+    assert ((sampled >= real.min()) & (sampled <= real.max())).all().all()
+    assert sampled.x0.nunique() > 1000  # still smoothed, not copies of the real values
+    assert len(model.generate(count=300, random_state=2).dataframe()) == 300

@@ -10,8 +10,8 @@ Real rows the train rows did not include fall outside what those rows showed now
 category the sample missed, a new maximum), so the value expectations allow a share of unexpected
 values (GX's `mostly`) derived from the train rows: the chance a new real value is unseen
 (Good-Turing: (categories seen once + 1) / (n + 1); beyond the range: 2 / (n + 1); missing in a
-column without missing values: 1 / (n + 1)), plus three standard errors for the number of
-synthetic rows, and never below `min_unexpected_share`. Types, columns and keys allow nothing.
+column without missing values: 1 / (n + 1)), plus three standard errors (of that estimate over the
+n train rows, and of a share over the synthetic rows), and never below `min_unexpected_share`. Types, columns and keys allow nothing.
 
 Under differential privacy (`declared_domain`) nothing is learned from the real rows: value sets,
 ranges (no tolerance) and not-null come from the codecs, which hold the spec's declared domain, and
@@ -64,11 +64,14 @@ def _as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
     return out
 
 
-def allowed_unexpected(new_value_chance: float, synthetic_rows: int, floor: float) -> float:
+def allowed_unexpected(new_value_chance: float, synthetic_rows: int, floor: float,
+                       estimate_variance: float = 0.0) -> float:
     """Share of synthetic values allowed outside an expectation: the chance a real row the train rows
-    did not include is outside it, plus three binomial standard errors over the synthetic rows."""
+    did not include is outside it, plus three standard errors: of a share over the synthetic rows
+    (binomial) and of the chance itself (`estimate_variance`, learned from a train sample)."""
     p = min(max(new_value_chance, 0.0), 1.0)
-    return max(floor, p + 3 * float(np.sqrt(p * (1 - p) / max(synthetic_rows, 1))))
+    variance = p * (1 - p) / max(synthetic_rows, 1) + max(estimate_variance, 0.0)
+    return max(floor, p + 3 * float(np.sqrt(variance)))
 
 
 def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: set[str], *,
@@ -83,8 +86,11 @@ def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: 
         return _declared_expectations(train, codecs, present, key_columns=key_columns, extra_columns=extra_columns,
                                       mostly=1 - allowed_unexpected(0.0, synthetic_rows, min_unexpected_share))
 
-    def mostly(new_value_chance: float) -> float:
-        return 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share)
+    def mostly(new_value_chance: float, estimate_variance: float | None = None) -> float:
+        """`estimate_variance` defaults to a binomial share's over the train rows."""
+        n = max(len(train), 1)
+        variance = new_value_chance * (1 - new_value_chance) / n if estimate_variance is None else estimate_variance
+        return 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share, variance)
 
     expected = [c.name for c in codecs] + list(key_columns) + list(extra_columns)
     suite = [gxe.ExpectTableColumnsToMatchSet(column_set=sorted(set(expected)), exact_match=True)]
@@ -102,8 +108,11 @@ def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: 
         if c.kind == "category" and 0 < values.nunique() <= MAX_DOMAIN:
             counts = values.value_counts()
             domain = sorted(counts.index.tolist(), key=str)
-            unseen = (int((counts == 1).sum()) + 1) / (len(values) + 1)  # Good-Turing
-            suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain, mostly=mostly(unseen)))
+            once, twice, n = int((counts == 1).sum()), int((counts == 2).sum()), len(values) + 1
+            # Good-Turing's unseen mass and Esty's variance of it, both +1-smoothed
+            unseen, variance = (once + 1) / n, (once + 2 * twice + 1) / n ** 2
+            suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain,
+                                                         mostly=mostly(unseen, variance)))
         elif c.kind != "category" and len(values):
             low, high = values.min(), values.max()
             slack = (high - low) * range_tolerance

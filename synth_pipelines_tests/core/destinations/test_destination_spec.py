@@ -73,11 +73,39 @@ def test_unsupported_sql_destinations(demo_spec_data, write_spec, url, fragment)
 @pytest.mark.parametrize("destination_url", [
     "postgresql+psycopg2://writer:w-secret@db.internal/bank",  # default port
     "postgresql+psycopg2://writer:w-secret@DB.internal:5432/bank",  # host case
+    # Issue 13: query parameters override the URL's parts; the driver connects to the source.
+    "postgresql+psycopg2://writer:w-secret@db.internal:5432/dst?dbname=bank",
+    "postgresql+psycopg2://writer:w-secret@features-db:5432/bank?host=db.internal",
+    "postgresql+psycopg2://writer:w-secret@db.internal:6543/bank?port=5432",
+    "postgresql+psycopg2://writer:w-secret@features-db:6543/dst?host=db.internal&port=5432&dbname=bank",
 ])
 def test_the_source_database_is_refused_as_destination(demo_spec_data, write_spec, destination_url) -> None:
     message = error(demo_spec_data, write_spec, {"kind": "sql", "url": destination_url}, source_url=PROD)
-    assert "destination.url: postgresql+psycopg2://writer:***@" in message and "is the source database" in message
+    assert "destination.url: postgresql+psycopg2://***@" in message and "is the source database" in message
     assert "Fix: publish to a separate database" in message and "w-secret" not in message
+
+
+@pytest.mark.parametrize(("source_url", "destination_url"), [
+    ("mysql+pymysql://root@127.0.0.1:3306/bank", "mysql+pymysql://root@127.0.0.1:3306/dst?database=bank"),
+    ("mysql+pymysql://root@db:3306/bank", "mysql+pymysql://root@other:3306/bank?host=db"),
+    ("postgresql+psycopg2://postgres@127.0.0.1:5432/bank", "postgresql+psycopg2://postgres@/bank?host=localhost"),
+    ("postgresql+psycopg2://postgres@db/bank?dbname=src", "postgresql+psycopg2://postgres@db/src"),
+])
+def test_source_overrides_are_compared_as_the_driver_sees_them(demo_spec_data, write_spec, source_url,
+                                                               destination_url) -> None:
+    message = error(demo_spec_data, write_spec, {"kind": "sql", "url": destination_url}, source_url=source_url)
+    assert "destination.url: " in message and "is the source database" in message
+
+
+@pytest.mark.parametrize("destination_url", [
+    "postgresql+psycopg2://writer@features-db/ml?service=features",
+    "mysql+pymysql://writer@features-db/ml?read_default_file=/etc/my.cnf",
+])
+def test_a_target_hidden_in_a_service_or_option_file_is_refused(demo_spec_data, write_spec,
+                                                                 destination_url) -> None:
+    message = error(demo_spec_data, write_spec, {"kind": "sql", "url": destination_url}, source_url=PROD)
+    assert "destination.url: " in message and "takes the server or database from outside the URL" in message
+    assert "Fix: write the host, port and database in the URL itself" in message
 
 
 def test_another_database_on_the_source_server_is_allowed(demo_spec_data, write_spec) -> None:
@@ -94,6 +122,11 @@ def test_another_database_on_the_source_server_is_allowed(demo_spec_data, write_
     ("mysql+pymysql://u@h/db", "mariadb+pymysql://u@h:3306/db", None, True),
     ("mysql+pymysql://u@h/other", "mysql+pymysql://u@h/db", "db", True),  # a MySQL "schema" is a database
     ("mysql+pymysql://u@h/db", "postgresql://u@h/db", None, False),
+    ("postgresql://u@localhost/other?dbname=db", "postgresql://u@localhost/db", None, True),
+    ("postgresql://u@h2:5433/db?host=localhost&port=5432", "postgresql://u@localhost/db", None, True),
+    ("postgresql://u@h1,localhost/db", "postgresql://u@localhost/db", None, True),  # libpq multi-host
+    ("mysql+pymysql://u@h/other?database=db", "mysql+pymysql://u@h/db", None, True),
+    ("postgresql://u@localhost/db?service=x", "postgresql://u@localhost/other", None, True),  # cannot tell: same
 ])
 def test_same_database(a, b, schema, same) -> None:
     assert same_database(a, b, schema) is same
@@ -103,5 +136,5 @@ def test_the_manifest_masks_the_destination_url() -> None:
     raw = {"source": {"url": "postgresql://r:src-secret@h/db"},
            "destination": {"kind": "sql", "url": "postgresql://w:dest-secret@h2/db"}}
     masked = _spec_without_secrets(raw)
-    assert masked["destination"]["url"] == "postgresql://w:***@h2/db" and "secret" not in str(masked)
+    assert masked["destination"]["url"] == "postgresql://***@h2/db" and "secret" not in str(masked)
     assert raw["destination"]["url"].endswith("dest-secret@h2/db")  # the input is left alone

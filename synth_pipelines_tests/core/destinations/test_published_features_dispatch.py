@@ -76,7 +76,7 @@ def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage
                                                  {"kind": "sql", "url": written})
 
     table = "features_v1_2026_11_24"
-    assert output.value["path"] == f"postgresql+psycopg2://postgres:***@127.0.0.1:5432/{url.database}#{table}"
+    assert output.value["path"] == f"postgresql+psycopg2://***@127.0.0.1:5432/{url.database}#{table}"
     metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
     assert set(metadata) == {"release", "location", "dagster/row_count", "manifest", "qa_report", "spec_hash"}
     assert metadata["location"] == output.value["path"] and metadata["dagster/row_count"] == 700
