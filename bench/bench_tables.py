@@ -150,8 +150,8 @@ def bench_one(name: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
 
     # 3. the referees score every output on the same rows
     if "referees" in args.parts:
-        error = run([str(PEERS_PYTHON), str(ROOT / "bench" / "referees.py"), str(folder)], folder / "referees.log",
-                    args.timeout)
+        error = run([str(PEERS_PYTHON), str(ROOT / "bench" / "referees.py"), str(folder), "--rescore", args.rescore],
+                    folder / "referees.log", args.timeout)
         if error:
             (folder / "referees.json").write_text(json.dumps({"error": error}))
     referees = folder / "referees.json"
@@ -168,6 +168,8 @@ def main() -> None:
     parser.add_argument("--max-holdout", type=int, default=5_000)
     parser.add_argument("--argn-minutes", type=float, default=2.0, help="TabularARGN's max_training_time (minutes)")
     parser.add_argument("--parts", default="ours,peers,referees", help="rerun only some parts (files reused)")
+    parser.add_argument("--rescore", default="ours,argn,gaussian_copula,perfect",
+                        help="outputs the referees score anew (the others keep their scores)")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "tables")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per child process")
     args = parser.parse_args()

@@ -172,6 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("split_dir", type=Path)
     parser.add_argument("--skip", default="", help="referees to skip: qa,sdmetrics")
+    parser.add_argument("--rescore", default=",".join(CANDIDATES),
+                        help="candidates scored anew; the others keep their scores from referees.json (their "
+                             "TSTR predictions are recomputed for the bootstrap: same booster, same seed)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     folder: Path = args.split_dir
@@ -188,9 +191,16 @@ def main() -> None:
     out["trtr"] = _score(y, trtr_predictions, task)
     predictions: dict[str, np.ndarray] = {}
     skip = set(args.skip.split(","))
+    rescore = set(args.rescore.split(","))
+    previous = json.loads((folder / "referees.json").read_text()) if (folder / "referees.json").exists() else {}
     for name in CANDIDATES:
         path = folder / f"{name}.parquet"
         if not path.exists():
+            continue
+        if name not in rescore and name in previous.get("candidates", {}):
+            synthetic = _align(pd.read_parquet(path), train)
+            predictions[name] = tstr_predictions(synthetic, holdout, label, task, seed)
+            out["candidates"][name] = previous["candidates"][name]
             continue
         scores: dict[str, Any] = {}
         try:
