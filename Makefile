@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export SYNTH_PIPELINES_HOME := $(CURDIR)/.synth
 
-.PHONY: install demo test dev bench lock clean
+.PHONY: install demo test dev bench bench-tables bench-peers-venv lock clean
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -34,6 +34,31 @@ bench: install
 	$(BIN)/python bench/bench_adult.py
 	$(BIN)/python bench/bench_berka.py
 	$(BIN)/python bench/bench_scale.py
+
+# Cross-table benchmark (BENCHMARKS.md): the default spec on Adult, Berka and the six suite tables beside
+# TabularARGN and GaussianCopula, all scored by the same referees. The peers and referees live in their
+# own venv (bench/.peers-venv); the tests never need it. BENCH_TABLES_ARGS e.g. "--seeds 1 --tables adult".
+PEERS_VENV := bench/.peers-venv
+# torch's CPU build: on this workplace's machines `torch==2.13.0` resolves to the CPU wheel on disk;
+# elsewhere add the CPU wheel index of your mirror here (PEERS_TORCH="torch==2.13.0 --index-url ...").
+PEERS_TORCH ?= torch==2.13.0
+BENCH_TABLES_ARGS ?= --seeds 3 --argn-minutes 2
+
+bench-peers-venv: $(PEERS_VENV)/.installed
+
+$(PEERS_VENV)/.installed: bench/peers-requirements.txt
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet $(PEERS_TORCH)
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r bench/peers-requirements.txt
+	# mostlyai-engine pulls torchvision/torchaudio wheels built for another torch; the tabular model
+	# needs neither, and their broken imports would break transformers' (and so the engine's) imports.
+	$(PEERS_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio
+	$(PEERS_VENV)/bin/python -c 'import torch; assert torch.version.cuda is None, f"a CUDA torch was installed: {torch.__version__}"'
+	touch $@
+
+bench-tables: install bench-peers-venv
+	PYTHONPATH=. OMP_NUM_THREADS=2 $(BIN)/python bench/bench_tables.py $(BENCH_TABLES_ARGS)
+	$(BIN)/python bench/tables_report.py .bench/tables/results.jsonl
 
 dev: install
 	$(BIN)/synth-pipelines demo-db
