@@ -17,8 +17,8 @@ def published(tmp_path, demo_spec_data, write_spec, storage_home):
     pd.DataFrame({"x": [1, 2, 3]}).to_parquet(features)
     root = storage_home / "releases"
     now = datetime.now(timezone.utc)
-    for snapshot_id, expires in (("20261001T000000Z", now - timedelta(days=1)),
-                                 ("20261101T000000Z", now + timedelta(days=30))):
+    for snapshot_id, expires in (("2026-10-01", now - timedelta(days=1)),
+                                 ("2026-11-01", now + timedelta(days=30))):
         manifest = {"dataset": "demo_loans", "release_name": "features_v1", "rows": 3,
                     "created_at": now.isoformat(), "expires_at": expires.isoformat(),
                     "source": {"snapshot_id": snapshot_id}}
@@ -33,8 +33,8 @@ def test_releases_lists_complete_releases_with_latest_and_expired(published):
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("demo_loans/features_v1/snapshot=20261001T000000Z") and lines[0].endswith("EXPIRED")
-    assert lines[1].startswith("demo_loans/features_v1/snapshot=20261101T000000Z") and lines[1].endswith("latest")
+    assert lines[0].startswith("demo_loans/features_v1/snapshot=2026-10-01") and lines[0].endswith("EXPIRED")
+    assert lines[1].startswith("demo_loans/features_v1/snapshot=2026-11-01") and lines[1].endswith("latest")
 
     expired = CliRunner().invoke(main, ["releases", "--spec", str(published), "--expired"])
     assert expired.output.strip().splitlines() == [lines[0]]
@@ -44,20 +44,42 @@ def test_show_prints_the_manifest_of_a_release_or_of_latest(published):
     result = CliRunner().invoke(main, ["show", "demo_loans/features_v1", "--spec", str(published)])
     assert result.exit_code == 0, result.output
     manifest = json.loads(result.output.split("\n", 1)[1])
-    assert manifest["source"]["snapshot_id"] == "20261101T000000Z"
+    assert manifest["source"]["snapshot_id"] == "2026-11-01"
     assert manifest["files"]["data/part-00000.parquet"]["rows"] == 3
 
     missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published)])
     assert missing.exit_code == 1
-    assert "no release 'demo_loans/features_v9'" in missing.output and "snapshot=20261001T000000Z" in missing.output
+    assert "no release 'demo_loans/features_v9'" in missing.output and "snapshot=2026-10-01" in missing.output
 
 
 def test_run_of_an_already_published_snapshot_repairs_a_stale_latest(published, storage_home):
     """Issue 13: a publish killed between its rename and LATEST; `run` again says "already published"
     and now also points LATEST at the newest release."""
     latest = storage_home / "releases" / "demo_loans" / "features_v1" / "LATEST"
-    latest.write_text("snapshot=20261001T000000Z\n")
-    result = CliRunner().invoke(main, ["run", str(published), "--snapshot", "20261101T000000Z"])
+    latest.write_text("snapshot=2026-10-01\n")
+    result = CliRunner().invoke(main, ["run", str(published), "--snapshot", "2026-11-01"])
     assert result.exit_code == 0, result.output
     assert "already published" in result.output
-    assert latest.read_text() == "snapshot=20261101T000000Z\n"
+    assert latest.read_text() == "snapshot=2026-11-01\n"
+
+
+def test_run_stops_early_when_todays_release_exists(tmp_path, demo_spec_data, write_spec, storage_home):
+    """README: `run` stops early when today's release exists: nothing is snapshotted, trained or written."""
+    from synth_pipelines.orchestration.factory import today_partition
+    from synth_pipelines.spec import load_spec
+
+    spec_path = write_spec(demo_spec_data)
+    today = today_partition(load_spec(spec_path))
+    features = tmp_path / "features.parquet"
+    pd.DataFrame({"x": [1]}).to_parquet(features)
+    manifest = {"dataset": "demo_loans", "release_name": "features_v1", "rows": 1,
+                "created_at": datetime.now(timezone.utc).isoformat(), "source": {"snapshot_id": today}}
+    publish_local(features_path=features, attachments=[], manifest=manifest, root=storage_home / "releases",
+                  dataset="demo_loans", release_name="features_v1", snapshot_id=today, rows=1)
+    before = sorted(p.relative_to(storage_home) for p in storage_home.rglob("*"))
+
+    result = CliRunner().invoke(main, ["run", str(spec_path)])  # no --snapshot: today's partition
+    assert result.exit_code == 0, result.output
+    assert f"features_v1 for snapshot {today} is already published" in result.output
+    assert "running demo_loans" not in result.output
+    assert sorted(p.relative_to(storage_home) for p in storage_home.rglob("*")) == before

@@ -278,3 +278,60 @@ def test_snapshot_from_postgresql(postgres_url: str, demo_spec_data: dict[str, A
 def test_snapshot_from_mariadb(mariadb_url: str, demo_spec_data: dict[str, Any], write_spec: WriteSpec,
                                tmp_path: Path) -> None:
     _snapshot_server(mariadb_url, demo_spec_data, write_spec, tmp_path)
+
+
+# --- The snapshot's own session is read-only, in the database itself ----------------------------
+
+# Asked on the snapshot's own DBAPI connection: 1 when the database refuses writes on it.
+_READ_ONLY_STATE = {
+    "sqlite": "PRAGMA query_only",
+    "postgresql": "SELECT current_setting('transaction_read_only') = 'on'",
+    "mysql": "SELECT @@session.tx_read_only",  # MariaDB 10.x spells it tx_read_only (transaction_read_only: 11.1+)
+}
+
+
+def _read_only_states_during(snapshot: Callable[[], Any]) -> list[int]:
+    """Runs `snapshot` and, before each statement any engine executes meanwhile, asks the statement's
+    own connection whether it is read-only. A plain writable session in take_snapshot answers 0."""
+    states: list[int] = []
+
+    def probe(conn, _cursor, statement, _parameters, _context, _executemany):  # noqa: ANN001
+        backend = conn.dialect.name
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(_READ_ONLY_STATE["mysql" if backend == "mariadb" else backend])
+            states.append(int(cursor.fetchone()[0]))
+        finally:
+            cursor.close()
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", probe)
+    try:
+        snapshot()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", probe)
+    return states
+
+
+def _assert_snapshot_session_read_only(url: str, data: dict[str, Any], write_spec: WriteSpec, tmp_path: Path) -> None:
+    spec = _spec(_with_url(data, url), write_spec, "read_only.yaml")
+    states = _read_only_states_during(lambda: take_snapshot(spec, tmp_path / "snapshots", snapshot_id="ro"))
+    # Reflection and one streamed SELECT per table at least, every one on a read-only session.
+    assert len(states) >= len(spec.source.tables)
+    assert set(states) == {1}, f"take_snapshot ran {states.count(0)} of {len(states)} statements on a writable session"
+
+
+def test_snapshot_session_is_read_only_sqlite(demo_db: Path, demo_spec_data: dict[str, Any], write_spec: WriteSpec,
+                                              tmp_path: Path) -> None:
+    _assert_snapshot_session_read_only(f"sqlite:///{demo_db}", demo_spec_data, write_spec, tmp_path)
+
+
+def test_snapshot_session_is_read_only_postgresql(postgres_url: str, demo_spec_data: dict[str, Any],
+                                                  write_spec: WriteSpec, tmp_path: Path) -> None:
+    _load_demo_into(postgres_url)
+    _assert_snapshot_session_read_only(postgres_url, demo_spec_data, write_spec, tmp_path)
+
+
+def test_snapshot_session_is_read_only_mariadb(mariadb_url: str, demo_spec_data: dict[str, Any],
+                                               write_spec: WriteSpec, tmp_path: Path) -> None:
+    _load_demo_into(mariadb_url)
+    _assert_snapshot_session_read_only(mariadb_url, demo_spec_data, write_spec, tmp_path)

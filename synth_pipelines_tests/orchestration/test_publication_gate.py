@@ -2,12 +2,14 @@
 with the reason on the gate sensor's tick; an approval opens it and lands in the manifest."""
 
 import json
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
 from click.testing import CliRunner
 
 from synth_pipelines.cli import main
+from synth_pipelines.core.releases import list_releases
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.runner import materialize_dataset
@@ -25,6 +27,7 @@ def gate_tick(defs, instance):
 
 def test_release_waits_for_approval_then_publishes_with_it(demo_spec_data, write_spec, storage_home):
     demo_spec_data["qa"]["require_approval"] = True
+    demo_spec_data["refresh"] = {**demo_spec_data.get("refresh", {}), "release_ttl_days": 7}  # not the default 90
     spec_path = write_spec(demo_spec_data)
     loaded = load_spec(spec_path)
     storage = SynthStorage(root=str(storage_home))
@@ -60,14 +63,35 @@ def test_release_waits_for_approval_then_publishes_with_it(demo_spec_data, write
     assert manifest["approvals"][0]["comment"] == "review sample looks right"
     assert "approved by Dana Steward" in manifest["gate"]
 
+    # The release expires release_ttl_days after publication, as computed by the publish asset.
+    created = datetime.fromisoformat(manifest["created_at"])
+    assert datetime.fromisoformat(manifest["expires_at"]) == created + timedelta(days=7)
+    [release] = list_releases(storage_home / "releases")
+    assert not release.expired(now=created + timedelta(days=6, hours=23))
+    assert release.expired(now=created + timedelta(days=7))
 
-def test_failed_check_keeps_the_gate_closed_with_its_name(demo_spec_data, write_spec, storage_home):
+
+def test_failed_check_keeps_the_gate_closed_and_a_direct_publish_job_publishes_nothing(demo_spec_data, write_spec, storage_home):
     demo_spec_data["qa"]["max_label_rate_gap"] = 0.0  # unreachable: no sample keeps every group's rate exactly
     loaded = load_spec(write_spec(demo_spec_data))
     storage = SynthStorage(root=str(storage_home))
+    defs = build_definitions([loaded], storage)
     with dg.instance_for_test() as instance:
-        materialize_dataset(loaded, instance, storage, partition_key=DAY)
-        tick = gate_tick(build_definitions([loaded], storage), instance)
-    assert not tick.run_requests
-    assert tick.skip_message.startswith(f"{DAY}: blocking QA checks failed: ")
-    assert "bias" in tick.skip_message
+        outcome = materialize_dataset(loaded, instance, storage, partition_key=DAY)
+        assert outcome.failed_checks and outcome.release is None
+        tick = gate_tick(defs, instance)
+        assert not tick.run_requests
+        assert tick.skip_message.startswith(f"{DAY}: blocking QA checks failed: ")
+        assert "bias" in tick.skip_message
+
+        # The publish job started directly (as from the UI or a script, no CLI, no sensor): the
+        # published_features asset re-checks the gate itself, fails, and publishes nothing.
+        result = defs.resolve_job_def("demo_loans_publish").execute_in_process(
+            instance=instance, partition_key=DAY, raise_on_error=False)
+        assert not result.success
+        failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        assert [e.step_key for e in failures] == ["demo_loans__published_features"]
+        assert "publication gate closed" in failures[0].event_specific_data.error.message
+        assert "bias" in failures[0].event_specific_data.error.message
+        assert not instance.get_latest_materialization_event(dg.AssetKey(["demo_loans", "published_features"]))
+    assert not (storage_home / "releases").exists()

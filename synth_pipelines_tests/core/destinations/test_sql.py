@@ -177,8 +177,9 @@ def test_failure_midway_publishes_nothing_and_keeps_the_view(destination, engine
     assert_same_rows(read(engine, RELEASE), good)
 
 
-def _kill_the_load(destination: dict[str, Any], found: list[str]) -> Callable[[], None]:
-    """Watch the admin view of sessions and kill the one that is bulk loading, as a crash would."""
+def _kill_the_load(destination: dict[str, Any], found: list[str], stop: threading.Event) -> Callable[[], None]:
+    """Watch the admin view of sessions and kill the one that is bulk loading, as a crash would; until
+    `stop` (the publish returned), however long a loaded machine takes to start the load."""
     admin = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     pg = destination["backend"] == "postgresql"
     find = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
@@ -188,7 +189,7 @@ def _kill_the_load(destination: dict[str, Any], found: list[str]) -> Callable[[]
 
     def watch() -> None:
         with admin.connect() as conn:
-            for _ in range(1000):
+            while not stop.is_set():
                 session = conn.exec_driver_sql(find).scalar()
                 if session:
                     conn.exec_driver_sql(f"SELECT pg_terminate_backend({session})" if pg else f"KILL {session}")
@@ -206,11 +207,15 @@ def test_connection_lost_midway_publishes_nothing_and_a_retry_succeeds(destinati
     publish(destination, first, qa_files, "2026-11-01")
     second = make_features("second", rows=150_000, seed=4)
     killed: list[str] = []
-    watcher = threading.Thread(target=_kill_the_load(destination, killed))
+    stop = threading.Event()
+    watcher = threading.Thread(target=_kill_the_load(destination, killed, stop))
     watcher.start()
-    with pytest.raises(DestinationError) as excinfo:
-        publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
-    watcher.join()
+    try:
+        with pytest.raises(DestinationError) as excinfo:
+            publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
+    finally:
+        stop.set()
+        watcher.join()
     assert killed, "the load finished before it could be killed"
     assert "nothing was published" in str(excinfo.value)
     assert "features_v1_2026_11_02" not in tables(engine)
@@ -228,22 +233,24 @@ def test_readers_see_the_old_release_until_the_new_one_is_complete(destination, 
     publish(destination, make_features("first", rows=100), qa_files, "2026-11-01")
     second = make_features("second", rows=100_000, seed=4)
     seen: list[int] = []
-    done = threading.Event()
+    polling, done = threading.Event(), threading.Event()
 
     def poll() -> None:
         while not done.is_set():
             with engine.connect() as conn:
                 seen.append(conn.exec_driver_sql(f"SELECT count(*) FROM {RELEASE}").scalar())
+            polling.set()
             time.sleep(0.02)
 
     reader = threading.Thread(target=poll)
     reader.start()
     try:
+        assert polling.wait(timeout=120), "the reader never read"  # reading before the publish starts
         publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
     finally:
         done.set()
         reader.join()
-    assert set(seen) <= {100, 100_000} and seen.count(100) >= 3  # never a partial count
+    assert seen[0] == 100 and set(seen) <= {100, 100_000}  # never a partial count
     assert len(read(engine, RELEASE)) == 100_000
 
 
