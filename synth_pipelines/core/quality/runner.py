@@ -117,7 +117,8 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
         _gate(diversity.category_coverage(reference, synthetic, columns), t.min_category_coverage, "min"),
         _gate(diversity.range_coverage(train, synthetic, columns), t.min_range_coverage, "min")])
     run("bias", lambda: [bias.label_rate_gaps(reference, synthetic, columns, label=label, task=task,
-                                              protected=t.protected_columns, min_group_rows=t.min_group_rows)
+                                              protected=t.protected_columns, min_group_rows=t.min_group_rows,
+                                              max_gap=t.max_label_rate_gap)
                          .gate(t.max_label_rate_gap, "max")] if t.protected_columns else [],
         note="" if t.protected_columns else "no protected columns declared: nothing to compare")
     return report

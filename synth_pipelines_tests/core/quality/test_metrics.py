@@ -199,7 +199,12 @@ def test_label_rate_gap_per_protected_group():
                                   protected=["g"], min_group_rows=1)
     assert metric.value == 0.5  # group a: real rate of "1" 0.5, synthetic 0
     assert metric.details["groups"][0] == {"column": "g", "group": "a", "target": "1", "real": 0.5, "synthetic": 0.0,
-                                           "gap": 0.5, "real_rows": 4, "synthetic_rows": 4, "gated": True}
+                                           "gap": 0.5, "standard_error": 0.3536, "counted_gap": 0.5,
+                                           "real_rows": 4, "synthetic_rows": 4, "gated": True}
+    # Gated at 0.1: the gap counts net of the noise beyond 0.1 (3 x 0.3536 - 0.1 = 0.96): nothing left.
+    noisy = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
+                                 protected=["g"], min_group_rows=1, max_gap=0.1)
+    assert noisy.value == 0.0
     small = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
                                  protected=["g"], min_group_rows=5)
     assert small.value == 0.0  # groups below min_group_rows are listed but not gated
