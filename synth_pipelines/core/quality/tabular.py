@@ -49,7 +49,8 @@ def quantile_bins(numbers: pd.Series, reference: pd.Series, bins: int) -> np.nda
     return np.where(np.isnan(values), -1, np.digitize(values, edges[1:-1]))
 
 
-def hgb_pipeline(codecs: list[ColumnCodec], task: str, seed: int, max_iter: int = 200) -> Pipeline:
+def hgb_pipeline(codecs: list[ColumnCodec], task: str, seed: int, max_iter: int = 200,
+                 early_stopping: bool = False) -> Pipeline:
     """HistGradientBoosting with native categorical splits; unseen categories become missing.
 
     OrdinalEncoder maps labels to 0..k-1 (infrequent ones grouped so k stays below HGB's 255
@@ -62,7 +63,7 @@ def hgb_pipeline(codecs: list[ColumnCodec], task: str, seed: int, max_iter: int 
                                dtype=np.float64), categorical),
         ("num", "passthrough", numeric)])
     mask = [True] * len(categorical) + [False] * len(numeric)
-    params = dict(categorical_features=mask, max_iter=max_iter, random_state=seed, early_stopping=False)
+    params = dict(categorical_features=mask, max_iter=max_iter, random_state=seed, early_stopping=early_stopping)
     model = HistGradientBoostingClassifier(**params) if task == "classification" else HistGradientBoostingRegressor(**params)
     return Pipeline([("encode", encode), ("model", model)])
 

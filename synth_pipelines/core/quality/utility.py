@@ -38,13 +38,13 @@ def holdout_predictions(train: pd.DataFrame, holdout: pd.DataFrame, features: li
     x_train, y_train = _xy(train, features, label, task)
     x_test, y_test = _xy(holdout, features, label, task)
     if task == "regression":
-        return y_test, hgb_pipeline(features, task, seed).fit(x_train, y_train).predict(x_test)
+        return y_test, hgb_pipeline(features, task, seed, early_stopping=True).fit(x_train, y_train).predict(x_test)
     classes = sorted(set(y_test))
     if len(classes) < 2:
         return y_test, float("nan")
     if len(set(y_train)) < 2:
         return y_test, 0.5
-    model = hgb_pipeline(features, task, seed).fit(x_train, y_train)
+    model = hgb_pipeline(features, task, seed, early_stopping=True).fit(x_train, y_train)
     learned = list(model.classes_)
     proba = model.predict_proba(x_test)
     return y_test, np.column_stack([proba[:, learned.index(c)] if c in learned else np.zeros(len(x_test))
