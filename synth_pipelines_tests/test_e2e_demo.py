@@ -90,12 +90,14 @@ def test_demo_graph_publishes_a_release_with_manifest(shipped_demo_spec_data, wr
 
 
 def test_failed_qa_check_blocks_publication(demo_spec_data, write_spec, storage_home):
-    demo_spec_data["qa"]["max_label_rate_gap"] = 0.0  # unreachable on purpose: no sample keeps every group's rate
+    # Unreachable on purpose: a fidelity score of 1 needs every similarity exact and a discriminator at
+    # chance. (A threshold of 0 on a sampled estimate is widened to its standard error, so it is no longer a way.)
+    demo_spec_data["qa"].update(min_fidelity=1.0, advisory_checks=["utility"])
     loaded = load_spec(write_spec(demo_spec_data))
 
     outcome = materialize_dataset(loaded, dg.DagsterInstance.ephemeral(), SynthStorage(root=str(storage_home)))
 
     assert not outcome.success and outcome.release is None
-    assert "bias" in outcome.failed_checks
-    assert "label_rate_gap=" in outcome.failed_checks["bias"] and "(max 0)" in outcome.failed_checks["bias"]
+    assert "fidelity" in outcome.failed_checks
+    assert "fidelity_score=" in outcome.failed_checks["fidelity"] and "(min 1)" in outcome.failed_checks["fidelity"]
     assert not (storage_home / "releases").exists()

@@ -72,7 +72,7 @@ def test_release_waits_for_approval_then_publishes_with_it(demo_spec_data, write
 
 
 def test_failed_check_keeps_the_gate_closed_and_a_direct_publish_job_publishes_nothing(demo_spec_data, write_spec, storage_home):
-    demo_spec_data["qa"]["max_label_rate_gap"] = 0.0  # unreachable: no sample keeps every group's rate exactly
+    demo_spec_data["qa"].update(min_fidelity=1.0, advisory_checks=["utility"])  # unreachable: see test_e2e_demo
     loaded = load_spec(write_spec(demo_spec_data))
     storage = SynthStorage(root=str(storage_home))
     defs = build_definitions([loaded], storage)
@@ -82,7 +82,7 @@ def test_failed_check_keeps_the_gate_closed_and_a_direct_publish_job_publishes_n
         tick = gate_tick(defs, instance)
         assert not tick.run_requests
         assert tick.skip_message.startswith(f"{DAY}: blocking QA checks failed: ")
-        assert "bias" in tick.skip_message
+        assert "fidelity" in tick.skip_message
 
         # The publish job started directly (as from the UI or a script, no CLI, no sensor): the
         # published_features asset re-checks the gate itself, fails, and publishes nothing.
@@ -92,6 +92,6 @@ def test_failed_check_keeps_the_gate_closed_and_a_direct_publish_job_publishes_n
         failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
         assert [e.step_key for e in failures] == ["demo_loans__published_features"]
         assert "publication gate closed" in failures[0].event_specific_data.error.message
-        assert "bias" in failures[0].event_specific_data.error.message
+        assert "fidelity" in failures[0].event_specific_data.error.message
         assert not instance.get_latest_materialization_event(dg.AssetKey(["demo_loans", "published_features"]))
     assert not (storage_home / "releases").exists()
