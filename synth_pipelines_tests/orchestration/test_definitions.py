@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import QA_CHECKS
+from synth_pipelines.orchestration.factory import DATASET_TAG, QA_CHECKS
 from synth_pipelines.spec import SpecError, load_spec
 
 STAGES = ["source_snapshot", "training_view", "train_rows", "holdout_rows", "synthesizer", "synthetic_rows",
@@ -50,15 +50,39 @@ def test_qa_checks_are_blocking_and_gate_publication(demo_defs):
     assert dg.AssetKey(["demo_loans", "synthetic_features"]) in publish_parents
 
 
-def test_refresh_job_targets_the_group_with_the_dataset_tag(demo_defs):
-    job = demo_defs.resolve_job_def("demo_loans_refresh")
-    assert job.tags["synth_pipelines/dataset"] == "demo_loans"
+def selected(job) -> set[str]:
+    return {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+
+
+def test_refresh_and_publish_jobs_split_the_group_with_the_dataset_tag(demo_defs):
+    """The refresh job materializes every stage but the release, with the QA checks; publishing is the
+    gate's own job, with only the release. Both carry the dataset tag the run queue limits by."""
+    refresh = demo_defs.resolve_job_def("demo_loans_refresh")
+    publish = demo_defs.resolve_job_def("demo_loans_publish")
+    assert selected(refresh) == {f"demo_loans/{stage}" for stage in STAGES if stage != "published_features"}
+    assert selected(publish) == {"demo_loans/published_features"}
+    assert "demo_loans_qa" in {node.name for node in refresh.graph.node_defs}  # the checks run in the refresh
+    assert "demo_loans_qa" not in {node.name for node in publish.graph.node_defs}
+    snapshots = demo_defs.resolve_asset_graph().get(dg.AssetKey(["demo_loans", "source_snapshot"])).partitions_def
+    for job in (refresh, publish):
+        assert job.tags[DATASET_TAG] == "demo_loans"
+        assert job.partitions_def == snapshots  # one run per snapshot day, in both jobs
 
 
 def test_shipped_code_location_loads(monkeypatch):
+    """synth_pipelines.definitions, as `dagster dev` loads it: the shipped spec's stages, jobs, sensors and
+    schedule, all named after its dataset."""
+    monkeypatch.delenv("SYNTH_PIPELINES_DATASETS", raising=False)
     sys.modules.pop("synth_pipelines.definitions", None)
     module = importlib.import_module("synth_pipelines.definitions")
-    assert module.defs.resolve_job_def("demo_loans_refresh")
+    repo = module.defs.get_repository_def()
+    assert {job.name for job in repo.get_all_jobs() if not job.name.startswith("__")} == {
+        "demo_loans_refresh", "demo_loans_publish"}
+    assert {sensor.name for sensor in repo.sensor_defs} == {"demo_loans_publication_gate", "demo_loans_source_change"}
+    assert {schedule.name for schedule in repo.schedule_defs} == {"demo_loans_refresh_schedule"}
+    keys = {key.to_user_string() for key in module.defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {f"demo_loans/{stage}" for stage in STAGES}
+    assert selected(module.defs.resolve_job_def("demo_loans_publish")) == {"demo_loans/published_features"}
 
 
 def test_invalid_spec_stops_the_code_location_from_loading(tmp_path, demo_spec_data, write_spec, monkeypatch):
