@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from synth_pipelines.core.synthcity_plugins import available_plugins
 from synth_pipelines.paths import project_root
@@ -61,9 +64,25 @@ def test_shipped_demo_spec_loads(storage_home: Path) -> None:
     assert [c.column for c in spec.training_view.leakage_columns] == ["collection_date", "written_off_amount"]
 
 
-def test_demo_spec_data_fixture_loads(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
-    loaded = load_spec(write_spec(demo_spec_data, "demo.yaml"))
-    assert loaded.spec.synthetic.rows == 1500
+def test_demo_spec_data_fixture_is_the_shipped_spec_but_for_source_size_generator_and_advisory(
+        demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    """The fixture most tests run on differs from the shipped spec only where conftest says it does, so
+    what those tests show holds for the shipped spec."""
+    fixture = load_spec(write_spec(demo_spec_data, "demo.yaml")).spec.model_dump()
+    shipped = load_spec(DEMO_SPEC).spec.model_dump()
+    changed = {"source": {"url"}, "synthetic": {"rows", "batch_rows"}, "generator": set(shipped["generator"]),
+               "qa": {"advisory_checks"}}
+    for section, value in shipped.items():
+        drop = changed.get(section, set())
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in drop}
+            assert {k: v for k, v in fixture[section].items() if k not in drop} == value, section
+        else:
+            assert fixture[section] == value, section
+    assert fixture["source"]["url"].startswith("sqlite:///") and fixture["source"]["url"] != shipped["source"]["url"]
+    assert (fixture["synthetic"]["rows"], shipped["synthetic"]["rows"]) == (1500, 5000)
+    assert fixture["generator"]["plugin"] == "bayesian_network" and shipped["generator"]["plugin"] == "cart"
+    assert fixture["qa"]["advisory_checks"] == ["fidelity", "utility"] and shipped["qa"]["advisory_checks"] == []
 
 
 # --- generator ---------------------------------------------------------------------------------
@@ -113,10 +132,22 @@ def test_holdout_fraction_out_of_range(demo_spec_data: dict[str, Any], write_spe
     assert_names(message, path, "training_view.holdout_fraction", fix=f"use a {fix} value")
 
 
-def test_holdout_fraction_in_range_accepted(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+def test_holdout_fraction_in_range_is_the_share_the_split_holds_out(demo_spec_data: dict[str, Any],
+                                                                     write_spec: WriteSpec) -> None:
+    import pandas as pd
+
+    from synth_pipelines.core.training_view import split_holdout
+
+    view = pd.DataFrame({"loan_id": range(200), "amount": range(200), "defaulted": [0, 1] * 100})
+    default = load_spec(write_spec(copy.deepcopy(demo_spec_data), "default.yaml")).spec.training_view
     data = copy.deepcopy(demo_spec_data)
     data["training_view"]["holdout_fraction"] = 0.5
-    assert load_spec(write_spec(data, "ok.yaml")).spec.training_view.holdout_fraction == 0.5
+    half = load_spec(write_spec(data, "ok.yaml")).spec.training_view
+    assert len(split_holdout(view, default, seed=1).holdout) == 40  # the default, 0.2
+    split = split_holdout(view, half, seed=1)
+    assert (len(split.train), len(split.holdout)) == (100, 100)
+    assert split.holdout["defaulted"].mean() == 0.5  # stratified on the label
+    assert set(split.train["loan_id"]).isdisjoint(split.holdout["loan_id"])
 
 
 @pytest.mark.parametrize(("section", "typo"), [("synthetic", "rowz"), ("training_view", "lable"), (None, "versoin")])
@@ -394,7 +425,18 @@ def test_spec_hash_stable_and_free_of_secrets(demo_spec_data: dict[str, Any], wr
 
     assert first.spec.source.url != other_secret.spec.source.url
     assert first.spec_hash == again.spec_hash == other_secret.spec_hash
-    assert len(first.spec_hash) == 64 and int(first.spec_hash, 16) >= 0
+    # The SHA-256 of the spec as written (canonical JSON of the YAML, ${VAR} not interpolated)...
+    written = yaml.safe_load(path.read_text())
+    canonical = json.dumps(written, sort_keys=True, separators=(",", ":"), default=str)
+    assert first.spec_hash == hashlib.sha256(canonical.encode()).hexdigest()
+    # ...so key order and comments do not change it, and naming another variable does.
+    reordered = write_spec(dict(reversed(list(data.items()))), "reordered.yaml")
+    reordered.write_text("# a comment\n" + reordered.read_text())
+    assert load_spec(reordered).spec_hash == first.spec_hash
+    renamed = copy.deepcopy(data)
+    renamed["source"]["url"] = renamed["source"]["url"].replace("SYNTH_TEST_DB_PASSWORD", "SYNTH_TEST_OTHER_PASSWORD")
+    monkeypatch.setenv("SYNTH_TEST_OTHER_PASSWORD", "other-secret")
+    assert load_spec(write_spec(renamed, "renamed.yaml")).spec_hash != first.spec_hash
     assert "s3cret" not in repr(first.raw)
     assert first.raw["source"]["url"].endswith(":${SYNTH_TEST_DB_PASSWORD}@db:5432/bank")
 

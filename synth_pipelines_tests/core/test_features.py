@@ -82,7 +82,12 @@ def _typed_rows(rows_path: Path) -> pa.Table:
 
 
 def test_check_accepts_the_demo_features(demo_features: FeaturesSpec, rows_path: Path) -> None:
-    check_feature_expressions(demo_features, _typed_rows(rows_path))  # no exception
+    typed = _typed_rows(rows_path)
+    assert check_feature_expressions(demo_features, typed) is None  # accepted: no exception
+    # The same features are really checked against those columns: without annual_income the demo's
+    # debt_to_income (calculated column 1) no longer binds.
+    with pytest.raises(FeatureExpressionError, match=r"calculated_columns\[1\]\.expression.*annual_income"):
+        check_feature_expressions(demo_features, typed.drop_columns(["annual_income"]))
 
 
 def test_check_rejects_an_unknown_column(rows_path: Path) -> None:

@@ -145,8 +145,15 @@ def test_privacy_needs_a_single_synthesized_table(demo_spec_data, write_spec):
 def test_privacy_spec_with_one_table_loads(one_table_spec_data, write_spec):
     one_table_spec_data["generator"] = dp(2.0)
     generator = load_spec(write_spec(one_table_spec_data)).spec.generator
-    assert generator.epsilon == 2.0 and generator.epsilon_limit == 100.0
-    assert generator.domain["term"].values == [12, 24, 36] and generator.domain["amount"].maximum == 20000
+    # What loading adds: the budget reaches the plugin under its own name and nothing else does, pure
+    # epsilon-DP (no delta), and every declared column is typed and not nullable unless it says so.
+    assert resolve_plugin_kwargs(generator, train_rows=100, encoded_columns=5, cuda_available=False,
+                                 free_memory_bytes=10**9) == {"epsilon": 2.0}
+    assert generator.delta is None
+    assert set(generator.domain) == set(ROWS_DOMAIN)
+    assert {name: column.nullable for name, column in generator.domain.items()} == dict.fromkeys(ROWS_DOMAIN, False)
+    assert (generator.domain["amount"].minimum, generator.domain["amount"].maximum) == (0.0, 20000.0)
+    assert generator.domain["amount"].values is None and generator.domain["term"].minimum is None
 
 
 @pytest.mark.parametrize("setting", sorted(REFUSED_SETTINGS))

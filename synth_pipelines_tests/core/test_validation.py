@@ -107,9 +107,14 @@ def test_check_generator_false_skips_the_settings_check(load: Callable[[Mutation
 
 
 def test_accepted_generator_settings_pass(load: Callable[[Mutation], LoadedSpec]) -> None:
-    loaded = load(lambda d: d["generator"].update(plugin="tvae", settings={"n_iter": 5, "batch_size": 64,
-                                                                             "device": "cpu"}))
-    validate_against_source(loaded)
+    settings = {"n_iter": 5, "batch_size": 64, "device": "cpu"}
+    loaded = load(lambda d: d["generator"].update(plugin="tvae", settings=settings))
+    check = validate_against_source(loaded)
+    assert check.feature_columns == validate_against_source(load()).feature_columns  # the settings change no column
+    # The settings were checked against tvae's arguments, not skipped: one unknown name among them fails.
+    with pytest.raises(SpecError, match=r"generator\.settings: .*n_iter_typo"):
+        validate_against_source(load(lambda d: d["generator"].update(plugin="tvae",
+                                                                   settings={**settings, "n_iter_typo": 5})))
 
 
 # --- tables and columns ------------------------------------------------------------------------
