@@ -11,21 +11,44 @@ from synth_pipelines.cli import main
 from synth_pipelines.core.publish import publish_local
 
 
+TTL_DAYS = 30
+
+
+def published_manifest(loaded, snapshot_id: str, features) -> dict:
+    """The manifest the publish asset writes (core.manifest.build_manifest: created_at now, expires_at
+    refresh.release_ttl_days later), for a release of three placeholder rows."""
+    from synth_pipelines.core.manifest import build_manifest
+    from synth_pipelines.core.snapshot import Snapshot
+    from synth_pipelines.core.synthesis import Synthesizer
+
+    snapshot = Snapshot(snapshot_id=snapshot_id, path="", source="sqlite:///demo", taken_at="", fingerprint="0" * 64)
+    synthesizer = Synthesizer(plugin="cart", settings={}, seed=7, codecs=[], label="defaulted", train_rows=3,
+                              training_seconds=0.0, model_path="")
+    return build_manifest(loaded, snapshot=snapshot, synthesizer=synthesizer, features_path=features, rows=3,
+                          qa={"passed": True})
+
+
 @pytest.fixture
 def published(tmp_path, demo_spec_data, write_spec, storage_home):
+    """Two releases with the manifests the pipeline writes under release_ttl_days 30: one published
+    31 days ago (its dates moved back together, as time passing does), one published now."""
+    from synth_pipelines.spec import load_spec
+
+    demo_spec_data["refresh"] = {**demo_spec_data.get("refresh", {}), "release_ttl_days": TTL_DAYS}
+    spec_path = write_spec(demo_spec_data)
+    loaded = load_spec(spec_path)
     features = tmp_path / "features.parquet"
     pd.DataFrame({"x": [1, 2, 3]}).to_parquet(features)
     root = storage_home / "releases"
-    now = datetime.now(timezone.utc)
-    for snapshot_id, expires in (("2026-10-01", now - timedelta(days=1)),
-                                 ("2026-11-01", now + timedelta(days=30))):
-        manifest = {"dataset": "demo_loans", "release_name": "features_v1", "rows": 3,
-                    "created_at": now.isoformat(), "expires_at": expires.isoformat(),
-                    "source": {"snapshot_id": snapshot_id}}
+    for snapshot_id, age in (("2026-10-01", timedelta(days=TTL_DAYS + 1)), ("2026-11-01", timedelta(0))):
+        manifest = published_manifest(loaded, snapshot_id, features)
+        created, expires = (datetime.fromisoformat(manifest[k]) for k in ("created_at", "expires_at"))
+        assert expires - created == timedelta(days=TTL_DAYS)  # what build_manifest computed, not this test
+        manifest.update(created_at=(created - age).isoformat(), expires_at=(expires - age).isoformat())
         publish_local(features_path=features, attachments=[], manifest=manifest, root=root, dataset="demo_loans",
                       release_name="features_v1", snapshot_id=snapshot_id, rows=3)
     (root / "demo_loans" / "features_v1" / ".staging-half-written").mkdir()  # never listed
-    return write_spec(demo_spec_data)
+    return spec_path
 
 
 def test_releases_lists_complete_releases_with_latest_and_expired(published):
@@ -35,6 +58,9 @@ def test_releases_lists_complete_releases_with_latest_and_expired(published):
     assert len(lines) == 2
     assert lines[0].startswith("demo_loans/features_v1/snapshot=2026-10-01") and lines[0].endswith("EXPIRED")
     assert lines[1].startswith("demo_loans/features_v1/snapshot=2026-11-01") and lines[1].endswith("latest")
+    # The new release expires release_ttl_days from its publication (a minute ago at most, maybe yesterday).
+    expiry_days = {f"{datetime.now(timezone.utc) + timedelta(days=TTL_DAYS, minutes=-m):%Y-%m-%d}" for m in (0, 1)}
+    assert any(f"expires {day}T" in lines[1] for day in expiry_days), lines[1]
 
     expired = CliRunner().invoke(main, ["releases", "--spec", str(published), "--expired"])
     assert expired.output.strip().splitlines() == [lines[0]]
