@@ -7,10 +7,10 @@ CI (CI=true) and is skipped with the same message elsewhere.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -132,38 +132,38 @@ class MotoServer:
     url: str
     process: subprocess.Popen
 
-    def pause(self) -> None:  # the server stops answering but keeps its state (SIGKILL would lose it)
-        os.kill(self.process.pid, signal.SIGSTOP)
 
-    def resume(self) -> None:
-        os.kill(self.process.pid, signal.SIGCONT)
+MOTO_START_SECONDS = 300  # a generous bound: moto's import alone takes seconds, more on a loaded machine
 
 
 @pytest.fixture(scope="module")
 def moto() -> Iterator[MotoServer]:
-    """A real S3 endpoint: moto's server mode in its own process on loopback, one per module."""
+    """A real S3 endpoint: moto's server mode in its own process on loopback, one per module. Waits until
+    it answers (or exits, or MOTO_START_SECONDS pass: then the test fails with its output)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + MOTO_START_SECONDS
+    while True:
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
+            urllib.request.urlopen(url + "/moto-api/", timeout=30)
             break
         except OSError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail(f"moto server did not start on {url}")
-    server = MotoServer(url, process)
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                log.seek(0)
+                pytest.fail(f"moto server did not start on {url}: {log.read().decode(errors='replace')[-2000:]}")
+            time.sleep(0.1)
     try:
-        yield server
+        yield MotoServer(url, process)
     finally:
-        server.resume()
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=60)
+        log.close()
 
 
 @pytest.fixture

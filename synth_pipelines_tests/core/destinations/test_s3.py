@@ -4,9 +4,12 @@ and a concurrent loser never touches the winner's objects."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +35,6 @@ def s3(moto, aws_env: str) -> Iterator[Any]:
     client = s3_client(endpoint_url=moto.url)
     client.create_bucket(Bucket=BUCKET)
     yield client
-    moto.resume()
     for upload in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
         client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
     for key in objects(client):
@@ -152,27 +154,78 @@ def test_failure_after_the_data_upload_leaves_nothing(s3, moto, big_features, qa
     assert FINAL + "manifest.json" in objects(s3)
 
 
+class CuttableLink:
+    """A TCP relay on loopback in front of the S3 server: the client talks to the server through it until
+    cut(), which drops every open connection and stops listening, so every later request is refused at
+    once. The server goes away for this client at an exact point of the publish, with no timeout to
+    wait for (a loaded machine cannot turn a slow answer into a spurious failure), and keeps its state."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.rsplit("/", 1)[-1].split(":")
+        self._upstream = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # the listener was closed by cut()
+                return
+            server = socket.create_connection(self._upstream)
+            with self._lock:
+                if self._cut:
+                    client.close()
+                    server.close()
+                    return
+                self._open |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            self._listener.close()
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+
+
 @pytest.mark.parametrize(("operation", "nth"), [("UploadPart", 1), ("PutObject", 1)],
                          ids=["while-uploading-the-data", "after-the-data-was-uploaded"])
 def test_server_gone_midway_publishes_nothing_and_a_retry_succeeds(s3, moto, aws_env, big_features, qa_files,
                                                                     operation, nth) -> None:
-    impatient = s3_client(endpoint_url=moto.url, connect_timeout=1, read_timeout=1, max_attempts=1)
+    link = CuttableLink(moto.url)
+    # Patient timeouts and a retry: before the cut nothing may fail, however slowly the server answers.
+    client = s3_client(endpoint_url=link.url, connect_timeout=60, read_timeout=300, max_attempts=2)
     calls = []
 
-    def stop_server(**_: Any) -> None:
+    def cut_the_link(**_: Any) -> None:
         calls.append(operation)
         if len(calls) == nth:
-            moto.pause()
+            link.cut()
 
-    impatient.meta.events.register(f"after-call.s3.{operation}", stop_server)
+    client.meta.events.register(f"after-call.s3.{operation}", cut_the_link)
     with pytest.raises(DestinationError) as excinfo:
-        publish(big_features, qa_files, moto, client=impatient)
-    message = str(excinfo.value)  # names the destination and the cause (a read timeout or a dropped connection)
-    assert f"s3://{BUCKET}/{FINAL}" in message and "failed: " in message and aws_env not in message
-    assert any(cause in message for cause in ("ReadTimeoutError", "ConnectionClosedError", "ConnectTimeoutError"))
+        publish(big_features, qa_files, moto, client=client)
+    message = str(excinfo.value)  # names the destination and the cause (a refused or dropped connection)
+    assert calls and f"s3://{BUCKET}/{FINAL}" in message and "failed: " in message and aws_env not in message
+    assert any(cause in message for cause in ("EndpointConnectionError", "ConnectionClosedError"))
     assert "swept by a later publish" in message  # cleanup could not reach the server
 
-    moto.resume()
     keys = objects(s3)
     assert not [key for key in keys if key.endswith(("manifest.json", "LATEST"))]  # no visible release
     if operation == "PutObject":  # the data went up but without a manifest it is no release

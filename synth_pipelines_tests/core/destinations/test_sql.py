@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -177,46 +178,60 @@ def test_failure_midway_publishes_nothing_and_keeps_the_view(destination, engine
     assert_same_rows(read(engine, RELEASE), good)
 
 
-def _kill_the_load(destination: dict[str, Any], found: list[str], stop: threading.Event) -> Callable[[], None]:
-    """Watch the admin view of sessions and kill the one that is bulk loading, as a crash would; until
-    `stop` (the publish returned), however long a loaded machine takes to start the load."""
-    admin = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+def _kill_the_load_after_its_first_batch(monkeypatch: pytest.MonkeyPatch, destination: dict[str, Any],
+                                         features: Path) -> list[str]:
+    """When the publish asks for the second batch of `features`, its load is under way (PostgreSQL: the
+    COPY is running, waiting for that batch; MariaDB: the first batch is in the staging table): kill the
+    loading session from another connection, as a crash of the server's side would, then let the publish
+    go on. An event of the publish itself, so no watcher races the load however loaded the machine is.
+    Returns the killed sessions' ids."""
+    from synth_pipelines.core.destinations import sql as sql_publish
+
+    killed: list[str] = []
     pg = destination["backend"] == "postgresql"
     find = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND query LIKE 'COPY %%synth_staging_%%'" if pg else
-            "SELECT id FROM information_schema.processlist WHERE db = database() "
-            "AND (info LIKE 'LOAD DATA%%synth_staging_%%' OR info LIKE 'INSERT INTO%%synth_staging_%%')")
+            "AND state = 'active' AND query LIKE 'COPY %%synth_staging_%%'" if pg else
+            # Between two batches the loading session is idle; no other session uses this database.
+            "SELECT id FROM information_schema.processlist WHERE db = database() AND id <> connection_id()")
 
-    def watch() -> None:
-        with admin.connect() as conn:
-            while not stop.is_set():
-                session = conn.exec_driver_sql(find).scalar()
-                if session:
+    def kill_the_load() -> None:
+        admin = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                for session in conn.exec_driver_sql(find).scalars().all():
                     conn.exec_driver_sql(f"SELECT pg_terminate_backend({session})" if pg else f"KILL {session}")
-                    found.append(str(session))
-                    break
-                time.sleep(0.01)
-        admin.dispose()
+                    killed.append(str(session))
+        finally:
+            admin.dispose()
 
-    return watch
+    class ParquetFile(pq.ParquetFile):
+        """pyarrow's ParquetFile, but the load of `features` is interrupted before its second batch."""
+
+        def __init__(self, source: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(source, *args, **kwargs)
+            self._features = Path(source) == features
+
+        def iter_batches(self, *args: Any, **kwargs: Any) -> Iterator[pa.RecordBatch]:
+            loading = self._features and kwargs.get("columns") is None  # the load reads every column
+            for index, batch in enumerate(super().iter_batches(*args, **kwargs)):
+                if loading and index == 1 and not killed:
+                    kill_the_load()
+                yield batch
+
+    monkeypatch.setattr(sql_publish, "pq", SimpleNamespace(**{**vars(pq), "ParquetFile": ParquetFile}))
+    return killed
 
 
 def test_connection_lost_midway_publishes_nothing_and_a_retry_succeeds(destination, engine, make_features,
-                                                                        qa_files) -> None:
+                                                                        qa_files, monkeypatch) -> None:
     first = make_features("first", rows=100)
     publish(destination, first, qa_files, "2026-11-01")
     second = make_features("second", rows=150_000, seed=4)
-    killed: list[str] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=_kill_the_load(destination, killed, stop))
-    watcher.start()
-    try:
+    with monkeypatch.context() as patch:
+        killed = _kill_the_load_after_its_first_batch(patch, destination, second)
         with pytest.raises(DestinationError) as excinfo:
             publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
-    finally:
-        stop.set()
-        watcher.join()
-    assert killed, "the load finished before it could be killed"
+    assert killed, "no loading session was found to kill"
     assert "nothing was published" in str(excinfo.value)
     assert "features_v1_2026_11_02" not in tables(engine)
     assert_same_rows(read(engine, RELEASE), first)
@@ -245,7 +260,7 @@ def test_readers_see_the_old_release_until_the_new_one_is_complete(destination, 
     reader = threading.Thread(target=poll)
     reader.start()
     try:
-        assert polling.wait(timeout=120), "the reader never read"  # reading before the publish starts
+        assert polling.wait(timeout=600), "the reader never read"  # reading before the publish starts
         publish(destination, second, qa_files, "2026-11-02", batch_rows=20_000)
     finally:
         done.set()
