@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +122,25 @@ def test_small_scale_columns_need_a_close_match() -> None:
     assert [s.column for s in find_leakage(rows, "label", "classification")] == ["offered_rate"]
 
 
-def test_a_wide_table_takes_seconds() -> None:
-    # Issue 13: 300 columns x 800 rows took 78 s (156 s on a loaded 2-core machine); now about 4 s there.
+def test_a_wide_table_searches_only_the_columns_a_combination_reproduces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: 300 columns x 800 rows took 78 s (156 s on a loaded 2-core machine) because every column got
+    the sparse (OMP) search; now about 4 s there, because one least-squares fit of all columns picks the few
+    worth it. Asserted on the searches made, not on the clock."""
     rng = np.random.default_rng(3)
     rows = pd.DataFrame({f"x{i}": rng.normal(size=800).round(2) * (i + 1) for i in range(300)})
     rows["total"] = rows.x7 + rows.x11 + rows.x13
     rows["area"] = rows.x3 * rows.x4
     rows["label"] = rng.integers(0, 2, len(rows))
-    started = time.perf_counter()
+    searched = []
+    real_linear_combination = leakage._linear_combination
+
+    def counting_linear_combination(y: np.ndarray, others: pd.DataFrame):  # noqa: ANN202 - the real search, counted
+        searched.append(others.shape[1])
+        return real_linear_combination(y, others)
+
+    monkeypatch.setattr(leakage, "_linear_combination", counting_linear_combination)
     suspects = find_leakage(rows, "label", "classification")
     assert sorted(s.column for s in suspects) == ["area", "total"]
     assert {s.column: s.evidence for s in suspects}["area"] in ("x3 * x4", "x4 * x3")
-    assert time.perf_counter() - started < 30
+    assert sorted({s.column: s.evidence for s in suspects}["total"].split(" + ")) == ["x11", "x13", "x7"]
+    assert 1 <= len(searched) <= 4  # total and its three parts at most, of 302 numeric columns

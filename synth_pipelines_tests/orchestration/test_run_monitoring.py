@@ -27,13 +27,17 @@ from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_ite
 from synth_pipelines.orchestration.run_launcher import MonitoredRunLauncher
 from synth_pipelines.paths import project_root
 
+# The run's op waits for a file nobody writes: it is still running whenever the test looks, however slow
+# the machine (a fixed sleep could end first), until its worker is killed.
 SLOW_JOB = '''
 import time
+from pathlib import Path
 import dagster as dg
 
 @dg.op
 def wait() -> None:
-    time.sleep(120)
+    while not Path(__file__).with_name("never-written").exists():
+        time.sleep(0.2)
 
 @dg.job
 def slow():
@@ -41,6 +45,8 @@ def slow():
 
 defs = dg.Definitions(jobs=[slow])
 '''
+
+HANG_SECONDS = 600
 
 
 def test_both_shipped_instances_enable_run_monitoring_with_a_checking_launcher() -> None:
@@ -76,12 +82,14 @@ def test_a_run_whose_code_server_was_killed_is_marked_failed(tmp_path: Path, mon
     try:
         with dg.DagsterInstance.get() as instance:
             assert isinstance(instance.run_launcher, MonitoredRunLauncher) and instance.run_monitoring_enabled
-            client, deadline = DagsterGrpcClient(host="127.0.0.1", port=port), time.monotonic() + 60
+            # The deadlines below only bound a hang (a generous multiple of a loaded machine's seconds).
+            client, deadline = DagsterGrpcClient(host="127.0.0.1", port=port), time.monotonic() + HANG_SECONDS
             while True:  # the server takes a few seconds to load
                 try:
                     client.ping("")
                     break
                 except DagsterUserCodeUnreachableError:
+                    assert server.poll() is None, "the code server exited"
                     assert time.monotonic() < deadline, "the code server did not start"
                     time.sleep(0.3)
             context = WorkspaceProcessContext(
@@ -92,7 +100,7 @@ def test_a_run_whose_code_server_was_killed_is_marked_failed(tmp_path: Path, mon
             run = create_run_for_test(instance, job_name="slow", remote_job_origin=job.get_remote_origin(),
                                       job_code_origin=job.get_python_origin())
             instance.launch_run(run.run_id, workspace)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + HANG_SECONDS
             while instance.get_run_by_id(run.run_id).status != dg.DagsterRunStatus.STARTED:
                 assert time.monotonic() < deadline, instance.get_run_by_id(run.run_id).status
                 time.sleep(0.2)
@@ -101,7 +109,7 @@ def test_a_run_whose_code_server_was_killed_is_marked_failed(tmp_path: Path, mon
             assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
 
             os.killpg(server.pid, signal.SIGKILL)  # the code server and its run worker, as kill -9 of dagster dev
-            server.wait(10)
+            server.wait(HANG_SECONDS)
             _monitor(instance, context)
             assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
             context.__exit__(None, None, None)
