@@ -1,13 +1,10 @@
 """Snapshot partitions, schedules, backfills of a new feature version, reproducibility, immutability."""
 
 import hashlib
-import json
-import shutil
 from datetime import datetime, timezone
 
 import dagster as dg
 import pytest
-import sqlalchemy as sa
 
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -19,15 +16,6 @@ pytestmark = pytest.mark.slow
 
 def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def own_source(tmp_path, demo_db, demo_spec_data):
-    """A private copy of the demo source that the test may change between snapshots."""
-    path = tmp_path / "own_source.sqlite"
-    shutil.copy(demo_db, path)
-    demo_spec_data["source"]["url"] = f"sqlite:///{path}"
-    return path
 
 
 def run(loaded, storage_home, partition):
@@ -49,36 +37,7 @@ def test_schedule_requests_todays_snapshot_partition(demo_spec_data, write_spec)
     assert request.run_key == "features_v1-2026-11-24"
 
 
-def test_backfill_of_a_new_version_reuses_retained_snapshots(own_source, demo_spec_data, write_spec, storage_home):
-    v1 = load_spec(write_spec(demo_spec_data, "v1.yaml"))
-    for day in ("2026-11-01", "2026-11-02"):
-        assert run(v1, storage_home, day).success
-
-    # The source moves on after the snapshots were taken...
-    engine = sa.create_engine(f"sqlite:///{own_source}")
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE customers SET annual_income = annual_income * 3"))
-    engine.dispose()
-
-    # ...and version 2 (a new calculated feature) is backfilled over the same two snapshots.
-    demo_spec_data["version"] = 2
-    demo_spec_data["features"]["calculated_columns"].append(
-        {"name": "high_rate", "expression": "interest_rate > 0.12"})
-    v2 = load_spec(write_spec(demo_spec_data, "v2.yaml"))
-    for day in ("2026-11-01", "2026-11-02"):
-        outcome = run(v2, storage_home, day)
-        assert outcome.success, outcome.error
-    releases = storage_home / "releases" / "demo_loans"
-    for day in ("2026-11-01", "2026-11-02"):
-        m1 = json.loads((releases / "features_v1" / f"snapshot={day}" / "manifest.json").read_text())
-        m2 = json.loads((releases / "features_v2" / f"snapshot={day}" / "manifest.json").read_text())
-        assert m2["source"]["fingerprint"] == m1["source"]["fingerprint"]  # the retained rows, not today's
-        # v1's run of a past day had no retained snapshot: rebuilt with the spec's source.as_of, and says so.
-        assert m1["source"]["reconstructed"]["as_of"] == day
-        assert m1["source"]["reconstructed"]["filters"] == {"loans": f"application_date <= '{day}'"}
-        assert "high_rate" in m2["schema"] and "high_rate" not in m1["schema"]
-    assert (releases / "features_v2" / "LATEST").read_text().strip() == "snapshot=2026-11-02"
-    assert (releases / "features_v1" / "LATEST").read_text().strip() == "snapshot=2026-11-02"
+# The backfill of a new version over retained snapshots: test_cli_backfill_demo.py, through the CLI.
 
 
 def test_same_snapshot_spec_and_seed_reproduce_the_release(demo_spec_data, write_spec, tmp_path, monkeypatch):
