@@ -84,10 +84,12 @@ def summarize_qa(qa: dict[str, Any]) -> dict[str, Any]:
     copies = _metric(qa, "privacy_exact_copies", "train_copy_share")
     return {
         "tstr": utility["details"]["tstr"], "trtr": utility["details"]["trtr"], "utility_ratio": utility["value"],
+        "utility_ratio_se": utility["details"].get("standard_error"),
         "fidelity": _metric(qa, "fidelity", "fidelity_score")["value"],
         "discriminator_auc": _metric(qa, "fidelity", "discriminator_auc")["value"],
         "dcr_share": dcr["value"], "dcr_share_se": dcr["details"]["standard_error"],
         "exact_copy_share": copies["value"], "holdout_exact_copy_share": copies["details"]["baseline_share"],
+        "exact_copy_share_se": copies["details"].get("standard_error"),
         "mia_auc": _metric(qa, "privacy_membership_inference", "mia_auc")["value"],
         "failed_checks": qa.get("failed", []), "qa_seconds": round(sum(qa.get("seconds", {}).values()), 1),
     }
