@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from synth_pipelines.core.platform_key import keyed_uniforms
-from synth_pipelines.core.synthesis import MISSING, ColumnCodec, _kind_of, as_number
-
+# pandas and the codecs are imported where used: the spec's validators import this module, and
+# every CLI command (`--help` included) loads a spec.
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from synth_pipelines.core.synthesis import ColumnCodec
     from synth_pipelines.core.training_view import Split
     from synth_pipelines.spec import ColumnDomain, GeneratorSpec, TrainingViewSpec
 
@@ -119,6 +119,10 @@ def _bound_number(value: Any, kind: str, column: str) -> float:
         if isinstance(value, (int, float)):
             raise DomainError(f"generator.domain.{column}: '{column}' holds {kind}s, the bound {value} is a number. "
                               f"Fix: write the bounds as dates (2020-01-01) or timestamps")
+        import pandas as pd
+
+        from synth_pipelines.core.synthesis import as_number
+
         return float(as_number(pd.Series([value]), kind).iloc[0])
     if not isinstance(value, (int, float)):
         raise DomainError(f"generator.domain.{column}: '{column}' holds numbers, the bound {value} is not one. "
@@ -127,6 +131,8 @@ def _bound_number(value: Any, kind: str, column: str) -> float:
 
 
 def _declared_dtype(series: pd.Series, nullable: bool) -> str:
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return "boolean"
     if pd.api.types.is_integer_dtype(series) and (nullable or str(series.dtype)[0] == "I"):
@@ -141,6 +147,8 @@ def codecs_from_domain(train: pd.DataFrame, domain: dict[str, ColumnDomain], *, 
     The rows are only checked against it (and only the column types, a schema property, are read).
     `categorical` columns (a classification label, lookup keys) must be declared with `values`,
     `numeric` ones (a regression label) with bounds."""
+    from synth_pipelines.core.synthesis import ColumnCodec, _kind_of
+
     missing = [c for c in train.columns if c not in domain]
     unknown = sorted(set(domain) - set(train.columns))
     if missing or unknown:
@@ -190,6 +198,8 @@ def codecs_from_domain(train: pd.DataFrame, domain: dict[str, ColumnDomain], *, 
 def plugin_domain(codecs: list[ColumnCodec]) -> dict[str, dict[str, Any]]:
     """The declared domain of each column of the encoded frame (synthesis.encode), for the DP plugin:
     `values` (the labels a category column is encoded to) or `bounds` and `integer`."""
+    from synth_pipelines.core.synthesis import MISSING
+
     domain: dict[str, dict[str, Any]] = {}
     for codec in codecs:
         if codec.kind == "category":
@@ -225,6 +235,7 @@ def keyed_split(view: pd.DataFrame, view_spec: TrainingViewSpec, dataset: str) -
     """Train/holdout by an HMAC of each row's entity key: a row is in the holdout when its keyed number
     is below holdout_fraction. Unlike a stratified split, one person's row (its label included) decides
     only where that person goes, and nobody without the platform key knows where anyone went."""
+    from synth_pipelines.core.platform_key import keyed_uniforms
     from synth_pipelines.core.training_view import Split
 
     draws = keyed_uniforms(view[view_spec.entity_key].tolist(), f"{SPLIT_PURPOSE}:{dataset}")
