@@ -27,9 +27,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
-
 LOOKUP_FOLDER = "lookups"
 CRASH_AT_ENV = "SYNTH_PIPELINES_CRASH_AT"
 # The steps of a local publish a fault-injection test may kill the process at (see `crash_point`).
@@ -86,6 +83,8 @@ def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
 
 def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]:
     """Manifest `files` entries of the lookup tables: sha256 and rows, as for the data file."""
+    import pyarrow.parquet as pq  # here, not at the top: `releases` reads this module and starts in under 1 s
+
     return {name: {"sha256": file_sha256(path), "rows": pq.ParquetFile(path).metadata.num_rows, "lookup": True}
             for name, path in lookup_files(lookups).items()}
 
