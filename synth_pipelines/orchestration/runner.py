@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from synth_pipelines.core.assessment import Assessment
-from synth_pipelines.core.preview import preview_spec, work_ratio
+from synth_pipelines.core.preview import preview_limits, preview_spec, work_ratio
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import build_definitions
@@ -91,13 +91,12 @@ def _progress_listener(dataset: str, on_progress: ProgressCallback) -> Callable[
 
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, log_level: str,
-             on_progress: ProgressCallback | None, dataset: str, tags: dict[str, str] | None = None):
+             on_progress: ProgressCallback | None, dataset: str) -> dg.ExecuteInProcessResult:
     run_id = str(uuid.uuid4())
     if on_progress is not None:
         instance.add_event_listener(run_id, _progress_listener(dataset, on_progress))
     return job.execute_in_process(run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                                  instance=instance, raise_on_error=False, partition_key=partition, run_id=run_id,
-                                  tags=tags)
+                                  instance=instance, raise_on_error=False, partition_key=partition, run_id=run_id)
 
 
 def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
@@ -162,6 +161,9 @@ class PreviewOutcome:
     preview_train_rows: int = 0
     preview_training_seconds: float = 0.0
     estimated_full_training_seconds: float = 0.0
+    preview_synthetic_rows: int = 0  # as the preview's QA saw them
+    estimated_full_generation_seconds: float = 0.0
+    limits: list[str] = field(default_factory=list)  # what the preview cannot predict (core.preview.preview_limits)
 
 
 def preview_root(dataset: str) -> Path:
@@ -169,7 +171,8 @@ def preview_root(dataset: str) -> Path:
     return storage_root() / "preview" / dataset
 
 
-def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_level: str = "WARNING") -> PreviewOutcome:
+def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_level: str = "WARNING",
+                    on_progress: ProgressCallback | None = None) -> PreviewOutcome:
     """Run the dataset's own job on a preview spec (core.preview) in a fresh storage root, never publishing.
 
     The source is read once, into the preview's snapshot: the full train rows are assessed from it
@@ -182,6 +185,8 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
     as_of = partition if partition < today_partition(loaded) else None  # as the source_snapshot asset does
     if as_of is not None and spec.source.as_of is None:
         raise SpecError(missing_snapshot_message(loaded, SynthStorage(), partition))  # the real retained ones
+    if on_progress is not None:
+        on_progress("source_snapshot", "reading the source for the preview and the assessment", logging.INFO)
     snapshot = take_snapshot(spec, storage.snapshots(spec.dataset), snapshot_id=partition, as_of=as_of)
     assessment = assess_snapshot(loaded, snapshot)
     if assessment.errors:
@@ -189,7 +194,7 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
     preview = preview_spec(loaded)
     instance = dg.DagsterInstance.ephemeral()  # preview runs stay out of the instance's run history
     outcome = materialize_dataset(preview, instance, storage=storage, log_level=log_level,
-                                  partition_key=partition, publish=False)
+                                  partition_key=partition, publish=False, on_progress=on_progress)
     result = PreviewOutcome(assessment=assessment, outcome=outcome, root=root,
                             step_seconds={s.step_key.removeprefix(f"{spec.dataset}__"): round(s.end_time - s.start_time, 1)
                                           for s in instance.get_run_step_stats(outcome.run_id)
@@ -203,6 +208,19 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
         result.estimated_full_training_seconds = round(
             model["training_seconds"] * assessment.rows / max(model["train_rows"], 1)
             * work_ratio(spec.generator, preview.spec.generator), 1)
+    discriminator_rows = None
     if qa_file.is_file():
-        result.qa_checks = json.loads(qa_file.read_text())["checks"]
+        qa = json.loads(qa_file.read_text())
+        result.qa_checks = qa["checks"]
+        result.preview_synthetic_rows = qa["settings"]["rows"]["synthetic"]
+        discriminator_rows = next((m["details"].get("rows_per_side") for c in qa["checks"] for m in c["metrics"]
+                                   if m["name"] == "discriminator_auc"), None)
+        generation = result.step_seconds.get("synthetic_rows")
+        if generation and result.preview_synthetic_rows:  # batches of the same model: linear in rows
+            result.estimated_full_generation_seconds = round(
+                generation * spec.synthetic.rows / result.preview_synthetic_rows, 1)
+    if result.preview_train_rows and result.preview_synthetic_rows:
+        result.limits = preview_limits(spec, preview.spec, train_rows=result.preview_train_rows,
+                                       synthetic_rows=result.preview_synthetic_rows,
+                                       discriminator_rows=discriminator_rows, full_train_rows=assessment.rows)
     return result
