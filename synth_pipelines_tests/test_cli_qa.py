@@ -5,6 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from synth_pipelines.cli import main
+from synth_pipelines.console import ExitCode
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.training_view import build_training_view, split_holdout
 from synth_pipelines.spec import load_spec
@@ -31,10 +32,11 @@ def test_a_verbatim_copy_of_the_train_rows_is_rejected_with_the_failing_checks(r
     result = CliRunner().invoke(main, ["qa", "--spec", str(spec_path), "--real", str(train), "--holdout",
                                        str(holdout), "--synthetic", str(copied), "--out", str(tmp_path / "report")])
 
-    assert result.exit_code == 1, result.output
-    lines = result.output.splitlines()
-    assert any(line.startswith("FAIL  privacy_exact_copies:") for line in lines)
-    assert any(line.startswith("FAIL  privacy_dcr:") for line in lines)
+    assert result.exit_code == ExitCode.GATE_CLOSED, result.output
+    lines = result.stdout.splitlines()
+    verdicts = {line.split()[0]: line.split()[-1] for line in lines}  # the verdict table: check ... verdict
+    assert verdicts["privacy_exact_copies"] == "FAIL" and verdicts["privacy_dcr"] == "FAIL"
+    assert any(line.startswith("fix privacy_exact_copies: the generator copies real rows") for line in lines)
     assert (tmp_path / "report" / "qa_report.html").is_file()
     assert (tmp_path / "report" / "qa_report.pdf").read_bytes()[:5] == b"%PDF-"
 
@@ -45,4 +47,5 @@ def test_missing_label_is_a_clear_error(real_files, tmp_path):
     split.train.drop(columns=["defaulted"]).to_parquet(unlabelled)
     result = CliRunner().invoke(main, ["qa", "--spec", str(spec_path), "--real", str(unlabelled), "--holdout",
                                        str(holdout), "--synthetic", str(unlabelled)])
-    assert result.exit_code == 2 and "has no label column 'defaulted'" in result.output
+    assert result.exit_code == ExitCode.INVALID_INPUT and "has no label column 'defaulted'" in result.stderr
+    assert "Traceback" not in result.output
