@@ -215,6 +215,8 @@ def _failure_code(outcome: RunOutcome) -> ExitCode:
     """The exit code of a run that published nothing."""
     if outcome.error_class == "ReleaseExistsError":
         return ExitCode.ALREADY_PUBLISHED
+    if outcome.failed_checks:  # the QA step's own error then only says that a blocking check failed
+        return ExitCode.GATE_CLOSED
     if outcome.error:
         return ExitCode.INVALID_INPUT if outcome.error_class in ("SpecError", "DomainError") else ExitCode.INTERNAL_ERROR
     if outcome.awaiting_approval:
@@ -237,6 +239,7 @@ def _report_unpublished(outcome: RunOutcome) -> ExitCode:
 def _run(path: Path, partition: str | None, progress: Progress) -> Outcome:
     from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
 
+    progress("spec", f"checking {path} against its source")
     loaded = _load_valid(path)
     spec = loaded.spec
     partition = _partition_in_range(loaded, partition or spec.refresh.today().isoformat())
@@ -259,7 +262,8 @@ def _run(path: Path, partition: str | None, progress: Progress) -> Outcome:
     if outcome.qa_report:
         click.echo(f"QA report: {outcome.qa_report}")
     code = _report_unpublished(outcome)
-    return Outcome(code, {**data, "gate": outcome.gate, "error": outcome.error})
+    error = None if outcome.failed_checks else outcome.error  # else only Dagster's "a blocking check failed"
+    return Outcome(code, {**data, "gate": outcome.gate, "error": error})
 
 
 def _load_valid(path: Path) -> LoadedSpec:

@@ -36,7 +36,8 @@ def test_a_verbatim_copy_of_the_train_rows_is_rejected_with_the_failing_checks(r
     lines = result.stdout.splitlines()
     verdicts = {line.split()[0]: line.split()[-1] for line in lines}  # the verdict table: check ... verdict
     assert verdicts["privacy_exact_copies"] == "FAIL" and verdicts["privacy_dcr"] == "FAIL"
-    assert any(line.startswith("fix privacy_exact_copies: the generator copies real rows") for line in lines)
+    at = lines.index(next(line for line in lines if line.startswith("FAIL privacy_exact_copies: FAILED: ")))
+    assert lines[at + 1].startswith("  fix: the generator copies real rows")
     assert (tmp_path / "report" / "qa_report.html").is_file()
     assert (tmp_path / "report" / "qa_report.pdf").read_bytes()[:5] == b"%PDF-"
 

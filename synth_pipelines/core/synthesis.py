@@ -252,6 +252,7 @@ class Synthesizer:
 def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],
                       out_dir: Path) -> Synthesizer:
     """Fit the spec's plugin on the encoded train rows; save it with its settings, seed and privacy record."""
+    log.info("%s: loading torch and synthcity", generator.plugin)  # tens of seconds on a first run: say so
     import psutil
     import torch
 

@@ -16,8 +16,8 @@ _MEMORIZES = ("raise generator.settings.min_samples_leaf (cart), train fewer epo
 FIXES: dict[str | tuple[str, str], str] = {
     "great_expectations": "see the failed expectations in the QA report: a calculated or masked column outside "
                           "the real column's domain, or a view column whose type changed, is the usual cause",
-    "fidelity": "the columns named in the summary gave the synthetic rows away: check their type in the view, "
-                "train longer (generator.epochs), or use the default generator cart",
+    "fidelity": "train longer (generator.epochs) or use the default generator cart; columns the summary names as "
+                "giving the synthetic rows away: check their type and format in the view",
     "utility": "the label's link to the other columns was lost: train longer or on more rows, or use cart "
                "(it draws the label last, from the other columns)",
     "privacy_dcr": f"synthetic rows sit on real train rows: {_MEMORIZES}",
@@ -71,7 +71,8 @@ def _number(value: Any) -> str:
 
 
 def verdict_table(rows: list[dict[str, Any]]) -> list[str]:
-    """The rows as an aligned text table, then one "fix" line per check that did not pass."""
+    """The rows as an aligned text table, then for each check that did not pass its summary (every
+    failed metric, and what gave it away) and a "fix" line."""
     cells = [("check", "metric", "value", "threshold", "verdict")]
     for row in rows:
         bound = {"min": ">= ", "max": "<= "}.get(row["bound"])
@@ -79,5 +80,7 @@ def verdict_table(rows: list[dict[str, Any]]) -> list[str]:
         cells.append((row["check"], row["metric"] or "-", _number(row["value"]), threshold, row["verdict"].upper()))
     widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
-    lines += [f"fix {row['check']}: {row['fix']}" for row in rows if row.get("fix")]
+    for row in rows:
+        if row.get("fix"):
+            lines += [f"{row['verdict'].upper()} {row['check']}: {row['summary']}", f"  fix: {row['fix']}"]
     return lines

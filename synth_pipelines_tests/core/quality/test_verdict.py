@@ -26,7 +26,9 @@ def test_rows_name_the_deciding_metric_and_fix() -> None:
     assert table[1].split() == ["fidelity", "discriminator_auc", "0.95", "<=", "0.9", "FAIL"]
     assert table[2].split() == ["privacy_dcr", "dcr_share_holdout_leak", "0.3", ">=", "0.4", "WARN"]
     assert table[3].split() == ["bias", "-", "n/a", "-", "PASS"]
-    assert table[4] == f"fix fidelity: {FIXES['fidelity']}"
+    assert table[4] == f"FAIL fidelity: {checks[0].summary}"
+    assert table[5] == f"  fix: {FIXES['fidelity']}"
+    assert table[6].startswith("WARN privacy_dcr: FAILED: dcr_share_holdout_leak=0.3 (min 0.4)")
 
 
 def test_every_check_has_a_fix() -> None:
