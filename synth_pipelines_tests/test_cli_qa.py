@@ -1,4 +1,7 @@
-"""`synth-pipelines qa` judges a synthetic table made anywhere, with the pipeline's own checks."""
+"""`synth-pipelines qa` judges a synthetic table made anywhere with the pipeline's own checks, given a
+spec or only the label and task."""
+
+import json
 
 import pandas as pd
 import pytest
@@ -49,4 +52,40 @@ def test_missing_label_is_a_clear_error(real_files, tmp_path):
     result = CliRunner().invoke(main, ["qa", "--spec", str(spec_path), "--real", str(unlabelled), "--holdout",
                                        str(holdout), "--synthetic", str(unlabelled)])
     assert result.exit_code == ExitCode.INVALID_INPUT and "has no label column 'defaulted'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_label_and_task_without_a_spec_with_json(real_files, tmp_path):
+    _, train, holdout, split = real_files
+    copied = tmp_path / "copied.parquet"
+    split.train.drop(columns=["loan_id"]).to_parquet(copied)
+    result = CliRunner().invoke(main, ["qa", "--label", "defaulted", "--task", "classification", "--entity-key",
+                                       "loan_id", "--threshold", "max_mia_auc=0.7", "--threshold",
+                                       "protected_columns=[gender]", "--real", str(train), "--holdout",
+                                       str(holdout), "--synthetic", str(copied), "--out", str(tmp_path / "r"),
+                                       "--json"])
+    assert result.exit_code == ExitCode.GATE_CLOSED, result.output
+    document = json.loads(result.stdout)  # pure JSON on stdout; the table went to stderr
+    assert document["status"] == "gate_closed" and not document["passed"]
+    rows = {row["check"]: row for row in document["checks"]}
+    assert rows["privacy_exact_copies"]["verdict"] == "fail" and "fix" in rows["privacy_exact_copies"]
+    assert rows["privacy_membership_inference"]["threshold"] >= 0.7  # the option's threshold (or wider)
+    assert rows["bias"]["metric"] == "max_label_rate_gap"  # protected_columns from the option
+    assert document["report"]["html"].endswith("qa_report.html")
+    assert "privacy_exact_copies" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--label", "defaulted"], "qa needs the label column and the task. Fix: pass --label COLUMN --task"),
+    (["--label", "defaulted", "--task", "classification", "--threshold", "min_fidelity=2"],
+     "--threshold: min_fidelity: Input should be less than or equal to 1"),
+    (["--label", "defaulted", "--task", "classification", "--threshold", "no_such=1"], "no_such: Extra inputs"),
+    (["--label", "defaulted", "--task", "classification", "--threshold", "min_fidelity"], "write NAME=VALUE"),
+])
+def test_bad_qa_options_are_one_line_errors(real_files, args, message):
+    _, train, holdout, _ = real_files
+    result = CliRunner().invoke(main, ["qa", *args, "--real", str(train), "--holdout", str(holdout),
+                                       "--synthetic", str(train)])
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.output
