@@ -17,7 +17,7 @@ import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
 from synth_pipelines.core.sql import SpecSqlError, run_query
-from synth_pipelines.spec import TrainingViewSpec
+from synth_pipelines.spec import GeneratorSpec, TrainingViewSpec
 
 
 class TrainingViewError(ValueError):
@@ -112,6 +112,29 @@ class Split:
     holdout: pd.DataFrame
 
 
+def split_view(view: pd.DataFrame, view_spec: TrainingViewSpec, generator: GeneratorSpec, dataset: str) -> Split:
+    """The one train/holdout split that validate, preview and run all use: holdout_sql's rows when the
+    view has them; under differential privacy a split keyed on the entity key (one person's row decides
+    only that person's side); else the seeded split. Both sides must hold rows."""
+    if generator.differentially_private and HOLDOUT_MARKER not in view.columns:
+        from synth_pipelines.core.differential_privacy import keyed_split  # it imports this module
+
+        split = keyed_split(view, view_spec, dataset)
+    else:
+        split = split_holdout(view, view_spec, seed=generator.seed)
+    if split.train.empty or split.holdout.empty:
+        raise _too_few_rows(view, view_spec)
+    return split
+
+
+def _too_few_rows(view: pd.DataFrame, view_spec: TrainingViewSpec) -> TrainingViewError:
+    return TrainingViewError(
+        "training_view.sql", f"returns {len(view)} rows, too few to split into train rows and a holdout "
+        f"(holdout_fraction {view_spec.holdout_fraction})",
+        "select more rows (a few hundred at least); if the source tables are empty, point source.url at the "
+        "database that holds the data")
+
+
 def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) -> Split:
     """The holdout_sql rows when the view has them, else a seeded holdout split, stratified on the
     label for classification when every class can be."""
@@ -121,11 +144,7 @@ def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) ->
         return Split(train=rows[~marked].reset_index(drop=True), holdout=rows[marked].reset_index(drop=True))
     holdout_rows = math.ceil(len(view) * view_spec.holdout_fraction)
     if len(view) - holdout_rows < 1 or holdout_rows < 1:
-        raise TrainingViewError(
-            "training_view.sql", f"returns {len(view)} rows, too few to split into train rows and a holdout "
-            f"(holdout_fraction {view_spec.holdout_fraction})",
-            "select more rows (a few hundred at least); if the source tables are empty, point source.url at the "
-            "database that holds the data")
+        raise _too_few_rows(view, view_spec)
     stratify = None
     if view_spec.task == "classification":
         counts = view[view_spec.label].value_counts()

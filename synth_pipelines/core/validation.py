@@ -23,7 +23,7 @@ from synth_pipelines.core.snapshot import Snapshot, SnapshotError, selected_colu
 from synth_pipelines.core.source import arrow_type, read_only_connection, reflect_table, table_names
 from synth_pipelines.core.synthcity_plugins import mistyped_settings, unsupported_settings
 from synth_pipelines.core.training_view import (TrainingViewError, build_training_view, check_view_columns,
-                                                run_view_sql, split_holdout)
+                                                run_view_sql, split_view)
 from synth_pipelines.spec import LoadedSpec, masked_url
 
 
@@ -181,7 +181,7 @@ def assess_snapshot(loaded: LoadedSpec, snapshot: Snapshot) -> Assessment:
     try:
         view = build_training_view(spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
         view = drop_replaced_columns(view, spec.features)  # as the training_view asset does
-        train = split_holdout(view, spec.training_view, seed=spec.generator.seed).train
+        train = split_view(view, spec.training_view, spec.generator, spec.dataset).train
     except TrainingViewError as exc:
         raise loaded.error(exc.field, exc.problem, exc.fix) from None
     _check_rebalance_values(loaded, train)

@@ -39,11 +39,11 @@ from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.snapshot import Snapshot, SnapshotError, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
-from synth_pipelines.core.differential_privacy import keyed_split, published_privacy
+from synth_pipelines.core.differential_privacy import published_privacy
 from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
-from synth_pipelines.core.training_view import (HOLDOUT_MARKER, TrainingViewError, build_training_view,
-                                                decimals_as_floats, split_holdout, view_decimal_columns)
+from synth_pipelines.core.training_view import (TrainingViewError, build_training_view,
+                                                decimals_as_floats, split_view, view_decimal_columns)
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
 from synth_pipelines.spec import LoadedSpec
@@ -196,11 +196,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         rows = view.read()
         try:
-            if spec.generator.differentially_private and HOLDOUT_MARKER not in rows.columns:
-                # DP: by a keyed hash of the entity key, so one person's row decides only that person's side.
-                split = keyed_split(rows, view_spec, name)
-            else:
-                split = split_holdout(rows, view_spec, seed=spec.generator.seed)
+            split = split_view(rows, view_spec, spec.generator, name)
         except TrainingViewError as exc:
             raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
         assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
