@@ -72,11 +72,8 @@ def release_folder(root: Path, dataset: str, release_name: str, snapshot_id: str
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
