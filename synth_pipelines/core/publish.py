@@ -29,6 +29,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from synth_pipelines.core.files import fsync_folder, write_atomically, write_durably
+
 
 LOOKUP_FOLDER = "lookups"
 CRASH_AT_ENV = "SYNTH_PIPELINES_CRASH_AT"
@@ -118,9 +120,9 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
         manifest = {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
                     "files": {"data/part-00000.parquet": {"sha256": file_sha256(data_path), "rows": rows},
                               **lookup_entries(lookups)}}
-        _write(staging / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+        write_durably(staging / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
         for folder in (staging / "data", staging / LOOKUP_FOLDER, staging):
-            _fsync_folder(folder)
+            fsync_folder(folder)
         crash_point("local.manifest_written")
         try:
             # Fails when another run published the same release meanwhile: rename never replaces
@@ -128,7 +130,7 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
             os.rename(staging, final)
         except OSError as exc:
             raise ReleaseExistsError(f"release {final} appeared while publishing; nothing was changed") from exc
-        _fsync_folder(final.parent)
+        fsync_folder(final.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -143,23 +145,6 @@ def _copy(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
     with target.open("rb+") as handle:
         os.fsync(handle.fileno())
-
-
-def _write(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    if not folder.is_dir():
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def sweep_staging(version_folder: Path, *, older_than: timedelta) -> list[Path]:
@@ -194,7 +179,4 @@ def point_latest(version_folder: Path) -> None:
         newest = newest_snapshot(version_folder)
         if newest is None or (latest.is_file() and latest.read_text().strip() == newest):
             return
-        tmp = version_folder / f".LATEST.{uuid.uuid4().hex[:8]}"
-        _write(tmp, (newest + "\n").encode())
-        os.replace(tmp, latest)
-        _fsync_folder(version_folder)
+        write_atomically(latest, (newest + "\n").encode())
