@@ -36,6 +36,7 @@ class SourceCheck:
 
 def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) -> SourceCheck:
     spec = loaded.spec
+    loaded.check_start_date()
     empty_tables: dict[str, pa.Table] = {}
     row_counts: dict[str, int] = {}
     try:

@@ -432,7 +432,10 @@ def snapshot_partitions(loaded: LoadedSpec) -> dg.DailyPartitionsDefinition:
 
 
 def today_partition(loaded: LoadedSpec) -> str:
-    return snapshot_partitions(loaded).get_last_partition_key()
+    today = snapshot_partitions(loaded).get_last_partition_key()
+    if today is None:
+        loaded.check_start_date()  # raises: the first partition is still to come
+    return today
 
 
 def refresh_schedule(loaded: LoadedSpec, job) -> dg.ScheduleDefinition:
