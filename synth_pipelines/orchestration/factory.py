@@ -46,7 +46,7 @@ from synth_pipelines.core.training_view import (TrainingViewError, build_trainin
                                                 decimals_as_floats, split_view, view_decimal_columns)
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
-from synth_pipelines.spec import LoadedSpec
+from synth_pipelines.spec import LoadedSpec, SpecError
 
 DATASET_TAG = "synth_pipelines/dataset"
 # Partitioned asset checks are "preview" in Dagster 1.13; we rely on them knowingly (one QA run per snapshot).
@@ -137,10 +137,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             snapshot = load_snapshot(retained)
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
-            # A past day whose snapshot was not retained: today's source is not that day's source.
-            as_of = snapshot_id if snapshot_id < today_partition(loaded) else None
-            if as_of is not None and spec.source.as_of is None:
-                raise dg.Failure(description=missing_snapshot_message(loaded, storage, snapshot_id))
+            try:
+                as_of = snapshot_as_of(loaded, storage, snapshot_id)
+            except SpecError as exc:
+                raise dg.Failure(description=str(exc)) from None
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
             try:
                 snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id, as_of=as_of)
@@ -389,6 +389,17 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:
     folder = storage.snapshots(dataset)
     return sorted(p.name for p in folder.glob("*") if (p / "snapshot.json").is_file()) if folder.is_dir() else []
+
+
+def snapshot_as_of(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str | None:
+    """The date to read the source as of for a snapshot not yet taken (None: today's, read as it is now).
+    A past day is refused unless source.as_of says how to read it: today's source is not that day's
+    source. `storage` is where the retained snapshots the refusal lists live."""
+    if snapshot_id >= today_partition(loaded):
+        return None
+    if loaded.spec.source.as_of is None:
+        raise SpecError(missing_snapshot_message(loaded, storage, snapshot_id))
+    return snapshot_id
 
 
 def missing_snapshot_message(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str:
