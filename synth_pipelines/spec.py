@@ -265,15 +265,6 @@ class GeneratorSpec(_Strict):
             raise _FieldProblem(problem.problem, problem.fix, problem.field) from None
         return self
 
-    @model_validator(mode="after")
-    def _privacy_declarations(self) -> GeneratorSpec:
-        from synth_pipelines.core.differential_privacy import check_dp_generator
-
-        problem = check_dp_generator(self)
-        if problem is not None:
-            raise _FieldProblem(problem.problem, problem.fix, problem.field)
-        return self
-
     @property
     def differentially_private(self) -> bool:
         from synth_pipelines.core.generator_settings import DP_ARGUMENTS
