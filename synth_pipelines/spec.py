@@ -34,6 +34,15 @@ class SpecError(ValueError):
     """A spec problem, already phrased for the user: file, field, what is wrong, how to fix it."""
 
 
+class FieldError(ValueError):
+    """A problem a stage found with one spec field, before the spec file is known; LoadedSpec.error_from
+    turns it into a SpecError naming the file."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}; {fix}")
+        self.field, self.problem, self.fix = field, problem, fix
+
+
 class _FieldProblem(ValueError):
     """Raised by the validators below; `field` is relative to the model being validated."""
 
@@ -733,6 +742,9 @@ class LoadedSpec(BaseModel):
 
     def error(self, field: str, problem: str, fix: str) -> SpecError:
         return spec_error(self.path, field, problem, fix)
+
+    def error_from(self, problem: FieldError) -> SpecError:
+        return self.error(problem.field, problem.problem, problem.fix)
 
     def check_start_date(self) -> None:
         """A start_date after today leaves no snapshot partition to run. Checked by validate and run, not

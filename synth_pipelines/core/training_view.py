@@ -16,25 +16,18 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
-from synth_pipelines.core.sql import SpecSqlError, run_query
-from synth_pipelines.spec import GeneratorSpec, TrainingViewSpec
+from synth_pipelines.core.sql import run_query
+from synth_pipelines.spec import FieldError, GeneratorSpec, TrainingViewSpec
 
 
-class TrainingViewError(ValueError):
+class TrainingViewError(FieldError):
     """A problem with the view's result; `field` is the spec field to correct."""
-
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        super().__init__(f"{field}: {problem}; {fix}")
-        self.field, self.problem, self.fix = field, problem, fix
 
 
 def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table], field: str = "training_view.sql") -> pa.Table:
     """Run the view SQL, sandboxed (core/sql.py), with each snapshot table registered under its source
-    name; a refused statement raises TrainingViewError naming `field`."""
-    try:
-        return run_query(sql, tables, field)
-    except SpecSqlError as exc:
-        raise TrainingViewError(exc.field, exc.problem, exc.fix) from None
+    name; SQL that is refused or does not run raises core.sql.SpecSqlError naming `field`."""
+    return run_query(sql, tables, field)
 
 
 # Marks the rows of `training_view.holdout_sql` inside the stored view; split_holdout removes it.

@@ -37,16 +37,15 @@ from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
-from synth_pipelines.core.snapshot import Snapshot, SnapshotError, load_snapshot, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
 from synth_pipelines.core.differential_privacy import published_privacy
 from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
-from synth_pipelines.core.training_view import (TrainingViewError, build_training_view,
-                                                decimals_as_floats, split_view, view_decimal_columns)
+from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view, view_decimal_columns
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
-from synth_pipelines.spec import LoadedSpec, SpecError
+from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
 DATASET_TAG = "synth_pipelines/dataset"
 # Partitioned asset checks are "preview" in Dagster 1.13; we rely on them knowingly (one QA run per snapshot).
@@ -144,8 +143,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
             try:
                 snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id, as_of=as_of)
-            except SnapshotError as exc:
-                raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
+            except FieldError as exc:
+                raise dg.Failure(description=str(loaded.error_from(exc))) from None
             context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
         return dg.Output(snapshot, metadata={
             "snapshot_id": snapshot.snapshot_id,
@@ -169,8 +168,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         started = time.perf_counter()
         try:
             view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
-        except TrainingViewError as exc:
-            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
+        except FieldError as exc:
+            raise dg.Failure(description=str(loaded.error_from(exc))) from None
         try:
             view = drop_replaced_columns(view, spec.features)  # masked in the output, never trained on
         except FeatureExpressionError as exc:
@@ -197,8 +196,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         rows = view.read()
         try:
             split = split_view(rows, view_spec, spec.generator, name)
-        except TrainingViewError as exc:
-            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
+        except FieldError as exc:
+            raise dg.Failure(description=str(loaded.error_from(exc))) from None
         assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
         for finding in assessment.warnings:
             context.log.warning(f"assessment: {finding.text()}")
@@ -349,7 +348,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         manifest = build_manifest(loaded, snapshot=snapshot, synthesizer=model.synthesizer,
                                   features_path=Path(features.path), rows=features.rows, qa=qa,
                                   rebalance=json.loads(rebalanced.read_text()) if rebalanced.is_file() else None,
-                                  privacy_ledger=privacy["ledger"] if privacy else None)
+                                  privacy=privacy)
         manifest["approvals"] = [asdict(approval)] if approval else []
         manifest["gate"] = decision.reason
         common = {"features_path": Path(features.path), "manifest": manifest, "dataset": name,
