@@ -49,6 +49,7 @@ def _load(path: Path) -> LoadedSpec:
 
 def _partition_in_range(loaded: LoadedSpec, partition: str, option: str = "--snapshot") -> str:
     """`partition` when it is one of the spec's snapshot partitions (refresh.start_date to today)."""
+    loaded.check_start_date()  # a start date to come leaves no partition at all: that is the spec's error
     refresh = loaded.spec.refresh
     first, today = refresh.start_date.isoformat(), refresh.today().isoformat()
     where = f"Fix: use a date from {first} to {today}"

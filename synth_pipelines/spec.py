@@ -37,6 +37,15 @@ class SpecError(ValueError):
     """A spec problem, already phrased for the user: file, field, what is wrong, how to fix it."""
 
 
+class FieldError(ValueError):
+    """A problem a stage found with one spec field, before the spec file is known; LoadedSpec.error_from
+    turns it into a SpecError naming the file."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}; {fix}")
+        self.field, self.problem, self.fix = field, problem, fix
+
+
 class _FieldProblem(ValueError):
     """Raised by the validators below; `field` is relative to the model being validated."""
 
@@ -266,15 +275,6 @@ class GeneratorSpec(_Strict):
             check_settings(self)
         except SettingProblem as problem:
             raise _FieldProblem(problem.problem, problem.fix, problem.field) from None
-        return self
-
-    @model_validator(mode="after")
-    def _privacy_declarations(self) -> GeneratorSpec:
-        from synth_pipelines.core.differential_privacy import check_dp_generator
-
-        problem = check_dp_generator(self)
-        if problem is not None:
-            raise _FieldProblem(problem.problem, problem.fix, problem.field)
         return self
 
     @property
@@ -657,14 +657,6 @@ class RefreshSpec(_Strict):
         """Today in the spec's time zone: the last snapshot partition (Dagster's daily partitions end there)."""
         return datetime.now(ZoneInfo(self.timezone)).date()
 
-    @model_validator(mode="after")
-    def _start_date_not_in_future(self) -> RefreshSpec:
-        today = self.today()
-        if self.start_date > today:
-            raise _FieldProblem(f"{self.start_date} is in the future (today is {today} in {self.timezone}), so there "
-                                "is no snapshot partition to run", f"use a date on or before {today}", "start_date")
-        return self
-
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, cron: str) -> str:
@@ -769,6 +761,20 @@ class LoadedSpec(BaseModel):
 
     def error(self, field: str, problem: str, fix: str) -> SpecError:
         return spec_error(self.path, field, problem, fix)
+
+    def error_from(self, problem: FieldError) -> SpecError:
+        return self.error(problem.field, problem.problem, problem.fix)
+
+    def check_start_date(self) -> None:
+        """A start_date after today leaves no snapshot partition to run. Checked by validate and run, not
+        when the spec loads: a spec whose dataset starts next month must not stop the code location
+        (every other dataset in it) from loading until then."""
+        refresh = self.spec.refresh
+        today = refresh.today()
+        if refresh.start_date > today:
+            raise self.error("refresh.start_date", f"{refresh.start_date} is in the future (today is {today} in "
+                             f"{refresh.timezone}), so there is no snapshot partition to run",
+                             f"use a date on or before {today}")
 
 
 def spec_error(path: Path | str, field: str, problem: str, fix: str) -> SpecError:

@@ -19,7 +19,7 @@ under these assumptions (also in `privacy_record`, the README and docs/synthcity
   byte for byte from its seed (`reproducible_from_seed: false` in the manifest);
 - releases compose: every release of a dataset spends its epsilon from the dataset's budget
   (`generator.epsilon_limit`, core/privacy_ledger.py).
-Settings that make synthcity read the real rows outside the mechanism are refused (`REFUSED_SETTINGS`).
+Settings that make synthcity read the real rows outside the mechanism are refused (`generator_settings.REFUSED_SETTINGS`).
 What a DP release still publishes about the real rows beyond epsilon is listed in `DISCLOSURE`.
 """
 
@@ -27,24 +27,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# pandas and the codecs are imported where used: the spec's validators import this module, and
-# every CLI command (`--help` included) loads a spec.
+import pandas as pd
+
+from synth_pipelines.core.platform_key import keyed_uniforms
+from synth_pipelines.core.synthesis import MISSING, ColumnCodec, _kind_of, as_number
+
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from synth_pipelines.core.synthesis import ColumnCodec
     from synth_pipelines.core.training_view import Split
-    from synth_pipelines.spec import ColumnDomain, GeneratorSpec, TrainingViewSpec
+    from synth_pipelines.spec import ColumnDomain, TrainingViewSpec
 
-# Plugin settings that touch the real rows outside the DP mechanism, refused under differential privacy.
-REFUSED_SETTINGS = {
-    "compress_dataset": "synthcity then trains XGBoost models on the real rows outside the mechanism and uses "
-                        "them when generating",
-    "strict": "synthcity then filters generated rows against ranges and value counts read from the real rows "
-              "and drops duplicates",
-    "mi_thresh": "it tests the exact mutual information of the real rows, a decision no budget pays for",
-    "domain": "the domain comes from generator.domain in the spec, validated there",
-}
 # Statistics of the real rows that a DP release publishes and epsilon does not cover.
 DISCLOSURE = (
     "the number of train rows and of source rows (assumed public: replace-one neighbours)",
@@ -61,40 +52,6 @@ SPLIT_PURPOSE = "dp-train-holdout-split"
 
 class DomainError(ValueError):
     """The declared domain does not fit the view; the message names the field and the fix."""
-
-
-class _Problem:
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        self.field, self.problem, self.fix = field, problem, fix
-
-
-def check_dp_generator(generator: GeneratorSpec) -> _Problem | None:
-    """A problem with the privacy declarations of a generator spec, or None."""
-    dp = generator.differentially_private
-    if not dp:
-        for field in ("epsilon_limit", "domain"):
-            if getattr(generator, field):
-                return _Problem(field, f"only a differentially private generator takes `{field}` (plugin "
-                                       f"'{generator.plugin}' is not)", f"remove it, or use plugin privbayes")
-        return None
-    if generator.epsilon is None:
-        return None  # check_settings already says that epsilon is needed
-    for name in sorted(set(generator.settings) & set(REFUSED_SETTINGS)):
-        return _Problem(f"settings.{name}", f"refused under differential privacy: {REFUSED_SETTINGS[name]}",
-                        f"remove settings.{name}")
-    if generator.epsilon_limit is None:
-        return _Problem("epsilon_limit", "a differentially private dataset needs a total budget for all its "
-                                         "releases (their epsilons add up)",
-                        f"set generator.epsilon_limit, e.g. {10 * generator.epsilon:g} for ten releases")
-    if generator.epsilon > generator.epsilon_limit:
-        return _Problem("epsilon", f"{generator.epsilon:g} is more than generator.epsilon_limit "
-                                   f"{generator.epsilon_limit:g}", "lower epsilon or raise the limit")
-    if not generator.domain:
-        return _Problem("domain", "a differentially private generator needs the domain of every synthesized "
-                                  "column declared (the domain is public and must not be read from the rows)",
-                        "add generator.domain with, per column, `values: [...]` or `minimum`/`maximum`, and "
-                        "`nullable: true` where it may be missing")
-    return None
 
 
 def domain_problem(spec: Any, view_columns: list[str]) -> tuple[str, str, str] | None:
@@ -119,10 +76,6 @@ def _bound_number(value: Any, kind: str, column: str) -> float:
         if isinstance(value, (int, float)):
             raise DomainError(f"generator.domain.{column}: '{column}' holds {kind}s, the bound {value} is a number. "
                               f"Fix: write the bounds as dates (2020-01-01) or timestamps")
-        import pandas as pd
-
-        from synth_pipelines.core.synthesis import as_number
-
         return float(as_number(pd.Series([value]), kind).iloc[0])
     if not isinstance(value, (int, float)):
         raise DomainError(f"generator.domain.{column}: '{column}' holds numbers, the bound {value} is not one. "
@@ -131,8 +84,6 @@ def _bound_number(value: Any, kind: str, column: str) -> float:
 
 
 def _declared_dtype(series: pd.Series, nullable: bool) -> str:
-    import pandas as pd
-
     if pd.api.types.is_bool_dtype(series):
         return "boolean"
     if pd.api.types.is_integer_dtype(series) and (nullable or str(series.dtype)[0] == "I"):
@@ -147,8 +98,6 @@ def codecs_from_domain(train: pd.DataFrame, domain: dict[str, ColumnDomain], *, 
     The rows are only checked against it (and only the column types, a schema property, are read).
     `categorical` columns (a classification label, lookup keys) must be declared with `values`,
     `numeric` ones (a regression label) with bounds."""
-    from synth_pipelines.core.synthesis import ColumnCodec, _kind_of
-
     missing = [c for c in train.columns if c not in domain]
     unknown = sorted(set(domain) - set(train.columns))
     if missing or unknown:
@@ -198,8 +147,6 @@ def codecs_from_domain(train: pd.DataFrame, domain: dict[str, ColumnDomain], *, 
 def plugin_domain(codecs: list[ColumnCodec]) -> dict[str, dict[str, Any]]:
     """The declared domain of each column of the encoded frame (synthesis.encode), for the DP plugin:
     `values` (the labels a category column is encoded to) or `bounds` and `integer`."""
-    from synth_pipelines.core.synthesis import MISSING
-
     domain: dict[str, dict[str, Any]] = {}
     for codec in codecs:
         if codec.kind == "category":
@@ -235,7 +182,6 @@ def keyed_split(view: pd.DataFrame, view_spec: TrainingViewSpec, dataset: str) -
     """Train/holdout by an HMAC of each row's entity key: a row is in the holdout when its keyed number
     is below holdout_fraction. Unlike a stratified split, one person's row (its label included) decides
     only where that person goes, and nobody without the platform key knows where anyone went."""
-    from synth_pipelines.core.platform_key import keyed_uniforms
     from synth_pipelines.core.training_view import Split
 
     draws = keyed_uniforms(view[view_spec.entity_key].tolist(), f"{SPLIT_PURPOSE}:{dataset}")

@@ -9,12 +9,11 @@ gate sensor and by the headless CLI run.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from synth_pipelines.core.files import write_atomically
 from synth_pipelines.core.publish import file_sha256
 
 
@@ -45,9 +44,7 @@ def record_approval(path: Path, features_path: Path, approver: str, comment: str
     approval = Approval(approver=approver.strip(), approved_at=datetime.now(timezone.utc).isoformat(),
                         features_sha256=file_sha256(features_path), comment=comment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(asdict(approval), indent=2))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(asdict(approval), indent=2).encode())
     return approval
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from synth_pipelines.core.sql import SpecSqlError, single_select
+from synth_pipelines.core.sql import single_select
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.synthcity_plugins import plugin_arguments, plugin_defaults
-from synth_pipelines.spec import GeneratorSpec, LoadedSpec
+from synth_pipelines.spec import FieldError, GeneratorSpec, LoadedSpec
 
 PREVIEW_TRAIN_ROWS = 2_000
 PREVIEW_SYNTHETIC_ROWS = 500
@@ -57,8 +57,8 @@ def preview_spec(loaded: LoadedSpec, train_rows: int = PREVIEW_TRAIN_ROWS,
     view_rows = math.ceil(train_rows / (1 - view.holdout_fraction))
     try:  # the one statement the sandbox accepts, so the sample wraps exactly that query
         sql = single_select(view.sql, "training_view.sql")
-    except SpecSqlError as exc:
-        raise loaded.error(exc.field, exc.problem, exc.fix) from None
+    except FieldError as exc:
+        raise loaded.error_from(exc) from None
     sampled = (f"SELECT * FROM (\n{sql}\n) AS preview_view "
                f"USING SAMPLE reservoir({view_rows} ROWS) REPEATABLE ({spec.generator.seed})")
     rows = min(synthetic_rows, spec.synthetic.rows)

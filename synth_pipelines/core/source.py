@@ -27,8 +27,9 @@ _READ_ONLY_STATEMENTS = {
 }
 
 
-def read_only_engine(url: str) -> Engine:
-    """An engine whose connections the database itself refuses to write through."""
+def read_only_engine(url: str, connect_timeout: int | None = None) -> Engine:
+    """An engine whose connections the database itself refuses to write through. `connect_timeout`
+    (seconds; PostgreSQL and MySQL/MariaDB drivers): give up connecting after it."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _READ_ONLY_STATEMENTS:
@@ -39,7 +40,8 @@ def read_only_engine(url: str) -> Engine:
     if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
         # Open the file read-only as well: no journal, no accidental creation of a missing file.
         parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={**parsed.query, "uri": "true"})
-    engine = sa.create_engine(parsed, pool_pre_ping=True)
+    connect_args = {"connect_timeout": connect_timeout} if connect_timeout and backend != "sqlite" else {}
+    engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _set_read_only(dbapi_connection, _record):  # noqa: ANN001
@@ -56,8 +58,8 @@ def read_only_engine(url: str) -> Engine:
 
 
 @contextmanager
-def read_only_connection(url: str) -> Iterator[Connection]:
-    engine = read_only_engine(url)
+def read_only_connection(url: str, connect_timeout: int | None = None) -> Iterator[Connection]:
+    engine = read_only_engine(url, connect_timeout)
     try:
         with engine.connect() as conn:
             yield conn

@@ -20,10 +20,10 @@ from synth_pipelines.core.preview import preview_limits, preview_spec, work_rati
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import missing_snapshot_message, release_gate, today_partition
+from synth_pipelines.orchestration.factory import release_gate, snapshot_as_of, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.paths import storage_root
-from synth_pipelines.spec import LoadedSpec, SpecError
+from synth_pipelines.spec import LoadedSpec
 
 
 # (stage, message, logging level): a stage starting (message None) or a line it logged.
@@ -182,9 +182,7 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
     shutil.rmtree(root, ignore_errors=True)  # each preview starts clean; it never reuses an older one
     storage = SynthStorage(root=str(root))
     partition = partition_key or today_partition(loaded)
-    as_of = partition if partition < today_partition(loaded) else None  # as the source_snapshot asset does
-    if as_of is not None and spec.source.as_of is None:
-        raise SpecError(missing_snapshot_message(loaded, SynthStorage(), partition))  # the real retained ones
+    as_of = snapshot_as_of(loaded, SynthStorage(), partition)  # the real storage's retained snapshots
     if on_progress is not None:
         on_progress("source_snapshot", "reading the source for the preview and the assessment", logging.INFO)
     snapshot = take_snapshot(spec, storage.snapshots(spec.dataset), snapshot_id=partition, as_of=as_of)

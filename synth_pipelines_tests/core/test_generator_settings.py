@@ -16,6 +16,7 @@ from synthcity.utils.serialization import load_from_file
 
 from synth_pipelines.core.generator_settings import (
     DP_ARGUMENTS,
+    REFUSED_SETTINGS,
     SettingProblem,
     auto_batch_size,
     controlled_arguments,
@@ -24,7 +25,7 @@ from synth_pipelines.core.generator_settings import (
 from synth_pipelines.core.quality.report import write_html
 from synth_pipelines.core.quality.results import QualityReport
 from synth_pipelines.core.synthcity_plugins import available_plugins, plugin_arguments
-from synth_pipelines.core.differential_privacy import REFUSED_SETTINGS, DomainError, privacy_record
+from synth_pipelines.core.differential_privacy import DomainError, privacy_record
 from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
 from synth_pipelines.spec import GeneratorSpec, SpecError, load_spec
 
