@@ -66,8 +66,10 @@ def _days(first: str, last: str) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
-@click.group()
+@click.group(epilog="Exit codes (every command): " + ", ".join(
+    f"{int(code)} {code.name.lower().replace('_', ' ')}" for code in ExitCode) + ".")
 def main() -> None:
+    """Validate, run, check and list synthetic feature datasets (README: "The command line")."""
     quiet_synthcity_env()
 
 

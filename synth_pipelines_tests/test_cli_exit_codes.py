@@ -57,6 +57,13 @@ def published(spec: Path, tmp_path: Path, storage_home: Path) -> Path:
     return spec
 
 
+def test_help_lists_the_exit_codes() -> None:
+    result = invoke("--help")
+    assert result.exit_code == ExitCode.OK
+    assert "Exit codes (every command): 0 ok, 1 internal error, 2 invalid input, 3 gate closed, 4 awaiting" in (
+        " ".join(result.stdout.split()))
+
+
 def test_an_invalid_spec_is_the_same_code_in_validate_and_run(invalid_spec: Path) -> None:
     for args in (["validate", invalid_spec], ["validate", "--offline", invalid_spec], ["run", invalid_spec],
                  ["run", invalid_spec, "--preview"], ["backfill", invalid_spec, "--from", DAY, "--to", DAY],
