@@ -210,6 +210,17 @@ def test_label_rate_gap_per_protected_group():
     assert small.value == 0.0  # groups below min_group_rows are listed but not gated
 
 
+def test_a_protected_group_absent_from_the_synthetic_rows_is_a_gap_of_one():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"g": ["a"] * 400 + ["b"] * 400, "y": rng.choice(["0", "1"], 800).tolist()})
+    synth = real[real["g"] == "b"].reset_index(drop=True)  # group a never generated
+    metric = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
+                                  protected=["g"], min_group_rows=200, max_gap=0.1).gate(0.1, "max")
+    assert metric.value == 1.0 and not metric.passed
+    absent = metric.details["groups"][0]
+    assert absent["group"] == "a" and absent["counted_gap"] == 1.0 and absent["synthetic_rows"] == 0
+
+
 # -- great expectations -----------------------------------------------------------------------------
 
 def test_ge_suite_passes_real_rows_the_train_rows_did_not_include(mixed):
