@@ -10,8 +10,9 @@ Real rows the train rows did not include fall outside what those rows showed now
 category the sample missed, a new maximum), so the value expectations allow a share of unexpected
 values (GX's `mostly`) derived from the train rows: the chance a new real value is unseen
 (Good-Turing: (categories seen once + 1) / (n + 1); beyond the range: 2 / (n + 1); missing in a
-column without missing values: 1 / (n + 1)), plus three standard errors (of that estimate over the
-n train rows, and of a share over the synthetic rows), and never below `min_unexpected_share`. Types, columns and keys allow nothing.
+column without missing values: 1 / (n + 1)), plus results.STANDARD_ERRORS standard errors (of that
+estimate over the n train rows, and of a share over the synthetic rows), and never below
+`min_unexpected_share`. Types, columns and keys allow nothing.
 
 Under differential privacy (`declared_domain`) nothing is learned from the real rows: value sets,
 ranges (no tolerance) and not-null come from the codecs, which hold the spec's declared domain, and
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.results import Metric, widened_threshold
 from synth_pipelines.core.synthesis import ColumnCodec
 
 _INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -67,11 +68,11 @@ def _as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
 def allowed_unexpected(new_value_chance: float, synthetic_rows: int, floor: float,
                        estimate_variance: float = 0.0) -> float:
     """Share of synthetic values allowed outside an expectation: the chance a real row the train rows
-    did not include is outside it, plus three standard errors: of a share over the synthetic rows
-    (binomial) and of the chance itself (`estimate_variance`, learned from a train sample)."""
+    did not include is outside it, plus STANDARD_ERRORS standard errors: of a share over the synthetic
+    rows (binomial) and of the chance itself (`estimate_variance`, learned from a train sample)."""
     p = min(max(new_value_chance, 0.0), 1.0)
     variance = p * (1 - p) / max(synthetic_rows, 1) + max(estimate_variance, 0.0)
-    return max(floor, p + 3 * float(np.sqrt(variance)))
+    return widened_threshold(floor, p, float(np.sqrt(variance)), "max")
 
 
 def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: set[str], *,

@@ -13,6 +13,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Bound = Literal["min", "max", "info"]
+STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
+
+
+def widened_threshold(threshold: float, ideal: float, standard_error: float, bound: Bound) -> float:
+    """`threshold`, or STANDARD_ERRORS standard errors from the `ideal` value where the estimate is
+    noisier than that: a value the ideal generator reaches by chance never fails."""
+    if bound == "max":
+        return max(threshold, ideal + STANDARD_ERRORS * standard_error)
+    return min(threshold, ideal - STANDARD_ERRORS * standard_error)
 
 
 @dataclass

@@ -38,12 +38,11 @@ import numpy as np
 import pandas as pd
 
 from synth_pipelines.core.quality import bias, diversity, fidelity, ge_suite, privacy, utility
-from synth_pipelines.core.quality.results import Bound, Metric, QualityCheck, QualityReport
+from synth_pipelines.core.quality.results import (STANDARD_ERRORS, Bound, Metric, QualityCheck, QualityReport,
+                                                  widened_threshold)
 from synth_pipelines.core.quality.tabular import shared_codecs
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES, QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec
-
-STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
 
 
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
@@ -187,8 +186,7 @@ def widened_gate(metric: Metric, threshold: float, ideal: float, bound: Bound) -
     se = metric.details.get("standard_error")
     if se is None or not np.isfinite(se):
         return metric.gate(threshold, bound)
-    noise = ideal + STANDARD_ERRORS * se if bound == "max" else ideal - STANDARD_ERRORS * se
-    used = max(threshold, noise) if bound == "max" else min(threshold, noise)
+    used = widened_threshold(threshold, ideal, se, bound)
     metric.details["threshold_rule"] = (f"{'max' if bound == 'max' else 'min'}({threshold:g}, {ideal:g} "
                                         f"{'+' if bound == 'max' else '-'} {STANDARD_ERRORS:g} x standard error)")
     return metric.gate(used, bound)
