@@ -10,7 +10,8 @@ Published (`PUBLISHED_FOLDER` inside it, the edition a release carries; a releas
 team): real data only as aggregates. A real share is drawn only for a cell of at least
 MIN_CELL_ROWS real rows; numeric bins span the real TAIL_QUANTILES range with open-ended tails, so
 no extreme (a single person's value) is shown; no real row is drawn as a point; category values held
-by fewer than MIN_CELL_ROWS real rows are not named (nor listed as absent from the synthetic rows).
+by fewer than MIN_CELL_ROWS real rows are not named (nor listed as absent from the synthetic rows);
+its JSON and tables leave out every statistic of a group of fewer real rows (`published_values`).
 For a differentially private release it shows no statistic of the real rows at all except what
 `differential_privacy.DISCLOSURE` lists (each check's pass/fail): the synthetic rows' own
 distributions, over the declared domain, the DP record with its assumptions and the privacy ledger.
@@ -23,6 +24,7 @@ import base64
 import html
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -208,9 +210,12 @@ def rebalance_frame(report: QualityReport) -> pd.DataFrame:
     settings = report.settings.get("rebalance")
     if not settings:
         return pd.DataFrame()
-    values = list(dict.fromkeys([*settings["target_proportions"], *settings["real_proportions"]]))
+    real = settings["real_proportions"]
+    values = list(dict.fromkeys([*settings["target_proportions"], *real]))
+    # Published: a value missing from the real shares may be a small cell left out (published_values).
+    absent = f"under {MIN_CELL_ROWS} rows" if settings.get("suppressed_cells") else _fmt(0.0)
     return pd.DataFrame([{"column": settings["column"], "value": value,
-                          "real (train)": _fmt(settings["real_proportions"].get(value, 0.0)),
+                          "real (train)": _fmt(real[value]) if value in real else absent,
                           "target": _fmt(settings["target_proportions"].get(value, 0.0)),
                           "synthetic": _fmt(settings["synthetic_proportions"].get(value, 0.0))} for value in values])
 
@@ -468,21 +473,42 @@ def build_published_figures(report: QualityReport, train: pd.DataFrame, syntheti
     return sections
 
 
-def _without_real_values(value: Any) -> Any:
-    """The report's JSON with real category values named in details (absent categories) as counts."""
-    if isinstance(value, dict):
-        return {k: ({c: len(v) for c, v in item.items()} if k == "absent_categories" and isinstance(item, dict)
-                    else _without_real_values(item)) for k, item in value.items()}
+def _small_cell(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("real_rows"), int) and value["real_rows"] < MIN_CELL_ROWS
+
+
+def published_values(value: Any) -> Any:
+    """Report data (details, settings) as the published edition carries it: no statistic of fewer than
+    MIN_CELL_ROWS real rows, found by the size each such statistic carries (results.py, `real_rows`):
+    a record of a small group (a bias group: its name, real rate and size) is left out, and so is a
+    small value of a `real_rows` mapping from every `real_*` mapping beside it (the rebalanced
+    column's real shares). Each dict that lost cells says how many (`suppressed_cells`). Real values
+    listed without their sizes (categories absent from the synthetic rows) become counts."""
     if isinstance(value, list):
-        return [_without_real_values(v) for v in value]
-    return value
+        return [published_values(v) for v in value if not _small_cell(v)]
+    if not isinstance(value, dict):
+        return value
+    sizes = value.get("real_rows")
+    small = {k for k, n in sizes.items() if n < MIN_CELL_ROWS} if isinstance(sizes, dict) else set()
+    out, suppressed = {}, 0
+    for key, item in value.items():
+        if key == "absent_categories" and isinstance(item, dict):
+            item = {column: len(values) for column, values in item.items()}
+        elif key.startswith("real_") and isinstance(item, dict):
+            item = {k: v for k, v in item.items() if k not in small}
+        elif isinstance(item, list):
+            suppressed += sum(map(_small_cell, item))
+        out[key] = published_values(item)
+    suppressed += len(small)
+    return {**out, "suppressed_cells": suppressed} if suppressed else out
 
 
 def published_report_data(report: QualityReport, privacy: dict[str, Any] | None) -> dict[str, Any]:
-    """The published qa_report.json: for a DP release only each check's pass/fail (disclosed) and the
-    Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
+    """The published qa_report.json: without DP, the report with every statistic of a small group of
+    real rows left out (published_values); for a DP release only each check's pass/fail (disclosed) and
+    the Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
     if privacy is None:
-        return {**_without_real_values(report.to_dict()), "differential_privacy": None}
+        return {**published_values(report.to_dict()), "differential_privacy": None}
     from synth_pipelines.core.differential_privacy import DISCLOSURE
 
     return {"passed": report.passed, "checks": [{"name": c.name, "passed": c.passed, "blocking": c.blocking}
@@ -497,6 +523,8 @@ def write_published_reports(report: QualityReport, folder: Path, train: pd.DataF
     folder.mkdir(parents=True, exist_ok=True)
     dp = privacy is not None
     data = published_report_data(report, privacy)
+    if not dp:  # the tables below read the published settings (small real cells left out)
+        report = replace(report, settings=data["settings"])
     json_path = folder / "qa_report.json"
     json_path.write_text(json.dumps(data, indent=2, default=_json_default))
     sections = build_published_figures(report, train, synthetic, codecs, t, dp=dp)

@@ -4,6 +4,10 @@ A `Metric` is one measured number with the library call that computed it; a chec
 its metrics with a threshold (`bound` "min": value must be >= threshold, "max": <=, "info": not
 gated, shown to the reviewer only). A `QualityCheck` passes when all its gated metrics pass, and
 its summary names every failed metric, so a reviewer never has to dig for the reason.
+
+A statistic of a group of real rows (a protected group's label rate, a real category share) carries
+the group's size as `real_rows`: a field of its record, or a value -> rows mapping beside `real_*`
+mappings of the same values. The published report leaves out every group below report.MIN_CELL_ROWS.
 """
 
 from __future__ import annotations

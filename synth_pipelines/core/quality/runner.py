@@ -129,8 +129,11 @@ def _rebalance_settings(rebalance: Any, train: pd.DataFrame, reference: pd.DataF
         found = fidelity.category_shares(frame[rebalance.column]) if rebalance.column in frame else pd.Series()
         return {str(v): round(float(s), 4) for v, s in found.items()}
 
+    # Each real share's size, so that the published report can leave small ones out (results.py).
+    real_rows = train[rebalance.column].dropna().map(str).value_counts()
     return {"column": rebalance.column, "target_proportions": dict(rebalance.proportions),
-            "real_proportions": shares(train), "synthetic_proportions": shares(synthetic),
+            "real_proportions": shares(train), "real_rows": {str(v): int(n) for v, n in real_rows.items()},
+            "synthetic_proportions": shares(synthetic),
             "reference_rows": len(reference),
             "note": "fidelity, bias and category coverage compare with the real train rows resampled to the target "
                     "shares; utility (ROC AUC, prevalence-invariant) and privacy use the rows as they are"}
