@@ -282,24 +282,45 @@ def _figures_html(sections: dict[str, list[tuple[str, Figure]]]) -> list[str]:
     return parts
 
 
-def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
-               review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
-    verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
-    parts = [_HTML_HEAD,
-             f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'><b>{html.escape(verdict)}</b></p>",
-             "<h2>Summary</h2>", _table(summary_frame(report))]
+Table = tuple[str, str, pd.DataFrame]  # title, a note shown under it ("" for none), the rows
+
+
+def _verdict(report: QualityReport) -> str:
+    """PASSED, or FAILED and the blocking checks that failed: each check's pass/fail is what every
+    edition may show (differential_privacy.DISCLOSURE); the summary table names the metrics."""
+    return "PASSED" if report.passed else "FAILED: " + ", ".join(c.name for c in report.checks
+                                                                  if c.blocking and not c.passed)
+
+
+def report_tables(report: QualityReport, privacy: dict[str, Any] | None = None) -> list[Table]:
+    """The tables of a report that may show the metrics: summary, rebalancing, Great Expectations
+    failures, utility and (`privacy`) the differential privacy record."""
+    tables = [("Summary", "", summary_frame(report))]
     if report.settings.get("rebalance"):
-        parts += ["<h2>Rebalancing</h2>", f"<p>{html.escape(_rebalance_note(report))}</p>",
-                  _table(rebalance_frame(report))]
-    parts += ["<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
-              "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
+        tables.append(("Rebalancing", _rebalance_note(report), rebalance_frame(report)))
+    tables += [("Great Expectations failures", "", ge_failures_frame(report)),
+               ("Utility (TSTR vs TRTR)", "", utility_frame(report))]
     if privacy:
-        parts += ["<h2>Differential privacy</h2>", _table(privacy_frame(privacy))]
+        tables.append(("Differential privacy", "", privacy_frame(privacy)))
+    return tables
+
+
+def report_html(report: QualityReport, tables: list[Table], sections: dict[str, list[tuple[str, Figure]]],
+                review: pd.DataFrame, *, note: str = "", settings: dict[str, Any] | None = None) -> str:
+    """One edition as a self-contained HTML page: verdict and `note`, tables, figures, the review sample
+    and (internal) the settings."""
+    parts = [_HTML_HEAD, f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'>"
+                         f"<b>{html.escape(_verdict(report))}</b></p>"]
+    if note:
+        parts.append(f"<p>{html.escape(note)}</p>")
+    for title, table_note, frame in tables:
+        parts += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(table_note)}</p>" if table_note else "",
+                  _table(frame)]
     parts += _figures_html(sections)
-    parts += ["<h2>Random synthetic rows for review</h2>", _table(review),
-              "<h2>Settings</h2><pre>", html.escape(json.dumps(report.settings, indent=1, default=str)), "</pre>"]
-    path.write_text("".join(parts))
-    return path
+    parts += ["<h2>Random synthetic rows for review</h2>", _table(review)]
+    if settings is not None:
+        parts += ["<h2>Settings</h2><pre>", html.escape(json.dumps(settings, indent=1, default=str)), "</pre>"]
+    return "".join(parts)
 
 
 def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 40) -> None:
@@ -319,23 +340,30 @@ def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 4
         pdf.savefig(figure)
 
 
-def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
-              review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
+def _write_pdf(path: Path, report: QualityReport, tables: list[Table],
+               sections: dict[str, list[tuple[str, Figure]]], review: pd.DataFrame, note: str) -> None:
     with PdfPages(path) as pdf:
-        verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
-        _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", summary_frame(report).drop(columns=["implementation"]))
-        if report.settings.get("rebalance"):
-            _text_page(pdf, "Rebalancing: " + _rebalance_note(report)[:140], rebalance_frame(report))
-        _text_page(pdf, "Great Expectations failures", ge_failures_frame(report))
-        _text_page(pdf, "Utility (TSTR vs TRTR)", utility_frame(report))
-        if privacy:
-            _text_page(pdf, "Differential privacy", privacy_frame(privacy))
+        _text_page(pdf, f"Synthetic data QA - {_verdict(report)[:150]}", pd.DataFrame({"note": [note]}))
+        for title, table_note, frame in tables:
+            _text_page(pdf, f"{title}: {table_note}"[:150] if table_note else title,
+                       frame.drop(columns=["implementation"], errors="ignore"))
         for title, figures in sections.items():
             for caption, figure in figures:
                 figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
                 pdf.savefig(figure)
         _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
-    return path
+
+
+def _write_edition(folder: Path, data: dict[str, Any], report: QualityReport, tables: list[Table],
+                   sections: dict[str, list[tuple[str, Figure]]], review: pd.DataFrame, *, note: str,
+                   settings: dict[str, Any] | None = None) -> dict[str, Path]:
+    """qa_report.json (`data`), .html and .pdf of one edition into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / f"qa_report.{kind}" for kind in ("json", "html", "pdf")}
+    paths["json"].write_text(json.dumps(data, indent=2, default=_json_default))
+    paths["html"].write_text(report_html(report, tables, sections, review, note=note, settings=settings))
+    _write_pdf(paths["pdf"], report, tables, sections, review, note)
+    return paths
 
 
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
@@ -346,14 +374,11 @@ def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synt
     `published_json`, `published_html`, `published_pdf`).
     `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one."""
     t = thresholds or QAThresholds()
-    folder.mkdir(parents=True, exist_ok=True)
-    sections = build_figures(report, train, synthetic, codecs, t)
     review = sample(synthetic, t.report_sample_rows, t.seed)
-    json_path = folder / "qa_report.json"
-    json_path.write_text(json.dumps({**report.to_dict(), "differential_privacy": privacy}, indent=2,
-                                    default=_json_default))
-    paths = {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review, privacy),
-             "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review, privacy)}
+    paths = _write_edition(folder, {**report.to_dict(), "differential_privacy": privacy}, report,
+                           report_tables(report, privacy), build_figures(report, train, synthetic, codecs, t), review,
+                           note="Internal edition: it shows real rows and is never published.",
+                           settings=report.settings)
     published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
                                          privacy=privacy, review=review)
     return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
@@ -520,51 +545,23 @@ def published_report_data(report: QualityReport, privacy: dict[str, Any] | None)
 def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                             codecs: list[ColumnCodec], t: QAThresholds, *, privacy: dict[str, Any] | None,
                             review: pd.DataFrame) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    dp = privacy is not None
     data = published_report_data(report, privacy)
-    if not dp:  # the tables below read the published settings (small real cells left out)
+    if privacy is None:  # the tables read the published settings (small real cells left out)
         report = replace(report, settings=data["settings"])
-    json_path = folder / "qa_report.json"
-    json_path.write_text(json.dumps(data, indent=2, default=_json_default))
-    sections = build_published_figures(report, train, synthetic, codecs, t, dp=dp)
-    if dp:
-        summary = pd.DataFrame(data["checks"]).assign(passed=lambda f: f["passed"].map({True: "PASS", False: "FAIL"}))
-        tables = [("Differential privacy", privacy_frame(privacy)),
-                  ("Statistics of the real rows published with this release (not covered by epsilon)",
-                   pd.DataFrame({"statistic": data["not_covered_by_epsilon"]})),
-                  ("Summary: each check's pass/fail (metric values are internal)", summary),
-                  ("Great Expectations failures (suite over the declared domain)", ge_failures_frame(report))]
+        tables = report_tables(report)
+        note = (f"Published edition: real data appears only as aggregates (cells of at least {MIN_CELL_ROWS} real "
+                "rows, no extremes, no real rows).")
     else:
-        tables = [("Summary", summary_frame(report))]
-        if report.settings.get("rebalance"):
-            tables.append(("Rebalancing", rebalance_frame(report)))
-        tables += [("Great Expectations failures", ge_failures_frame(report)),
-                   ("Utility (TSTR vs TRTR)", utility_frame(report))]
-    verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(c.name for c in report.checks
-                                                                    if c.blocking and not c.passed)
-    note = ("Published edition: real data appears only as aggregates (cells of at least "
-            f"{MIN_CELL_ROWS} real rows, no extremes, no real rows)." if not dp else
-            "Published edition of a differentially private release: no statistic of the real rows beyond "
-            "those listed as not covered by epsilon.")
-    parts = [_HTML_HEAD, f"<h1>Synthetic data QA</h1><p><b>{html.escape(verdict)}</b></p><p>{html.escape(note)}</p>"]
-    for title, frame in tables:
-        parts += [f"<h2>{html.escape(title)}</h2>", _table(frame)]
-    parts += _figures_html(sections)
-    parts += ["<h2>Random synthetic rows for review</h2>", _table(review)]
-    html_path = folder / "qa_report.html"
-    html_path.write_text("".join(parts))
-    pdf_path = folder / "qa_report.pdf"
-    with PdfPages(pdf_path) as pdf:
-        _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", pd.DataFrame({"note": [note]}))
-        for title, frame in tables:
-            _text_page(pdf, title, frame.drop(columns=["implementation"], errors="ignore"))
-        for title, figures in sections.items():
-            for caption, figure in figures:
-                figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
-                pdf.savefig(figure)
-        _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
-    return {"json": json_path, "html": html_path, "pdf": pdf_path}
+        summary = pd.DataFrame(data["checks"]).assign(passed=lambda f: f["passed"].map({True: "PASS", False: "FAIL"}))
+        tables = [("Differential privacy", "", privacy_frame(privacy)),
+                  ("Statistics of the real rows published with this release (not covered by epsilon)", "",
+                   pd.DataFrame({"statistic": data["not_covered_by_epsilon"]})),
+                  ("Summary: each check's pass/fail (metric values are internal)", "", summary),
+                  ("Great Expectations failures (suite over the declared domain)", "", ge_failures_frame(report))]
+        note = ("Published edition of a differentially private release: no statistic of the real rows beyond "
+                "those listed as not covered by epsilon.")
+    sections = build_published_figures(report, train, synthetic, codecs, t, dp=privacy is not None)
+    return _write_edition(folder, data, report, tables, sections, review, note=note)
 
 
 def _json_default(value: Any) -> Any:
