@@ -35,7 +35,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from synth_pipelines.core.quality.results import QualityReport
-from synth_pipelines.core.quality.tabular import category_labels, sample
+from synth_pipelines.core.quality.tabular import category_labels, quantile_bins, quantile_edges, sample
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
@@ -45,6 +45,7 @@ PUBLISHED_FOLDER = "published"
 MIN_CELL_ROWS = 10  # published: a real share is shown only for a cell of at least this many real rows
 TAIL_QUANTILES = (0.05, 0.95)  # published: numeric bins span this real range; outside it, open-ended tails
 PUBLISHED_BINS = 20
+PAIR_BINS = 5  # published pairs: numbers in real quintiles
 
 
 def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
@@ -393,10 +394,8 @@ def _tail_edges(real: pd.Series) -> np.ndarray | None:
 
 
 def _bin_counts(numbers: pd.Series, edges: np.ndarray) -> np.ndarray:
-    """Counts per bin: below the first edge, the PUBLISHED_BINS bins, above the last edge."""
-    values = numbers.dropna().to_numpy(dtype=float)
-    index = np.where(values < edges[0], 0, np.where(values > edges[-1], len(edges), 1 + np.digitize(values, edges[1:-1])))
-    return np.bincount(index, minlength=len(edges) + 1)
+    """Counts per bin: below the first edge, the PUBLISHED_BINS bins, from the last edge up."""
+    return np.histogram(numbers.dropna().to_numpy(dtype=float), np.r_[-np.inf, edges, np.inf])[0]
 
 
 def suppressed_shares(counts: np.ndarray | pd.Series, total: int) -> np.ndarray:
@@ -431,16 +430,16 @@ def published_univariate_figure(real: pd.Series | None, synthetic: pd.Series, co
             low, high = codec.minimum, codec.maximum
             edges = np.linspace(low, high, PUBLISHED_BINS + 1) if low is not None and high > low else None
         else:
-            edges = _tail_edges(as_number(real, codec.kind).dropna()) if real.notna().any() else None
+            numbers = as_number(real, codec.kind).dropna()
+            edges = _tail_edges(numbers) if len(numbers) else None
         if edges is not None:
             x = np.arange(len(edges) + 1)
             if real is not None:
-                numbers = as_number(real, codec.kind).dropna()
                 ax.bar(x - 0.2, np.nan_to_num(suppressed_shares(_bin_counts(numbers, edges), len(numbers))), 0.4,
                        color=REAL, label=f"real (train), cells of {MIN_CELL_ROWS}+ rows")
             ax.bar(x + (0.2 if real is not None else 0), _bin_counts(synth, edges) / max(len(synth), 1), 0.4,
                    color=SYNTH, label="synthetic")
-            ticks = [f"< {edges[0]:.4g}"] + [f"{edges[i]:.4g}" for i in range(len(edges) - 1)] + [f"> {edges[-1]:.4g}"]
+            ticks = [f"< {edges[0]:.4g}"] + [f"{edges[i]:.4g}" for i in range(len(edges) - 1)] + [f">= {edges[-1]:.4g}"]
             ax.set_xticks(x, ticks, rotation=90, fontsize=6)
         ax.set_ylabel("share of rows")
     ax.set_title(f"{codec.name} ({codec.kind})", fontsize=9)
@@ -449,18 +448,19 @@ def published_univariate_figure(real: pd.Series | None, synthetic: pd.Series, co
 
 
 def _published_pair_codes(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec) -> pd.Series:
-    """Category labels held by MIN_CELL_ROWS+ real rows (others pooled), or numbers cut at the real inner
-    quintiles with open-ended outer bins (no extremes)."""
+    """Category labels held by MIN_CELL_ROWS+ real rows (others pooled), or numbers in the real quintiles
+    named by their inner edges only, the outer bins open-ended (no extremes)."""
     if codec.kind == "category":
         counts = category_labels(train[codec.name]).value_counts()
         top = counts.index[counts >= MIN_CELL_ROWS][:8]
         labels = category_labels(frame[codec.name])
         return labels.where(labels.isin(top), "other").str[:14]
-    inner = np.unique(np.nanquantile(as_number(train[codec.name], codec.kind), [0.2, 0.4, 0.6, 0.8]))
-    names = [f"<= {inner[0]:.4g}"] + [f"{a:.4g}-{b:.4g}" for a, b in zip(inner[:-1], inner[1:])] + [f"> {inner[-1]:.4g}"]
-    numbers = as_number(frame[codec.name], codec.kind).to_numpy(dtype=float)
-    codes = np.searchsorted(inner, numbers, side="left")
-    return pd.Series(np.where(np.isnan(numbers), "missing", np.asarray(names, dtype=object)[np.minimum(codes, len(inner))]),
+    reference = as_number(train[codec.name], codec.kind)
+    inner = quantile_edges(reference, PAIR_BINS)[1:-1]
+    names = ([f"< {inner[0]:.4g}"] + [f"{a:.4g}-{b:.4g}" for a, b in zip(inner[:-1], inner[1:])]
+             + [f">= {inner[-1]:.4g}"]) if len(inner) else ["all"]
+    codes = quantile_bins(as_number(frame[codec.name], codec.kind), reference, PAIR_BINS)
+    return pd.Series(np.where(codes < 0, "missing", np.asarray(names, dtype=object)[np.maximum(codes, 0)]),
                      index=frame.index)
 
 
