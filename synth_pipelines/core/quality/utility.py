@@ -68,12 +68,6 @@ def prediction_score(y: np.ndarray, predicted: np.ndarray | float, task: str, cl
     return float(roc_auc_score(y, aligned, multi_class="ovr", labels=[classes[i] for i in present]))
 
 
-def holdout_score(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
-                  task: str, seed: int) -> float:
-    """Fit on `train`, return ROC AUC (classification) or R2 (regression) on `holdout`."""
-    return prediction_score(*holdout_predictions(train, holdout, features, label, task, seed), task)
-
-
 def _ratio(tstr: float, trtr: float) -> float:
     if np.isnan(tstr) or np.isnan(trtr):
         return float("nan")
@@ -82,7 +76,7 @@ def _ratio(tstr: float, trtr: float) -> float:
     return 1.0 if tstr >= trtr else 0.0
 
 
-def ratio_standard_error(y: np.ndarray, real: np.ndarray | float, task: str, seed: int) -> float:
+def ratio_standard_error(y: np.ndarray, real: np.ndarray | float, trtr: float, task: str, seed: int) -> float:
     """Standard error of TSTR/TRTR for a perfect generator (one whose rows train as good a model as
     the real ones): sqrt(2) x the standard deviation of TRTR over bootstrap resamples of the holdout,
     over TRTR. It is the noise a threshold must allow, taken from the real model only: the synthetic
@@ -90,7 +84,6 @@ def ratio_standard_error(y: np.ndarray, real: np.ndarray | float, task: str, see
     widen the gate that rejects it; the ratio's own bootstrap is heavy-tailed where TRTR is small."""
     rng = np.random.default_rng(seed)
     classes = sorted(set(y)) if task == "classification" else None
-    trtr = prediction_score(y, real, task, classes)
     if not isinstance(real, np.ndarray) or not np.isfinite(trtr) or trtr <= 0:
         return float("nan")
     scores = [prediction_score(y[rows], real[rows], task, classes)
@@ -115,5 +108,5 @@ def tstr_vs_trtr(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     metric_name = "roc_auc" if task == "classification" else "r2"
     return Metric("tstr_trtr_ratio", float(_ratio(tstr, trtr)), HGB_CLASSIFIER if task == "classification" else HGB_REGRESSOR,
                   {"metric": metric_name, "tstr": round(tstr, 4), "trtr": round(trtr, 4), "label": label,
-                   "standard_error": round(ratio_standard_error(y, real, task, seed), 4),
+                   "standard_error": round(ratio_standard_error(y, real, trtr, task, seed), 4),
                    "evaluated_on": f"{len(holdout)} real holdout rows"})
