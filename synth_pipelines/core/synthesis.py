@@ -119,7 +119,9 @@ def _kind_of(series: pd.Series, force_category: bool, learn_formats: bool) -> tu
 
 
 def column_kind(series: pd.Series, force_category: bool = False, learn_formats: bool = True) -> ColumnKind:
-    """The kind fit_codecs gives a column (a profile of the view shows what the generator will see)."""
+    """The kind fit_codecs gives a column (a profile of the view shows what the generator will see);
+    without `learn_formats`, the kind its type alone gives (no whole-number codes or text dates read
+    from its values)."""
     return _kind_of(series, force_category, learn_formats)[0]
 
 
@@ -136,17 +138,16 @@ def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
     return pd.to_numeric(series).astype(float)
 
 
-def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] = frozenset(),
-               learn_formats: bool = True) -> list[ColumnCodec]:
-    """How each column is encoded for the generator and written back.
+def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] = frozenset()) -> list[ColumnCodec]:
+    """How each column is encoded for the generator and written back, learned from the rows: kinds
+    (whole-number codes as categories, text dates), ranges, fill values and numeric value formats.
+    Under differential privacy nothing is learned from the rows: differential_privacy.codecs_from_domain.
 
-    `categorical` columns are categories, `numeric` ones (a regression label) never become one;
-    `learn_formats` (off under differential privacy, where nothing may be learned from the rows
-    outside the mechanism): numeric value formats, whole-number codes as categories, text dates."""
+    `categorical` columns are categories, `numeric` ones (a regression label) never become one."""
     codecs = []
     for name in frame.columns:
         series = frame[name]
-        kind, text_format = _kind_of(series, name in categorical, learn_formats and name not in numeric)
+        kind, text_format = _kind_of(series, name in categorical, name not in numeric)
         codec = ColumnCodec(name=name, kind=kind, has_missing=bool(series.isna().any()), text_format=text_format)
         if kind == "category":
             numbers = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
@@ -158,7 +159,7 @@ def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] 
             codec.fill = float(numbers.median()) if numbers.notna().any() else 0.0
             codec.minimum, codec.maximum = float(numbers.min()), float(numbers.max())
             codec.dtype = _decoded_dtype(series) if kind in ("integer", "float") else str(series.dtype)
-            if learn_formats and kind != "date":
+            if kind != "date":
                 codec.number_format = learn_format(numbers.to_numpy(dtype=float), seconds=kind == "datetime")
         codecs.append(codec)
     return codecs
@@ -272,8 +273,7 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
                                     numeric={label} - set(categorical))
         dp_kwargs["domain"] = plugin_domain(codecs)
     else:
-        codecs = fit_codecs(train, categorical, numeric={label} - set(categorical),
-                            learn_formats=generator.epsilon is None)
+        codecs = fit_codecs(train, categorical, numeric={label} - set(categorical))
     encoded = encode(train, codecs)
     cuda = torch.cuda.is_available()
     free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available
