@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,7 +75,7 @@ def test_format_is_recorded_without_real_values_when_it_is_a_grid():
     amounts[:3000] = RNG.integers(1, 20_000, 3000)
     described = learn_format(amounts).describe()
     assert described["format"] == "grid" and described["decimals"] == 0 and 50 in described["steps"]
-    assert NumberFormat.from_dict(learn_format(amounts).to_dict()) == learn_format(amounts)
+    assert NumberFormat.from_dict(asdict(learn_format(amounts))) == learn_format(amounts)
 
 
 @pytest.fixture
