@@ -135,6 +135,7 @@ def load_plugin_class(name: str) -> type:
     return importlib.import_module(module_name).plugin
 
 
+@cache  # parsed once: defaults, arguments and types all read it (and never change the tree)
 def _plugin_init(name: str) -> ast.FunctionDef:
     tree = ast.parse(_plugin_files()[name].read_text())
     class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
