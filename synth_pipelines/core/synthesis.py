@@ -129,9 +129,9 @@ def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
     """Numbers of a column: dates as day ordinals, timestamps as seconds since 1970 (UTC for zoned or
     ISO text), other columns as floats."""
     if kind in ("date", "datetime"):
-        text = not (pd.api.types.is_datetime64_any_dtype(series) or series.dropna().map(
-            lambda v: isinstance(v, dt.date)).all())
-        stamps = pd.to_datetime(series, utc=True, format="ISO8601" if text else None)
+        # ISO8601 parses the text dates (text_time_format's are all ISO); dates, datetimes and
+        # datetime64 values pass through it as they are.
+        stamps = pd.to_datetime(series, utc=True, format="ISO8601")
         if kind == "date":
             return stamps.map(lambda v: np.nan if pd.isna(v) else v.toordinal()).astype(float)
         return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
