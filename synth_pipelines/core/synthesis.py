@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
-from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings
+from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings, plugin_arguments
 from synth_pipelines.core.value_formats import NumberFormat, apply_format, learn_format, reflect_into, split_rows
 
 if TYPE_CHECKING:
@@ -265,15 +265,19 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     plugin_class = load_plugin_class(plugin)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A label that is not a category is a regression target: it stays a number.
-    dp_kwargs: dict[str, Any] = {}
+    pipeline_kwargs: dict[str, Any] = {}  # what the pipeline itself tells the plugin (RESERVED_SETTINGS)
     if generator.epsilon is not None:  # domain declared in the spec, nothing learned from the rows
         from synth_pipelines.core.differential_privacy import codecs_from_domain, plugin_domain
 
         codecs = codecs_from_domain(train, generator.domain, categorical=categorical,
                                     numeric={label} - set(categorical))
-        dp_kwargs["domain"] = plugin_domain(codecs)
+        pipeline_kwargs["domain"] = plugin_domain(codecs)
     else:
         codecs = fit_codecs(train, categorical, numeric={label} - set(categorical))
+    if "label_kind" in plugin_arguments(plugin):  # a plugin modelling the label apart (cart) gets its kind:
+        # synthcity's encoding takes a whole-number regression label with few values for a class
+        label_codec = next(c for c in codecs if c.name == label)
+        pipeline_kwargs["label_kind"] = "category" if label_codec.kind == "category" else "number"
     encoded = encode(train, codecs)
     cuda = torch.cuda.is_available()
     free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available
@@ -283,7 +287,7 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     seed = generator.seed
     enable_reproducible_results(seed)
     model = plugin_class(random_state=seed, workspace=workspace, **build_plugin_objects(plugin_kwargs, workspace),
-                         **dp_kwargs)
+                         **pipeline_kwargs)
     log.info("%s: training with %s", plugin, json.dumps(plugin_kwargs, default=str))
     started = time.perf_counter()
     printed = io.StringIO()  # some plugins print progress (arfpy); keep it out of the terminal, in the log
