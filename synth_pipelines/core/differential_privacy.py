@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from synth_pipelines.core.platform_key import keyed_uniforms
-from synth_pipelines.core.synthesis import MISSING, ColumnCodec, _kind_of, as_number
+from synth_pipelines.core.synthesis import MISSING, ColumnCodec, as_number, column_kind
 
 if TYPE_CHECKING:
     from synth_pipelines.core.training_view import Split
@@ -133,7 +133,7 @@ def codecs_from_domain(train: pd.DataFrame, domain: dict[str, ColumnDomain], *, 
         if name in categorical:
             raise DomainError(f"generator.domain.{name}: '{name}' is synthesized as a category (a classification "
                               "label or lookup key). Fix: declare its `values`")
-        kind, _ = _kind_of(series, False, False)
+        kind = column_kind(series, learn_formats=False)  # the column's type only, nothing from its values
         if kind == "category":
             raise DomainError(f"generator.domain.{name}: '{name}' holds text, not numbers, dates or timestamps. "
                               "Fix: declare its `values` instead of bounds")

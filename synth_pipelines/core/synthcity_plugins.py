@@ -40,8 +40,9 @@ UNSUPPORTED = {
 # Arguments every synthcity plugin takes (synthcity.plugins.core.plugin.Plugin.__init__).
 _BASE_ARGUMENTS = {"random_state", "device", "workspace", "compress_dataset", "sampling_patience",
                    "sampling_strategy", "strict"}
-# Set by the pipeline itself; a spec must not set them (the seed has its own field).
-RESERVED_SETTINGS = {"random_state", "workspace"}
+# Set by the pipeline itself; a spec must not set them (the seed has its own field; cart's label kind
+# comes from the label's codec).
+RESERVED_SETTINGS = {"random_state", "workspace", "label_kind"}
 
 log = logging.getLogger("synth_pipelines.synthcity")
 # synthcity's per-epoch lines, logged at loguru DEBUG (pategan's at INFO): "[12/100]\tLoss_D: ...",
@@ -162,6 +163,7 @@ def load_plugin_class(name: str) -> type:
         return importlib.import_module(module_name).plugin
 
 
+@cache  # parsed once: defaults, arguments and types all read it (and never change the tree)
 def _plugin_init(name: str) -> ast.FunctionDef:
     tree = ast.parse(_plugin_files()[name].read_text())
     class_name = next(node.value.id for node in tree.body if isinstance(node, ast.Assign)
