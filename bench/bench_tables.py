@@ -41,6 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, machine  # noqa: E402
+from referees import CANDIDATES  # noqa: E402
 from tables_report import markdown  # noqa: E402
 
 from synth_pipelines_tests.real_tables import ENTITY_KEY, TABLES, load_table  # noqa: E402
@@ -168,7 +169,7 @@ def main() -> None:
     parser.add_argument("--max-holdout", type=int, default=5_000)
     parser.add_argument("--argn-minutes", type=float, default=2.0, help="TabularARGN's max_training_time (minutes)")
     parser.add_argument("--parts", default="ours,peers,referees", help="rerun only some parts (files reused)")
-    parser.add_argument("--rescore", default="ours,argn,gaussian_copula,perfect",
+    parser.add_argument("--rescore", default=",".join(CANDIDATES),
                         help="outputs the referees score anew (the others keep their scores)")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "tables")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per child process")

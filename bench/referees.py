@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CANDIDATES = ("ours", "argn", "gaussian_copula", "perfect")
+CANDIDATES = ("ours", "argn", "gaussian_copula", "perfect")  # the outputs scored, <name>.parquet; ours first
 BOOTSTRAP = 1_000
 
 
@@ -77,15 +77,15 @@ def _score(y: np.ndarray, predicted: np.ndarray, task: str) -> float:
     return float(roc_auc_score(y, predicted)) if len(np.unique(y)) > 1 else float("nan")
 
 
-def tstr_predictions(train: pd.DataFrame, holdout: pd.DataFrame, label: str, task: str, seed: int) -> np.ndarray:
-    """Holdout predictions of an XGBoost model trained on `train` (probability of the positive class,
+def tstr_predictions(train: pd.DataFrame, holdout: pd.DataFrame, label: str, task: str, seed: int,
+                     positive: str | None) -> np.ndarray:
+    """Holdout predictions of an XGBoost model trained on `train` (probability of the `positive` class,
     or the value)."""
     import xgboost as xgb
 
     features = [c for c in holdout.columns if c != label]
     train = train.dropna(subset=[label])
     x_train, x_holdout = _as_features([train, holdout], features)
-    positive = POSITIVE
     y_train = _label_values(train[label], task, positive)
     params = dict(n_estimators=300, max_depth=6, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8,
                   tree_method="hist", enable_categorical=True, max_cat_to_onehot=1, n_jobs=2, random_state=seed)
@@ -98,9 +98,6 @@ def tstr_predictions(train: pd.DataFrame, holdout: pd.DataFrame, label: str, tas
     model = xgb.XGBClassifier(**params)
     model.fit(x_train, y_train)
     return model.predict_proba(x_holdout)[:, 1]
-
-
-POSITIVE: str | None = None
 
 
 def bootstrap(y: np.ndarray, ours: np.ndarray, other: np.ndarray, task: str, seed: int) -> dict[str, Any]:
@@ -168,7 +165,6 @@ def _align(synthetic: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> None:
-    global POSITIVE
     parser = argparse.ArgumentParser()
     parser.add_argument("split_dir", type=Path)
     parser.add_argument("--skip", default="", help="referees to skip: qa,sdmetrics")
@@ -182,12 +178,11 @@ def main() -> None:
     label, task, seed = meta["label"], meta["task"], meta["seed"]
     train = pd.read_parquet(folder / "train.parquet")
     holdout = pd.read_parquet(folder / "holdout.parquet")
-    if task == "classification":
-        POSITIVE = sorted(train[label].dropna().astype(str).unique())[-1]
-    y = _label_values(holdout[label], task, POSITIVE)
-    out: dict[str, Any] = {"label": label, "task": task, "positive_class": POSITIVE, "candidates": {}}
+    positive = sorted(train[label].dropna().astype(str).unique())[-1] if task == "classification" else None
+    y = _label_values(holdout[label], task, positive)
+    out: dict[str, Any] = {"label": label, "task": task, "positive_class": positive, "candidates": {}}
     started = time.perf_counter()
-    trtr_predictions = tstr_predictions(train, holdout, label, task, seed)
+    trtr_predictions = tstr_predictions(train, holdout, label, task, seed, positive)
     out["trtr"] = _score(y, trtr_predictions, task)
     predictions: dict[str, np.ndarray] = {}
     skip = set(args.skip.split(","))
@@ -199,13 +194,13 @@ def main() -> None:
             continue
         if name not in rescore and name in previous.get("candidates", {}):
             synthetic = _align(pd.read_parquet(path), train)
-            predictions[name] = tstr_predictions(synthetic, holdout, label, task, seed)
+            predictions[name] = tstr_predictions(synthetic, holdout, label, task, seed, positive)
             out["candidates"][name] = previous["candidates"][name]
             continue
         scores: dict[str, Any] = {}
         try:
             synthetic = _align(pd.read_parquet(path), train)
-            predictions[name] = tstr_predictions(synthetic, holdout, label, task, seed)
+            predictions[name] = tstr_predictions(synthetic, holdout, label, task, seed, positive)
             scores["tstr"] = _score(y, predictions[name], task)
             scores["tstr_trtr"] = scores["tstr"] / out["trtr"] if out["trtr"] else None
             if "sdmetrics" not in skip:

@@ -8,11 +8,14 @@ Every setting the pipeline uses comes from here. Errors name the spec file, the 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
+import pkgutil
 import re
 import socket
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -32,6 +35,15 @@ _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class SpecError(ValueError):
     """A spec problem, already phrased for the user: file, field, what is wrong, how to fix it."""
+
+
+class FieldError(ValueError):
+    """A problem a stage found with one spec field, before the spec file is known; LoadedSpec.error_from
+    turns it into a SpecError naming the file."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}; {fix}")
+        self.field, self.problem, self.fix = field, problem, fix
 
 
 class _FieldProblem(ValueError):
@@ -265,15 +277,6 @@ class GeneratorSpec(_Strict):
             raise _FieldProblem(problem.problem, problem.fix, problem.field) from None
         return self
 
-    @model_validator(mode="after")
-    def _privacy_declarations(self) -> GeneratorSpec:
-        from synth_pipelines.core.differential_privacy import check_dp_generator
-
-        problem = check_dp_generator(self)
-        if problem is not None:
-            raise _FieldProblem(problem.problem, problem.fix, problem.field)
-        return self
-
     @property
     def differentially_private(self) -> bool:
         from synth_pipelines.core.generator_settings import DP_ARGUMENTS
@@ -366,10 +369,9 @@ class MaskedColumn(_Strict):
     @field_validator("locale")
     @classmethod
     def _known_locale(cls, locale: str) -> str:
-        from faker.config import AVAILABLE_LOCALES
-
-        if locale not in AVAILABLE_LOCALES:
-            close = [known for known in AVAILABLE_LOCALES if known.split("_")[0] == locale.split("_")[0].lower()]
+        locales = faker_locales()
+        if locale not in locales:
+            close = [known for known in locales if known.split("_")[0] == locale.split("_")[0].lower()]
             raise _FieldProblem(f"'{locale}' is not a Faker locale",
                                 f"use one of: {', '.join(close)}" if close else
                                 "use a Faker locale such as en_US, en_GB, de_DE, fr_FR (faker.config.AVAILABLE_LOCALES)")
@@ -382,6 +384,19 @@ class MaskedColumn(_Strict):
             raise _FieldProblem(f"'{provider}' is not a supported masking provider",
                                 f"use one of: {', '.join(MASK_PROVIDERS)}")
         return provider
+
+
+@cache
+def faker_locales() -> list[str]:
+    """Faker's locales, as faker.config.AVAILABLE_LOCALES lists them (the locale sub-packages of its
+    provider packages), read from its folders: importing faker.config imports every provider module,
+    most of a second on each CLI command that loads a spec (tested equal to AVAILABLE_LOCALES)."""
+    found = importlib.util.find_spec("faker")
+    if found is None or not found.submodule_search_locations:
+        return []
+    providers = Path(list(found.submodule_search_locations)[0]) / "providers"
+    return sorted({locale.name for provider in pkgutil.iter_modules([str(providers)]) if provider.ispkg
+                   for locale in pkgutil.iter_modules([str(providers / provider.name)]) if locale.ispkg})
 
 
 class FeaturesSpec(_Strict):
@@ -638,13 +653,9 @@ class RefreshSpec(_Strict):
                                 "use an IANA time zone name such as UTC, Europe/Berlin or America/New_York") from None
         return timezone
 
-    @model_validator(mode="after")
-    def _start_date_not_in_future(self) -> RefreshSpec:
-        today = datetime.now(ZoneInfo(self.timezone)).date()
-        if self.start_date > today:
-            raise _FieldProblem(f"{self.start_date} is in the future (today is {today} in {self.timezone}), so there "
-                                "is no snapshot partition to run", f"use a date on or before {today}", "start_date")
-        return self
+    def today(self) -> date:
+        """Today in the spec's time zone: the last snapshot partition (Dagster's daily partitions end there)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     @field_validator("cron")
     @classmethod
@@ -750,6 +761,20 @@ class LoadedSpec(BaseModel):
 
     def error(self, field: str, problem: str, fix: str) -> SpecError:
         return spec_error(self.path, field, problem, fix)
+
+    def error_from(self, problem: FieldError) -> SpecError:
+        return self.error(problem.field, problem.problem, problem.fix)
+
+    def check_start_date(self) -> None:
+        """A start_date after today leaves no snapshot partition to run. Checked by validate and run, not
+        when the spec loads: a spec whose dataset starts next month must not stop the code location
+        (every other dataset in it) from loading until then."""
+        refresh = self.spec.refresh
+        today = refresh.today()
+        if refresh.start_date > today:
+            raise self.error("refresh.start_date", f"{refresh.start_date} is in the future (today is {today} in "
+                             f"{refresh.timezone}), so there is no snapshot partition to run",
+                             f"use a date on or before {today}")
 
 
 def spec_error(path: Path | str, field: str, problem: str, fix: str) -> SpecError:

@@ -19,7 +19,7 @@ under these assumptions (also in `privacy_record`, the README and docs/synthcity
   byte for byte from its seed (`reproducible_from_seed: false` in the manifest);
 - releases compose: every release of a dataset spends its epsilon from the dataset's budget
   (`generator.epsilon_limit`, core/privacy_ledger.py).
-Settings that make synthcity read the real rows outside the mechanism are refused (`REFUSED_SETTINGS`).
+Settings that make synthcity read the real rows outside the mechanism are refused (`generator_settings.REFUSED_SETTINGS`).
 What a DP release still publishes about the real rows beyond epsilon is listed in `DISCLOSURE`.
 """
 
@@ -30,21 +30,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from synth_pipelines.core.platform_key import keyed_uniforms
-from synth_pipelines.core.synthesis import MISSING, ColumnCodec, _kind_of, as_number
+from synth_pipelines.core.synthesis import MISSING, ColumnCodec, as_number, column_kind
 
 if TYPE_CHECKING:
     from synth_pipelines.core.training_view import Split
-    from synth_pipelines.spec import ColumnDomain, GeneratorSpec, TrainingViewSpec
+    from synth_pipelines.spec import ColumnDomain, TrainingViewSpec
 
-# Plugin settings that touch the real rows outside the DP mechanism, refused under differential privacy.
-REFUSED_SETTINGS = {
-    "compress_dataset": "synthcity then trains XGBoost models on the real rows outside the mechanism and uses "
-                        "them when generating",
-    "strict": "synthcity then filters generated rows against ranges and value counts read from the real rows "
-              "and drops duplicates",
-    "mi_thresh": "it tests the exact mutual information of the real rows, a decision no budget pays for",
-    "domain": "the domain comes from generator.domain in the spec, validated there",
-}
 # Statistics of the real rows that a DP release publishes and epsilon does not cover.
 DISCLOSURE = (
     "the number of train rows and of source rows (assumed public: replace-one neighbours)",
@@ -61,40 +52,6 @@ SPLIT_PURPOSE = "dp-train-holdout-split"
 
 class DomainError(ValueError):
     """The declared domain does not fit the view; the message names the field and the fix."""
-
-
-class _Problem:
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        self.field, self.problem, self.fix = field, problem, fix
-
-
-def check_dp_generator(generator: GeneratorSpec) -> _Problem | None:
-    """A problem with the privacy declarations of a generator spec, or None."""
-    dp = generator.differentially_private
-    if not dp:
-        for field in ("epsilon_limit", "domain"):
-            if getattr(generator, field):
-                return _Problem(field, f"only a differentially private generator takes `{field}` (plugin "
-                                       f"'{generator.plugin}' is not)", f"remove it, or use plugin privbayes")
-        return None
-    if generator.epsilon is None:
-        return None  # check_settings already says that epsilon is needed
-    for name in sorted(set(generator.settings) & set(REFUSED_SETTINGS)):
-        return _Problem(f"settings.{name}", f"refused under differential privacy: {REFUSED_SETTINGS[name]}",
-                        f"remove settings.{name}")
-    if generator.epsilon_limit is None:
-        return _Problem("epsilon_limit", "a differentially private dataset needs a total budget for all its "
-                                         "releases (their epsilons add up)",
-                        f"set generator.epsilon_limit, e.g. {10 * generator.epsilon:g} for ten releases")
-    if generator.epsilon > generator.epsilon_limit:
-        return _Problem("epsilon", f"{generator.epsilon:g} is more than generator.epsilon_limit "
-                                   f"{generator.epsilon_limit:g}", "lower epsilon or raise the limit")
-    if not generator.domain:
-        return _Problem("domain", "a differentially private generator needs the domain of every synthesized "
-                                  "column declared (the domain is public and must not be read from the rows)",
-                        "add generator.domain with, per column, `values: [...]` or `minimum`/`maximum`, and "
-                        "`nullable: true` where it may be missing")
-    return None
 
 
 def domain_problem(spec: Any, view_columns: list[str]) -> tuple[str, str, str] | None:
@@ -176,7 +133,7 @@ def codecs_from_domain(train: pd.DataFrame, domain: dict[str, ColumnDomain], *, 
         if name in categorical:
             raise DomainError(f"generator.domain.{name}: '{name}' is synthesized as a category (a classification "
                               "label or lookup key). Fix: declare its `values`")
-        kind, _ = _kind_of(series, False, False)
+        kind = column_kind(series, learn_formats=False)  # the column's type only, nothing from its values
         if kind == "category":
             raise DomainError(f"generator.domain.{name}: '{name}' holds text, not numbers, dates or timestamps. "
                               "Fix: declare its `values` instead of bounds")

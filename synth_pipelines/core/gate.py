@@ -9,12 +9,11 @@ gate sensor and by the headless CLI run.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from synth_pipelines.core.files import write_atomically
 from synth_pipelines.core.publish import file_sha256
 
 
@@ -30,6 +29,7 @@ class Approval:
 class GateDecision:
     open: bool
     reason: str
+    awaiting_approval: bool = False  # QA passed; only a (new) approval is missing
 
 
 def approval_path(approvals_root: Path, dataset: str, release_name: str, snapshot_id: str) -> Path:
@@ -44,9 +44,7 @@ def record_approval(path: Path, features_path: Path, approver: str, comment: str
     approval = Approval(approver=approver.strip(), approved_at=datetime.now(timezone.utc).isoformat(),
                         features_sha256=file_sha256(features_path), comment=comment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(asdict(approval), indent=2))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(asdict(approval), indent=2).encode())
     return approval
 
 
@@ -65,9 +63,9 @@ def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *
     if require_approval:
         if approval is None:
             return GateDecision(False, "QA passed; waiting for a recorded approval "
-                                       "(synth-pipelines approve SPEC --snapshot ID --approver NAME)")
+                                       "(synth-pipelines approve SPEC --snapshot ID --approver NAME)", True)
         if approval.features_sha256 != file_sha256(features_path):
             return GateDecision(False, f"the approval by {approval.approver} was for other rows (the features were "
-                                       "regenerated after it); approve again")
+                                       "regenerated after it); approve again", True)
         return GateDecision(True, f"QA passed and approved by {approval.approver} at {approval.approved_at}")
     return GateDecision(True, "all blocking QA checks passed")

@@ -30,6 +30,15 @@ PROGRESS = ("adsgan", "ctgan", "ddpm", "rtvae", "tvae")  # those with per-epoch 
 DP_ARGUMENTS = {
     "privbayes": {"epsilon": "epsilon"},  # this project's PrivBayes (generators/plugin_privbayes.py)
 }
+# Plugin settings refused under differential privacy: each touches the real rows outside the mechanism.
+REFUSED_SETTINGS = {
+    "compress_dataset": "synthcity then trains XGBoost models on the real rows outside the mechanism and uses "
+                        "them when generating",
+    "strict": "synthcity then filters generated rows against ranges and value counts read from the real rows "
+              "and drops duplicates",
+    "mi_thresh": "it tests the exact mutual information of the real rows, a decision no budget pays for",
+    "domain": "the domain comes from generator.domain in the spec, validated there",
+}
 # ddpm's early stopping score on the validation rows: cheap, and minimized.
 DDPM_VALIDATION_METRIC = ("stats", "jensenshannon_dist")
 DDPM_DEFAULT_VALIDATION_FRACTION = 0.2
@@ -130,6 +139,35 @@ def check_settings(generator: Any) -> None:
         if key in owned and (owned[key] in typed or key in ALWAYS_SET):
             raise SettingProblem(f"settings.{key}", f"'{key}' is set by the typed setting generator.{owned[key]}",
                                  f"remove it from settings and use generator.{owned[key]}")
+    check_dp_declarations(generator)
+
+
+def check_dp_declarations(generator: Any) -> None:
+    """Raise SettingProblem for a privacy declaration that does not fit the generator (core/differential_privacy.py
+    says why each is needed)."""
+    if not generator.differentially_private:
+        for field in ("epsilon_limit", "domain"):
+            if getattr(generator, field):
+                raise SettingProblem(field, f"only a differentially private generator takes `{field}` (plugin "
+                                     f"'{generator.plugin}' is not)", "remove it, or use plugin privbayes")
+        return
+    if generator.epsilon is None:
+        return  # check_settings already says that epsilon is needed
+    for name in sorted(set(generator.settings) & set(REFUSED_SETTINGS)):
+        raise SettingProblem(f"settings.{name}", f"refused under differential privacy: {REFUSED_SETTINGS[name]}",
+                             f"remove settings.{name}")
+    if generator.epsilon_limit is None:
+        raise SettingProblem("epsilon_limit", "a differentially private dataset needs a total budget for all its "
+                                              "releases (their epsilons add up)",
+                             f"set generator.epsilon_limit, e.g. {10 * generator.epsilon:g} for ten releases")
+    if generator.epsilon > generator.epsilon_limit:
+        raise SettingProblem("epsilon", f"{generator.epsilon:g} is more than generator.epsilon_limit "
+                                        f"{generator.epsilon_limit:g}", "lower epsilon or raise the limit")
+    if not generator.domain:
+        raise SettingProblem("domain", "a differentially private generator needs the domain of every synthesized "
+                                       "column declared (the domain is public and must not be read from the rows)",
+                             "add generator.domain with, per column, `values: [...]` or `minimum`/`maximum`, and "
+                             "`nullable: true` where it may be missing")
 
 
 def auto_batch_size(train_rows: int, encoded_columns: int, free_memory_bytes: int) -> int:

@@ -4,7 +4,7 @@ A release may leave the platform, so the manifest holds no unkeyed hash of real 
 fingerprints are HMACs under the platform key, core/platform_key.py), only the per-column fields
 `_published_codec` names (no real extremes or medians), and `qa` is the published QA report's data.
 For a differentially private generator it records the DP record with its assumptions, the dataset's
-privacy ledger, what is published beyond epsilon (`not_covered_by_epsilon`), and
+privacy ledger, what is published beyond epsilon (`differential_privacy.not_covered_by_epsilon`), and
 `generator.reproducible_from_seed: false`; the real shares of a rebalanced column are left out.
 """
 
@@ -39,10 +39,10 @@ def package_versions() -> dict[str, str]:
 
 def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synthesizer, features_path: Path,
                    rows: int, qa: dict[str, Any], rebalance: dict[str, Any] | None = None,
-                   privacy_ledger: dict[str, Any] | None = None) -> dict[str, Any]:
+                   privacy: dict[str, Any] | None = None) -> dict[str, Any]:
     """`rebalance`: what generate_rows recorded (GeneratedRows.rebalance), when synthetic.rebalance is set;
-    `qa`: the published QA report's data; `privacy_ledger`: privacy_ledger.ledger_summary of the dataset."""
-    from synth_pipelines.core.differential_privacy import DISCLOSURE, published_privacy
+    `qa`: the published QA report's data; `privacy`: differential_privacy.published_privacy (the DP
+    record with the dataset's ledger), None when the generator is not DP."""
     from synth_pipelines.core.platform_key import keyed_fingerprint
 
     spec = loaded.spec
@@ -75,9 +75,8 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
                       "plugin_kwargs": synthesizer.plugin_kwargs,
                       "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
                       "columns": [_published_codec(c) for c in synthesizer.codecs]},
-        # Budget, delta, epsilon spent, assumptions and the dataset's ledger; null when it is not DP.
-        "differential_privacy": published_privacy(synthesizer.privacy, privacy_ledger),
-        "not_covered_by_epsilon": list(DISCLOSURE) if dp else None,
+        # Budget, delta, epsilon spent, assumptions, what is not covered and the ledger; null when not DP.
+        "differential_privacy": privacy,
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
         **_data_treatment(loaded, synthesizer, qa, rebalance),
         "qa": qa,

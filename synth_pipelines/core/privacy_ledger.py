@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+
+from synth_pipelines.core.files import write_atomically
 
 LEDGER_FOLDER = "privacy_ledger"
 COMPOSITION = "sequential composition (basic): the epsilons of all releases of the dataset add up"
@@ -73,9 +74,7 @@ def charge(home: Path, dataset: str, *, epsilon: float, limit: float, release: s
                  "charged_at": datetime.now(timezone.utc).isoformat(), "spent_before": before,
                  "spent_after": before + epsilon, "limit": limit}
         ledger["entries"].append(entry)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-        tmp.write_text(json.dumps(ledger, indent=2))
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(ledger, indent=2).encode())
     return entry
 
 

@@ -27,8 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
+from synth_pipelines.core.files import fsync_folder, write_atomically, write_durably
 
 LOOKUP_FOLDER = "lookups"
 CRASH_AT_ENV = "SYNTH_PIPELINES_CRASH_AT"
@@ -72,11 +71,8 @@ def release_folder(root: Path, dataset: str, release_name: str, snapshot_id: str
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
@@ -86,6 +82,8 @@ def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
 
 def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]:
     """Manifest `files` entries of the lookup tables: sha256 and rows, as for the data file."""
+    import pyarrow.parquet as pq  # here, not at the top: `releases` reads this module and starts in under 1 s
+
     return {name: {"sha256": file_sha256(path), "rows": pq.ParquetFile(path).metadata.num_rows, "lookup": True}
             for name, path in lookup_files(lookups).items()}
 
@@ -121,9 +119,9 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
         manifest = {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
                     "files": {"data/part-00000.parquet": {"sha256": file_sha256(data_path), "rows": rows},
                               **lookup_entries(lookups)}}
-        _write(staging / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
+        write_durably(staging / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
         for folder in (staging / "data", staging / LOOKUP_FOLDER, staging):
-            _fsync_folder(folder)
+            fsync_folder(folder)
         crash_point("local.manifest_written")
         try:
             # Fails when another run published the same release meanwhile: rename never replaces
@@ -131,7 +129,7 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
             os.rename(staging, final)
         except OSError as exc:
             raise ReleaseExistsError(f"release {final} appeared while publishing; nothing was changed") from exc
-        _fsync_folder(final.parent)
+        fsync_folder(final.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -146,23 +144,6 @@ def _copy(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
     with target.open("rb+") as handle:
         os.fsync(handle.fileno())
-
-
-def _write(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    if not folder.is_dir():
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def sweep_staging(version_folder: Path, *, older_than: timedelta) -> list[Path]:
@@ -197,7 +178,4 @@ def point_latest(version_folder: Path) -> None:
         newest = newest_snapshot(version_folder)
         if newest is None or (latest.is_file() and latest.read_text().strip() == newest):
             return
-        tmp = version_folder / f".LATEST.{uuid.uuid4().hex[:8]}"
-        _write(tmp, (newest + "\n").encode())
-        os.replace(tmp, latest)
-        _fsync_folder(version_folder)
+        write_atomically(latest, (newest + "\n").encode())

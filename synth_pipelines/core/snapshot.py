@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from synth_pipelines.core.source import arrow_type, read_only_connection, reflect_table
-from synth_pipelines.spec import DatasetSpec, TableSpec, masked_url
+from synth_pipelines.spec import DatasetSpec, FieldError, TableSpec, masked_url
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,8 @@ class Snapshot:
         return json.dumps(asdict(self), indent=2)
 
 
-class SnapshotError(ValueError):
+class SnapshotError(FieldError):
     """The source could not be read into a snapshot; `field` is the spec field to look at."""
-
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        super().__init__(f"{field}: {problem}; {fix}")
-        self.field, self.problem, self.fix = field, problem, fix
 
 
 def new_snapshot_id(now: datetime | None = None) -> str:

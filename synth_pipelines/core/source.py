@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+
+if TYPE_CHECKING:  # imported in arrow_type: the spec's URL check reads this module on every CLI command
+    import pyarrow as pa
 
 # Executed on every new DBAPI connection, per dialect.
 _READ_ONLY_STATEMENTS = {
@@ -23,8 +27,9 @@ _READ_ONLY_STATEMENTS = {
 }
 
 
-def read_only_engine(url: str) -> Engine:
-    """An engine whose connections the database itself refuses to write through."""
+def read_only_engine(url: str, connect_timeout: int | None = None) -> Engine:
+    """An engine whose connections the database itself refuses to write through. `connect_timeout`
+    (seconds; PostgreSQL and MySQL/MariaDB drivers): give up connecting after it."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend not in _READ_ONLY_STATEMENTS:
@@ -35,7 +40,8 @@ def read_only_engine(url: str) -> Engine:
     if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
         # Open the file read-only as well: no journal, no accidental creation of a missing file.
         parsed = parsed.set(database=f"file:{parsed.database}?mode=ro", query={**parsed.query, "uri": "true"})
-    engine = sa.create_engine(parsed, pool_pre_ping=True)
+    connect_args = {"connect_timeout": connect_timeout} if connect_timeout and backend != "sqlite" else {}
+    engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _set_read_only(dbapi_connection, _record):  # noqa: ANN001
@@ -52,8 +58,8 @@ def read_only_engine(url: str) -> Engine:
 
 
 @contextmanager
-def read_only_connection(url: str) -> Iterator[Connection]:
-    engine = read_only_engine(url)
+def read_only_connection(url: str, connect_timeout: int | None = None) -> Iterator[Connection]:
+    engine = read_only_engine(url, connect_timeout)
     try:
         with engine.connect() as conn:
             yield conn
@@ -66,6 +72,8 @@ def arrow_type(sql_type: sa.types.TypeEngine) -> pa.DataType:
     """Arrow type for a reflected SQL column type; unknown types travel as strings.
 
     Nothing is lost silently: DECIMAL(p, s) stays decimal128(p, s), a zoned timestamp stays zoned (UTC)."""
+    import pyarrow as pa
+
     try:
         python_type = sql_type.python_type
     except NotImplementedError:

@@ -26,6 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from synth_pipelines.spec import FieldError
+
 # Applied when the connection is created; `lock_configuration` is set last, so nothing can undo them.
 SANDBOX_CONFIG = {
     "enable_external_access": False,
@@ -39,12 +41,8 @@ SANDBOX_CONFIG = {
 Registrable = pa.Table | ds.Dataset | str | Path
 
 
-class SpecSqlError(ValueError):
+class SpecSqlError(FieldError):
     """A spec's SQL that is refused before it runs; `field` is the spec field to correct."""
-
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        super().__init__(f"{field}: {problem}; {fix}")
-        self.field, self.problem, self.fix = field, problem, fix
 
 
 def quote_literal(value: str | Path) -> str:
@@ -95,4 +93,9 @@ def run_query(sql: str, tables: Mapping[str, Registrable], field: str = "the SQL
     """Run one spec SELECT in the sandbox over `tables` and return its rows."""
     query = single_select(sql, field)
     with sandboxed_duckdb(tables) as con:
-        return con.sql(query).to_arrow_table()
+        try:
+            return con.sql(query).to_arrow_table()
+        except duckdb.Error as exc:
+            raise SpecSqlError(field, f"the SQL does not run on the snapshot tables: {str(exc).splitlines()[0]}",
+                               "fix the query; it runs in DuckDB over the snapshot tables, named as in source.tables, "
+                               "like training_view.sql") from None

@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
-from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings
+from synth_pipelines.core.synthcity_plugins import (load_plugin_class, muted_library_warnings, plugin_arguments,
+                                                    quiet_synthcity)
 from synth_pipelines.core.value_formats import NumberFormat, apply_format, learn_format, reflect_into, split_rows
 
 if TYPE_CHECKING:
@@ -119,7 +120,9 @@ def _kind_of(series: pd.Series, force_category: bool, learn_formats: bool) -> tu
 
 
 def column_kind(series: pd.Series, force_category: bool = False, learn_formats: bool = True) -> ColumnKind:
-    """The kind fit_codecs gives a column (a profile of the view shows what the generator will see)."""
+    """The kind fit_codecs gives a column (a profile of the view shows what the generator will see);
+    without `learn_formats`, the kind its type alone gives (no whole-number codes or text dates read
+    from its values)."""
     return _kind_of(series, force_category, learn_formats)[0]
 
 
@@ -127,26 +130,25 @@ def as_number(series: pd.Series, kind: ColumnKind) -> pd.Series:
     """Numbers of a column: dates as day ordinals, timestamps as seconds since 1970 (UTC for zoned or
     ISO text), other columns as floats."""
     if kind in ("date", "datetime"):
-        text = not (pd.api.types.is_datetime64_any_dtype(series) or series.dropna().map(
-            lambda v: isinstance(v, dt.date)).all())
-        stamps = pd.to_datetime(series, utc=True, format="ISO8601" if text else None)
+        # ISO8601 parses the text dates (text_time_format's are all ISO); dates, datetimes and
+        # datetime64 values pass through it as they are.
+        stamps = pd.to_datetime(series, utc=True, format="ISO8601")
         if kind == "date":
             return stamps.map(lambda v: np.nan if pd.isna(v) else v.toordinal()).astype(float)
         return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
     return pd.to_numeric(series).astype(float)
 
 
-def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] = frozenset(),
-               learn_formats: bool = True) -> list[ColumnCodec]:
-    """How each column is encoded for the generator and written back.
+def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] = frozenset()) -> list[ColumnCodec]:
+    """How each column is encoded for the generator and written back, learned from the rows: kinds
+    (whole-number codes as categories, text dates), ranges, fill values and numeric value formats.
+    Under differential privacy nothing is learned from the rows: differential_privacy.codecs_from_domain.
 
-    `categorical` columns are categories, `numeric` ones (a regression label) never become one;
-    `learn_formats` (off under differential privacy, where nothing may be learned from the rows
-    outside the mechanism): numeric value formats, whole-number codes as categories, text dates."""
+    `categorical` columns are categories, `numeric` ones (a regression label) never become one."""
     codecs = []
     for name in frame.columns:
         series = frame[name]
-        kind, text_format = _kind_of(series, name in categorical, learn_formats and name not in numeric)
+        kind, text_format = _kind_of(series, name in categorical, name not in numeric)
         codec = ColumnCodec(name=name, kind=kind, has_missing=bool(series.isna().any()), text_format=text_format)
         if kind == "category":
             numbers = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
@@ -158,7 +160,7 @@ def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] 
             codec.fill = float(numbers.median()) if numbers.notna().any() else 0.0
             codec.minimum, codec.maximum = float(numbers.min()), float(numbers.max())
             codec.dtype = _decoded_dtype(series) if kind in ("integer", "float") else str(series.dtype)
-            if learn_formats and kind != "date":
+            if kind != "date":
                 codec.number_format = learn_format(numbers.to_numpy(dtype=float), seconds=kind == "datetime")
         codecs.append(codec)
     return codecs
@@ -252,8 +254,11 @@ class Synthesizer:
 def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],
                       out_dir: Path) -> Synthesizer:
     """Fit the spec's plugin on the encoded train rows; save it with its settings, seed and privacy record."""
+    log.info("%s: loading torch and synthcity", generator.plugin)  # tens of seconds on a first run: say so
     import psutil
     import torch
+
+    quiet_synthcity()  # before any synthcity import: it keeps library logging set-up out of the root logger
     from synthcity.plugins.core.dataloader import GenericDataLoader
     from synthcity.utils.reproducibility import enable_reproducible_results
     from synthcity.utils.serialization import save_to_file
@@ -264,16 +269,19 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     plugin_class = load_plugin_class(plugin)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A label that is not a category is a regression target: it stays a number.
-    dp_kwargs: dict[str, Any] = {}
+    pipeline_kwargs: dict[str, Any] = {}  # what the pipeline itself tells the plugin (RESERVED_SETTINGS)
     if generator.epsilon is not None:  # domain declared in the spec, nothing learned from the rows
         from synth_pipelines.core.differential_privacy import codecs_from_domain, plugin_domain
 
         codecs = codecs_from_domain(train, generator.domain, categorical=categorical,
                                     numeric={label} - set(categorical))
-        dp_kwargs["domain"] = plugin_domain(codecs)
+        pipeline_kwargs["domain"] = plugin_domain(codecs)
     else:
-        codecs = fit_codecs(train, categorical, numeric={label} - set(categorical),
-                            learn_formats=generator.epsilon is None)
+        codecs = fit_codecs(train, categorical, numeric={label} - set(categorical))
+    if "label_kind" in plugin_arguments(plugin):  # a plugin modelling the label apart (cart) gets its kind:
+        # synthcity's encoding takes a whole-number regression label with few values for a class
+        label_codec = next(c for c in codecs if c.name == label)
+        pipeline_kwargs["label_kind"] = "category" if label_codec.kind == "category" else "number"
     encoded = encode(train, codecs)
     cuda = torch.cuda.is_available()
     free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available
@@ -283,7 +291,7 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     seed = generator.seed
     enable_reproducible_results(seed)
     model = plugin_class(random_state=seed, workspace=workspace, **build_plugin_objects(plugin_kwargs, workspace),
-                         **dp_kwargs)
+                         **pipeline_kwargs)
     log.info("%s: training with %s", plugin, json.dumps(plugin_kwargs, default=str))
     started = time.perf_counter()
     printed = io.StringIO()  # some plugins print progress (arfpy); keep it out of the terminal, in the log
@@ -400,6 +408,7 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
     filled. Works for every plugin; a value the generator rarely makes costs more draws and, past
     REBALANCE_MAX_DRAWS per batch, is an error naming the value.
     """
+    quiet_synthcity()  # unpickling the model imports synthcity
     from synthcity.utils.serialization import load_from_file
 
     if rebalance is not None:

@@ -16,25 +16,18 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.model_selection import train_test_split
 
-from synth_pipelines.core.sql import SpecSqlError, run_query
-from synth_pipelines.spec import TrainingViewSpec
+from synth_pipelines.core.sql import run_query
+from synth_pipelines.spec import FieldError, GeneratorSpec, TrainingViewSpec
 
 
-class TrainingViewError(ValueError):
+class TrainingViewError(FieldError):
     """A problem with the view's result; `field` is the spec field to correct."""
-
-    def __init__(self, field: str, problem: str, fix: str) -> None:
-        super().__init__(f"{field}: {problem}; {fix}")
-        self.field, self.problem, self.fix = field, problem, fix
 
 
 def run_view_sql(sql: str, tables: Mapping[str, str | Path | pa.Table], field: str = "training_view.sql") -> pa.Table:
     """Run the view SQL, sandboxed (core/sql.py), with each snapshot table registered under its source
-    name; a refused statement raises TrainingViewError naming `field`."""
-    try:
-        return run_query(sql, tables, field)
-    except SpecSqlError as exc:
-        raise TrainingViewError(exc.field, exc.problem, exc.fix) from None
+    name; SQL that is refused or does not run raises core.sql.SpecSqlError naming `field`."""
+    return run_query(sql, tables, field)
 
 
 # Marks the rows of `training_view.holdout_sql` inside the stored view; split_holdout removes it.
@@ -112,6 +105,29 @@ class Split:
     holdout: pd.DataFrame
 
 
+def split_view(view: pd.DataFrame, view_spec: TrainingViewSpec, generator: GeneratorSpec, dataset: str) -> Split:
+    """The one train/holdout split that validate, preview and run all use: holdout_sql's rows when the
+    view has them; under differential privacy a split keyed on the entity key (one person's row decides
+    only that person's side); else the seeded split. Both sides must hold rows."""
+    if generator.differentially_private and HOLDOUT_MARKER not in view.columns:
+        from synth_pipelines.core.differential_privacy import keyed_split  # it imports this module
+
+        split = keyed_split(view, view_spec, dataset)
+    else:
+        split = split_holdout(view, view_spec, seed=generator.seed)
+    if split.train.empty or split.holdout.empty:
+        raise _too_few_rows(view, view_spec)
+    return split
+
+
+def _too_few_rows(view: pd.DataFrame, view_spec: TrainingViewSpec) -> TrainingViewError:
+    return TrainingViewError(
+        "training_view.sql", f"returns {len(view)} rows, too few to split into train rows and a holdout "
+        f"(holdout_fraction {view_spec.holdout_fraction})",
+        "select more rows (a few hundred at least); if the source tables are empty, point source.url at the "
+        "database that holds the data")
+
+
 def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) -> Split:
     """The holdout_sql rows when the view has them, else a seeded holdout split, stratified on the
     label for classification when every class can be."""
@@ -121,11 +137,7 @@ def split_holdout(view: pd.DataFrame, view_spec: TrainingViewSpec, seed: int) ->
         return Split(train=rows[~marked].reset_index(drop=True), holdout=rows[marked].reset_index(drop=True))
     holdout_rows = math.ceil(len(view) * view_spec.holdout_fraction)
     if len(view) - holdout_rows < 1 or holdout_rows < 1:
-        raise TrainingViewError(
-            "training_view.sql", f"returns {len(view)} rows, too few to split into train rows and a holdout "
-            f"(holdout_fraction {view_spec.holdout_fraction})",
-            "select more rows (a few hundred at least); if the source tables are empty, point source.url at the "
-            "database that holds the data")
+        raise _too_few_rows(view, view_spec)
     stratify = None
     if view_spec.task == "classification":
         counts = view[view_spec.label].value_counts()

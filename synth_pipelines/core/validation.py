@@ -19,12 +19,11 @@ from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.features import FeatureExpressionError, check_feature_expressions, drop_replaced_columns
-from synth_pipelines.core.snapshot import Snapshot, SnapshotError, selected_columns, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, selected_columns, take_snapshot
 from synth_pipelines.core.source import arrow_type, read_only_connection, reflect_table, table_names
 from synth_pipelines.core.synthcity_plugins import mistyped_settings, unsupported_settings
-from synth_pipelines.core.training_view import (TrainingViewError, build_training_view, check_view_columns,
-                                                run_view_sql, split_holdout)
-from synth_pipelines.spec import LoadedSpec, masked_url
+from synth_pipelines.core.training_view import build_training_view, check_view_columns, run_view_sql, split_view
+from synth_pipelines.spec import FieldError, LoadedSpec, masked_url
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,7 @@ class SourceCheck:
 
 def validate_against_source(loaded: LoadedSpec, check_generator: bool = True) -> SourceCheck:
     spec = loaded.spec
+    loaded.check_start_date()
     empty_tables: dict[str, pa.Table] = {}
     row_counts: dict[str, int] = {}
     try:
@@ -109,17 +109,13 @@ def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[s
     view_spec = loaded.spec.training_view
     try:
         schema = run_view_sql(view_spec.sql, empty_tables).schema
-    except TrainingViewError as exc:  # refused by the sandbox before it ran
-        raise loaded.error(exc.field, exc.problem, exc.fix) from None
-    except Exception as exc:  # duckdb raises many error classes; all mean the SQL does not run
-        raise loaded.error("training_view.sql", f"the SQL does not run on the snapshot tables: "
-                           f"{str(exc).splitlines()[0]}",
-                           "fix the query; it runs in DuckDB over tables named as in source.tables") from None
+    except FieldError as exc:  # refused by the sandbox, or does not run
+        raise loaded.error_from(exc) from None
     columns = schema.names
     try:
         check_view_columns(view_spec, columns)
-    except TrainingViewError as exc:
-        raise loaded.error(exc.field, exc.problem, exc.fix) from None
+    except FieldError as exc:
+        raise loaded.error_from(exc) from None
     label_type = schema.field(view_spec.label).type
     if view_spec.task == "regression" and not (pa.types.is_integer(label_type) or pa.types.is_floating(label_type)
                                                or pa.types.is_decimal(label_type)):
@@ -129,12 +125,8 @@ def _check_view(loaded: LoadedSpec, empty_tables: dict[str, pa.Table]) -> list[s
     if view_spec.holdout_sql:
         try:
             holdout_columns = run_view_sql(view_spec.holdout_sql, empty_tables, "training_view.holdout_sql").column_names
-        except TrainingViewError as exc:
-            raise loaded.error(exc.field, exc.problem, exc.fix) from None
-        except Exception as exc:
-            raise loaded.error("training_view.holdout_sql", f"the SQL does not run on the snapshot tables: "
-                               f"{str(exc).splitlines()[0]}", "fix the query; it runs in DuckDB like "
-                               "training_view.sql") from None
+        except FieldError as exc:
+            raise loaded.error_from(exc) from None
         if holdout_columns != columns:
             raise loaded.error("training_view.holdout_sql", f"returns columns {holdout_columns}, but "
                                f"training_view.sql returns {columns}",
@@ -171,8 +163,8 @@ def assess_source(loaded: LoadedSpec, work_dir: Path | None = None) -> Assessmen
     with tempfile.TemporaryDirectory(dir=work_dir) as folder:
         try:
             snapshot = take_snapshot(loaded.spec, Path(folder), snapshot_id="assessment")
-        except SnapshotError as exc:
-            raise loaded.error(exc.field, exc.problem, exc.fix) from None
+        except FieldError as exc:
+            raise loaded.error_from(exc) from None
         return assess_snapshot(loaded, snapshot)
 
 
@@ -181,9 +173,9 @@ def assess_snapshot(loaded: LoadedSpec, snapshot: Snapshot) -> Assessment:
     try:
         view = build_training_view(spec.training_view, {t: s.path for t, s in snapshot.tables.items()})
         view = drop_replaced_columns(view, spec.features)  # as the training_view asset does
-        train = split_holdout(view, spec.training_view, seed=spec.generator.seed).train
-    except TrainingViewError as exc:
-        raise loaded.error(exc.field, exc.problem, exc.fix) from None
+        train = split_view(view, spec.training_view, spec.generator, spec.dataset).train
+    except FieldError as exc:
+        raise loaded.error_from(exc) from None
     _check_rebalance_values(loaded, train)
     return assess_training_rows(train, spec.training_view, spec.generator)
 

@@ -21,7 +21,7 @@ table or a column. Numbers outside the real range are reflected back into it bef
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,9 +56,6 @@ class NumberFormat:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> NumberFormat | None:
         return cls(**data) if data else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _plain(value: float) -> float | int:

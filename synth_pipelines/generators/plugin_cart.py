@@ -71,23 +71,30 @@ class CartPlugin(Plugin):
         label_model: "boosting" draws the label from gradient boosting (class probabilities, or a
             prediction plus a cross-fitted residual for a numeric label); "tree" uses a CART leaf
             like every other column.
+        label_kind: "category" or "number", the label's kind as the pipeline's codec has it (set by the
+            pipeline); None = as synthcity encodes it (text and columns of fewer than 15 values are
+            categories), which takes a whole-number regression label with few values for a class.
     """
 
     @validate_arguments(config=dict(arbitrary_types_allowed=True))
     def __init__(self, min_samples_leaf: int | None = None, max_depth: int | None = None, smoothing: bool = True,
-                 label_last: bool = True, label_model: str = "boosting", random_state: int = 0,
-                 **kwargs: Any) -> None:
+                 label_last: bool = True, label_model: str = "boosting", label_kind: str | None = None,
+                 random_state: int = 0, **kwargs: Any) -> None:
         super().__init__(random_state=random_state, **kwargs)
         if min_samples_leaf is not None and min_samples_leaf < 1:
             raise ValueError("min_samples_leaf must be at least 1")
         if label_model not in ("boosting", "tree"):
             raise ValueError(f"label_model must be 'boosting' or 'tree', not {label_model!r}")
+        if label_kind not in (None, "category", "number"):
+            raise ValueError(f"label_kind must be 'category', 'number' or None, not {label_kind!r}")
         self.min_samples_leaf, self.max_depth = min_samples_leaf, max_depth
         self.smoothing, self.label_last, self.label_model = smoothing, label_last, label_model
+        self.label_kind = label_kind
         self.columns_: list[_Column] = []
         self.label_booster_: HistGradientBoostingClassifier | HistGradientBoostingRegressor | None = None
         self.residual_edges_: np.ndarray | None = None
         self.residuals_: list[np.ndarray] = []
+        self.label_values_: np.ndarray | None = None
 
     @staticmethod
     def name() -> str:
@@ -118,6 +125,7 @@ class CartPlugin(Plugin):
             name for name in frame.columns if frame[name].dtype.kind in "iub" and frame[name].nunique() < 15}
         self.min_samples_leaf_ = self.min_samples_leaf or auto_min_samples_leaf(len(frame))
         self.columns_, self.label_booster_, self.residual_edges_, self.residuals_ = [], None, None, []
+        self.label_values_ = None
         target_column = getattr(X, "target_column", None)
         for position, name in enumerate(self.order_):
             target = frame[name].to_numpy()
@@ -140,9 +148,14 @@ class CartPlugin(Plugin):
         options = dict(categorical_features=[c in categorical and inputs[c].max() < 255 for c in inputs.columns],
                        random_state=self.random_state)
         x, y = inputs.to_numpy(dtype=float), frame[target_column].to_numpy()
-        if target_column in categorical:
+        numeric = self.label_kind == "number" if self.label_kind is not None else target_column not in categorical
+        if not numeric:
             self.label_booster_ = HistGradientBoostingClassifier(**options).fit(x, y)
             return
+        coded = getattr((self._data_encoders or {}).get(target_column), "classes_", None)
+        if coded is not None:  # synthcity coded the numbers 0..k-1 (few values): regress on the numbers
+            self.label_values_ = np.asarray(coded, dtype=float)
+            y = self.label_values_[y.astype(int)]
         y = y.astype(float)
         folds = KFold(n_splits=min(RESIDUAL_FOLDS, len(y)), shuffle=True, random_state=self.random_state)
         predicted = cross_val_predict(HistGradientBoostingRegressor(**options), x, y, cv=folds)
@@ -154,7 +167,7 @@ class CartPlugin(Plugin):
     def resolved_settings(self) -> dict[str, Any]:
         """The settings training actually used (automatic choices resolved), for the manifest."""
         return {"min_samples_leaf": self.min_samples_leaf_, "max_depth": self.max_depth, "smoothing": self.smoothing,
-                "label_last": self.label_last, "label_model": self.label_model}
+                "label_last": self.label_last, "label_model": self.label_model, "label_kind": self.label_kind}
 
     def _donors(self, name: str, tree: Any, leaves: np.ndarray, target: np.ndarray, numeric: bool) -> _Column:
         """Real values grouped by leaf (sorted, with each leaf's start and size) and kernel bandwidths."""
@@ -206,7 +219,13 @@ class CartPlugin(Plugin):
                 inside = np.flatnonzero(bands == band)
                 if len(inside) and len(residuals):
                     noise[inside] = residuals[rng.integers(0, len(residuals), len(inside))]
-            return predicted + noise
+            values = predicted + noise
+            if self.label_values_ is None:
+                return values
+            # Back to synthcity's codes: the nearest of the real values (those it decodes to).
+            above = np.clip(np.searchsorted(self.label_values_, values), 1, len(self.label_values_) - 1)
+            nearer_below = values - self.label_values_[above - 1] < self.label_values_[above] - values
+            return np.where(nearer_below, above - 1, above)
         cumulative = self.label_booster_.predict_proba(inputs).cumsum(axis=1)
         picks = (rng.random(count)[:, None] > cumulative[:, :-1]).sum(axis=1)
         return self.label_booster_.classes_[picks]

@@ -37,16 +37,15 @@ from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
-from synth_pipelines.core.snapshot import Snapshot, SnapshotError, load_snapshot, take_snapshot
+from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
-from synth_pipelines.core.differential_privacy import keyed_split, published_privacy
+from synth_pipelines.core.differential_privacy import published_privacy
 from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
-from synth_pipelines.core.training_view import (HOLDOUT_MARKER, TrainingViewError, build_training_view,
-                                                decimals_as_floats, split_holdout, view_decimal_columns)
+from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view, view_decimal_columns
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
-from synth_pipelines.spec import LoadedSpec
+from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
 DATASET_TAG = "synth_pipelines/dataset"
 # Partitioned asset checks are "preview" in Dagster 1.13; we rely on them knowingly (one QA run per snapshot).
@@ -74,7 +73,8 @@ class TrainedModel:
 
 
 class _ToDagsterLog(logging.Handler):
-    """Forwards the pipeline's INFO lines (e.g. a plugin's epoch and loss) to the run's event log."""
+    """Forwards the pipeline's INFO lines (a plugin's epoch and loss, the QA check being computed) to
+    the run's event log."""
 
     def __init__(self, context: dg.AssetExecutionContext) -> None:
         super().__init__(logging.INFO)
@@ -86,7 +86,7 @@ class _ToDagsterLog(logging.Handler):
 
 
 @contextmanager
-def training_progress_to(context: dg.AssetExecutionContext) -> Iterator[None]:
+def progress_to_run_log(context: dg.AssetExecutionContext) -> Iterator[None]:
     """While the block runs, lines logged under `synth_pipelines` at INFO reach the Dagster log."""
     logger = logging.getLogger("synth_pipelines")
     handler = _ToDagsterLog(context)
@@ -137,15 +137,15 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             snapshot = load_snapshot(retained)
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
-            # A past day whose snapshot was not retained: today's source is not that day's source.
-            as_of = snapshot_id if snapshot_id < today_partition(loaded) else None
-            if as_of is not None and spec.source.as_of is None:
-                raise dg.Failure(description=missing_snapshot_message(loaded, storage, snapshot_id))
+            try:
+                as_of = snapshot_as_of(loaded, storage, snapshot_id)
+            except SpecError as exc:
+                raise dg.Failure(description=str(exc)) from None
             validate_against_source(loaded)  # a bad spec stops here, before any row is read
             try:
                 snapshot = take_snapshot(spec, storage.snapshots(name), snapshot_id=snapshot_id, as_of=as_of)
-            except SnapshotError as exc:
-                raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
+            except FieldError as exc:
+                raise dg.Failure(description=str(loaded.error_from(exc))) from None
             context.log.info(f"snapshot {snapshot_id}: {sum(t.rows for t in snapshot.tables.values())} rows read")
         return dg.Output(snapshot, metadata={
             "snapshot_id": snapshot.snapshot_id,
@@ -169,8 +169,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         started = time.perf_counter()
         try:
             view = build_training_view(view_spec, {t: s.path for t, s in snapshot.tables.items()})
-        except TrainingViewError as exc:
-            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
+        except FieldError as exc:
+            raise dg.Failure(description=str(loaded.error_from(exc))) from None
         try:
             view = drop_replaced_columns(view, spec.features)  # masked in the output, never trained on
         except FeatureExpressionError as exc:
@@ -196,13 +196,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
         rows = view.read()
         try:
-            if spec.generator.differentially_private and HOLDOUT_MARKER not in rows.columns:
-                # DP: by a keyed hash of the entity key, so one person's row decides only that person's side.
-                split = keyed_split(rows, view_spec, name)
-            else:
-                split = split_holdout(rows, view_spec, seed=spec.generator.seed)
-        except TrainingViewError as exc:
-            raise dg.Failure(description=str(loaded.error(exc.field, exc.problem, exc.fix))) from None
+            split = split_view(rows, view_spec, spec.generator, name)
+        except FieldError as exc:
+            raise dg.Failure(description=str(loaded.error_from(exc))) from None
         assessment = assess_training_rows(split.train, view_spec, spec.generator)  # before any training
         for finding in assessment.warnings:
             context.log.warning(f"assessment: {finding.text()}")
@@ -236,7 +232,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             context.log.info(f"privacy ledger: epsilon {entry['spent_before']:g} -> {entry['spent_after']:g} "
                              f"of {entry['limit']:g}")
         try:
-            with training_progress_to(context):
+            with progress_to_run_log(context):
                 model = train_synthesizer(frame, spec.generator, label=view_spec.label, categorical=categorical,
                                           out_dir=storage.work(name, train.snapshot_id, "synthesizer"))
         except SettingProblem as problem:  # e.g. device: cuda on a machine without one
@@ -314,9 +310,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         codecs = model.synthesizer.codecs
         real_train, synthetic = train.read(), features.read()
         extra = [c for c in synthetic.columns if c not in {codec.name for codec in codecs} | {"synthetic_id"}]
-        report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
-                             spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
-                             declared_domain=spec.generator.differentially_private)
+        with progress_to_run_log(context):  # which check is being computed: QA takes minutes on large data
+            report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
+                                 spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
+                                 declared_domain=spec.generator.differentially_private)
         paths = write_reports(report, storage.work(name, features.snapshot_id, "qa"), real_train, synthetic,
                               codecs, spec.qa, privacy=privacy_with_ledger(storage, model))
         for check in report.checks:
@@ -353,7 +350,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         manifest = build_manifest(loaded, snapshot=snapshot, synthesizer=model.synthesizer,
                                   features_path=Path(features.path), rows=features.rows, qa=qa,
                                   rebalance=json.loads(rebalanced.read_text()) if rebalanced.is_file() else None,
-                                  privacy_ledger=privacy["ledger"] if privacy else None)
+                                  privacy=privacy)
         manifest["approvals"] = [asdict(approval)] if approval else []
         manifest["gate"] = decision.reason
         common = {"features_path": Path(features.path), "manifest": manifest, "dataset": name,
@@ -393,6 +390,17 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:
     folder = storage.snapshots(dataset)
     return sorted(p.name for p in folder.glob("*") if (p / "snapshot.json").is_file()) if folder.is_dir() else []
+
+
+def snapshot_as_of(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str | None:
+    """The date to read the source as of for a snapshot not yet taken (None: today's, read as it is now).
+    A past day is refused unless source.as_of says how to read it: today's source is not that day's
+    source. `storage` is where the retained snapshots the refusal lists live."""
+    if snapshot_id >= today_partition(loaded):
+        return None
+    if loaded.spec.source.as_of is None:
+        raise SpecError(missing_snapshot_message(loaded, storage, snapshot_id))
+    return snapshot_id
 
 
 def missing_snapshot_message(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str:
@@ -436,7 +444,10 @@ def snapshot_partitions(loaded: LoadedSpec) -> dg.DailyPartitionsDefinition:
 
 
 def today_partition(loaded: LoadedSpec) -> str:
-    return snapshot_partitions(loaded).get_last_partition_key()
+    today = snapshot_partitions(loaded).get_last_partition_key()
+    if today is None:
+        loaded.check_start_date()  # raises: the first partition is still to come
+    return today
 
 
 def refresh_schedule(loaded: LoadedSpec, job) -> dg.ScheduleDefinition:

@@ -16,7 +16,7 @@ from synth_pipelines.core.differential_privacy import keyed_split
 from synth_pipelines.core.platform_key import PlatformKeyError, key_path, keyed_fingerprint, platform_key
 from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
 from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
-from synth_pipelines.core.training_view import split_holdout
+from synth_pipelines.core.training_view import TrainingViewError, split_holdout, split_view
 from synth_pipelines.spec import GeneratorSpec, TrainingViewSpec
 
 DOMAIN = {"amount": {"minimum": 0, "maximum": 20000}, "term": {"values": [12, 24, 36]},
@@ -86,6 +86,21 @@ def test_keyed_split_moves_only_the_changed_person():
     split = keyed_split(view, spec, "people")
     assert 0.17 < len(split.holdout) / len(view) < 0.23
     assert len(split.train) + len(split.holdout) == len(view)
+
+
+def test_validate_preview_and_run_share_the_dp_split():
+    """split_view is what validate, preview and the holdout_split asset call: under DP it is the keyed
+    split, not the seeded one, and a side left empty by the keyed draws is an error, not an empty holdout."""
+    rng = np.random.default_rng(2)
+    view = pd.DataFrame({"id": np.arange(500), "x": rng.normal(size=500), "label": rng.integers(0, 2, 500)})
+    spec = _view_spec(holdout_fraction=0.2)
+    dp = GeneratorSpec(plugin="privbayes", seed=0, epsilon=1.0, epsilon_limit=1.0, domain=DOMAIN)
+    shared, keyed = split_view(view, spec, dp, "people"), keyed_split(view, spec, "people")
+    pd.testing.assert_frame_equal(shared.holdout, keyed.holdout)
+    seeded = split_view(view, spec, GeneratorSpec(seed=0), "people")
+    pd.testing.assert_frame_equal(seeded.holdout, split_holdout(view, spec, seed=0).holdout)
+    with pytest.raises(TrainingViewError, match="too few to split"):
+        split_view(view.head(1), spec, dp, "people")  # one keyed draw: one side is always empty
 
 
 def test_budget_is_accounted_across_releases_and_refused_past_the_limit(tmp_path):

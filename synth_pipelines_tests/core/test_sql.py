@@ -43,7 +43,7 @@ def test_no_file_network_or_extension_access(query: str, tmp_path: Path) -> None
     pq.write_table(pa.table({"secret": ["another dataset's row"]}), other / "customers.parquet")
     with sqlite3.connect(tmp_path / "source.sqlite") as conn:
         conn.execute("CREATE TABLE loans (loan_id INTEGER)")
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(SpecSqlError, match="training_view.sql: the SQL does not run on the snapshot tables: "):
         run_query(query.format(home=tmp_path), TABLES, "training_view.sql")
     assert not (tmp_path / "copied.csv").exists()
 
@@ -98,7 +98,7 @@ def test_the_configuration_cannot_be_unlocked() -> None:
 
 def test_python_variables_are_not_visible() -> None:
     secret_rows = pa.table({"password": ["hunter2"]})  # noqa: F841 - a replacement scan would find it
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(SpecSqlError, match="does not run on the snapshot tables: Catalog Error.*secret_rows"):
         run_query("SELECT * FROM secret_rows", TABLES)
 
 

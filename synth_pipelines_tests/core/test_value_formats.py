@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from synth_pipelines.core.differential_privacy import DomainError, codecs_from_domain
 from synth_pipelines.core.synthesis import decode, encode, fit_codecs
+from synth_pipelines.spec import ColumnDomain
 from synth_pipelines.core.value_formats import NumberFormat, apply_format, decimals_of, learn_format, reflect_into
 
 RNG = np.random.default_rng(0)
@@ -71,7 +75,7 @@ def test_format_is_recorded_without_real_values_when_it_is_a_grid():
     amounts[:3000] = RNG.integers(1, 20_000, 3000)
     described = learn_format(amounts).describe()
     assert described["format"] == "grid" and described["decimals"] == 0 and 50 in described["steps"]
-    assert NumberFormat.from_dict(learn_format(amounts).to_dict()) == learn_format(amounts)
+    assert NumberFormat.from_dict(asdict(learn_format(amounts))) == learn_format(amounts)
 
 
 @pytest.fixture
@@ -110,7 +114,11 @@ def test_codecs_keep_types_codes_and_text_timestamps(view):
 
 
 def test_under_differential_privacy_nothing_is_learned_from_the_values(view):
-    codecs = {c.name: c for c in fit_codecs(view, set(), learn_formats=False)}
+    """Codecs from a declared domain: kinds from the column types, no value format."""
+    domain = {"rooms": ColumnDomain(minimum=0, maximum=10), "code": ColumnDomain(minimum=0, maximum=100),
+              "flag": ColumnDomain(values=[False, True]), "amount": ColumnDomain(minimum=0, maximum=50_000, nullable=True)}
+    codecs = {c.name: c for c in codecs_from_domain(view[list(domain)], domain, categorical=set())}
     assert all(c.number_format is None for c in codecs.values())
     assert codecs["rooms"].kind == "float" and codecs["code"].kind == "integer"
-    assert codecs["stamp"].kind == "category"  # text stays text; no format learned from it
+    with pytest.raises(DomainError, match="holds text"):  # text stays text; no format learned from it
+        codecs_from_domain(view[["stamp"]], {"stamp": ColumnDomain(minimum=0, maximum=1)}, categorical=set())

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from synth_pipelines.core.synthcity_plugins import available_plugins, load_plugin_class, plugin_arguments
+from synth_pipelines.core.synthcity_plugins import (available_plugins, load_plugin_class, plugin_arguments,
+                                                    unsupported_settings)
 from synth_pipelines.core.synthesis import generate_rows, train_synthesizer
 from synth_pipelines.generators.plugin_cart import auto_min_samples_leaf
 from synth_pipelines.spec import GeneratorSpec
@@ -74,6 +75,44 @@ def test_label_model_choice(loans: pd.DataFrame) -> None:
     assert _fit(loans, label_model="tree").label_booster_ is None
     with pytest.raises(ValueError, match="label_model must be 'boosting' or 'tree'"):
         load_plugin_class("cart")(label_model="forest")
+
+
+@pytest.fixture(scope="module")
+def rooms() -> pd.DataFrame:
+    """A whole-number regression label with 11 values (as the pipeline encodes it: floats)."""
+    rng = np.random.default_rng(5)
+    area = rng.uniform(20, 200, 3000).round(1)
+    return pd.DataFrame({"area": area, "floor": rng.integers(0, 30, 3000).astype(float),
+                         "rooms": np.clip(np.round(area / 20 + rng.normal(0, 0.7, 3000)), 0, 10)})
+
+
+def test_a_whole_number_regression_label_is_regressed_not_classified(rooms: pd.DataFrame) -> None:
+    """synthcity codes a label of fewer than 15 values as classes; the label's kind from the task
+    (label_kind, the pipeline's codec) keeps it a number: a prediction plus a real-sized residual."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from synthcity.plugins.core.dataloader import GenericDataLoader
+
+    def fit(**settings):
+        return load_plugin_class("cart")(random_state=0, **settings).fit(GenericDataLoader(rooms, target_column="rooms"))
+
+    assert isinstance(fit().label_booster_, HistGradientBoostingClassifier)  # synthcity's guess
+    model = fit(label_kind="number")
+    assert isinstance(model.label_booster_, HistGradientBoostingRegressor) and model.residuals_
+    synthetic = model.generate(count=3000, random_state=1).dataframe()
+    assert set(synthetic["rooms"]) <= set(rooms["rooms"])  # real values, snapped back from the regression
+    assert synthetic["rooms"].corr(synthetic["area"]) > 0.8
+    assert abs(synthetic["rooms"].mean() - rooms["rooms"].mean()) < 0.2
+    with pytest.raises(ValueError, match="label_kind must be"):
+        load_plugin_class("cart")(label_kind="text")
+
+
+def test_the_pipeline_gives_cart_the_labels_kind(rooms: pd.DataFrame, tmp_path) -> None:
+    model = train_synthesizer(rooms, GeneratorSpec(plugin="cart", seed=5), label="rooms", categorical=set(),
+                              out_dir=tmp_path / "model")
+    assert model.plugin_kwargs["label_kind"] == "number"
+    assert unsupported_settings("cart", {"label_kind": "category"}) == ["label_kind"]  # the pipeline's to set
+    rows = pd.read_parquet(generate_rows(model, rows=500, batch_rows=500, id_prefix="t", out_dir=tmp_path / "a").path)
+    assert set(rows["rooms"].dropna()) <= set(rooms["rooms"]) and rows["rooms"].corr(rows["area"]) > 0.8
 
 
 def test_seed_reproduces_rows_through_the_pipeline(loans: pd.DataFrame, tmp_path) -> None:

@@ -94,3 +94,17 @@ def test_one_of_three_materializes_from_the_shared_code_location(three_specs, st
         checks = {e.check_name for e in result.get_asset_check_evaluations()}
     assert materialized == {"income_features"}
     assert len(checks) == 9
+
+
+def test_a_dataset_that_starts_in_the_future_does_not_stop_the_others(demo_spec_data, write_spec):
+    """A spec whose start_date is still to come loads with the rest (the clock must not take the code
+    location down); running it is refused with the field and the fix."""
+    write_spec(demo_spec_data, "demo_loans.yaml")
+    later = copy.deepcopy(demo_spec_data)
+    later["dataset"] = "starts_later"
+    later.setdefault("refresh", {})["start_date"] = "2999-01-01"
+    specs = load_specs(write_spec(later, "starts_later.yaml").parent)
+    dg.Definitions.validate_loadable(build_definitions(specs))
+    starts_later = next(loaded for loaded in specs if loaded.spec.dataset == "starts_later")
+    with pytest.raises(Exception, match=r"refresh\.start_date: 2999-01-01 is in the future.*use a date on or before"):
+        today_partition(starts_later)

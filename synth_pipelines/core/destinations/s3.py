@@ -15,9 +15,8 @@ same feature version sweeps such folders once they are older than `stale_after` 
 publish takes). LATEST is moved by compare-and-swap (If-Match on its ETag), repaired by every
 later publish of the version, and readers derive the newest release from the manifests anyway.
 
-A store without conditional writes (NotImplemented) gets a documented fallback: check, write, then
-read the manifest back; an attempt whose manifest was overwritten treats itself as the loser.
-Credentials come only from boto3's standard chain.
+A store without conditional writes (NotImplemented) is refused: without them two publishers can
+both believe they committed. AWS S3, MinIO and moto all support them. Credentials come only from boto3's standard chain.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ _S3_ERRORS = (BotoCoreError, ClientError, S3UploadFailedError)
 _CONTENT_TYPES = {".parquet": "application/vnd.apache.parquet", ".json": "application/json",
                   ".html": "text/html; charset=utf-8", ".pdf": "application/pdf"}
 _CONFLICT = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409")
+_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 _ATTEMPT = re.compile(r"^snapshot=([^/]+)/objects/([0-9a-f]{32})/")
 # The steps of a publish a fault-injection test may kill the process at (see `crash_point`).
 CRASH_POINTS = ("s3.checked", "s3.first_object_uploaded", "s3.objects_uploaded", "s3.manifest_written",
@@ -106,12 +106,13 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
     attempt = uuid.uuid4().hex  # never reused: nobody else ever writes under this folder
     folder = f"objects/{attempt}/"
     files = {DATA_FILE: features_path, **lookup_files(lookups), **{path.name: path for path in attachments}}
+    objects = {name: {"key": folder + name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+               for name, path in files.items()}
     body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
-                            data_sha256=file_sha256(features_path),
+                            data_sha256=objects[DATA_FILE]["sha256"],
                             destination={"kind": "s3", "uri": f"s3://{bucket}/{final}", "attempt": attempt},
                             lookups=lookups)
-    body["objects"] = {name: {"key": folder + name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
-                       for name, path in files.items()}
+    body["objects"] = objects
     manifest_bytes = json.dumps(body, indent=2, default=str).encode()
     try:
         for number, (name, path) in enumerate(files.items()):
@@ -165,7 +166,7 @@ def _exists(client: Any, bucket: str, key: str) -> bool:
         client.head_object(Bucket=bucket, Key=key)
         return True
     except ClientError as exc:
-        if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+        if _code(exc) in _NOT_FOUND:
             return False
         raise
 
@@ -178,14 +179,11 @@ def _put_manifest(client: Any, bucket: str, key: str, body: bytes, where: str) -
     except ClientError as exc:
         if _code(exc) in _CONFLICT:
             raise appeared from exc
-        if _code(exc) != "NotImplemented":
-            raise
-    # Fallback for a store without conditional writes: the last writer wins, so read back who did.
-    if _exists(client, bucket, key):
-        raise appeared
-    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-    if client.get_object(Bucket=bucket, Key=key)["Body"].read() != body:
-        raise appeared
+        if _code(exc) == "NotImplemented":
+            raise DestinationError(f"the store at s3://{bucket} does not support conditional writes "
+                                   "(If-None-Match), so a release cannot be committed exactly once; use AWS S3, "
+                                   "MinIO or another store that supports them") from exc
+        raise
 
 
 def _list_keys(client: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
@@ -225,7 +223,7 @@ def _committed_attempts(client: Any, bucket: str, version: str, snapshots: set[s
                                   ["Body"].read())
             committed[snapshot] = manifest.get("destination", {}).get("attempt")
         except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+            if _code(exc) not in _NOT_FOUND:
                 raise
             committed[snapshot] = None
     return committed
@@ -285,17 +283,14 @@ def _point_latest(client: Any, bucket: str, version: str, attempts: int = 20) ->
                     return
                 condition = {"IfMatch": current["ETag"]}
             except ClientError as exc:
-                if _code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                if _code(exc) not in _NOT_FOUND:
                     raise
                 condition = {"IfNoneMatch": "*"}
             try:
                 client.put_object(Bucket=bucket, Key=key, Body=newest, ContentType="text/plain", **condition)
                 return
             except ClientError as exc:
-                if _code(exc) == "NotImplemented":  # no conditional writes: a plain write of the newest
-                    client.put_object(Bucket=bucket, Key=key, Body=newest, ContentType="text/plain")
-                    return
-                if _code(exc) not in (*_CONFLICT, "NoSuchKey", "404"):
+                if _code(exc) not in (*_CONFLICT, *_NOT_FOUND):
                     raise
         log.warning("s3://%s/%s kept changing under %d attempts; the next publish repairs it", bucket, key, attempts)
     except _S3_ERRORS as exc:
@@ -357,7 +352,7 @@ def read_s3_release(client: Any, bucket: str, prefix: str, dataset: str, release
     try:
         manifest = json.loads(client.get_object(Bucket=bucket, Key=final + "manifest.json")["Body"].read())
     except ClientError as exc:
-        if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+        if _code(exc) in _NOT_FOUND:
             raise LookupError(f"no committed release at s3://{bucket}/{final} (no manifest)") from exc
         raise
     # The earlier layout had no `objects`: its files lay beside the manifest, with only `files` hashed.

@@ -56,6 +56,7 @@ from sqlalchemy.engine import Connection, make_url
 from synth_pipelines.core.destinations import (DestinationError, IsolationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
 from synth_pipelines.core.publish import crash_point, file_sha256
+from synth_pipelines.core.source import read_only_connection
 from synth_pipelines.spec import masked_url, same_database
 
 log = logging.getLogger(__name__)
@@ -397,17 +398,14 @@ def _source_identity(source_url: str, backend: str, masked: str) -> tuple[str | 
         family = None
     if family is None or family != _FAMILY.get(backend):
         return None
-    engine = sa.create_engine(source_url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
-    try:
-        with engine.connect() as conn:
+    try:  # the source is production: asked through a session the database refuses to write through
+        with read_only_connection(source_url, connect_timeout=10) as conn:
             return _server_identity(conn)
     except sa.exc.SQLAlchemyError as exc:
         raise IsolationError(f"refusing to publish to {masked}: could not ask the source database "
                              f"({masked_url(source_url)}) which server it is, so cannot rule out that they are "
                              f"the same ({_cause(exc, source_url)}). Make the source reachable from the publisher "
                              "or publish to another kind of database") from exc
-    finally:
-        engine.dispose()
 
 
 def _check_not_source(conn: Connection, job: _Job) -> None:

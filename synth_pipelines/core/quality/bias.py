@@ -4,10 +4,11 @@ Classification: the share of each label class per group (binary: the second clas
 both classes have the same gap). Regression: the group mean label, in units of the real label's
 standard deviation. The value is the largest |real - synthetic| gap over groups with at least
 `min_group_rows` real rows (smaller groups are listed, not gated: their real rate is noise). A
-gated group absent from the synthetic rows counts as a gap of 1. With `max_gap` (the gate's
-threshold), a group's gap counts net of its sampling noise beyond that threshold: gap -
-max(0, 3 standard errors - max_gap), so real rows the generator never saw pass a group of 200 rows
-(fresh rows measured a 0.109 gap there against 0.1) while large groups are judged on the raw gap.
+gated group absent from the synthetic rows counts as a gap of 1, whatever the noise. With `max_gap`
+(the gate's threshold), a group's gap counts net of its sampling noise beyond that threshold: gap -
+max(0, results.STANDARD_ERRORS standard errors - max_gap), so real rows the generator never saw pass
+a group of 200 rows (fresh rows measured a 0.109 gap there against 0.1) while large groups are
+judged on the raw gap.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synth_pipelines.core.quality.results import Metric
-
-STANDARD_ERRORS = 3.0  # as runner.STANDARD_ERRORS (imported there from here would be circular)
+from synth_pipelines.core.quality.results import Metric, widened_threshold
 from synth_pipelines.core.quality.tabular import category_labels, quantile_bins
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
@@ -56,15 +55,20 @@ def label_rate_gaps(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[C
             for target in real_t.columns:
                 real_rate = float(real_rates.at[group, target])
                 synth_rate = float(synth_rates.at[group, target]) if group in synth_rates.index else np.nan
-                gap = abs(real_rate - synth_rate) if not np.isnan(synth_rate) else 1.0
                 gated = int(real_n[group]) >= min_group_rows
-                se = float(real_sd.at[group, target]) * np.sqrt(1 / real_n[group] + 1 / max(synth_n.get(group, 0), 1))
-                counted = gap - max(0.0, STANDARD_ERRORS * se - max_gap) if max_gap is not None else gap
+                if np.isnan(synth_rate):
+                    # Absent from the synthetic rows: a gap of 1 with no noise allowance (no synthetic
+                    # rows means no synthetic sampling error to allow for, not an infinite one).
+                    gap, se, counted = 1.0, float("nan"), 1.0
+                else:
+                    gap = abs(real_rate - synth_rate)
+                    se = float(real_sd.at[group, target]) * np.sqrt(1 / real_n[group] + 1 / synth_n[group])
+                    counted = gap - (widened_threshold(max_gap, 0.0, se, "max") - max_gap) if max_gap is not None else gap
                 if gated:
                     worst = max(worst, counted)
                 rows.append({"column": column, "group": group, "target": target, "real": round(real_rate, 4),
                              "synthetic": None if np.isnan(synth_rate) else round(synth_rate, 4),
-                             "gap": round(gap, 4), "standard_error": round(se, 4),
+                             "gap": round(gap, 4), "standard_error": None if np.isnan(se) else round(se, 4),
                              "counted_gap": round(counted, 4), "real_rows": int(real_n[group]),
                              "synthetic_rows": int(synth_n.get(group, 0)), "gated": gated})
     rows.sort(key=lambda r: (not r["gated"], -r["counted_gap"]))

@@ -10,8 +10,9 @@ Real rows the train rows did not include fall outside what those rows showed now
 category the sample missed, a new maximum), so the value expectations allow a share of unexpected
 values (GX's `mostly`) derived from the train rows: the chance a new real value is unseen
 (Good-Turing: (categories seen once + 1) / (n + 1); beyond the range: 2 / (n + 1); missing in a
-column without missing values: 1 / (n + 1)), plus three standard errors (of that estimate over the
-n train rows, and of a share over the synthetic rows), and never below `min_unexpected_share`. Types, columns and keys allow nothing.
+column without missing values: 1 / (n + 1)), plus results.STANDARD_ERRORS standard errors (of that
+estimate over the n train rows, and of a share over the synthetic rows), and never below
+`min_unexpected_share`. Types, columns and keys allow nothing.
 
 Under differential privacy (`declared_domain`) nothing is learned from the real rows: value sets,
 ranges (no tolerance) and not-null come from the codecs, which hold the spec's declared domain, and
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.results import Metric, widened_threshold
 from synth_pipelines.core.synthesis import ColumnCodec
 
 _INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -67,24 +68,35 @@ def _as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
 def allowed_unexpected(new_value_chance: float, synthetic_rows: int, floor: float,
                        estimate_variance: float = 0.0) -> float:
     """Share of synthetic values allowed outside an expectation: the chance a real row the train rows
-    did not include is outside it, plus three standard errors: of a share over the synthetic rows
-    (binomial) and of the chance itself (`estimate_variance`, learned from a train sample)."""
+    did not include is outside it, plus STANDARD_ERRORS standard errors: of a share over the synthetic
+    rows (binomial) and of the chance itself (`estimate_variance`, learned from a train sample)."""
     p = min(max(new_value_chance, 0.0), 1.0)
     variance = p * (1 - p) / max(synthetic_rows, 1) + max(estimate_variance, 0.0)
-    return max(floor, p + 3 * float(np.sqrt(variance)))
+    return widened_threshold(floor, p, float(np.sqrt(variance)), "max")
 
 
 def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: set[str], *,
-                       key_columns: Sequence[str], extra_columns: Sequence[str],
-                       range_tolerance: float, synthetic_rows: int = 10_000,
-                       min_unexpected_share: float = 0.001, declared_domain: bool = False) -> list[Any]:
+                       key_columns: Sequence[str], extra_columns: Sequence[str], range_tolerance: float,
+                       synthetic_rows: int, min_unexpected_share: float = 0.001,
+                       declared_domain: bool = False) -> list[Any]:
     """Expectations learned from the real train rows (or, with `declared_domain`, from the codecs' declared
     domain alone); column expectations only for `present` columns."""
     import great_expectations.expectations as gxe
 
-    if declared_domain:
-        return _declared_expectations(train, codecs, present, key_columns=key_columns, extra_columns=extra_columns,
-                                      mostly=1 - allowed_unexpected(0.0, synthetic_rows, min_unexpected_share))
+    expected = [c.name for c in codecs] + list(key_columns) + list(extra_columns)
+    columns = [c for c in codecs if c.name in present]
+    if declared_domain:  # nothing learned: every value expectation allows only the floor
+        values = _declared_expectations(train, columns, mostly=1 - min_unexpected_share)
+    else:
+        values = _learned_expectations(train, columns, range_tolerance=range_tolerance, synthetic_rows=synthetic_rows,
+                                       min_unexpected_share=min_unexpected_share)
+    return [gxe.ExpectTableColumnsToMatchSet(column_set=sorted(set(expected)), exact_match=True), *values,
+            *(gxe.ExpectColumnValuesToBeUnique(column=key) for key in key_columns if key in present)]
+
+
+def _learned_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, range_tolerance: float,
+                          synthetic_rows: int, min_unexpected_share: float) -> list[Any]:
+    import great_expectations.expectations as gxe
 
     def mostly(new_value_chance: float, estimate_variance: float | None = None) -> float:
         """`estimate_variance` defaults to a binomial share's over the train rows."""
@@ -92,11 +104,10 @@ def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: 
         variance = new_value_chance * (1 - new_value_chance) / n if estimate_variance is None else estimate_variance
         return 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share, variance)
 
-    expected = [c.name for c in codecs] + list(key_columns) + list(extra_columns)
-    suite = [gxe.ExpectTableColumnsToMatchSet(column_set=sorted(set(expected)), exact_match=True)]
+    suite = []
     real = _as_checked(train, codecs)
     for c in codecs:
-        if c.name not in present or c.name not in real.columns:
+        if c.name not in real.columns:
             continue
         column = real[c.name]
         types = _type_list(c, train[c.name])
@@ -109,7 +120,8 @@ def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: 
             counts = values.value_counts()
             domain = sorted(counts.index.tolist(), key=str)
             once, twice, n = int((counts == 1).sum()), int((counts == 2).sum()), len(values) + 1
-            # Good-Turing's unseen mass and Esty's variance of it, both +1-smoothed
+            # Good-Turing's unseen mass and Esty's upper bound on its variance, (n1 + 2 n2) / n^2 (the
+            # exact form subtracts n1^2 / n^3), both +1-smoothed
             unseen, variance = (once + 1) / n, (once + 2 * twice + 1) / n ** 2
             suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain,
                                                          mostly=mostly(unseen, variance)))
@@ -119,21 +131,14 @@ def build_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: 
             suite.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=_plain(low - slack),
                                                            max_value=_plain(high + slack),
                                                            mostly=mostly(2 / (len(values) + 1))))
-    for key in key_columns:
-        if key in present:
-            suite.append(gxe.ExpectColumnValuesToBeUnique(column=key))
     return suite
 
 
-def _declared_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], present: set[str], *,
-                           key_columns: Sequence[str], extra_columns: Sequence[str], mostly: float) -> list[Any]:
+def _declared_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, mostly: float) -> list[Any]:
     import great_expectations.expectations as gxe
 
-    expected = [c.name for c in codecs] + list(key_columns) + list(extra_columns)
-    suite = [gxe.ExpectTableColumnsToMatchSet(column_set=sorted(set(expected)), exact_match=True)]
+    suite = []
     for c in codecs:
-        if c.name not in present:
-            continue
         if c.kind in ("integer", "float"):  # the schema's type family (text and dates: the value checks)
             suite.append(gxe.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=_type_list(c, train[c.name])))
         if not c.has_missing:
@@ -147,9 +152,6 @@ def _declared_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], prese
                              for v in (low, high))
             suite.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=_plain(low), max_value=_plain(high),
                                                            mostly=mostly))
-    for key in key_columns:
-        if key in present:
-            suite.append(gxe.ExpectColumnValuesToBeUnique(column=key))
     return suite
 
 

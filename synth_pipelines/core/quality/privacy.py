@@ -6,7 +6,8 @@ Every check compares the synthetic rows with a baseline of real rows the generat
 Distances: rows are points (`MixedEncoder`: standardized numbers + one-hot categories), Euclidean,
 exact nearest neighbours from sklearn NearestNeighbors. Samples (see `neighbour_samples`): up to
 `index_rows` train, holdout and synthetic rows are indexed, up to `query_rows` are queried.
-Sampling errors are binomial standard errors (Hanley-McNeil for the attack AUC).
+Sampling errors are binomial standard errors under the hypothesis each gate tests (synthetic rows as
+fresh as the baseline's), so copying more never widens a gate (Hanley-McNeil for the attack AUC).
 
 anonymeter (installed) offers singling-out, linkability and attribute-inference evaluators but no
 membership-inference attack, so the attack here is the standard distance-based one.
@@ -30,6 +31,19 @@ NN = "sklearn NearestNeighbors (Euclidean; " + MixedEncoder.implementation + ")"
 
 def binomial_se(share: float, n: int) -> float:
     return float(np.sqrt(share * (1 - share) / n)) if n else float("nan")
+
+
+def null_share_se(baseline: float, baseline_rows: int, rows: int) -> float:
+    """Standard error of (share over `rows` synthetic rows) - (`baseline` over `baseline_rows` real rows)
+    when the synthetic rows are as fresh as the baseline rows, the hypothesis the gate tests: both then
+    estimate the baseline's p, so sqrt(p (1 - p) (1/rows + 1/baseline_rows)). Taken from the baseline,
+    never from the observed share, which would widen the gate the more the generator copies. p is at
+    least 1 / (baseline_rows + 1), the +1-smoothed chance of an event none of the baseline rows showed
+    (as ge_suite's unseen-value chance): a baseline of 0 is no proof that p is 0."""
+    if not rows or not baseline_rows:
+        return float("nan")
+    p = max(baseline, 1 / (baseline_rows + 1))
+    return float(np.sqrt(p * (1 - p) * (1 / rows + 1 / baseline_rows)))
 
 
 @dataclass
@@ -71,7 +85,10 @@ def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
     likely to be a synthetic row's nearest neighbour, so the raw share is expected at
     p0 = n_train / (n_train + n_holdout) (ties count p0). The value maps p0 to 0.5 piecewise
     linearly (0 -> 0, p0 -> 0.5, 1 -> 1); with equal sizes it is the raw share itself. 1.0 = every
-    row sits on a train row; near 0 = the rows come from the holdout. Indexing all train rows
+    row sits on a train row; near 0 = the rows come from the holdout. The standard error is the
+    binomial one at p0 (the share expected under that independence, exact rather than sampled), mapped
+    on the side the value lies: from the observed share it would widen the gate as rows drift from p0
+    towards 0.5. Indexing all train rows
     (rather than a holdout-sized sample) keeps a copy of any train row visible.
     Also returns the distances (DCR to train and to holdout) for the report's histograms.
     """
@@ -84,7 +101,7 @@ def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
     value = 0.5 * raw / p0 if raw <= p0 else 0.5 + 0.5 * (raw - p0) / (1 - p0)
     m = len(to_train)
     return Metric("dcr_share", value, NN, {
-        "standard_error": round(binomial_se(raw, m) * scale, 4), "raw_share": round(raw, 4),
+        "standard_error": round(binomial_se(p0, m) * scale, 4), "raw_share": round(raw, 4),
         "expected_raw_share": round(p0, 4),
         "synthetic_rows": m, "train_rows": len(points.train), "holdout_rows": len(points.holdout),
         "tie_share": round(float(ties.mean()), 4), "median_dcr_train": round(float(np.median(to_train)), 4),
@@ -174,7 +191,8 @@ def exact_copies(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     """Share of synthetic rows that are verbatim train rows, with the holdout's own share as the baseline;
     and the share that are verbatim holdout rows, with the train rows' share as the baseline (the
     generator never saw the holdout: copies of it mean holdout rows leaked into its input). The
-    standard error is that of the difference (share - baseline); the runner gates at baseline + excess."""
+    standard error is that of the difference (share - baseline) for rows as fresh as the baseline's
+    (null_share_se); the runner gates at baseline + excess."""
     columns = [c.name for c in codecs]
     keys = {name: row_keys(frame, columns) for name, frame in (("train", train), ("holdout", holdout),
                                                                ("synthetic", synthetic))}
@@ -183,9 +201,9 @@ def exact_copies(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
                                            ("holdout_copy_share", "holdout", "train")):
         share = copy_share(keys["synthetic"], keys[reference])
         baseline = copy_share(keys[baseline_rows], keys[reference])
-        se = np.hypot(binomial_se(share, len(synthetic)), binomial_se(baseline, len(keys[baseline_rows])))
+        se = null_share_se(baseline, len(keys[baseline_rows]), len(synthetic))
         metrics.append(Metric(name, share, "row hashing (pandas.util.hash_pandas_object)", {
-            "baseline_share": round(baseline, 4), "standard_error": round(float(se), 4),
+            "baseline_share": round(baseline, 4), "standard_error": round(se, 4),
             "synthetic_rows": len(synthetic)}))
     return metrics
 
@@ -206,14 +224,15 @@ def rare_combinations(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
     """Share of synthetic rows whose quasi-identifier combination occurs at most `k` times in the train rows.
 
     Such a row points at a handful of real people. The baseline (details) is the same share for the
-    holdout rows: real rows the generator never saw hit rare train combinations by chance too.
+    holdout rows: real rows the generator never saw hit rare train combinations by chance too. The
+    standard error is that of share - baseline for rows as fresh as the holdout's (null_share_se).
     """
     counts = quasi_identifier_keys(train, train, quasi_identifiers, bins).value_counts()
     rare = set(counts.index[counts <= k])
     share = float(quasi_identifier_keys(synthetic, train, quasi_identifiers, bins).isin(rare).mean())
     baseline = float(quasi_identifier_keys(holdout, train, quasi_identifiers, bins).isin(rare).mean())
-    se = np.hypot(binomial_se(share, len(synthetic)), binomial_se(baseline, len(holdout)))
+    se = null_share_se(baseline, len(holdout), len(synthetic))
     return Metric("rare_combination_share", share, f"quasi-identifier counts (pandas), numbers in {bins} quantile bins", {
-        "baseline_share": round(baseline, 4), "standard_error": round(float(se), 4),
+        "baseline_share": round(baseline, 4), "standard_error": round(se, 4),
         "k": k, "rare_train_combinations": len(rare), "train_combinations": len(counts),
         "quasi_identifiers": [c.name for c in quasi_identifiers]})

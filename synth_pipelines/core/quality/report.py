@@ -10,7 +10,8 @@ Published (`PUBLISHED_FOLDER` inside it, the edition a release carries; a releas
 team): real data only as aggregates. A real share is drawn only for a cell of at least
 MIN_CELL_ROWS real rows; numeric bins span the real TAIL_QUANTILES range with open-ended tails, so
 no extreme (a single person's value) is shown; no real row is drawn as a point; category values held
-by fewer than MIN_CELL_ROWS real rows are not named (nor listed as absent from the synthetic rows).
+by fewer than MIN_CELL_ROWS real rows are not named (nor listed as absent from the synthetic rows);
+its JSON and tables leave out every statistic of a group of fewer real rows (`published_values`).
 For a differentially private release it shows no statistic of the real rows at all except what
 `differential_privacy.DISCLOSURE` lists (each check's pass/fail): the synthetic rows' own
 distributions, over the declared domain, the DP record with its assumptions and the privacy ledger.
@@ -23,6 +24,7 @@ import base64
 import html
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from synth_pipelines.core.quality.results import QualityReport
-from synth_pipelines.core.quality.tabular import category_labels, sample
+from synth_pipelines.core.quality.tabular import category_labels, quantile_bins, quantile_edges, sample
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
@@ -43,6 +45,7 @@ PUBLISHED_FOLDER = "published"
 MIN_CELL_ROWS = 10  # published: a real share is shown only for a cell of at least this many real rows
 TAIL_QUANTILES = (0.05, 0.95)  # published: numeric bins span this real range; outside it, open-ended tails
 PUBLISHED_BINS = 20
+PAIR_BINS = 5  # published pairs: numbers in real quintiles
 
 
 def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
@@ -208,9 +211,12 @@ def rebalance_frame(report: QualityReport) -> pd.DataFrame:
     settings = report.settings.get("rebalance")
     if not settings:
         return pd.DataFrame()
-    values = list(dict.fromkeys([*settings["target_proportions"], *settings["real_proportions"]]))
+    real = settings["real_proportions"]
+    values = list(dict.fromkeys([*settings["target_proportions"], *real]))
+    # Published: a value missing from the real shares may be a small cell left out (published_values).
+    absent = f"under {MIN_CELL_ROWS} rows" if settings.get("suppressed_cells") else _fmt(0.0)
     return pd.DataFrame([{"column": settings["column"], "value": value,
-                          "real (train)": _fmt(settings["real_proportions"].get(value, 0.0)),
+                          "real (train)": _fmt(real[value]) if value in real else absent,
                           "target": _fmt(settings["target_proportions"].get(value, 0.0)),
                           "synthetic": _fmt(settings["synthetic_proportions"].get(value, 0.0))} for value in values])
 
@@ -277,24 +283,45 @@ def _figures_html(sections: dict[str, list[tuple[str, Figure]]]) -> list[str]:
     return parts
 
 
-def write_html(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
-               review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
-    verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
-    parts = [_HTML_HEAD,
-             f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'><b>{html.escape(verdict)}</b></p>",
-             "<h2>Summary</h2>", _table(summary_frame(report))]
+Table = tuple[str, str, pd.DataFrame]  # title, a note shown under it ("" for none), the rows
+
+
+def _verdict(report: QualityReport) -> str:
+    """PASSED, or FAILED and the blocking checks that failed: each check's pass/fail is what every
+    edition may show (differential_privacy.DISCLOSURE); the summary table names the metrics."""
+    return "PASSED" if report.passed else "FAILED: " + ", ".join(c.name for c in report.checks
+                                                                  if c.blocking and not c.passed)
+
+
+def report_tables(report: QualityReport, privacy: dict[str, Any] | None = None) -> list[Table]:
+    """The tables of a report that may show the metrics: summary, rebalancing, Great Expectations
+    failures, utility and (`privacy`) the differential privacy record."""
+    tables = [("Summary", "", summary_frame(report))]
     if report.settings.get("rebalance"):
-        parts += ["<h2>Rebalancing</h2>", f"<p>{html.escape(_rebalance_note(report))}</p>",
-                  _table(rebalance_frame(report))]
-    parts += ["<h2>Great Expectations failures</h2>", _table(ge_failures_frame(report)),
-              "<h2>Utility (TSTR vs TRTR)</h2>", _table(utility_frame(report))]
+        tables.append(("Rebalancing", _rebalance_note(report), rebalance_frame(report)))
+    tables += [("Great Expectations failures", "", ge_failures_frame(report)),
+               ("Utility (TSTR vs TRTR)", "", utility_frame(report))]
     if privacy:
-        parts += ["<h2>Differential privacy</h2>", _table(privacy_frame(privacy))]
+        tables.append(("Differential privacy", "", privacy_frame(privacy)))
+    return tables
+
+
+def report_html(report: QualityReport, tables: list[Table], sections: dict[str, list[tuple[str, Figure]]],
+                review: pd.DataFrame, *, note: str = "", settings: dict[str, Any] | None = None) -> str:
+    """One edition as a self-contained HTML page: verdict and `note`, tables, figures, the review sample
+    and (internal) the settings."""
+    parts = [_HTML_HEAD, f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'>"
+                         f"<b>{html.escape(_verdict(report))}</b></p>"]
+    if note:
+        parts.append(f"<p>{html.escape(note)}</p>")
+    for title, table_note, frame in tables:
+        parts += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(table_note)}</p>" if table_note else "",
+                  _table(frame)]
     parts += _figures_html(sections)
-    parts += ["<h2>Random synthetic rows for review</h2>", _table(review),
-              "<h2>Settings</h2><pre>", html.escape(json.dumps(report.settings, indent=1, default=str)), "</pre>"]
-    path.write_text("".join(parts))
-    return path
+    parts += ["<h2>Random synthetic rows for review</h2>", _table(review)]
+    if settings is not None:
+        parts += ["<h2>Settings</h2><pre>", html.escape(json.dumps(settings, indent=1, default=str)), "</pre>"]
+    return "".join(parts)
 
 
 def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 40) -> None:
@@ -314,23 +341,30 @@ def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 4
         pdf.savefig(figure)
 
 
-def write_pdf(path: Path, report: QualityReport, sections: dict[str, list[tuple[str, Figure]]],
-              review: pd.DataFrame, privacy: dict[str, Any] | None = None) -> Path:
+def _write_pdf(path: Path, report: QualityReport, tables: list[Table],
+               sections: dict[str, list[tuple[str, Figure]]], review: pd.DataFrame, note: str) -> None:
     with PdfPages(path) as pdf:
-        verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(report.failed)
-        _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", summary_frame(report).drop(columns=["implementation"]))
-        if report.settings.get("rebalance"):
-            _text_page(pdf, "Rebalancing: " + _rebalance_note(report)[:140], rebalance_frame(report))
-        _text_page(pdf, "Great Expectations failures", ge_failures_frame(report))
-        _text_page(pdf, "Utility (TSTR vs TRTR)", utility_frame(report))
-        if privacy:
-            _text_page(pdf, "Differential privacy", privacy_frame(privacy))
+        _text_page(pdf, f"Synthetic data QA - {_verdict(report)[:150]}", pd.DataFrame({"note": [note]}))
+        for title, table_note, frame in tables:
+            _text_page(pdf, f"{title}: {table_note}"[:150] if table_note else title,
+                       frame.drop(columns=["implementation"], errors="ignore"))
         for title, figures in sections.items():
             for caption, figure in figures:
                 figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
                 pdf.savefig(figure)
         _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
-    return path
+
+
+def _write_edition(folder: Path, data: dict[str, Any], report: QualityReport, tables: list[Table],
+                   sections: dict[str, list[tuple[str, Figure]]], review: pd.DataFrame, *, note: str,
+                   settings: dict[str, Any] | None = None) -> dict[str, Path]:
+    """qa_report.json (`data`), .html and .pdf of one edition into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / f"qa_report.{kind}" for kind in ("json", "html", "pdf")}
+    paths["json"].write_text(json.dumps(data, indent=2, default=_json_default))
+    paths["html"].write_text(report_html(report, tables, sections, review, note=note, settings=settings))
+    _write_pdf(paths["pdf"], report, tables, sections, review, note)
+    return paths
 
 
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
@@ -341,14 +375,11 @@ def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synt
     `published_json`, `published_html`, `published_pdf`).
     `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one."""
     t = thresholds or QAThresholds()
-    folder.mkdir(parents=True, exist_ok=True)
-    sections = build_figures(report, train, synthetic, codecs, t)
     review = sample(synthetic, t.report_sample_rows, t.seed)
-    json_path = folder / "qa_report.json"
-    json_path.write_text(json.dumps({**report.to_dict(), "differential_privacy": privacy}, indent=2,
-                                    default=_json_default))
-    paths = {"json": json_path, "html": write_html(folder / "qa_report.html", report, sections, review, privacy),
-             "pdf": write_pdf(folder / "qa_report.pdf", report, sections, review, privacy)}
+    paths = _write_edition(folder, {**report.to_dict(), "differential_privacy": privacy}, report,
+                           report_tables(report, privacy), build_figures(report, train, synthetic, codecs, t), review,
+                           note="Internal edition: it shows real rows and is never published.",
+                           settings=report.settings)
     published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
                                          privacy=privacy, review=review)
     return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
@@ -363,10 +394,8 @@ def _tail_edges(real: pd.Series) -> np.ndarray | None:
 
 
 def _bin_counts(numbers: pd.Series, edges: np.ndarray) -> np.ndarray:
-    """Counts per bin: below the first edge, the PUBLISHED_BINS bins, above the last edge."""
-    values = numbers.dropna().to_numpy(dtype=float)
-    index = np.where(values < edges[0], 0, np.where(values > edges[-1], len(edges), 1 + np.digitize(values, edges[1:-1])))
-    return np.bincount(index, minlength=len(edges) + 1)
+    """Counts per bin: below the first edge, the PUBLISHED_BINS bins, from the last edge up."""
+    return np.histogram(numbers.dropna().to_numpy(dtype=float), np.r_[-np.inf, edges, np.inf])[0]
 
 
 def suppressed_shares(counts: np.ndarray | pd.Series, total: int) -> np.ndarray:
@@ -401,16 +430,16 @@ def published_univariate_figure(real: pd.Series | None, synthetic: pd.Series, co
             low, high = codec.minimum, codec.maximum
             edges = np.linspace(low, high, PUBLISHED_BINS + 1) if low is not None and high > low else None
         else:
-            edges = _tail_edges(as_number(real, codec.kind).dropna()) if real.notna().any() else None
+            numbers = as_number(real, codec.kind).dropna()
+            edges = _tail_edges(numbers) if len(numbers) else None
         if edges is not None:
             x = np.arange(len(edges) + 1)
             if real is not None:
-                numbers = as_number(real, codec.kind).dropna()
                 ax.bar(x - 0.2, np.nan_to_num(suppressed_shares(_bin_counts(numbers, edges), len(numbers))), 0.4,
                        color=REAL, label=f"real (train), cells of {MIN_CELL_ROWS}+ rows")
             ax.bar(x + (0.2 if real is not None else 0), _bin_counts(synth, edges) / max(len(synth), 1), 0.4,
                    color=SYNTH, label="synthetic")
-            ticks = [f"< {edges[0]:.4g}"] + [f"{edges[i]:.4g}" for i in range(len(edges) - 1)] + [f"> {edges[-1]:.4g}"]
+            ticks = [f"< {edges[0]:.4g}"] + [f"{edges[i]:.4g}" for i in range(len(edges) - 1)] + [f">= {edges[-1]:.4g}"]
             ax.set_xticks(x, ticks, rotation=90, fontsize=6)
         ax.set_ylabel("share of rows")
     ax.set_title(f"{codec.name} ({codec.kind})", fontsize=9)
@@ -419,18 +448,19 @@ def published_univariate_figure(real: pd.Series | None, synthetic: pd.Series, co
 
 
 def _published_pair_codes(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec) -> pd.Series:
-    """Category labels held by MIN_CELL_ROWS+ real rows (others pooled), or numbers cut at the real inner
-    quintiles with open-ended outer bins (no extremes)."""
+    """Category labels held by MIN_CELL_ROWS+ real rows (others pooled), or numbers in the real quintiles
+    named by their inner edges only, the outer bins open-ended (no extremes)."""
     if codec.kind == "category":
         counts = category_labels(train[codec.name]).value_counts()
         top = counts.index[counts >= MIN_CELL_ROWS][:8]
         labels = category_labels(frame[codec.name])
         return labels.where(labels.isin(top), "other").str[:14]
-    inner = np.unique(np.nanquantile(as_number(train[codec.name], codec.kind), [0.2, 0.4, 0.6, 0.8]))
-    names = [f"<= {inner[0]:.4g}"] + [f"{a:.4g}-{b:.4g}" for a, b in zip(inner[:-1], inner[1:])] + [f"> {inner[-1]:.4g}"]
-    numbers = as_number(frame[codec.name], codec.kind).to_numpy(dtype=float)
-    codes = np.searchsorted(inner, numbers, side="left")
-    return pd.Series(np.where(np.isnan(numbers), "missing", np.asarray(names, dtype=object)[np.minimum(codes, len(inner))]),
+    reference = as_number(train[codec.name], codec.kind)
+    inner = quantile_edges(reference, PAIR_BINS)[1:-1]
+    names = ([f"< {inner[0]:.4g}"] + [f"{a:.4g}-{b:.4g}" for a, b in zip(inner[:-1], inner[1:])]
+             + [f">= {inner[-1]:.4g}"]) if len(inner) else ["all"]
+    codes = quantile_bins(as_number(frame[codec.name], codec.kind), reference, PAIR_BINS)
+    return pd.Series(np.where(codes < 0, "missing", np.asarray(names, dtype=object)[np.maximum(codes, 0)]),
                      index=frame.index)
 
 
@@ -468,21 +498,42 @@ def build_published_figures(report: QualityReport, train: pd.DataFrame, syntheti
     return sections
 
 
-def _without_real_values(value: Any) -> Any:
-    """The report's JSON with real category values named in details (absent categories) as counts."""
-    if isinstance(value, dict):
-        return {k: ({c: len(v) for c, v in item.items()} if k == "absent_categories" and isinstance(item, dict)
-                    else _without_real_values(item)) for k, item in value.items()}
+def _small_cell(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("real_rows"), int) and value["real_rows"] < MIN_CELL_ROWS
+
+
+def published_values(value: Any) -> Any:
+    """Report data (details, settings) as the published edition carries it: no statistic of fewer than
+    MIN_CELL_ROWS real rows, found by the size each such statistic carries (results.py, `real_rows`):
+    a record of a small group (a bias group: its name, real rate and size) is left out, and so is a
+    small value of a `real_rows` mapping from every `real_*` mapping beside it (the rebalanced
+    column's real shares). Each dict that lost cells says how many (`suppressed_cells`). Real values
+    listed without their sizes (categories absent from the synthetic rows) become counts."""
     if isinstance(value, list):
-        return [_without_real_values(v) for v in value]
-    return value
+        return [published_values(v) for v in value if not _small_cell(v)]
+    if not isinstance(value, dict):
+        return value
+    sizes = value.get("real_rows")
+    small = {k for k, n in sizes.items() if n < MIN_CELL_ROWS} if isinstance(sizes, dict) else set()
+    out, suppressed = {}, 0
+    for key, item in value.items():
+        if key == "absent_categories" and isinstance(item, dict):
+            item = {column: len(values) for column, values in item.items()}
+        elif key.startswith("real_") and isinstance(item, dict):
+            item = {k: v for k, v in item.items() if k not in small}
+        elif isinstance(item, list):
+            suppressed += sum(map(_small_cell, item))
+        out[key] = published_values(item)
+    suppressed += len(small)
+    return {**out, "suppressed_cells": suppressed} if suppressed else out
 
 
 def published_report_data(report: QualityReport, privacy: dict[str, Any] | None) -> dict[str, Any]:
-    """The published qa_report.json: for a DP release only each check's pass/fail (disclosed) and the
-    Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
+    """The published qa_report.json: without DP, the report with every statistic of a small group of
+    real rows left out (published_values); for a DP release only each check's pass/fail (disclosed) and
+    the Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
     if privacy is None:
-        return {**_without_real_values(report.to_dict()), "differential_privacy": None}
+        return {**published_values(report.to_dict()), "differential_privacy": None}
     from synth_pipelines.core.differential_privacy import DISCLOSURE
 
     return {"passed": report.passed, "checks": [{"name": c.name, "passed": c.passed, "blocking": c.blocking}
@@ -494,49 +545,23 @@ def published_report_data(report: QualityReport, privacy: dict[str, Any] | None)
 def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                             codecs: list[ColumnCodec], t: QAThresholds, *, privacy: dict[str, Any] | None,
                             review: pd.DataFrame) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    dp = privacy is not None
     data = published_report_data(report, privacy)
-    json_path = folder / "qa_report.json"
-    json_path.write_text(json.dumps(data, indent=2, default=_json_default))
-    sections = build_published_figures(report, train, synthetic, codecs, t, dp=dp)
-    if dp:
-        summary = pd.DataFrame(data["checks"]).assign(passed=lambda f: f["passed"].map({True: "PASS", False: "FAIL"}))
-        tables = [("Differential privacy", privacy_frame(privacy)),
-                  ("Statistics of the real rows published with this release (not covered by epsilon)",
-                   pd.DataFrame({"statistic": data["not_covered_by_epsilon"]})),
-                  ("Summary: each check's pass/fail (metric values are internal)", summary),
-                  ("Great Expectations failures (suite over the declared domain)", ge_failures_frame(report))]
+    if privacy is None:  # the tables read the published settings (small real cells left out)
+        report = replace(report, settings=data["settings"])
+        tables = report_tables(report)
+        note = (f"Published edition: real data appears only as aggregates (cells of at least {MIN_CELL_ROWS} real "
+                "rows, no extremes, no real rows).")
     else:
-        tables = [("Summary", summary_frame(report))]
-        if report.settings.get("rebalance"):
-            tables.append(("Rebalancing", rebalance_frame(report)))
-        tables += [("Great Expectations failures", ge_failures_frame(report)),
-                   ("Utility (TSTR vs TRTR)", utility_frame(report))]
-    verdict = "PASSED" if report.passed else "FAILED: " + ", ".join(c.name for c in report.checks
-                                                                    if c.blocking and not c.passed)
-    note = ("Published edition: real data appears only as aggregates (cells of at least "
-            f"{MIN_CELL_ROWS} real rows, no extremes, no real rows)." if not dp else
-            "Published edition of a differentially private release: no statistic of the real rows beyond "
-            "those listed as not covered by epsilon.")
-    parts = [_HTML_HEAD, f"<h1>Synthetic data QA</h1><p><b>{html.escape(verdict)}</b></p><p>{html.escape(note)}</p>"]
-    for title, frame in tables:
-        parts += [f"<h2>{html.escape(title)}</h2>", _table(frame)]
-    parts += _figures_html(sections)
-    parts += ["<h2>Random synthetic rows for review</h2>", _table(review)]
-    html_path = folder / "qa_report.html"
-    html_path.write_text("".join(parts))
-    pdf_path = folder / "qa_report.pdf"
-    with PdfPages(pdf_path) as pdf:
-        _text_page(pdf, f"Synthetic data QA - {verdict[:150]}", pd.DataFrame({"note": [note]}))
-        for title, frame in tables:
-            _text_page(pdf, title, frame.drop(columns=["implementation"], errors="ignore"))
-        for title, figures in sections.items():
-            for caption, figure in figures:
-                figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
-                pdf.savefig(figure)
-        _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
-    return {"json": json_path, "html": html_path, "pdf": pdf_path}
+        summary = pd.DataFrame(data["checks"]).assign(passed=lambda f: f["passed"].map({True: "PASS", False: "FAIL"}))
+        tables = [("Differential privacy", "", privacy_frame(privacy)),
+                  ("Statistics of the real rows published with this release (not covered by epsilon)", "",
+                   pd.DataFrame({"statistic": data["not_covered_by_epsilon"]})),
+                  ("Summary: each check's pass/fail (metric values are internal)", "", summary),
+                  ("Great Expectations failures (suite over the declared domain)", "", ge_failures_frame(report))]
+        note = ("Published edition of a differentially private release: no statistic of the real rows beyond "
+                "those listed as not covered by epsilon.")
+    sections = build_published_figures(report, train, synthetic, codecs, t, dp=privacy is not None)
+    return _write_edition(folder, data, report, tables, sections, review, note=note)
 
 
 def _json_default(value: Any) -> Any:

@@ -4,6 +4,10 @@ A `Metric` is one measured number with the library call that computed it; a chec
 its metrics with a threshold (`bound` "min": value must be >= threshold, "max": <=, "info": not
 gated, shown to the reviewer only). A `QualityCheck` passes when all its gated metrics pass, and
 its summary names every failed metric, so a reviewer never has to dig for the reason.
+
+A statistic of a group of real rows (a protected group's label rate, a real category share) carries
+the group's size as `real_rows`: a field of its record, or a value -> rows mapping beside `real_*`
+mappings of the same values. The published report leaves out every group below report.MIN_CELL_ROWS.
 """
 
 from __future__ import annotations
@@ -13,6 +17,15 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Bound = Literal["min", "max", "info"]
+STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
+
+
+def widened_threshold(threshold: float, ideal: float, standard_error: float, bound: Bound) -> float:
+    """`threshold`, or STANDARD_ERRORS standard errors from the `ideal` value where the estimate is
+    noisier than that: a value the ideal generator reaches by chance never fails."""
+    if bound == "max":
+        return max(threshold, ideal + STANDARD_ERRORS * standard_error)
+    return min(threshold, ideal - STANDARD_ERRORS * standard_error)
 
 
 @dataclass

@@ -29,6 +29,7 @@ prevalence. Privacy and duplicate checks use the train rows as they are.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Callable, Collection, Sequence
@@ -38,12 +39,14 @@ import numpy as np
 import pandas as pd
 
 from synth_pipelines.core.quality import bias, diversity, fidelity, ge_suite, privacy, utility
-from synth_pipelines.core.quality.results import Bound, Metric, QualityCheck, QualityReport
+from synth_pipelines.core.quality.results import (STANDARD_ERRORS, Bound, Metric, QualityCheck, QualityReport,
+                                                  widened_threshold)
 from synth_pipelines.core.quality.tabular import shared_codecs
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES, QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec
 
-STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
+# One INFO line per check as it starts: the Dagster run log and the CLI's progress on a terminal show it.
+log = logging.getLogger(__name__)
 
 
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
@@ -81,6 +84,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     def run(name: str, measure: Callable[[], list[Metric]], note: str = "") -> None:
         if checks is not None and name not in checks:
             return
+        log.info("QA: computing %s", name)
         started = time.perf_counter()
         try:
             metrics = [m for m in measure() if m is not None]
@@ -130,8 +134,11 @@ def _rebalance_settings(rebalance: Any, train: pd.DataFrame, reference: pd.DataF
         found = fidelity.category_shares(frame[rebalance.column]) if rebalance.column in frame else pd.Series()
         return {str(v): round(float(s), 4) for v, s in found.items()}
 
+    # Each real share's size, so that the published report can leave small ones out (results.py).
+    real_rows = train[rebalance.column].dropna().map(str).value_counts()
     return {"column": rebalance.column, "target_proportions": dict(rebalance.proportions),
-            "real_proportions": shares(train), "synthetic_proportions": shares(synthetic),
+            "real_proportions": shares(train), "real_rows": {str(v): int(n) for v, n in real_rows.items()},
+            "synthetic_proportions": shares(synthetic),
             "reference_rows": len(reference),
             "note": "fidelity, bias and category coverage compare with the real train rows resampled to the target "
                     "shares; utility (ROC AUC, prevalence-invariant) and privacy use the rows as they are"}
@@ -187,8 +194,7 @@ def widened_gate(metric: Metric, threshold: float, ideal: float, bound: Bound) -
     se = metric.details.get("standard_error")
     if se is None or not np.isfinite(se):
         return metric.gate(threshold, bound)
-    noise = ideal + STANDARD_ERRORS * se if bound == "max" else ideal - STANDARD_ERRORS * se
-    used = max(threshold, noise) if bound == "max" else min(threshold, noise)
+    used = widened_threshold(threshold, ideal, se, bound)
     metric.details["threshold_rule"] = (f"{'max' if bound == 'max' else 'min'}({threshold:g}, {ideal:g} "
                                         f"{'+' if bound == 'max' else '-'} {STANDARD_ERRORS:g} x standard error)")
     return metric.gate(used, bound)

@@ -41,10 +41,17 @@ def model_frame(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
                          else as_number(frame[c.name], c.kind) for c in codecs}, index=frame.index)
 
 
+def quantile_edges(reference: pd.Series, bins: int) -> np.ndarray:
+    """The reference's distinct quantiles at 0, 1/bins, ..., 1: edges of equal-frequency bins."""
+    if not reference.notna().any():
+        return np.array([0.0])
+    return np.unique(np.nanquantile(reference.to_numpy(dtype=float), np.linspace(0, 1, bins + 1)))
+
+
 def quantile_bins(numbers: pd.Series, reference: pd.Series, bins: int) -> np.ndarray:
-    """Bin index of each number at the reference's quantiles (equal-frequency bins); missing -> -1."""
-    edges = np.unique(np.nanquantile(reference.to_numpy(dtype=float), np.linspace(0, 1, bins + 1))) \
-        if reference.notna().any() else np.array([0.0])
+    """Bin index of each number at the reference's quantiles (equal-frequency bins, the outer ones
+    open-ended: index i holds inner edge i-1 <= x < inner edge i); missing -> -1."""
+    edges = quantile_edges(reference, bins)
     values = numbers.to_numpy(dtype=float)
     return np.where(np.isnan(values), -1, np.digitize(values, edges[1:-1]))
 

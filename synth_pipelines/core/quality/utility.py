@@ -24,7 +24,7 @@ def _xy(frame: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec, ta
     return model_frame(frame, features)[keep], y[keep].to_numpy()
 
 
-BOOTSTRAP_RESAMPLES = 100  # paired resamples of the holdout for the ratio's standard error
+BOOTSTRAP_RESAMPLES = 100  # resamples of the holdout for the ratio's standard error allowance
 
 
 def holdout_predictions(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
@@ -68,12 +68,6 @@ def prediction_score(y: np.ndarray, predicted: np.ndarray | float, task: str, cl
     return float(roc_auc_score(y, aligned, multi_class="ovr", labels=[classes[i] for i in present]))
 
 
-def holdout_score(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
-                  task: str, seed: int) -> float:
-    """Fit on `train`, return ROC AUC (classification) or R2 (regression) on `holdout`."""
-    return prediction_score(*holdout_predictions(train, holdout, features, label, task, seed), task)
-
-
 def _ratio(tstr: float, trtr: float) -> float:
     if np.isnan(tstr) or np.isnan(trtr):
         return float("nan")
@@ -82,15 +76,15 @@ def _ratio(tstr: float, trtr: float) -> float:
     return 1.0 if tstr >= trtr else 0.0
 
 
-def ratio_standard_error(y: np.ndarray, real: np.ndarray | float, task: str, seed: int) -> float:
-    """Standard error of TSTR/TRTR for a perfect generator (one whose rows train as good a model as
-    the real ones): sqrt(2) x the standard deviation of TRTR over bootstrap resamples of the holdout,
-    over TRTR. It is the noise a threshold must allow, taken from the real model only: the synthetic
-    model's own spread grows with how wrong it is (an R2 of -190 varies by hundreds), and must not
-    widen the gate that rejects it; the ratio's own bootstrap is heavy-tailed where TRTR is small."""
+def ratio_standard_error(y: np.ndarray, real: np.ndarray | float, trtr: float, task: str, seed: int) -> float:
+    """A heuristic allowance for the noise in TSTR/TRTR, used as its standard error: sqrt(2) x the
+    standard deviation of TRTR over bootstrap resamples of the holdout, over TRTR (as if TSTR were an
+    independent score as noisy as TRTR). It ignores the models' own variance (other train rows, other
+    seeds) and is taken from the real model only: the synthetic model's spread grows with how wrong it
+    is (an R2 of -190 varies by hundreds) and must not widen the gate that rejects it; the ratio's own
+    bootstrap is heavy-tailed where TRTR is small."""
     rng = np.random.default_rng(seed)
     classes = sorted(set(y)) if task == "classification" else None
-    trtr = prediction_score(y, real, task, classes)
     if not isinstance(real, np.ndarray) or not np.isfinite(trtr) or trtr <= 0:
         return float("nan")
     scores = [prediction_score(y[rows], real[rows], task, classes)
@@ -103,8 +97,8 @@ def tstr_vs_trtr(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     """Value: TSTR / TRTR (1 = synthetic rows train as good a model as the real ones).
 
     Both models train on at most `rows` rows. With TRTR <= 0 (a regression the real rows cannot
-    predict) the ratio is meaningless: the value is then 1 if TSTR >= TRTR, else 0. details carry the
-    ratio's standard error over paired bootstrap resamples of the holdout (small holdouts are noisy).
+    predict) the ratio is meaningless: the value is then 1 if TSTR >= TRTR, else 0. details carry an
+    allowance for the ratio's noise from bootstrap resamples of the holdout (ratio_standard_error).
     """
     label_codec = next(c for c in codecs if c.name == label)
     features = [c for c in codecs if c.name != label]
@@ -115,5 +109,5 @@ def tstr_vs_trtr(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     metric_name = "roc_auc" if task == "classification" else "r2"
     return Metric("tstr_trtr_ratio", float(_ratio(tstr, trtr)), HGB_CLASSIFIER if task == "classification" else HGB_REGRESSOR,
                   {"metric": metric_name, "tstr": round(tstr, 4), "trtr": round(trtr, 4), "label": label,
-                   "standard_error": round(ratio_standard_error(y, real, task, seed), 4),
+                   "standard_error": round(ratio_standard_error(y, real, trtr, task, seed), 4),
                    "evaluated_on": f"{len(holdout)} real holdout rows"})

@@ -286,3 +286,19 @@ def test_young_attempts_of_a_running_publish_are_not_swept(s3, moto, make_featur
     s3.put_object(Bucket=BUCKET, Key=running, Body=b"in flight")
     publish(make_features(rows=20), qa_files, moto, "2026-11-02")  # sweeps only attempts older than a day
     assert running in objects(s3)
+
+
+def test_a_store_without_conditional_writes_is_refused_and_left_clean(s3, moto, make_features, qa_files) -> None:
+    """Without If-None-Match two publishers could both believe they committed: refuse, publish nothing."""
+    from botocore.exceptions import ClientError
+
+    def lacks_conditional_writes(params: dict[str, Any], **_: Any) -> None:
+        if "IfNoneMatch" in params or "IfMatch" in params:
+            raise ClientError({"Error": {"Code": "NotImplemented", "Message": "A header you provided implies "
+                                         "functionality that is not implemented"}}, "PutObject")
+
+    client = s3_client(endpoint_url=moto.url)
+    client.meta.events.register("before-parameter-build.s3.PutObject", lacks_conditional_writes)
+    with pytest.raises(DestinationError, match="does not support conditional writes"):
+        publish(make_features("v1"), qa_files, moto, client=client)
+    assert objects(s3) == {}

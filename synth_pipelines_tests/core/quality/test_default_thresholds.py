@@ -50,6 +50,13 @@ def test_five_percent_verbatim_train_rows_fail_exact_copies(mixed, with_ids):
     assert _failed(mixed, synthetic, "privacy_exact_copies", with_ids) == ["privacy_exact_copies: train_copy_share"]
 
 
+def test_under_three_percent_verbatim_train_rows_fail_exact_copies_on_300_rows(mixed, with_ids):
+    """8 copies in 300 rows (2.7%) against a 1% excess: the gate may widen for the noise of fresh rows,
+    never for that of the copies (an error from the observed share let up to 2.9% pass)."""
+    synthetic = pd.concat([mixed.pool.iloc[:292], mixed.train.iloc[:8]], ignore_index=True)
+    assert _failed(mixed, synthetic, "privacy_exact_copies", with_ids) == ["privacy_exact_copies: train_copy_share"]
+
+
 def test_five_percent_verbatim_holdout_rows_fail_exact_copies(mixed, with_ids):
     synthetic = _mix(mixed.pool, mixed.holdout, 0.05)
     assert _failed(mixed, synthetic, "privacy_exact_copies", with_ids) == ["privacy_exact_copies: holdout_copy_share"]

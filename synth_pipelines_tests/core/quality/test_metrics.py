@@ -124,10 +124,26 @@ def test_exact_copy_shares_against_their_baselines():
     by_name = {m.name: m for m in privacy.exact_copies(train, holdout, synthetic, [num("x"), cat("c")])}
     assert by_name["train_copy_share"].value == 0.5  # (1, a) and (3, c)
     assert by_name["train_copy_share"].details["baseline_share"] == 0.25  # the holdout's own (1, a)
-    # The standard error of share - baseline with 4 rows each: sqrt(0.25 / 4 + 0.1875 / 4).
-    assert by_name["train_copy_share"].details["standard_error"] == pytest.approx(0.3307, abs=1e-4)
+    # The standard error of share - baseline for rows as fresh as the baseline's, 4 rows each:
+    # sqrt(0.25 x 0.75 x (1/4 + 1/4)).
+    assert by_name["train_copy_share"].details["standard_error"] == pytest.approx(0.3062, abs=1e-4)
     assert by_name["holdout_copy_share"].value == 0.5  # (1, a) and (5, e)
     assert by_name["holdout_copy_share"].details["baseline_share"] == 0.25  # the train's own (1, a)
+
+
+def test_the_copy_and_rare_combination_errors_come_from_the_baseline_not_from_the_copies(mixed):
+    """More copies must never widen the gate: the standard error is the fresh rows' (the null hypothesis)."""
+    fresh = mixed.pool.iloc[:600]
+    copied = pd.concat([fresh.iloc[:300], mixed.train.iloc[:300]], ignore_index=True)  # half verbatim train rows
+    for synthetic in (fresh, copied):
+        copies = {m.name: m for m in privacy.exact_copies(mixed.train, mixed.holdout, synthetic, mixed.codecs)}
+        rare = privacy.rare_combinations(mixed.train, mixed.holdout, synthetic, mixed.codecs, k=1, bins=5)
+        assert copies["train_copy_share"].details["baseline_share"] == 0.0
+        # A baseline of 0 counts as 1 / (600 + 1): sqrt(p (1 - p) (1/600 + 1/600)).
+        assert copies["train_copy_share"].details["standard_error"] == pytest.approx(0.0024, abs=1e-4)
+        b = rare.details["baseline_share"]
+        assert rare.details["standard_error"] == pytest.approx(np.sqrt(b * (1 - b) * 2 / 600), abs=1e-4)
+    assert privacy.null_share_se(0.0, 0, 10) != privacy.null_share_se(0.0, 0, 10)  # nothing to compare: NaN
 
 
 def test_row_keys_treat_integers_and_floats_alike():
@@ -148,6 +164,10 @@ def test_dcr_share_is_one_for_train_copies_zero_for_holdout_copies_and_half_for_
     fresh = privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.pool, mixed.codecs))[0]
     assert abs(fresh.value - 0.5) < 4 * fresh.details["standard_error"] + 0.02
     assert fresh.details["standard_error"] == pytest.approx(np.sqrt(0.25 / 1200), abs=0.003)
+    # Rows leaking from the holdout keep the standard error expected at p0 = 0.5 (the observed raw
+    # share, near 0, would give almost none; nor may it grow as rows drift towards 0.5).
+    leak = privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.holdout, mixed.codecs))[0]
+    assert leak.details["standard_error"] == pytest.approx(np.sqrt(0.25 / 600), abs=1e-4)
 
 
 def test_dcr_share_corrects_for_a_train_split_larger_than_the_holdout(mixed):
@@ -208,6 +228,17 @@ def test_label_rate_gap_per_protected_group():
     small = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
                                  protected=["g"], min_group_rows=5)
     assert small.value == 0.0  # groups below min_group_rows are listed but not gated
+
+
+def test_a_protected_group_absent_from_the_synthetic_rows_is_a_gap_of_one():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"g": ["a"] * 400 + ["b"] * 400, "y": rng.choice(["0", "1"], 800).tolist()})
+    synth = real[real["g"] == "b"].reset_index(drop=True)  # group a never generated
+    metric = bias.label_rate_gaps(real, synth, [cat("g"), cat("y")], label="y", task="classification",
+                                  protected=["g"], min_group_rows=200, max_gap=0.1).gate(0.1, "max")
+    assert metric.value == 1.0 and not metric.passed
+    absent = metric.details["groups"][0]
+    assert absent["group"] == "a" and absent["counted_gap"] == 1.0 and absent["synthetic_rows"] == 0
 
 
 # -- great expectations -----------------------------------------------------------------------------

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synth_pipelines.core.quality import run_quality
 from synth_pipelines.core.quality.report import (MIN_CELL_ROWS, PUBLISHED_FOLDER, _published_pair_codes,
                                                  build_figures, build_published_figures, published_report_data,
                                                  suppressed_shares, write_reports)
 from synth_pipelines.core.quality.results import Metric, QualityCheck, QualityReport
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import fit_codecs
+from synth_pipelines.spec import RebalanceSpec
 
 OUTLIER = 98765.4
 
@@ -70,6 +72,36 @@ def test_published_json_names_no_real_value_and_dp_keeps_only_pass_fail(frames, 
     dp = published_report_data(report, privacy)
     assert dp["checks"] == [{"name": "diversity", "passed": True, "blocking": True}]
     assert "rare_value" not in json.dumps(dp) and dp["not_covered_by_epsilon"]
+
+
+def test_published_edition_leaves_out_every_statistic_of_a_small_real_group(frames, tmp_path):
+    """A protected group of 3 real rows (bias: its name, real label rate and size) and a rebalanced
+    column's value held by 4 real rows (its real share) stay internal; large groups are published."""
+    real, synthetic = frames
+    rng = np.random.default_rng(1)
+    real = real.assign(y=rng.choice(["0", "1"], len(real)).astype(object),
+                       d=np.where(np.arange(len(real)) % 2, "q", "p").astype(object))
+    real.loc[10:13, "d"] = "tiny"
+    synthetic = synthetic.assign(y=rng.choice(["0", "1"], len(synthetic)).astype(object),
+                                 d=np.where(np.arange(len(synthetic)) % 2, "q", "p").astype(object),
+                                 synthetic_id=[f"s{i}" for i in range(len(synthetic))])
+    codecs = fit_codecs(real, {"c", "y", "d"})
+    report = run_quality(real, real, synthetic, codecs, "y", "classification",
+                         QAThresholds(protected_columns=["c"]), checks={"bias"},
+                         rebalance=RebalanceSpec(column="d", proportions={"p": 0.5, "q": 0.5}))
+    paths = write_reports(report, tmp_path, real, synthetic, codecs)
+    internal = paths["json"].read_text()
+    assert "rare_value" in internal and "tiny" in internal  # the reviewer sees every group
+    published = json.loads(paths["published_json"].read_text())
+    assert "rare_value" not in json.dumps(published) and "tiny" not in json.dumps(published)
+    bias = published["checks"][0]["metrics"][0]["details"]
+    assert {g["group"] for g in bias["groups"]} == {"red", "green", "blue"} and bias["suppressed_cells"] == 1
+    assert all(g["real_rows"] >= MIN_CELL_ROWS for g in bias["groups"])
+    rebalance = published["settings"]["rebalance"]
+    assert set(rebalance["real_proportions"]) == set(rebalance["real_rows"]) == {"p", "q"}
+    assert rebalance["suppressed_cells"] == 1
+    html = paths["published_html"].read_text()
+    assert "rare_value" not in html and "tiny" not in html
 
 
 def test_published_pairs_are_heatmaps_never_real_points(frames):
