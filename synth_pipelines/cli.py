@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
-from synth_pipelines.paths import project_root, snapshot_id, storage_root
+from synth_pipelines.paths import demo_spec, snapshot_id, storage_root
 from synth_pipelines.spec import LoadedSpec, SpecError, load_spec
 
-DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+DEMO_SPEC = demo_spec()
 
 
 def demo_database_path() -> Path:

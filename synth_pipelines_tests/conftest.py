@@ -25,11 +25,12 @@ import yaml
 
 from synth_pipelines.core.demo_source import build_demo_database
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
-from synth_pipelines.paths import project_root
+from synth_pipelines.paths import demo_spec
+from synth_pipelines.spec import spec_fields
 
 quiet_synthcity_env()
 
-DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+DEMO_SPEC = demo_spec()
 POSTGRES_ADMIN_URL = os.environ.get("SYNTH_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN_URL = os.environ.get("SYNTH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
@@ -63,7 +64,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shipped_demo_spec_data(demo_db: Path) -> dict[str, Any]:
     """The shipped demo spec as a dict (its generator and QA unchanged), pointed at the session's
     demo source, with a small row count."""
-    data = yaml.safe_load(DEMO_SPEC.read_text())
+    data = spec_fields(DEMO_SPEC)  # the attributes of its defs.yaml
     data["source"]["url"] = f"sqlite:///{demo_db}"
     data["synthetic"]["rows"] = 1500
     data["synthetic"]["batch_rows"] = 600

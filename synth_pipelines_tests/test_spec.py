@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from synth_pipelines.core.synthcity_plugins import available_plugins
-from synth_pipelines.paths import project_root
+from synth_pipelines.paths import demo_spec
 from synth_pipelines.spec import SpecError, load_spec, load_specs, masked_url
 
-DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+DEMO_SPEC = demo_spec()
 WriteSpec = Callable[[dict[str, Any], str], Path]
 
 
@@ -302,7 +302,7 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path, text: str) -> None:
     message = spec_error(path)
     assert message.startswith(f"{path}: ")
     assert "mapping" in message
-    assert "Fix: start from assets/datasets/demo_loans.yaml" in message
+    assert "Fix: start from synth_pipelines/defs/datasets/demo_loans/defs.yaml" in message
 
 
 def test_file_not_found(tmp_path: Path) -> None:
