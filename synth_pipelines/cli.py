@@ -163,7 +163,7 @@ def publish(spec: Path, partition: str) -> None:
     from synth_pipelines.orchestration.code_location import build_definitions
     from synth_pipelines.orchestration.factory import release_gate
     from synth_pipelines.orchestration.resources import SynthStorage
-    from synth_pipelines.orchestration.runner import instance_for_cli
+    from synth_pipelines.orchestration.runner import instance_for_cli, published_release
 
     loaded = load_spec(spec)
     decision, _ = release_gate(loaded, SynthStorage(), partition)
@@ -175,7 +175,7 @@ def publish(spec: Path, partition: str) -> None:
     if not result.success:
         click.echo(f"publish run {result.run_id} failed; see its logs", err=True)
         sys.exit(1)
-    release = result.output_for_node(f"{loaded.spec.dataset}__published_features")
+    release = published_release(result, loaded.spec.dataset)
     click.echo(f"published {release['release']}: {release['path']} ({release['rows']} rows)")
 
 

@@ -7,6 +7,7 @@ message, so nothing runs on a bad spec.
 """
 
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
@@ -17,12 +18,15 @@ from synth_pipelines.paths import defs_folder, plain_specs_folder, served_specs_
 from synth_pipelines.spec import check_unique_datasets, load_specs
 
 
-def code_location() -> dg.Definitions:
+def code_location(plain_folder: Path | None = None) -> dg.Definitions:
+    """`plain_folder`: where plain specs still load from (default assets/datasets)."""
     served = served_specs_folder()
     if served is not None:
         return build_definitions(load_specs(served))
     tree = dg.ComponentTree.for_project(defs_folder())  # what dg.load_from_defs_folder builds
-    plain = load_specs(plain_specs_folder()) if plain_specs_folder().is_dir() else []
+    plain_folder = plain_folder or plain_specs_folder()
+    plain = load_specs(plain_folder) if plain_folder.is_dir() else []
+    # The component specs first: a plain spec's error names the defs.yaml that already has its name.
     check_unique_datasets([*(c.loaded for c in tree.get_all_components(of_type=SyntheticDataset)), *plain])
     return dg.Definitions.merge(tree.build_defs(), *(dataset_definitions(loaded) for loaded in plain))
 

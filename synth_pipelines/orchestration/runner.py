@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,9 +80,23 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
         run_config=run_config, instance=instance, raise_on_error=False, partition_key=partition)
     outcome.error = _first_error(published)
     if published.success:
-        outcome.release = published.output_for_node(f"{name}__published_features")
+        outcome.release = published_release(published, name)
         outcome.success = True
     return outcome
+
+
+def published_release(result: dg.ExecuteInProcessResult, dataset: str) -> dict[str, Any] | None:
+    """What a publish run released (release, path, rows, manifest, qa_report), read back from the
+    published_features materialization's metadata."""
+    for materialization in result.asset_materializations_for_node(f"{dataset}__published_features"):
+        return release_from_metadata(materialization.metadata)
+    return None
+
+
+def release_from_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    values = {k: getattr(v, "value", v) for k, v in metadata.items()}
+    return {"release": values["release"], "path": values["location"], "rows": values["dagster/row_count"],
+            "manifest": values["manifest"], "qa_report": values["qa_report"]}
 
 
 @dataclass
