@@ -321,7 +321,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                              declared_domain=spec.generator.differentially_private)
         # Each run keeps its own report, so an earlier result's link still shows what it judged; the gate
         # and the publish read the snapshot's latest one, copied to qa/.
-        run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run_id
+        run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run.run_id
         paths = write_reports(report, run_folder, real_train, synthetic, codecs, spec.qa,
                               privacy=privacy_with_ledger(storage, model))
         shutil.copytree(run_folder, storage.work(name, features.snapshot_id, "qa"), dirs_exist_ok=True)
