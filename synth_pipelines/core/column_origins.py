@@ -47,7 +47,8 @@ def synthesized(name: str, plugin: str) -> ColumnOrigin:
     if name == ROW_ID:
         return ColumnOrigin(name, "row_id", (), "Synthetic row id (dataset-snapshot-number); linked to no real row.")
     return ColumnOrigin(name, "synthesized", (name,),
-                        f"Synthesized by {plugin} from the train rows' {name}; no row is a real person's.")
+                        f"Synthesized by {plugin}, learned from the train rows' {name} (their joint "
+                        "distribution, no one row).")
 
 
 def feature_origins(columns: list[str], features: FeaturesSpec, plugin: str) -> list[ColumnOrigin]:
