@@ -765,6 +765,7 @@ def spec_error(path: Path | str, field: str, problem: str, fix: str) -> SpecErro
 # A spec file is either a plain spec (the fields at the top) or a dg component file, `defs.yaml`, whose
 # `attributes:` are the spec (orchestration/component.py). Both name their fields the same way.
 COMPONENT_TYPE = "synth_pipelines.SyntheticDataset"
+_COMPONENT_TYPES = {COMPONENT_TYPE, "synth_pipelines.orchestration.component.SyntheticDataset"}  # same class
 EXAMPLE_SPEC = "synth_pipelines/defs/datasets/demo_loans/defs.yaml"
 
 
@@ -784,7 +785,7 @@ def spec_fields(path: str | Path) -> Any:
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML ({exc}). Fix: correct the YAML syntax at that line") from exc
     if isinstance(raw, dict) and "type" in raw:
-        if raw["type"] != COMPONENT_TYPE:
+        if raw["type"] not in _COMPONENT_TYPES:
             raise spec_error(path, "type", f"'{raw['type']}' is not a dataset", f"write type: {COMPONENT_TYPE}")
         return raw.get("attributes")
     return raw
