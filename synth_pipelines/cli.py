@@ -1,17 +1,30 @@
-"""synth-pipelines: validate specs, build the demo source, run a dataset's pipeline headlessly."""
+"""synth-pipelines: validate specs, build the demo source, run a dataset's pipeline headlessly.
+
+Every command ends with an exit code from `console.ExitCode` and reports an error as one line.
+Startup stays light (`--help` well under a second): at the top this module imports only click and
+the console helpers; a command imports the spec, pandas, Dagster or the QA runner when it runs.
+"""
 
 from __future__ import annotations
 
-import sys
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from synth_pipelines.console import CliError, ExitCode, Outcome, Progress, command, json_mode, progress_option
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
 from synth_pipelines.paths import demo_spec, snapshot_id, storage_root
-from synth_pipelines.spec import LoadedSpec, SpecError, load_spec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from synth_pipelines.orchestration.runner import RunOutcome
+    from synth_pipelines.spec import LoadedSpec
 
 DEMO_SPEC = demo_spec()
+DAGSTER_LOG_LEVEL = "CRITICAL"  # Dagster's console logger prints stack traces; progress and results come from here
 
 
 def demo_database_path() -> Path:
@@ -25,7 +38,32 @@ def _snapshot_option(_ctx: click.Context, param: click.Parameter, value: str | N
     try:
         return snapshot_id(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param=param) from None
+        raise CliError(f"{param.opts[0]}: {exc}") from None
+
+
+def _load(path: Path) -> LoadedSpec:
+    from synth_pipelines.spec import load_spec
+
+    return load_spec(path)
+
+
+def _partition_in_range(loaded: LoadedSpec, partition: str, option: str = "--snapshot") -> str:
+    """`partition` when it is one of the spec's snapshot partitions (refresh.start_date to today)."""
+    loaded.check_start_date()  # a start date to come leaves no partition at all: that is the spec's error
+    refresh = loaded.spec.refresh
+    first, today = refresh.start_date.isoformat(), refresh.today().isoformat()
+    where = f"Fix: use a date from {first} to {today}"
+    if partition < first:
+        raise CliError(f"{option} {partition} is before the first snapshot partition {first} (refresh.start_date "
+                       f"in {loaded.path}). {where}, or set an earlier refresh.start_date")
+    if partition > today:
+        raise CliError(f"{option} {partition} is after today's snapshot partition {today} ({refresh.timezone}). {where}")
+    return partition
+
+
+def _days(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
 @click.group()
@@ -33,51 +71,63 @@ def main() -> None:
     quiet_synthcity_env()
 
 
-@main.command()
-@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--offline", is_flag=True, help="Check the file only; do not connect to the source.")
-def validate(specs: tuple[Path, ...], offline: bool) -> None:
-    """Check dataset spec files (and, unless --offline, their source database) without running anything.
+# -- validate ---------------------------------------------------------------------------------------
 
-    With the source, the train rows are also assessed (size, cardinalities, leakage, cost estimate)."""
-    from synth_pipelines.core.validation import assess_source, validate_against_source
+def _validate_one(path: Path, offline: bool) -> dict[str, Any]:
+    from synth_pipelines.spec import SpecError
 
-    failed = False
-    for path in specs:
-        try:
-            loaded = load_spec(path)
-            if offline:
-                click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version} (file only)")
-                continue
-            check = validate_against_source(loaded)
-            assessment = assess_source(loaded)
-        except SpecError as exc:
-            click.echo(f"INVALID {exc}", err=True)
-            failed = True
-            continue
+    result: dict[str, Any] = {"path": str(path), "valid": False, "offline": offline}
+    try:
+        loaded = _load(path)
+        result.update(dataset=loaded.spec.dataset, version=loaded.spec.version)
+        if offline:
+            click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version} (file only)")
+            return {**result, "valid": True}
+        from synth_pipelines.core.validation import assess_source, validate_against_source  # pandas, scikit-learn
+
+        check = validate_against_source(loaded)
+        assessment = assess_source(loaded)
+        result.update(source_rows=check.table_rows, feature_columns=check.feature_columns,
+                      assessment=assessment.to_dict())
         rows = ", ".join(f"{t}={n}" for t, n in check.table_rows.items())
         click.echo(f"OK {path}: {loaded.spec.dataset} v{loaded.spec.version}; source rows {rows}; "
                    f"{len(check.feature_columns)} feature columns: {', '.join(check.feature_columns)}")
         click.echo("\n".join(assessment.summary_lines()))
-        try:
-            assessment.raise_for_errors(loaded)
-        except SpecError as exc:
-            click.echo(f"INVALID {exc}", err=True)
-            failed = True
-    sys.exit(1 if failed else 0)
+        assessment.raise_for_errors(loaded)
+    except SpecError as exc:
+        click.echo(f"INVALID {exc}", err=True)
+        return {**result, "error": str(exc)}
+    return {**result, "valid": True}
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--offline", is_flag=True, help="Check the file only; do not connect to the source.")
+@command(json_flag=True)
+def validate(specs: tuple[Path, ...], offline: bool) -> Outcome:
+    """Check dataset spec files (and, unless --offline, their source database) without running anything.
+
+    With the source, the train rows are also assessed (size, cardinalities, leakage, cost estimate)."""
+    results = [_validate_one(path, offline) for path in specs]
+    code = ExitCode.OK if all(r["valid"] for r in results) else ExitCode.INVALID_INPUT
+    return Outcome(code, {"specs": results})
 
 
 @main.command("demo-db")
 @click.option("--path", type=click.Path(path_type=Path), default=None, help="Default: $SYNTH_PIPELINES_HOME/demo/")
 @click.option("--customers", default=4000, show_default=True)
 @click.option("--seed", default=None, type=int)
-def demo_db(path: Path | None, customers: int, seed: int | None) -> None:
+@command()
+def demo_db(path: Path | None, customers: int, seed: int | None) -> Outcome:
     """Build the embedded demo source database (SQLite, deterministic from the seed)."""
     from synth_pipelines.core.demo_source import DEFAULT_SEED, build_demo_database
 
     built = build_demo_database(path or demo_database_path(), customers, DEFAULT_SEED if seed is None else seed)
     click.echo(f"demo source database: {built}")
+    return Outcome()
 
+
+# -- run, backfill, demo ----------------------------------------------------------------------------
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
@@ -85,9 +135,11 @@ def demo_db(path: Path | None, customers: int, seed: int | None) -> None:
               help="Snapshot partition (YYYY-MM-DD); default: today.")
 @click.option("--preview", is_flag=True, help="Dry run on a sample with reduced training and few synthetic rows; "
                                               "QA is reported, not gating; nothing is published.")
-def run(spec: Path, partition: str | None, preview: bool) -> None:
+@progress_option
+@command(json_flag=True)
+def run(spec: Path, partition: str | None, preview: bool, progress: bool | None) -> Outcome:
     """Materialize every stage of SPEC's dataset and publish a release if QA passes."""
-    sys.exit(_preview(spec, partition) if preview else _run(spec, partition))
+    return (_preview if preview else _run)(spec, partition, Progress(progress))
 
 
 @main.command()
@@ -96,36 +148,179 @@ def run(spec: Path, partition: str | None, preview: bool) -> None:
               help="First snapshot partition, YYYY-MM-DD.")
 @click.option("--to", "last", required=True, callback=_snapshot_option,
               help="Last snapshot partition, YYYY-MM-DD (inclusive).")
-def backfill(spec: Path, first: str, last: str) -> None:
+@progress_option
+@command()
+def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcome:
     """Publish SPEC's current feature version for every snapshot partition in a date range.
 
     Partitions with a retained snapshot reuse it; a past one without is refused unless the spec's
     source.as_of says how to read the source as of that date (today's is read now). In the Dagster UI
     the same is "Materialize" on the asset group with a partition range."""
-    from synth_pipelines.orchestration.factory import snapshot_partitions
-
-    keys = snapshot_partitions(load_spec(spec)).get_partition_keys_in_range(dg_range(first, last))
-    failures = [key for key in keys if _run(spec, key) != 0]
-    click.echo(f"backfill {first}..{last}: {len(keys) - len(failures)} of {len(keys)} partitions published"
+    if first > last:
+        raise CliError(f"--from {first} is after --to {last}. Fix: swap them: --from {last} --to {first}")
+    loaded = _load(spec)
+    _partition_in_range(loaded, first, "--from")
+    _partition_in_range(loaded, last, "--to")
+    keys = _days(first, last)
+    codes = {key: _run(spec, key, Progress(progress)).code for key in keys}
+    published = [k for k, c in codes.items() if c == ExitCode.OK]
+    existing = [k for k, c in codes.items() if c == ExitCode.ALREADY_PUBLISHED]
+    failures = [k for k, c in codes.items() if c not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED)]
+    click.echo(f"backfill {first}..{last}: {len(published)} of {len(keys)} partitions published"
+               + (f"; {len(existing)} already published" if existing else "")
                + (f"; failed: {', '.join(failures)}" if failures else ""))
-    sys.exit(1 if failures else 0)
-
-
-def dg_range(first: str, last: str):
-    import dagster as dg
-
-    return dg.PartitionKeyRange(first, last)
+    return Outcome(codes[failures[0]] if failures else ExitCode.OK)
 
 
 @main.command()
-def demo() -> None:
+@progress_option
+@command()
+def demo(progress: bool | None) -> Outcome:
     """Build the demo source if needed, then run the demo dataset end to end."""
     if not demo_database_path().exists():
         from synth_pipelines.core.demo_source import build_demo_database
 
         click.echo(f"building demo source database {build_demo_database(demo_database_path())}")
-    sys.exit(_run(DEMO_SPEC))
+    return _run(DEMO_SPEC, None, Progress(progress))
 
+
+def _existing_release(loaded: LoadedSpec, partition: str) -> str | None:
+    """Where the spec's release of `partition` is already published, or None (asked before any work)."""
+    from synth_pipelines.core.destinations import DestinationError, IsolationError, existing_release
+
+    spec = loaded.spec
+    try:  # also repairs the LATEST or view a killed publish left behind
+        return existing_release(spec.destination, source_url=spec.source.url, dataset=spec.dataset,
+                                release_name=spec.release_name, snapshot_id=partition)
+    except (DestinationError, IsolationError) as exc:
+        raise CliError(f"destination: {exc}", ExitCode.INTERNAL_ERROR) from None
+
+
+def _already_published(loaded: LoadedSpec, partition: str, location: str, data: dict[str, Any]) -> Outcome:
+    click.echo(f"{loaded.spec.release_name} for snapshot {partition} is already published: {location}\n"
+               "Releases are immutable; bump `version` in the spec for new features, or run again tomorrow for a "
+               "new snapshot.", err=True)
+    return Outcome(ExitCode.ALREADY_PUBLISHED, {**data, "release": {"path": location}})
+
+
+def _print_verdict(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from synth_pipelines.core.quality.verdict import verdict_rows, verdict_table
+
+    rows = verdict_rows(checks)
+    if rows:
+        click.echo("\n".join(verdict_table(rows)))
+    return rows
+
+
+def _failure_code(outcome: RunOutcome) -> ExitCode:
+    """The exit code of a run that published nothing."""
+    if outcome.error_class == "ReleaseExistsError":
+        return ExitCode.ALREADY_PUBLISHED
+    if outcome.failed_checks:  # the QA step's own error then only says that a blocking check failed
+        return ExitCode.GATE_CLOSED
+    if outcome.error:
+        return ExitCode.INVALID_INPUT if outcome.error_class in ("SpecError", "DomainError") else ExitCode.INTERNAL_ERROR
+    if outcome.awaiting_approval:
+        return ExitCode.AWAITING_APPROVAL
+    return ExitCode.GATE_CLOSED
+
+
+def _report_unpublished(outcome: RunOutcome) -> ExitCode:
+    """Print why nothing was published, in one or two lines (no stack trace: the table says the rest)."""
+    code = _failure_code(outcome)
+    if code == ExitCode.GATE_CLOSED and outcome.failed_checks:
+        click.echo(f"QA gate closed, nothing published: {', '.join(outcome.failed_checks)} failed", err=True)
+    elif outcome.error:
+        click.echo(f"run {outcome.run_id} failed at {outcome.error}", err=True)
+    else:
+        click.echo(f"not published: {outcome.gate}", err=True)
+    return code
+
+
+def _run(path: Path, partition: str | None, progress: Progress) -> Outcome:
+    from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
+
+    progress("spec", f"checking {path} against its source")
+    loaded = _load_valid(path)
+    spec = loaded.spec
+    partition = _partition_in_range(loaded, partition or spec.refresh.today().isoformat())
+    data: dict[str, Any] = {"dataset": spec.dataset, "release_name": spec.release_name, "snapshot": partition}
+    existing = _existing_release(loaded, partition)
+    if existing:
+        return _already_published(loaded, partition, existing, data)
+    click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
+               f"'{spec.generator.plugin}' ...")
+    outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition, log_level=DAGSTER_LOG_LEVEL,
+                                  on_progress=progress)
+    data.update(run_id=outcome.run_id, checks=_print_verdict(outcome.checks), qa_report=outcome.qa_report)
+    if outcome.release:
+        release = outcome.release
+        click.echo(f"published {release['release']}: {release['path']}")
+        click.echo(f"  rows:      {release['rows']}")
+        click.echo(f"  manifest:  {release['manifest']}")
+        click.echo(f"  QA report: {release['qa_report']}")
+        return Outcome(ExitCode.OK, {**data, "release": release, "qa_report": release["qa_report"]})
+    if outcome.qa_report:
+        click.echo(f"QA report: {outcome.qa_report}")
+    code = _report_unpublished(outcome)
+    error = None if outcome.failed_checks else outcome.error  # else only Dagster's "a blocking check failed"
+    return Outcome(code, {**data, "gate": outcome.gate, "error": error})
+
+
+def _load_valid(path: Path) -> LoadedSpec:
+    """The spec, checked against its source (a SpecError names file, field and fix)."""
+    from synth_pipelines.core.validation import validate_against_source
+
+    loaded = _load(path)
+    validate_against_source(loaded)
+    return loaded
+
+
+def _preview(path: Path, partition: str | None, progress: Progress) -> Outcome:
+    """Assess the full train rows, run the pipeline on a sample in <home>/preview/<dataset>/, print a summary."""
+    from synth_pipelines.core.preview import PREVIEW_SYNTHETIC_ROWS, PREVIEW_TRAIN_ROWS, reduced_settings
+    from synth_pipelines.orchestration.runner import preview_dataset
+
+    loaded = _load_valid(path)
+    spec = loaded.spec
+    partition = _partition_in_range(loaded, partition or spec.refresh.today().isoformat())
+    click.echo(f"preview of {spec.dataset}: up to {PREVIEW_TRAIN_ROWS} train rows, {spec.generator.plugin} with "
+               f"{reduced_settings(spec.generator)}, {min(PREVIEW_SYNTHETIC_ROWS, spec.synthetic.rows)} synthetic "
+               "rows; nothing is published")
+    result = preview_dataset(loaded, partition, log_level=DAGSTER_LOG_LEVEL, on_progress=progress)
+    click.echo("\n".join(result.assessment.summary_lines()))
+    data: dict[str, Any] = {"dataset": spec.dataset, "snapshot": partition, "preview_root": str(result.root),
+                            "assessment": result.assessment.to_dict()}
+    if result.outcome is None:
+        result.assessment.raise_for_errors(loaded)  # a SpecError: exit INVALID_INPUT
+    click.echo("timings: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.step_seconds.items()))
+    rows = _print_verdict(result.qa_checks)
+    data.update(step_seconds=result.step_seconds, checks=rows, cannot_predict=result.limits,
+                ran={"train_rows": result.preview_train_rows, "synthetic_rows": result.preview_synthetic_rows,
+                     "training_seconds": result.preview_training_seconds})
+    if result.preview_train_rows:
+        click.echo(f"preview ran: {result.preview_train_rows} train rows (full run: {result.assessment.rows}), "
+                   f"{result.preview_synthetic_rows} synthetic rows (full run: {spec.synthetic.rows}), training "
+                   f"{result.preview_training_seconds:.1f} s")
+        click.echo(f"estimate for the full run: training ~{result.estimated_full_training_seconds:.0f} s "
+                   f"(the preview's {result.preview_training_seconds:.1f} s scaled by rows and training work), "
+                   f"generation ~{result.estimated_full_generation_seconds:.0f} s (scaled by rows); cost model: "
+                   f"training ~{result.assessment.estimated_training_seconds:.0f} s, "
+                   f"~{result.assessment.estimated_peak_memory_mb:,.0f} MB peak")
+        data["estimate"] = {"training_seconds": result.estimated_full_training_seconds,
+                            "generation_seconds": result.estimated_full_generation_seconds,
+                            "cost_model_training_seconds": result.assessment.estimated_training_seconds,
+                            "cost_model_peak_memory_mb": result.assessment.estimated_peak_memory_mb}
+    if result.limits:
+        click.echo("what the preview cannot predict:\n" + "\n".join(f"  - {line}" for line in result.limits))
+    click.echo(f"preview files (QA report, synthetic rows): {result.root}; nothing was published")
+    if result.outcome.error:
+        click.echo(f"preview run {result.outcome.run_id} failed at {result.outcome.error}", err=True)
+        return Outcome(_failure_code(result.outcome), {**data, "error": result.outcome.error})
+    return Outcome(ExitCode.OK, data)
+
+
+# -- approve, publish -------------------------------------------------------------------------------
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
@@ -133,65 +328,107 @@ def demo() -> None:
               help="Snapshot partition whose QA'd rows you approve.")
 @click.option("--approver", required=True, help="Your name, recorded in the release manifest.")
 @click.option("--comment", default="", help="What you checked.")
-def approve(spec: Path, partition: str, approver: str, comment: str) -> None:
+@command()
+def approve(spec: Path, partition: str, approver: str, comment: str) -> Outcome:
     """Record a human approval of a snapshot's QA'd features (for specs with qa.require_approval).
 
     The approval covers exactly the rows that exist now; the gate sensor or `publish` then releases them."""
     from synth_pipelines.core.gate import approval_path, record_approval
     from synth_pipelines.orchestration.resources import SynthStorage
 
-    loaded = load_spec(spec)
+    loaded = _load(spec)
+    _partition_in_range(loaded, partition)
     storage = SynthStorage()
     features = storage.work(loaded.spec.dataset, partition, "synthetic_features") / "features.parquet"
     path = approval_path(storage.base() / "approvals", loaded.spec.dataset, loaded.spec.release_name, partition)
     try:
         approval = record_approval(path, features, approver=approver, comment=comment)
     except (ValueError, FileNotFoundError) as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
+        raise CliError(str(exc)) from None
     click.echo(f"approved {loaded.spec.release_name} snapshot {partition} by {approval.approver} "
                f"(rows sha256 {approval.features_sha256[:12]}); publish with: synth-pipelines publish {spec} "
                f"--snapshot {partition}")
+    return Outcome()
 
 
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--snapshot", "partition", required=True, callback=_snapshot_option,
               help="Snapshot partition to publish.")
-def publish(spec: Path, partition: str) -> None:
+@progress_option
+@command()
+def publish(spec: Path, partition: str, progress: bool | None) -> Outcome:
     """Publish a snapshot's QA'd features if the gate is open (checks passed, approval if required)."""
-    from synth_pipelines.orchestration.code_location import build_definitions
-    from synth_pipelines.orchestration.factory import release_gate
-    from synth_pipelines.orchestration.resources import SynthStorage
-    from synth_pipelines.orchestration.runner import instance_for_cli, published_release
+    from synth_pipelines.orchestration.runner import instance_for_cli, publish_partition
 
-    loaded = load_spec(spec)
-    decision, _ = release_gate(loaded, SynthStorage(), partition)
-    if not decision.open:
-        click.echo(f"not published: {decision.reason}", err=True)
-        sys.exit(3)
-    job = build_definitions([loaded]).resolve_job_def(f"{loaded.spec.dataset}_publish")
-    result = job.execute_in_process(instance=instance_for_cli(), partition_key=partition, raise_on_error=False)
-    if not result.success:
-        click.echo(f"publish run {result.run_id} failed; see its logs", err=True)
-        sys.exit(1)
-    release = published_release(result, loaded.spec.dataset)
+    loaded = _load(spec)
+    _partition_in_range(loaded, partition)
+    existing = _existing_release(loaded, partition)
+    if existing:
+        return _already_published(loaded, partition, existing, {})
+    outcome = publish_partition(loaded, instance_for_cli(), partition_key=partition, log_level=DAGSTER_LOG_LEVEL,
+                                on_progress=Progress(progress))
+    if not outcome.release:
+        return Outcome(_report_unpublished(outcome))
+    release = outcome.release
     click.echo(f"published {release['release']}: {release['path']} ({release['rows']} rows)")
+    return Outcome()
 
 
-def _read_table(path: Path) -> "pd.DataFrame":
+# -- qa ---------------------------------------------------------------------------------------------
+
+def _read_table(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path)
     if path.suffix.lower() in (".csv", ".gz", ".txt"):
         return pd.read_csv(path, skipinitialspace=True)
-    raise click.BadParameter(f"{path}: use a .parquet or .csv file")
+    raise CliError(f"{path}: use a .parquet or .csv file")
+
+
+def _qa_settings(spec_path: Path | None, label: str | None, task: str | None, entity_key: str | None,
+                 thresholds: tuple[str, ...]) -> tuple[str, str, str | None, Any, Any]:
+    """(label, task, entity key, QAThresholds, rebalance) from the spec, the options, or both (options win)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from synth_pipelines.core.quality.thresholds import QAThresholds
+
+    qa, rebalance = QAThresholds(), None
+    if spec_path is not None:
+        spec = _load(spec_path).spec
+        view = spec.training_view
+        label, task, entity_key = label or view.label, task or view.task, entity_key or view.entity_key
+        qa, rebalance = spec.qa, spec.synthetic.rebalance
+    if not label or not task:
+        raise CliError("qa needs the label column and the task. Fix: pass --label COLUMN --task "
+                       "classification|regression, or --spec SPEC")
+    overrides = {}
+    for item in thresholds:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--threshold {item}: write NAME=VALUE, e.g. --threshold min_fidelity=0.8")
+        overrides[name.strip()] = yaml.safe_load(value)
+    try:
+        qa = type(qa).model_validate({**qa.model_dump(exclude_unset=True), **overrides}) if overrides else qa
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'qa'}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"--threshold: {problems}. Fix: use the names and ranges in core/quality/thresholds.py "
+                       "(e.g. min_fidelity=0.8, protected_columns=[sex])") from None
+    return label, task, entity_key, qa, rebalance
 
 
 @main.command()
-@click.option("--spec", "spec_path", required=True, type=click.Path(path_type=Path),
-              help="Spec giving the label, task and QA thresholds.")
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path), default=None,
+              help="Spec giving the label, task, entity key and QA thresholds (optional with --label and --task).")
+@click.option("--label", default=None, help="Label column (default: the spec's training_view.label).")
+@click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
+              help="What the label is (default: the spec's training_view.task).")
+@click.option("--entity-key", default=None, help="Real key column, not judged (default: the spec's entity_key).")
+@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+              help="A QA threshold or option (core/quality/thresholds.py), e.g. min_fidelity=0.8 or "
+                   "'protected_columns=[sex]'; repeatable; overrides the spec's qa:.")
 @click.option("--real", "real_path", required=True, type=click.Path(exists=True, path_type=Path),
               help="Real rows the generator was trained on (Parquet or CSV).")
 @click.option("--holdout", "holdout_path", required=True, type=click.Path(exists=True, path_type=Path),
@@ -199,41 +436,58 @@ def _read_table(path: Path) -> "pd.DataFrame":
 @click.option("--synthetic", "synthetic_path", required=True, type=click.Path(exists=True, path_type=Path),
               help="Synthetic rows to judge, from any tool.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("qa_report"), show_default=True)
-def qa(spec_path: Path, real_path: Path, holdout_path: Path, synthetic_path: Path, out_dir: Path) -> None:
-    """Run the pipeline's QA checks on any synthetic table; exit 1 when a blocking check fails."""
+@progress_option
+@command(json_flag=True)
+def qa(spec_path: Path | None, label: str | None, task: str | None, entity_key: str | None,
+       thresholds: tuple[str, ...], real_path: Path, holdout_path: Path, synthetic_path: Path, out_dir: Path,
+       progress: bool | None) -> Outcome:
+    """Run the pipeline's QA checks on any synthetic table; exit 3 when a blocking check fails."""
+    label, task, entity_key, thresholds_used, rebalance = _qa_settings(spec_path, label, task, entity_key, thresholds)
+    real, holdout, synthetic = (_read_table(p) for p in (real_path, holdout_path, synthetic_path))
+    # The columns judged are the real rows' columns, minus the entity key (never synthesized).
+    real = real.drop(columns=[entity_key] if entity_key else [], errors="ignore")
+    if label not in real.columns:
+        source = f"training_view.label in {spec_path}" if spec_path else "--label"
+        raise CliError(f"{real_path}: has no label column '{label}' ({source}). Fix: name a column of "
+                       f"{real_path.name}: {', '.join(map(str, real.columns))}")
+    progress = Progress(progress)
+    with progress.from_logging("qa"):
+        report, paths = _judge(real, holdout, synthetic, label, task, thresholds_used, rebalance, out_dir)
+    checks = [check.to_dict() for check in report.checks]
+    rows = _print_verdict(checks)
+    click.echo(f"report: {paths['html']} and {paths['pdf']}")
+    code = ExitCode.OK if report.passed else ExitCode.GATE_CLOSED
+    return Outcome(code, {"passed": report.passed, "checks": rows, "label": label, "task": task,
+                          "report": {k: str(v) for k, v in paths.items()}})
+
+
+def _judge(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, label: str, task: str,
+           thresholds: Any, rebalance: Any, out_dir: Path) -> tuple[Any, dict[str, Path]]:
     from synth_pipelines.core.quality.report import write_reports
     from synth_pipelines.core.quality.runner import run_quality
     from synth_pipelines.core.synthesis import fit_codecs
 
-    spec = load_spec(spec_path).spec
-    view = spec.training_view
-    real, holdout, synthetic = (_read_table(p) for p in (real_path, holdout_path, synthetic_path))
-    # The columns judged are the real rows' columns, minus the entity key (never synthesized).
-    real = real.drop(columns=[view.entity_key], errors="ignore")
-    if view.label not in real.columns:
-        click.echo(f"{real_path}: has no label column '{view.label}' (training_view.label in {spec_path})", err=True)
-        sys.exit(2)
-    categorical = {view.label} if view.task == "classification" else set()
-    codecs = fit_codecs(real, categorical, numeric={view.label} - categorical)
+    categorical = {label} if task == "classification" else set()
+    codecs = fit_codecs(real, categorical, numeric={label} - categorical)
     if "synthetic_id" not in synthetic.columns:
         synthetic = synthetic.assign(synthetic_id=[f"row-{i}" for i in range(len(synthetic))])
     extra = [c for c in synthetic.columns if c not in real.columns and c != "synthetic_id"]
-    report = run_quality(real, holdout, synthetic, codecs, view.label, view.task, spec.qa, extra_columns=extra,
-                         rebalance=spec.synthetic.rebalance)
-    paths = write_reports(report, out_dir, real, synthetic, codecs, spec.qa)
-    for check in report.checks:
-        verdict = "PASS" if check.passed else ("FAIL" if check.blocking else "WARN")
-        click.echo(f"{verdict:4}  {check.name}: {check.summary}")
-    click.echo(f"report: {paths['html']} and {paths['pdf']}")
-    sys.exit(0 if report.passed else 1)
+    report = run_quality(real, holdout, synthetic, codecs, label, task, thresholds, extra_columns=extra,
+                         rebalance=rebalance)
+    return report, write_reports(report, out_dir, real, synthetic, codecs, thresholds)
 
+
+# -- releases, show ---------------------------------------------------------------------------------
 
 def _destination_root(spec_path: Path | None) -> Path:
-    destination = load_spec(spec_path or DEMO_SPEC).spec.destination
+    destination = _load(spec_path or DEMO_SPEC).spec.destination
     if destination.kind != "local":
-        raise click.UsageError(f"releases and show read local releases; this spec publishes to {destination.kind} "
-                               "(list those with the destination's own tools: the manifests are next to the data)")
+        raise CliError(f"releases and show read local releases; this spec publishes to {destination.kind}. Fix: "
+                       "list those with the destination's own tools (the manifests are next to the data)")
     return destination.root()
+
+
+_RELEASE_COLUMNS = ("release", "rows", "created", "expires", "flags")
 
 
 @main.command()
@@ -241,24 +495,31 @@ def _destination_root(spec_path: Path | None) -> Path:
               help="Spec whose destination to list (default: the demo spec).")
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--expired", "only_expired", is_flag=True, help="Only releases past their expiry date.")
-def releases(spec_path: Path | None, dataset: str | None, only_expired: bool) -> None:
-    """List published releases with row counts, creation and expiry dates."""
+@command(json_flag=True)
+def releases(spec_path: Path | None, dataset: str | None, only_expired: bool) -> Outcome:
+    """List published releases with row counts, creation and expiry dates (tab-separated, with a header)."""
     from synth_pipelines.core.releases import list_releases
 
     found = [r for r in list_releases(_destination_root(spec_path), dataset) if r.expired() or not only_expired]
+    listed = [{"release": r.name, "dataset": r.dataset, "release_name": r.release_name, "snapshot": r.snapshot_id,
+               "rows": r.rows, "created_at": r.created_at, "expires_at": r.expires_at, "latest": r.latest,
+               "expired": r.expired(), "path": str(r.path)} for r in found]
     if not found:
-        click.echo("no releases")
-        return
-    for release in found:
-        flags = ",".join(f for f, on in (("latest", release.latest), ("EXPIRED", release.expired())) if on)
-        click.echo(f"{release.name}\t{release.rows} rows\tcreated {release.created_at[:19]}\t"
-                   f"expires {(release.expires_at or 'never')[:19]}\t{flags}")
+        click.echo("no releases", err=True)
+    elif not json_mode():
+        click.echo("\t".join(_RELEASE_COLUMNS))
+    for release in [] if json_mode() else listed:
+        flags = ",".join(f for f, on in (("latest", release["latest"]), ("EXPIRED", release["expired"])) if on)
+        click.echo(f"{release['release']}\t{release['rows']}\t{release['created_at'][:19]}\t"
+                   f"{(release['expires_at'] or 'never')[:19]}\t{flags}")
+    return Outcome(ExitCode.OK, {"releases": listed})
 
 
 @main.command()
 @click.argument("release")
 @click.option("--spec", "spec_path", type=click.Path(path_type=Path), default=None)
-def show(release: str, spec_path: Path | None) -> None:
+@command(json_flag=True)
+def show(release: str, spec_path: Path | None) -> Outcome:
     """Show one release's manifest: RELEASE is dataset/features_vN[/snapshot=ID] or its folder."""
     import json
 
@@ -267,107 +528,12 @@ def show(release: str, spec_path: Path | None) -> None:
     try:
         info, manifest = find_release(_destination_root(spec_path), release)
     except LookupError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    click.echo(f"{info.name}  ({info.path})")
-    click.echo(json.dumps(manifest, indent=2, default=str))
+        raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
+    if not json_mode():
+        click.echo(f"{info.name}  ({info.path})")
+        click.echo(json.dumps(manifest, indent=2, default=str))
+    return Outcome(ExitCode.OK, {"release": info.name, "path": str(info.path), "manifest": manifest})
 
 
-def _load_valid(path: Path) -> LoadedSpec | None:
-    """The spec, checked against its source; None (after printing why) when it is invalid."""
-    from synth_pipelines.core.validation import validate_against_source
-
-    try:
-        loaded = load_spec(path)
-        validate_against_source(loaded)
-    except SpecError as exc:
-        click.echo(f"INVALID {exc}", err=True)
-        return None
-    return loaded
-
-
-def _run(path: Path, partition: str | None = None) -> int:
-    from synth_pipelines.core.destinations import DestinationError, IsolationError, existing_release
-    from synth_pipelines.orchestration.factory import today_partition
-    from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
-
-    loaded = _load_valid(path)
-    if loaded is None:
-        return 2
-    spec = loaded.spec
-    partition = partition or today_partition(loaded)
-    try:  # before training anything; also repairs the LATEST or view a killed publish left behind
-        existing = existing_release(spec.destination, source_url=spec.source.url, dataset=spec.dataset,
-                                    release_name=spec.release_name, snapshot_id=partition)
-    except (DestinationError, IsolationError) as exc:
-        click.echo(f"destination: {exc}", err=True)
-        return 1
-    if existing:
-        click.echo(f"{spec.release_name} for snapshot {partition} is already published: {existing}\n"
-                   "Releases are immutable; bump `version` in the spec for new features, or run again "
-                   "tomorrow for a new snapshot.")
-        return 0
-    click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
-               f"'{spec.generator.plugin}' ...")
-    outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition)
-    for name, summary in outcome.advisory_failures.items():
-        click.echo(f"advisory (not blocking) QA check failed: {name}: {summary}", err=True)
-    if outcome.release:
-        release = outcome.release
-        click.echo(f"published {release['release']}: {release['path']}")
-        click.echo(f"  rows:      {release['rows']}")
-        click.echo(f"  manifest:  {release['manifest']}")
-        click.echo(f"  QA report: {release['qa_report']}")
-        return 0
-    if outcome.failed_checks:
-        click.echo("QA gate closed, nothing published. Failed checks:", err=True)
-        for name, summary in outcome.failed_checks.items():
-            click.echo(f"  {name}: {summary}", err=True)
-        return 1
-    if outcome.gate and not outcome.error:
-        click.echo(f"not published: {outcome.gate}", err=True)
-        return 3
-    if outcome.error:
-        click.echo(f"run {outcome.run_id} failed at {outcome.error}", err=True)
-    return 1
-
-
-def _preview(path: Path, partition: str | None) -> int:
-    """Assess the full train rows, run the pipeline on a sample in <home>/preview/<dataset>/, print a summary."""
-    from synth_pipelines.core.preview import PREVIEW_SYNTHETIC_ROWS, PREVIEW_TRAIN_ROWS, reduced_settings
-    from synth_pipelines.orchestration.runner import preview_dataset
-
-    loaded = _load_valid(path)
-    if loaded is None:
-        return 2
-    spec = loaded.spec
-    click.echo(f"preview of {spec.dataset}: up to {PREVIEW_TRAIN_ROWS} train rows, {spec.generator.plugin} with "
-               f"{reduced_settings(spec.generator)}, {min(PREVIEW_SYNTHETIC_ROWS, spec.synthetic.rows)} synthetic "
-               "rows; nothing is published")
-    try:
-        result = preview_dataset(loaded, partition)
-    except SpecError as exc:
-        click.echo(f"INVALID {exc}", err=True)
-        return 2
-    click.echo("\n".join(result.assessment.summary_lines()))
-    if result.outcome is None:
-        try:
-            result.assessment.raise_for_errors(loaded)
-        except SpecError as exc:
-            click.echo(f"INVALID {exc}", err=True)
-        return 2
-    timings = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.step_seconds.items())
-    click.echo(f"timings: {timings}")
-    for check in result.qa_checks:
-        click.echo(f"QA {'PASS' if check['passed'] else 'FAIL'}  {check['name']}: {check['summary']}")
-    if result.preview_train_rows:
-        click.echo(f"estimate for the full run: training ~{result.estimated_full_training_seconds:.0f} s on "
-                   f"{result.assessment.rows} rows (preview: {result.preview_training_seconds:.1f} s on "
-                   f"{result.preview_train_rows} rows, scaled by rows and training work); cost model: "
-                   f"~{result.assessment.estimated_training_seconds:.0f} s, "
-                   f"~{result.assessment.estimated_peak_memory_mb:,.0f} MB peak")
-    click.echo(f"preview files (QA report, synthetic rows): {result.root}; nothing was published")
-    if result.outcome.error:
-        click.echo(f"preview run {result.outcome.run_id} failed at {result.outcome.error}", err=True)
-        return 1
-    return 0
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from synth_pipelines.cli import main
-from synth_pipelines.core.preview import PREVIEW_WORK, preview_spec, reduced_settings
+from synth_pipelines.console import ExitCode
+from synth_pipelines.core.preview import PREVIEW_WORK, preview_limits, preview_spec, reduced_settings
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.training_view import build_training_view
@@ -41,6 +43,18 @@ def test_preview_spec_samples_cuts_work_and_makes_qa_advisory(shipped_demo_spec_
     assert sampled.equals(build_training_view(spec.training_view, tables))  # seeded: the same sample
 
 
+def test_preview_limits_state_both_sizes(shipped_demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
+    loaded = load_spec(write_spec(shipped_demo_spec_data, "demo.yaml"))
+    preview = preview_spec(loaded)
+    limits = preview_limits(loaded.spec, preview.spec, train_rows=1200, synthetic_rows=500, discriminator_rows=500,
+                            full_train_rows=40_000)
+    assert limits[0].startswith("QA verdicts: the preview judged 500 synthetic rows against 1200 train rows (the "
+                                "discriminator saw 500 rows per side); the full run judges 1500 against 40000 (the "
+                                "discriminator sees 1500 per side)")
+    assert "can fail in the full run" in limits[0]
+    assert any(line.startswith("QA time: not estimated") for line in limits)
+
+
 def test_reduced_settings_for_any_plugin() -> None:
     assert reduced_settings(GeneratorSpec(plugin="tvae"))["n_iter"] == PREVIEW_WORK["n_iter"]
     ctgan = reduced_settings(GeneratorSpec(plugin="ctgan", settings={"n_iter": 20, "batch_size": 100}))
@@ -60,8 +74,22 @@ def test_preview_run_publishes_nothing_and_reports(demo_spec_data: dict[str, Any
     assert "'struct_learning_n_iter': 100}, 500 synthetic rows" in output  # reduced work (default 1000), few rows
     assert "assessment: 1440 train rows x 19 columns" in output  # the full train rows, not the sample
     assert "timings: " in output and "synthesizer" in output and "qa" in output
-    assert all(f" {name}: " in output for name in CHECK_NAMES)  # QA summary, every check
-    assert "estimate for the full run: training ~" in output
+    verdicts = {line.split()[0]: line.split()[-1] for line in result.stdout.splitlines() if line.strip()}
+    assert all(verdicts[name] in ("PASS", "WARN") for name in CHECK_NAMES)  # the verdict table, every check advisory
+    assert "estimate for the full run: training ~" in output and "generation ~" in output
+    # The sizes it states are the sizes it ran (issue 15), and it says what it cannot predict.
+    work = storage_home / "preview" / "demo_loans" / "work" / "demo_loans"
+    model = json.loads(next(work.glob("*/synthesizer/synthesizer.json")).read_text())
+    qa = json.loads(next(work.glob("*/qa/qa_report.json")).read_text())
+    ran_rows, synthetic_rows = model["train_rows"], qa["settings"]["rows"]["synthetic"]
+    assert synthetic_rows == 500
+    assert (f"preview ran: {ran_rows} train rows (full run: 1440), {synthetic_rows} synthetic rows (full run: 1500), "
+            f"training {model['training_seconds']:.1f} s") in output
+    disc = next(m for c in qa["checks"] for m in c["metrics"] if m["name"] == "discriminator_auc")
+    assert "what the preview cannot predict:" in output
+    assert (f"QA verdicts: the preview judged {synthetic_rows} synthetic rows against {ran_rows} train rows (the "
+            f"discriminator saw {disc['details']['rows_per_side']} rows per side); the full run judges 1500 against "
+            "1440") in output
     # Only the preview folder exists: no release, no snapshot, work file or run of the real storage.
     assert sorted(p.name for p in storage_home.iterdir()) == ["preview"]
     assert (storage_home / "preview" / "demo_loans" / "work").is_dir()
@@ -75,6 +103,6 @@ def test_preview_stops_on_assessment_errors(demo_spec_data: dict[str, Any], writ
         "l.loan_id,", "l.loan_id, 'ref-' || CAST(l.loan_id AS VARCHAR) AS reference,", 1)
     path = write_spec(data, "demo.yaml")
     result = CliRunner().invoke(main, ["run", str(path), "--preview"], catch_exceptions=False)
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: training_view.sql: column 'reference' is identifier-like" in result.stderr
     assert not (storage_home / "preview" / "demo_loans" / "work").exists()  # nothing trained

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from synth_pipelines.cli import main
+from synth_pipelines.console import ExitCode
 from synth_pipelines.core.publish import publish_local
 
 
@@ -31,13 +32,25 @@ def published(tmp_path, demo_spec_data, write_spec, storage_home):
 def test_releases_lists_complete_releases_with_latest_and_expired(published):
     result = CliRunner().invoke(main, ["releases", "--spec", str(published)])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    header, *lines = result.output.strip().splitlines()
+    assert header.split("\t") == ["release", "rows", "created", "expires", "flags"]
     assert len(lines) == 2
     assert lines[0].startswith("demo_loans/features_v1/snapshot=2026-10-01") and lines[0].endswith("EXPIRED")
     assert lines[1].startswith("demo_loans/features_v1/snapshot=2026-11-01") and lines[1].endswith("latest")
 
     expired = CliRunner().invoke(main, ["releases", "--spec", str(published), "--expired"])
-    assert expired.output.strip().splitlines() == [lines[0]]
+    assert expired.output.strip().splitlines() == [header, lines[0]]
+
+
+def test_releases_json_is_pure_json_on_stdout(published):
+    result = CliRunner().invoke(main, ["releases", "--spec", str(published), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "ok" and document["exit_code"] == 0
+    listed = {r["snapshot"]: r for r in document["releases"]}
+    assert listed["2026-10-01"]["expired"] and not listed["2026-10-01"]["latest"]
+    assert listed["2026-11-01"]["latest"] and listed["2026-11-01"]["rows"] == 3
+    assert listed["2026-11-01"]["release"] == "demo_loans/features_v1/snapshot=2026-11-01"
 
 
 def test_show_prints_the_manifest_of_a_release_or_of_latest(published):
@@ -48,8 +61,21 @@ def test_show_prints_the_manifest_of_a_release_or_of_latest(published):
     assert manifest["files"]["data/part-00000.parquet"]["rows"] == 3
 
     missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published)])
-    assert missing.exit_code == 1
-    assert "no release 'demo_loans/features_v9'" in missing.output and "snapshot=2026-10-01" in missing.output
+    assert missing.exit_code == ExitCode.INVALID_INPUT
+    assert "no release 'demo_loans/features_v9'" in missing.stderr and "snapshot=2026-10-01" in missing.stderr
+    assert "Traceback" not in missing.output and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_show_json_is_pure_json_on_stdout(published):
+    result = CliRunner().invoke(main, ["show", "demo_loans/features_v1", "--spec", str(published), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["release"] == "demo_loans/features_v1/snapshot=2026-11-01"
+    assert document["manifest"]["source"]["snapshot_id"] == "2026-11-01"
+
+    missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published), "--json"])
+    assert missing.exit_code == ExitCode.INVALID_INPUT
+    assert json.loads(missing.stdout)["status"] == "invalid_input"
 
 
 def test_run_of_an_already_published_snapshot_repairs_a_stale_latest(published, storage_home):
@@ -58,7 +84,7 @@ def test_run_of_an_already_published_snapshot_repairs_a_stale_latest(published, 
     latest = storage_home / "releases" / "demo_loans" / "features_v1" / "LATEST"
     latest.write_text("snapshot=2026-10-01\n")
     result = CliRunner().invoke(main, ["run", str(published), "--snapshot", "2026-11-01"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitCode.ALREADY_PUBLISHED, result.output
     assert "already published" in result.output
     assert latest.read_text() == "snapshot=2026-11-01\n"
 
@@ -79,7 +105,7 @@ def test_run_stops_early_when_todays_release_exists(tmp_path, demo_spec_data, wr
     before = sorted(p.relative_to(storage_home) for p in storage_home.rglob("*"))
 
     result = CliRunner().invoke(main, ["run", str(spec_path)])  # no --snapshot: today's partition
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitCode.ALREADY_PUBLISHED, result.output
     assert f"features_v1 for snapshot {today} is already published" in result.output
     assert "running demo_loans" not in result.output
     assert sorted(p.relative_to(storage_home) for p in storage_home.rglob("*")) == before

@@ -1,4 +1,4 @@
-"""`synth-pipelines validate`: OK lines and exit 0 for good specs, file/field/fix lines and exit 1 otherwise."""
+"""`synth-pipelines validate`: OK lines and exit 0 for good specs, file/field/fix lines and exit 2 otherwise."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from synth_pipelines.cli import main
+from synth_pipelines.console import ExitCode
 
 WriteSpec = Callable[[dict[str, Any], str], Path]
 
@@ -45,7 +46,7 @@ def test_bad_spec_against_source(demo_spec_data: dict[str, Any], write_spec: Wri
     data["training_view"]["label"] = "is_default"
     path = write_spec(data, "bad.yaml")
     result = validate(path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: training_view.label: " in result.output
     assert "'is_default'" in result.output
     assert "Fix: select it in training_view.sql" in result.output
@@ -64,7 +65,7 @@ def test_assessment_findings(demo_spec_data: dict[str, Any], write_spec: WriteSp
         "l.loan_id,", "l.loan_id, 'ref-' || CAST(l.loan_id AS VARCHAR) AS reference,", 1)
     path = write_spec(data, "identifier.yaml")
     result = validate(path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: training_view.sql: column 'reference' is identifier-like" in result.stderr
     assert "Fix: exclude it" in result.stderr
 
@@ -74,7 +75,7 @@ def test_bad_spec_file(demo_spec_data: dict[str, Any], write_spec: WriteSpec) ->
     data["generator"]["plugin"] = "tvea"
     path = write_spec(data, "bad.yaml")
     result = validate(path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: generator.plugin: unknown synthcity plugin 'tvea'. Fix: use one of:" in result.output
 
 
@@ -83,7 +84,7 @@ def test_bad_spec_goes_to_stderr(demo_spec_data: dict[str, Any], write_spec: Wri
     data["synthetic"]["rows"] = 0
     path = write_spec(data, "bad.yaml")
     result = validate(path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: synthetic.rows: " in result.stderr
     assert result.stdout == ""
 
@@ -91,7 +92,7 @@ def test_bad_spec_goes_to_stderr(demo_spec_data: dict[str, Any], write_spec: Wri
 def test_missing_spec_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
     result = validate(path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: spec file not found. Fix:" in result.output
 
 
@@ -101,7 +102,7 @@ def test_every_spec_is_reported(demo_spec_data: dict[str, Any], write_spec: Writ
     data["features"]["drop_columns"] = ["nonexistent"]
     bad = write_spec(data, "bad.yaml")
     result = validate(bad, good)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {bad}: features.drop_columns[0]: " in result.output
     assert f"OK {good}: demo_loans v1" in result.output
 
@@ -111,7 +112,7 @@ def test_unreachable_source_hides_the_password(demo_spec_data: dict[str, Any], w
     data = copy.deepcopy(demo_spec_data)
     data["source"]["url"] = "postgresql+psycopg2://nobody:s3cret@127.0.0.1:1/none"
     result = validate(write_spec(data, "pg.yaml"))
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert "source.url: cannot read the source database" in result.output
     assert "s3cret" not in result.output
 
@@ -130,7 +131,7 @@ def test_offline_does_not_touch_the_database(demo_spec_data: dict[str, Any], wri
 
     # Without --offline the same spec fails on the source.
     online = validate(path)
-    assert online.exit_code == 1
+    assert online.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: source.url: cannot read the source database" in online.output
     assert not missing.exists()
 
@@ -149,7 +150,7 @@ def test_offline_still_checks_the_file(demo_spec_data: dict[str, Any], write_spe
     data["source"]["url"] = "not a url"
     path = write_spec(data, "offline.yaml")
     result = validate("--offline", path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert f"INVALID {path}: source.url: not a SQLAlchemy URL. Fix: " in result.output
 
 
@@ -198,7 +199,7 @@ def test_view_sql_escapes_are_refused(field: str, sql: str, message: str, demo_s
     data["training_view"][field] = sql.format(passwd=_PASSWD, source=source, elsewhere=elsewhere, home=storage_home)
     path = write_spec(data, "escape.yaml")
     result = validate(path)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
     assert f"INVALID {path}: training_view.{field}: " in result.stderr
     assert message in result.stderr
     assert "Fix: " in result.stderr
@@ -212,7 +213,7 @@ def test_calculated_column_escape_is_refused(demo_spec_data: dict[str, Any], wri
     data["features"]["calculated_columns"] = [{"name": "leak", "expression": _PASSWD.removesuffix(" AS leak")}]
     path = write_spec(data, "escape.yaml")
     result = validate(path)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
     assert f"INVALID {path}: features.calculated_columns[0].expression: " in result.stderr
     assert "file system operations are disabled" in result.stderr
 
@@ -289,7 +290,7 @@ def test_bad_input_is_a_clear_error_at_validate(case: str, demo_spec_data: dict[
     path = write_spec(data, "bad.yaml")
     result = CliRunner().invoke(main, ["validate", str(path)])  # exceptions caught: a traceback fails below
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
     assert f"INVALID {path}: {field}: " in result.stderr, result.stderr
     assert problem in result.stderr
     message = result.stderr[result.stderr.index(f"{field}: "):]
@@ -304,6 +305,6 @@ def test_a_password_with_at_signs_is_encoded_and_masked(demo_spec_data: dict[str
     data = copy.deepcopy(demo_spec_data)
     data["source"]["url"] = "postgresql+psycopg2://nobody:${SYNTH_TEST_PW}@127.0.0.1:1/none"
     result = validate(write_spec(data, "pg.yaml"))
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID_INPUT
     assert "source.url: cannot read the source database postgresql+psycopg2://***@127.0.0.1:1/none" in result.output
     assert "Secret" not in result.output and "ab@" not in result.output

@@ -517,6 +517,16 @@ def test_default_generator_is_cart(demo_spec_data: dict[str, Any], write_spec: W
     assert (generator.plugin, generator.seed, generator.settings) == ("cart", 0, {})
 
 
+def test_faker_locales_are_fakers_own_list() -> None:
+    """The locale check reads Faker's folders instead of importing faker.config (most of a second per
+    CLI command, issue 15); it must list exactly what Faker lists."""
+    from faker.config import AVAILABLE_LOCALES
+
+    from synth_pipelines.spec import faker_locales
+
+    assert faker_locales() == AVAILABLE_LOCALES
+
+
 # --- defs.yaml: a dataset as a dg component ---------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ class Approval:
 class GateDecision:
     open: bool
     reason: str
+    awaiting_approval: bool = False  # QA passed; only a (new) approval is missing
 
 
 def approval_path(approvals_root: Path, dataset: str, release_name: str, snapshot_id: str) -> Path:
@@ -62,9 +63,9 @@ def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *
     if require_approval:
         if approval is None:
             return GateDecision(False, "QA passed; waiting for a recorded approval "
-                                       "(synth-pipelines approve SPEC --snapshot ID --approver NAME)")
+                                       "(synth-pipelines approve SPEC --snapshot ID --approver NAME)", True)
         if approval.features_sha256 != file_sha256(features_path):
             return GateDecision(False, f"the approval by {approval.approver} was for other rows (the features were "
-                                       "regenerated after it); approve again")
+                                       "regenerated after it); approve again", True)
         return GateDecision(True, f"QA passed and approved by {approval.approver} at {approval.approved_at}")
     return GateDecision(True, "all blocking QA checks passed")

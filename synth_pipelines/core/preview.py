@@ -81,3 +81,23 @@ def work_ratio(full: GeneratorSpec, preview: GeneratorSpec) -> float:
         defaults = plugin_defaults(full.plugin)
         ratio *= full.settings.get("max_iters", defaults.get("max_iters", 1)) / preview.settings["max_iters"]
     return ratio
+
+
+def preview_limits(full: Any, preview: Any, *, train_rows: int, synthetic_rows: int, discriminator_rows: int | None,
+                   full_train_rows: int) -> list[str]:
+    """What a preview cannot tell about the full run, with the sizes the preview actually judged.
+
+    `full`/`preview` are the two specs; the row counts are those the preview's records show
+    (synthesizer.json, the QA report); `full_train_rows` the assessment's count of the full train rows."""
+    full_discriminator = min(full_train_rows, full.synthetic.rows, full.qa.discriminator_rows)
+    seen = f" (the discriminator saw {discriminator_rows} rows per side)" if discriminator_rows else ""
+    lines = [f"QA verdicts: the preview judged {synthetic_rows} synthetic rows against {train_rows} train rows{seen}; "
+             f"the full run judges {full.synthetic.rows} against {full_train_rows} (the discriminator sees "
+             f"{full_discriminator} per side). More rows make synthetic rows easier to tell apart and widen "
+             "thresholds on sampled estimates less, so a check that passes here can fail in the full run"]
+    if preview.generator.settings != full.generator.settings:
+        lines.append(f"model quality: the preview trained with {preview.generator.settings}; the full settings "
+                     f"({full.generator.settings or 'the plugin defaults'}) may fit the rows more closely, or "
+                     "copy them more")
+    lines.append("QA time: not estimated (its samples are capped by qa.discriminator_rows, qa.privacy_index_rows, ...)")
+    return lines

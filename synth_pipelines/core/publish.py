@@ -27,10 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from synth_pipelines.core.files import fsync_folder, write_atomically, write_durably
-
 
 LOOKUP_FOLDER = "lookups"
 CRASH_AT_ENV = "SYNTH_PIPELINES_CRASH_AT"
@@ -85,6 +82,8 @@ def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
 
 def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]:
     """Manifest `files` entries of the lookup tables: sha256 and rows, as for the data file."""
+    import pyarrow.parquet as pq  # here, not at the top: `releases` reads this module and starts in under 1 s
+
     return {name: {"sha256": file_sha256(path), "rows": pq.ParquetFile(path).metadata.num_rows, "lookup": True}
             for name, path in lookup_files(lookups).items()}
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+
+if TYPE_CHECKING:  # imported in arrow_type: the spec's URL check reads this module on every CLI command
+    import pyarrow as pa
 
 # Executed on every new DBAPI connection, per dialect.
 _READ_ONLY_STATEMENTS = {
@@ -68,6 +72,8 @@ def arrow_type(sql_type: sa.types.TypeEngine) -> pa.DataType:
     """Arrow type for a reflected SQL column type; unknown types travel as strings.
 
     Nothing is lost silently: DECIMAL(p, s) stays decimal128(p, s), a zoned timestamp stays zoned (UTC)."""
+    import pyarrow as pa
+
     try:
         python_type = sql_type.python_type
     except NotImplementedError:

@@ -100,12 +100,38 @@ def muted_library_warnings() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def root_logging_kept() -> Iterator[None]:
+    """Undo what imports inside the block do to the root logger. opacus (imported by synthcity's data
+    loader) and pgmpy call logging.basicConfig on import: the stderr handler it adds printed every
+    pipeline INFO line a second time ("12/02/2026 ...:INFO:cart: training with {...}"), after the
+    copy Dagster or the CLI already showed."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
+
+
 @cache
 def quiet_synthcity() -> None:
-    """Route synthcity's loguru sink to Python logging, where Dagster and the CLI decide what to show."""
+    """Route synthcity's loguru sink to Python logging, where Dagster and the CLI decide what to show.
+
+    Call before importing anything from synthcity: the modules that configure root logging on import
+    are imported here, once, with the root logger restored after."""
     quiet_synthcity_env()
-    import synthcity.logger as synthcity_logger
-    from loguru import logger as loguru_logger
+    with root_logging_kept():
+        import synthcity.logger as synthcity_logger
+        import synthcity.plugins.core.dataloader  # noqa: F401 - imports opacus
+        from loguru import logger as loguru_logger
+
+        try:
+            import pgmpy.global_vars  # noqa: F401 - bayesian_network's and privbayes' dependency
+        except ImportError:
+            pass
 
     synthcity_logger.remove()
     # pgmpy logs a WARNING for every rounding of probabilities to sum to 1 while sampling.
@@ -132,7 +158,8 @@ def load_plugin_class(name: str) -> type:
     if module_name is None:
         raise ValueError(f"unknown synthcity plugin '{name}'; use one of: {', '.join(available_plugins())}")
     quiet_synthcity()
-    return importlib.import_module(module_name).plugin
+    with root_logging_kept():  # a plugin's own dependencies may configure root logging too
+        return importlib.import_module(module_name).plugin
 
 
 def _plugin_init(name: str) -> ast.FunctionDef:

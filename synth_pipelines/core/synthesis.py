@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
-from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings
+from synth_pipelines.core.synthcity_plugins import load_plugin_class, muted_library_warnings, quiet_synthcity
 from synth_pipelines.core.value_formats import NumberFormat, apply_format, learn_format, reflect_into, split_rows
 
 if TYPE_CHECKING:
@@ -252,8 +252,11 @@ class Synthesizer:
 def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: str, categorical: set[str],
                       out_dir: Path) -> Synthesizer:
     """Fit the spec's plugin on the encoded train rows; save it with its settings, seed and privacy record."""
+    log.info("%s: loading torch and synthcity", generator.plugin)  # tens of seconds on a first run: say so
     import psutil
     import torch
+
+    quiet_synthcity()  # before any synthcity import: it keeps library logging set-up out of the root logger
     from synthcity.plugins.core.dataloader import GenericDataLoader
     from synthcity.utils.reproducibility import enable_reproducible_results
     from synthcity.utils.serialization import save_to_file
@@ -400,6 +403,7 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
     filled. Works for every plugin; a value the generator rarely makes costs more draws and, past
     REBALANCE_MAX_DRAWS per batch, is an error naming the value.
     """
+    quiet_synthcity()  # unpickling the model imports synthcity
     from synthcity.utils.serialization import load_from_file
 
     if rebalance is not None:

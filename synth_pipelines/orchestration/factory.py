@@ -75,7 +75,8 @@ class TrainedModel:
 
 
 class _ToDagsterLog(logging.Handler):
-    """Forwards the pipeline's INFO lines (e.g. a plugin's epoch and loss) to the run's event log."""
+    """Forwards the pipeline's INFO lines (a plugin's epoch and loss, the QA check being computed) to
+    the run's event log."""
 
     def __init__(self, context: dg.AssetExecutionContext) -> None:
         super().__init__(logging.INFO)
@@ -87,7 +88,7 @@ class _ToDagsterLog(logging.Handler):
 
 
 @contextmanager
-def training_progress_to(context: dg.AssetExecutionContext) -> Iterator[None]:
+def progress_to_run_log(context: dg.AssetExecutionContext) -> Iterator[None]:
     """While the block runs, lines logged under `synth_pipelines` at INFO reach the Dagster log."""
     logger = logging.getLogger("synth_pipelines")
     handler = _ToDagsterLog(context)
@@ -233,7 +234,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             context.log.info(f"privacy ledger: epsilon {entry['spent_before']:g} -> {entry['spent_after']:g} "
                              f"of {entry['limit']:g}")
         try:
-            with training_progress_to(context):
+            with progress_to_run_log(context):
                 model = train_synthesizer(frame, spec.generator, label=view_spec.label, categorical=categorical,
                                           out_dir=storage.work(name, train.snapshot_id, "synthesizer"))
         except SettingProblem as problem:  # e.g. device: cuda on a machine without one
@@ -316,9 +317,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         codecs = model.synthesizer.codecs
         real_train, synthetic = train.read(), features.read()
         extra = [c for c in synthetic.columns if c not in {codec.name for codec in codecs} | {"synthetic_id"}]
-        report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
-                             spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
-                             declared_domain=spec.generator.differentially_private)
+        with progress_to_run_log(context):  # which check is being computed: QA takes minutes on large data
+            report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
+                                 spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
+                                 declared_domain=spec.generator.differentially_private)
         # Each run keeps its own report, so an earlier result's link still shows what it judged; the gate
         # and the publish read the snapshot's latest one, copied to qa/.
         run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run.run_id
@@ -333,7 +335,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                           "implementation": check.implementation,
                           "verdict": dg.MetadataValue.md(check.verdict_markdown()),
                           "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str))),
-                          "report_html": dg.MetadataValue.url(paths["html"].resolve().as_uri()),
+                          "qa_report": dg.MetadataValue.url(paths["html"].resolve().as_uri()),  # a link in the UI
+                          "report_html": dg.MetadataValue.path(str(paths["html"])),
                           "report_pdf": dg.MetadataValue.path(str(paths["pdf"])),
                           "report_json": dg.MetadataValue.path(str(paths["json"]))})
 

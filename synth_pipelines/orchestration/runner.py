@@ -4,9 +4,11 @@ QA'd features), then the same publication gate the gate sensor applies, then the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from synth_pipelines.core.assessment import Assessment
-from synth_pipelines.core.preview import preview_spec, work_ratio
+from synth_pipelines.core.preview import preview_limits, preview_spec, work_ratio
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import build_definitions
@@ -22,6 +24,10 @@ from synth_pipelines.orchestration.factory import release_gate, snapshot_as_of, 
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.paths import storage_root
 from synth_pipelines.spec import LoadedSpec
+
+
+# (stage, message, logging level): a stage starting (message None) or a line it logged.
+ProgressCallback = Callable[[str, "str | None", int], None]
 
 
 @dataclass
@@ -33,6 +39,11 @@ class RunOutcome:
     advisory_failures: dict[str, str] = field(default_factory=dict)  # reported, not blocking
     error: str | None = None
     gate: str | None = None
+    awaiting_approval: bool = False  # the gate waits only for a (new) approval
+    # Every QA check as QualityCheck.to_dict() gives it (name, passed, blocking, summary, metrics).
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    qa_report: str | None = None  # the internal QA report of this run (HTML)
+    error_class: str | None = None  # the exception class of `error`, e.g. SpecError
 
 
 def instance_for_cli() -> dg.DagsterInstance:
@@ -42,43 +53,95 @@ def instance_for_cli() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
+def _first_error(result: dg.ExecuteInProcessResult) -> tuple[str, str] | None:
+    """(step: message, exception class) of the first failed step."""
     for event in result.all_events:
         if event.is_step_failure:
             info = event.event_specific_data.error
             while info.cause is not None:  # Dagster wraps the stage's own exception; show that one
                 info = info.cause
-            return f"{event.step_key}: {info.message.strip()}"
+            return f"{event.step_key}: {info.message.strip()}", info.cls_name
     return None
+
+
+def _check_results(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
+    checks = []
+    for evaluation in result.get_asset_check_evaluations():
+        meta = {k: v.value for k, v in evaluation.metadata.items()}
+        details = meta.get("details") or {}
+        checks.append({"name": evaluation.check_name, "passed": evaluation.passed,
+                       "blocking": evaluation.severity == dg.AssetCheckSeverity.ERROR,
+                       "summary": str(meta.get("summary", "")), "report_html": meta.get("report_html"),
+                       "metrics": [{"name": name, **values} for name, values in details.items()]})
+    return checks
+
+
+def _progress_listener(dataset: str, on_progress: ProgressCallback) -> Callable[[Any], None]:
+    """Turns a run's event log entries into (stage, message, level) calls: step starts and logged lines."""
+
+    def listen(entry: Any) -> None:
+        stage = (entry.step_key or "").removeprefix(f"{dataset}__").removeprefix(f"{dataset}_") or "run"
+        if entry.is_dagster_event:
+            if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
+                on_progress(stage, None, logging.INFO)
+        elif entry.user_message and entry.level >= logging.INFO:
+            on_progress(stage, entry.user_message, entry.level)
+
+    return listen
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, log_level: str,
+             on_progress: ProgressCallback | None, dataset: str) -> dg.ExecuteInProcessResult:
+    run_id = str(uuid.uuid4())
+    if on_progress is not None:
+        instance.add_event_listener(run_id, _progress_listener(dataset, on_progress))
+    return job.execute_in_process(run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                                  instance=instance, raise_on_error=False, partition_key=partition, run_id=run_id)
 
 
 def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
                         log_level: str = "INFO", partition_key: str | None = None,
-                        publish: bool = True) -> RunOutcome:
-    """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens."""
+                        publish: bool = True, on_progress: ProgressCallback | None = None) -> RunOutcome:
+    """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens.
+
+    `log_level` is Dagster's console logger's (the CLI silences it: it prints stack traces);
+    `on_progress` hears each stage start and each line a stage logs."""
     storage = storage or SynthStorage()
     defs = build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     name = loaded.spec.dataset
-    result = defs.resolve_job_def(f"{name}_refresh").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, partition_key=partition)
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    result = _execute(defs.resolve_job_def(f"{name}_refresh"), instance, partition, log_level, on_progress, name)
+    checks = _check_results(result)
+    error = _first_error(result)
     outcome = RunOutcome(
-        run_id=result.run_id, success=False, release=None, error=_first_error(result),
-        failed_checks={e.check_name: str(e.metadata["summary"].value) for e in failed
-                       if e.severity == dg.AssetCheckSeverity.ERROR},
-        advisory_failures={e.check_name: str(e.metadata["summary"].value) for e in failed
-                           if e.severity != dg.AssetCheckSeverity.ERROR})
+        run_id=result.run_id, success=False, release=None, error=error and error[0],
+        error_class=error and error[1], checks=checks,
+        qa_report=next((c["report_html"] for c in checks if c["report_html"]), None),
+        failed_checks={c["name"]: c["summary"] for c in checks if not c["passed"] and c["blocking"]},
+        advisory_failures={c["name"]: c["summary"] for c in checks if not c["passed"] and not c["blocking"]})
     if not result.success or not publish:
         return outcome
+    return publish_partition(loaded, instance, storage, partition, log_level, on_progress, outcome, defs)
+
+
+def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
+                      partition_key: str | None = None, log_level: str = "INFO",
+                      on_progress: ProgressCallback | None = None, outcome: RunOutcome | None = None,
+                      defs: dg.Definitions | None = None) -> RunOutcome:
+    """Apply the publication gate to a partition's QA'd features and run the publish job if it opens."""
+    storage = storage or SynthStorage()
+    defs = defs or build_definitions([loaded], storage)
+    partition = partition_key or today_partition(loaded)
+    outcome = outcome or RunOutcome(run_id="", success=False, release=None)
     decision, _ = release_gate(loaded, storage, partition)
-    outcome.gate = decision.reason
+    outcome.gate, outcome.awaiting_approval = decision.reason, decision.awaiting_approval
     if not decision.open:
         return outcome
-    published = defs.resolve_job_def(f"{name}_publish").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, partition_key=partition)
-    outcome.error = _first_error(published)
+    name = loaded.spec.dataset
+    published = _execute(defs.resolve_job_def(f"{name}_publish"), instance, partition, log_level, on_progress, name)
+    outcome.run_id = published.run_id
+    error = _first_error(published)
+    outcome.error, outcome.error_class = (error[0], error[1]) if error else (None, None)
     if published.success:
         outcome.release = published_release(published, name)
         outcome.success = True
@@ -112,6 +175,9 @@ class PreviewOutcome:
     preview_train_rows: int = 0
     preview_training_seconds: float = 0.0
     estimated_full_training_seconds: float = 0.0
+    preview_synthetic_rows: int = 0  # as the preview's QA saw them
+    estimated_full_generation_seconds: float = 0.0
+    limits: list[str] = field(default_factory=list)  # what the preview cannot predict (core.preview.preview_limits)
 
 
 def preview_root(dataset: str) -> Path:
@@ -119,7 +185,8 @@ def preview_root(dataset: str) -> Path:
     return storage_root() / "preview" / dataset
 
 
-def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_level: str = "WARNING") -> PreviewOutcome:
+def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_level: str = "WARNING",
+                    on_progress: ProgressCallback | None = None) -> PreviewOutcome:
     """Run the dataset's own job on a preview spec (core.preview) in a fresh storage root, never publishing.
 
     The source is read once, into the preview's snapshot: the full train rows are assessed from it
@@ -130,6 +197,8 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
     storage = SynthStorage(root=str(root))
     partition = partition_key or today_partition(loaded)
     as_of = snapshot_as_of(loaded, SynthStorage(), partition)  # the real storage's retained snapshots
+    if on_progress is not None:
+        on_progress("source_snapshot", "reading the source for the preview and the assessment", logging.INFO)
     snapshot = take_snapshot(spec, storage.snapshots(spec.dataset), snapshot_id=partition, as_of=as_of)
     assessment = assess_snapshot(loaded, snapshot)
     if assessment.errors:
@@ -137,7 +206,7 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
     preview = preview_spec(loaded)
     instance = dg.DagsterInstance.ephemeral()  # preview runs stay out of the instance's run history
     outcome = materialize_dataset(preview, instance, storage=storage, log_level=log_level,
-                                  partition_key=partition, publish=False)
+                                  partition_key=partition, publish=False, on_progress=on_progress)
     result = PreviewOutcome(assessment=assessment, outcome=outcome, root=root,
                             step_seconds={s.step_key.removeprefix(f"{spec.dataset}__"): round(s.end_time - s.start_time, 1)
                                           for s in instance.get_run_step_stats(outcome.run_id)
@@ -151,6 +220,19 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
         result.estimated_full_training_seconds = round(
             model["training_seconds"] * assessment.rows / max(model["train_rows"], 1)
             * work_ratio(spec.generator, preview.spec.generator), 1)
+    discriminator_rows = None
     if qa_file.is_file():
-        result.qa_checks = json.loads(qa_file.read_text())["checks"]
+        qa = json.loads(qa_file.read_text())
+        result.qa_checks = qa["checks"]
+        result.preview_synthetic_rows = qa["settings"]["rows"]["synthetic"]
+        discriminator_rows = next((m["details"].get("rows_per_side") for c in qa["checks"] for m in c["metrics"]
+                                   if m["name"] == "discriminator_auc"), None)
+        generation = result.step_seconds.get("synthetic_rows")
+        if generation and result.preview_synthetic_rows:  # batches of the same model: linear in rows
+            result.estimated_full_generation_seconds = round(
+                generation * spec.synthetic.rows / result.preview_synthetic_rows, 1)
+    if result.preview_train_rows and result.preview_synthetic_rows:
+        result.limits = preview_limits(spec, preview.spec, train_rows=result.preview_train_rows,
+                                       synthetic_rows=result.preview_synthetic_rows,
+                                       discriminator_rows=discriminator_rows, full_train_rows=assessment.rows)
     return result

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from synth_pipelines.cli import main
+from synth_pipelines.console import ExitCode
 from synth_pipelines.core.releases import list_releases
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -44,7 +45,8 @@ def test_release_waits_for_approval_then_publishes_with_it(demo_spec_data, write
 
         # A publish started by hand is refused by the asset itself.
         refused = CliRunner().invoke(main, ["publish", str(spec_path), "--snapshot", DAY])
-        assert refused.exit_code == 3 and "waiting for a recorded approval" in refused.output
+        assert refused.exit_code == ExitCode.AWAITING_APPROVAL and "waiting for a recorded approval" in refused.output
+        assert "Traceback" not in refused.output
 
         approved = CliRunner().invoke(main, ["approve", str(spec_path), "--snapshot", DAY, "--approver",
                                              "Dana Steward", "--comment", "review sample looks right"])

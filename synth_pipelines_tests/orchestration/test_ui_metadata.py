@@ -57,8 +57,8 @@ def report_files(instance: dg.DagsterInstance, run_id: str) -> set[Path]:
     """The HTML, PDF and JSON report files the run's check results link to."""
     files = set()
     for metadata in check_evaluations(instance, run_id).values():
-        files.add(Path(unquote(urlparse(metadata["report_html"].value).path)))
-        files |= {Path(metadata[kind].value) for kind in ("report_pdf", "report_json")}
+        files |= {Path(metadata[kind].value) for kind in ("report_html", "report_pdf", "report_json")}
+        assert Path(unquote(urlparse(metadata["qa_report"].value).path)) == Path(metadata["report_html"].value).resolve()
     return files
 
 
@@ -91,7 +91,8 @@ def test_a_rerun_keeps_the_report_an_earlier_result_links_to(demo):
     assert all(demo["first"] in str(path) for path in first) and all(demo["rerun"] in str(path) for path in rerun)
     for path, digest in demo["first_reports"].items():  # still there, unchanged
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
-    assert urlparse(check_evaluations(demo["instance"], demo["rerun"])["fidelity"]["report_html"].value).scheme == "file"
+    link = check_evaluations(demo["instance"], demo["rerun"])["fidelity"]["qa_report"]
+    assert isinstance(link, dg.UrlMetadataValue) and urlparse(link.value).scheme == "file"
 
 
 def schema_and_lineage(instance: dg.DagsterInstance, stage: str) -> tuple[dict, dict]:

@@ -29,6 +29,7 @@ prevalence. Privacy and duplicate checks use the train rows as they are.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Callable, Collection, Sequence
@@ -44,6 +45,8 @@ from synth_pipelines.core.quality.thresholds import CHECK_NAMES, QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec
 
 STANDARD_ERRORS = 3.0  # how far chance may move a sampled estimate before a threshold counts it
+# One INFO line per check as it starts: the Dagster run log and the CLI's progress on a terminal show it.
+log = logging.getLogger(__name__)
 
 
 def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
@@ -81,6 +84,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     def run(name: str, measure: Callable[[], list[Metric]], note: str = "") -> None:
         if checks is not None and name not in checks:
             return
+        log.info("QA: computing %s", name)
         started = time.perf_counter()
         try:
             metrics = [m for m in measure() if m is not None]
