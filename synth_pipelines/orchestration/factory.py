@@ -39,6 +39,7 @@ from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_DESCRIPTIONS, CHECK_NAMES
+from synth_pipelines.core.quality.verdict import verdict_markdown
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
 from synth_pipelines.core.differential_privacy import published_privacy
@@ -333,7 +334,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                 severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
                 metadata={"summary": check.summary, "value": check.value, "threshold": check.threshold,
                           "implementation": check.implementation,
-                          "verdict": dg.MetadataValue.md(check.verdict_markdown()),
+                          "verdict": dg.MetadataValue.md(verdict_markdown(check.to_dict())),
                           "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str))),
                           "qa_report": dg.MetadataValue.url(paths["html"].resolve().as_uri()),  # a link in the UI
                           "report_html": dg.MetadataValue.path(str(paths["html"])),

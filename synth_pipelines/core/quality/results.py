@@ -85,19 +85,6 @@ class QualityCheck:
         return "FAILED: " + "; ".join(f"{m.describe()} [{m.implementation}]" + (f" {m.hint}" if m.hint else "")
                                       for m in self.failed_metrics)
 
-    def verdict_markdown(self) -> str:
-        """A short Markdown table of the verdict: the gated metrics (the headline when none is gated)."""
-        shown = [m for m in self.metrics if m.bound != "info"] or self.metrics[:1]
-        verdict = "passed" if self.passed else ("FAILED" if self.blocking else "failed (advisory)")
-        lines = [f"**{self.name}: {verdict}**" + (f" ({self.note})" if self.note else "")]
-        if shown:
-            lines += ["", "| metric | value | threshold | verdict |", "|---|---|---|---|"]
-        for m in shown:
-            value = "n/a" if m.value is None else f"{m.value:.4g}"
-            threshold = "" if m.bound == "info" else f"{'>=' if m.bound == 'min' else '<='} {m.threshold:.4g}"
-            lines.append(f"| {m.name} | {value} | {threshold} | {'pass' if m.passed else 'FAIL'} |")
-        return "\n".join(lines)
-
     @property
     def details(self) -> dict[str, Any]:
         return {m.name: {**m.details, "value": m.value, "threshold": m.threshold, "bound": m.bound,
