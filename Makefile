@@ -61,9 +61,10 @@ bench-tables: install bench-peers-venv
 	PYTHONPATH=. OMP_NUM_THREADS=2 $(BIN)/python bench/bench_tables.py $(BENCH_TABLES_ARGS)
 	$(BIN)/python bench/tables_report.py .bench/tables/results.jsonl
 
+# The UI through dg (pyproject's [tool.dg]): the defs folder's datasets and any plain spec in assets/datasets.
 dev: install
 	$(BIN)/synth-pipelines demo-db
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dg dev
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-platform x86_64-manylinux_2_28 --python-version 3.11 \

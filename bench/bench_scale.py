@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_scale.py                      # 10k, 100k, 1M rows
     .venv/bin/python bench/bench_scale.py --rows 10000,1000000
 
-Each size is one real materialization of assets/datasets/demo_loans.yaml (its generator, calculated
+Each size is one real materialization of the demo spec (synth_pipelines/defs/datasets/demo_loans) (its generator, calculated
 and masked columns, full QA on the documented samples, local publication) in a child process;
 peak memory is the child's (and its workers') maximum resident set.
 """
@@ -15,12 +15,12 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, machine, run_child, write_run_spec  # noqa: E402
 
 from synth_pipelines.core.demo_source import build_demo_database  # noqa: E402
+from synth_pipelines.paths import demo_spec  # noqa: E402
+from synth_pipelines.spec import spec_fields  # noqa: E402
 
 
 def main() -> None:
@@ -35,8 +35,8 @@ def main() -> None:
     source = args.work / "demo_bank.sqlite"
     if not source.exists():
         build_demo_database(source)
-    template = ROOT / "assets" / "datasets" / "demo_loans.yaml"
-    generator = yaml.safe_load(template.read_text())["generator"]
+    template = demo_spec()
+    generator = spec_fields(template)["generator"]
     print(f"machine: {json.dumps(machine())}", flush=True)
     lines = ["| synthetic rows | train s | generation s | gen rows/s | QA s | end-to-end s | peak GB |",
              "|---|---|---|---|---|---|---|"]

@@ -16,8 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = [  # (plugin, settings) on the demo view with 2000 and 4000 customers
     ("arf", {"min_node_size": 10}),
@@ -34,9 +32,10 @@ def train_rows(customers: int, folder: Path) -> Path:
     from synth_pipelines.core.demo_source import build_demo_database
     from synth_pipelines.core.snapshot import take_snapshot
     from synth_pipelines.core.training_view import build_training_view, split_holdout
-    from synth_pipelines.spec import DatasetSpec
+    from synth_pipelines.paths import demo_spec
+    from synth_pipelines.spec import DatasetSpec, spec_fields
 
-    data = yaml.safe_load((ROOT / "assets" / "datasets" / "demo_loans.yaml").read_text())
+    data = spec_fields(demo_spec())
     data["source"]["url"] = f"sqlite:///{build_demo_database(folder / f'demo_{customers}.sqlite', customers)}"
     spec = DatasetSpec.model_validate(data)
     snapshot = take_snapshot(spec, folder / f"snapshots_{customers}", "calibration")

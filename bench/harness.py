@@ -40,7 +40,9 @@ def machine() -> dict[str, Any]:
 
 def write_run_spec(template: Path, out: Path, generator: dict[str, Any], overrides: dict[str, Any]) -> Path:
     """The template spec with this run's generator (and any top-level overrides, e.g. synthetic rows)."""
-    data = yaml.safe_load(template.read_text())
+    from synth_pipelines.spec import spec_fields
+
+    data = spec_fields(template)  # a plain spec or a defs.yaml
     data["generator"] = generator
     for key, value in overrides.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value

@@ -10,3 +10,19 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+# The dg component type `synth_pipelines.SyntheticDataset` ([tool.dg.project] registry_modules). Loaded on
+# first use, so importing the core stages (which import this package) does not import Dagster.
+_COMPONENTS = {"SyntheticDataset": "synth_pipelines.orchestration.component"}
+
+
+def __getattr__(name: str):
+    if name in _COMPONENTS:
+        import importlib
+
+        return getattr(importlib.import_module(_COMPONENTS[name]), name)
+    raise AttributeError(f"module 'synth_pipelines' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # dg lists a registry module's component types by dir()
+    return sorted([*globals(), *_COMPONENTS])

@@ -15,7 +15,7 @@ import click
 
 from synth_pipelines.console import CliError, ExitCode, Outcome, Progress, command, json_mode, progress_option
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
-from synth_pipelines.paths import project_root, snapshot_id, storage_root
+from synth_pipelines.paths import demo_spec, snapshot_id, storage_root
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from synth_pipelines.orchestration.runner import RunOutcome
     from synth_pipelines.spec import LoadedSpec
 
-DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+DEMO_SPEC = demo_spec()
 DAGSTER_LOG_LEVEL = "CRITICAL"  # Dagster's console logger prints stack traces; progress and results come from here
 
 

@@ -13,8 +13,25 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def datasets_folder() -> Path:
-    return Path(os.environ.get("SYNTH_PIPELINES_DATASETS", project_root() / "assets" / "datasets"))
+def defs_folder() -> Path:
+    """The dg defs folder: one `datasets/<name>/defs.yaml` per dataset (a SyntheticDataset component)."""
+    return Path(__file__).resolve().parent / "defs"
+
+
+def demo_spec() -> Path:
+    return defs_folder() / "datasets" / "demo_loans" / "defs.yaml"
+
+
+def plain_specs_folder() -> Path:
+    """Plain spec files, the layout before components; they still load beside the defs folder."""
+    return project_root() / "assets" / "datasets"
+
+
+def served_specs_folder() -> Path | None:
+    """SYNTH_PIPELINES_DATASETS: a folder of plain specs the code location serves instead of the project's
+    own datasets (a deployment's mounted specs, a test's); None when unset."""
+    folder = os.environ.get("SYNTH_PIPELINES_DATASETS")
+    return Path(folder) if folder else None
 
 
 def snapshot_id(value: str) -> str:

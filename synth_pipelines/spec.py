@@ -781,17 +781,51 @@ def spec_error(path: Path | str, field: str, problem: str, fix: str) -> SpecErro
     return SpecError(f"{path}: {field}: {problem}. Fix: {fix}")
 
 
+# A spec file is either a plain spec (the fields at the top) or a dg component file, `defs.yaml`, whose
+# `attributes:` are the spec (orchestration/component.py). Both name their fields the same way.
+COMPONENT_TYPE = "synth_pipelines.SyntheticDataset"
+_COMPONENT_TYPES = {COMPONENT_TYPE, "synth_pipelines.orchestration.component.SyntheticDataset"}  # same class
+EXAMPLE_SPEC = "synth_pipelines/defs/datasets/demo_loans/defs.yaml"
+
+
 def load_spec(path: str | Path) -> LoadedSpec:
-    """Read, interpolate and validate a spec file; raise SpecError naming file, field and fix."""
+    """Read, interpolate and validate a spec file (plain or defs.yaml); raise SpecError naming file, field and fix."""
+    return spec_from_data(spec_fields(path), Path(path))
+
+
+def spec_fields(path: str | Path) -> Any:
+    """The spec's fields as written (before interpolation): a plain file's top level, a defs.yaml's attributes."""
     path = Path(path)
     if not path.is_file():
-        raise SpecError(f"{path}: spec file not found. Fix: pass the path of a YAML file under assets/datasets/")
+        raise SpecError(f"{path}: spec file not found. Fix: pass the path of a dataset's defs.yaml or of a "
+                        "plain YAML spec")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML ({exc}). Fix: correct the YAML syntax at that line") from exc
+    if isinstance(raw, dict) and "type" in raw:
+        if raw["type"] not in _COMPONENT_TYPES:
+            raise spec_error(path, "type", f"'{raw['type']}' is not a dataset", f"write type: {COMPONENT_TYPE}")
+        return raw.get("attributes")
+    return raw
+
+
+def as_component_file(spec_text: str) -> str:
+    """A plain spec's text as a defs.yaml: its leading comments stay on top, every other line moves under
+    `attributes:` (indented), so comments and layout survive the migration."""
+    lines = spec_text.splitlines()
+    head = 0
+    while head < len(lines) and (not lines[head].strip() or lines[head].lstrip().startswith("#")):
+        head += 1
+    body = [f"  {line}" if line.strip() else "" for line in lines[head:]]
+    return "\n".join([*lines[:head], f"type: {COMPONENT_TYPE}", "attributes:", *body]) + "\n"
+
+
+def spec_from_data(raw: Any, path: Path) -> LoadedSpec:
+    """Interpolate and validate the fields of a spec read from `path` (a file's top level or its
+    `attributes:`); errors name `path`, the field and the fix."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: the spec must be a YAML mapping of fields. Fix: start from assets/datasets/demo_loans.yaml")
+        raise SpecError(f"{path}: the spec must be a YAML mapping of fields. Fix: start from {EXAMPLE_SPEC}")
     data = _interpolate(raw, path, field="")
     try:
         spec = DatasetSpec.model_validate(data)
@@ -801,15 +835,21 @@ def load_spec(path: str | Path) -> LoadedSpec:
 
 
 def load_specs(folder: str | Path) -> list[LoadedSpec]:
+    """Every plain spec (*.yaml, *.yml) directly in `folder`."""
     specs = [load_spec(p) for p in sorted(Path(folder).glob("*.yaml")) + sorted(Path(folder).glob("*.yml"))]
+    check_unique_datasets(specs)
+    return specs
+
+
+def check_unique_datasets(specs: list[LoadedSpec]) -> None:
+    """Every Dagster name carries the dataset, so two specs with one dataset name cannot load together."""
     seen: dict[str, Path] = {}
     for loaded in specs:
         name = loaded.spec.dataset
         if name in seen:
             raise spec_error(loaded.path, "dataset", f"name '{name}' is already used by {seen[name]}",
-                             "give every spec its own dataset name")
+                             "give every spec its own dataset name (or delete the copy a migration left)")
         seen[name] = loaded.path
-    return specs
 
 
 def _interpolate(value: Any, path: Path, field: str) -> Any:

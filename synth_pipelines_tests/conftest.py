@@ -25,11 +25,12 @@ import yaml
 
 from synth_pipelines.core.demo_source import build_demo_database
 from synth_pipelines.core.synthcity_plugins import quiet_synthcity_env
-from synth_pipelines.paths import project_root
+from synth_pipelines.paths import demo_spec
+from synth_pipelines.spec import spec_fields
 
 quiet_synthcity_env()
 
-DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+DEMO_SPEC = demo_spec()
 POSTGRES_ADMIN_URL = os.environ.get("SYNTH_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 MARIADB_ADMIN_URL = os.environ.get("SYNTH_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
@@ -59,29 +60,37 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo_database(tmp_path_factory.mktemp("demo_source") / "demo_bank.sqlite", n_customers=1500)
 
 
-@pytest.fixture
-def shipped_demo_spec_data(demo_db: Path) -> dict[str, Any]:
-    """The shipped demo spec as a dict (its generator and QA unchanged), pointed at the session's
-    demo source, with a small row count."""
-    data = yaml.safe_load(DEMO_SPEC.read_text())
+def shipped_demo_data(demo_db: Path) -> dict[str, Any]:
+    """The shipped demo spec as a dict (its generator and QA unchanged), pointed at `demo_db`, with a
+    small row count."""
+    data = spec_fields(DEMO_SPEC)  # the attributes of its defs.yaml
     data["source"]["url"] = f"sqlite:///{demo_db}"
     data["synthetic"]["rows"] = 1500
     data["synthetic"]["batch_rows"] = 600
     return data
 
 
-@pytest.fixture
-def demo_spec_data(shipped_demo_spec_data: dict[str, Any]) -> dict[str, Any]:
-    """The demo spec with a generator that trains in seconds, for tests of orchestration behaviour.
+def with_fast_generator(data: dict[str, Any]) -> dict[str, Any]:
+    """The spec with a generator that trains in seconds, for tests of orchestration behaviour.
 
     This Bayesian network keeps privacy (DCR share 0.50, attack AUC 0.51 on the demo) but a
     discriminator tells its rows apart (AUC 0.96) and utility sits at the bar, so fidelity and
     utility are advisory here. The e2e test runs the shipped generator with every check blocking."""
-    data = shipped_demo_spec_data
     data["generator"] = {"plugin": "bayesian_network", "seed": 7, "settings": {
         "struct_learning_search_method": "hillclimb", "struct_learning_score": "bic", "encoder_noise_scale": 0}}
     data["qa"]["advisory_checks"] = ["fidelity", "utility"]
     return data
+
+
+@pytest.fixture
+def shipped_demo_spec_data(demo_db: Path) -> dict[str, Any]:
+    return shipped_demo_data(demo_db)
+
+
+@pytest.fixture
+def demo_spec_data(shipped_demo_spec_data: dict[str, Any]) -> dict[str, Any]:
+    """The demo spec with the fast generator (with_fast_generator)."""
+    return with_fast_generator(shipped_demo_spec_data)
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from synth_pipelines.core.synthcity_plugins import available_plugins
-from synth_pipelines.paths import project_root
-from synth_pipelines.spec import SpecError, load_spec, load_specs, masked_url
+from synth_pipelines.paths import demo_spec
+from synth_pipelines.spec import COMPONENT_TYPE, SpecError, as_component_file, load_spec, load_specs, masked_url, spec_fields
 
-DEMO_SPEC = project_root() / "assets" / "datasets" / "demo_loans.yaml"
+DEMO_SPEC = demo_spec()
 WriteSpec = Callable[[dict[str, Any], str], Path]
 
 
@@ -333,7 +333,7 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path, text: str) -> None:
     message = spec_error(path)
     assert message.startswith(f"{path}: ")
     assert "mapping" in message
-    assert "Fix: start from assets/datasets/demo_loans.yaml" in message
+    assert "Fix: start from synth_pipelines/defs/datasets/demo_loans/defs.yaml" in message
 
 
 def test_file_not_found(tmp_path: Path) -> None:
@@ -566,3 +566,42 @@ def test_faker_locales_are_fakers_own_list() -> None:
     from synth_pipelines.spec import faker_locales
 
     assert faker_locales() == AVAILABLE_LOCALES
+
+
+# --- defs.yaml: a dataset as a dg component ---------------------------------------------------------
+
+
+def test_a_defs_yaml_and_a_plain_spec_are_the_same_spec(tmp_path: Path) -> None:
+    plain = tmp_path / "demo_loans.yaml"
+    plain.write_text(yaml.safe_dump(spec_fields(DEMO_SPEC), sort_keys=False))
+    assert DEMO_SPEC.name == "defs.yaml"
+    assert load_spec(plain).spec == load_spec(DEMO_SPEC).spec
+    assert load_spec(plain).spec_hash == load_spec(DEMO_SPEC).spec_hash
+
+
+def test_as_component_file_keeps_comments_and_the_spec(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump(spec_fields(DEMO_SPEC), sort_keys=False).replace(
+        "source:", "# read through a read-only session\nsource:", 1))
+    plain.write_text("# the demo, plain\n\n" + plain.read_text())
+    wrapped = tmp_path / "defs.yaml"
+    wrapped.write_text(as_component_file(plain.read_text()))
+    text = wrapped.read_text()
+    assert text.startswith(f"# the demo, plain\n\ntype: {COMPONENT_TYPE}\nattributes:\n  dataset: demo_loans\n")
+    assert "\n  # read through a read-only session\n  source:\n" in text
+    assert load_spec(wrapped).spec_hash == load_spec(plain).spec_hash
+
+
+def test_a_defs_yaml_of_another_component_type(tmp_path: Path) -> None:
+    path = tmp_path / "defs.yaml"
+    path.write_text("type: dagster_dbt.DbtProjectComponent\nattributes: {project: x}\n")
+    assert_names(spec_error(path), path, "type", "'dagster_dbt.DbtProjectComponent' is not a dataset",
+                 fix=f"write type: {COMPONENT_TYPE}")
+
+
+def test_a_defs_yaml_error_names_the_defs_yaml_and_the_spec_field(tmp_path: Path) -> None:
+    data = spec_fields(DEMO_SPEC)
+    data["synthetic"]["rows"] = 0
+    path = tmp_path / "defs.yaml"
+    path.write_text(yaml.safe_dump({"type": COMPONENT_TYPE, "attributes": data}, sort_keys=False))
+    assert_names(spec_error(path), path, "synthetic.rows", fix="use a larger value")

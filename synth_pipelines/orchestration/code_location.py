@@ -1,4 +1,6 @@
-"""Definitions for a set of dataset specs: assets, QA checks, refresh jobs and resources."""
+"""Definitions for dataset specs: one dataset's assets, QA checks, jobs, schedule and sensors, and the
+resources every dataset shares. The SyntheticDataset component and `build_definitions` both build a
+dataset with `dataset_definitions`, so a dataset is wired in one place."""
 
 from collections.abc import Sequence
 
@@ -8,23 +10,31 @@ from synth_pipelines.orchestration.factory import build_dataset_assets, publish_
 from synth_pipelines.orchestration.gate_sensor import publication_gate_sensor
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.sensors import source_change_sensor
-from synth_pipelines.spec import LoadedSpec
+from synth_pipelines.spec import LoadedSpec, check_unique_datasets
 
 
-def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None = None) -> dg.Definitions:
-    storage = storage or SynthStorage()
-    built = [item for loaded in specs for item in build_dataset_assets(loaded)]
-    jobs = {loaded.spec.dataset: refresh_job(loaded) for loaded in specs}
-    publish_jobs = {loaded.spec.dataset: publish_job(loaded) for loaded in specs}
+def dataset_definitions(loaded: LoadedSpec, storage: SynthStorage | None = None) -> dg.Definitions:
+    """One dataset, without resources (shared_resources provides them once per code location).
+    `storage` is where the gate sensor reads the QA reports; by default SYNTH_PIPELINES_HOME, as the
+    default storage resource."""
+    built = build_dataset_assets(loaded)
+    refresh, publish = refresh_job(loaded), publish_job(loaded)
     return dg.Definitions(
         assets=[item for item in built if not isinstance(item, dg.AssetChecksDefinition)],
         asset_checks=[item for item in built if isinstance(item, dg.AssetChecksDefinition)],
-        jobs=[*jobs.values(), *publish_jobs.values()],
-        schedules=[refresh_schedule(loaded, jobs[loaded.spec.dataset]) for loaded in specs],
-        sensors=[*(source_change_sensor(loaded, jobs[loaded.spec.dataset]) for loaded in specs),
-                 *(publication_gate_sensor(loaded, publish_jobs[loaded.spec.dataset], storage) for loaded in specs)],
-        resources={
-            "storage": storage,
-            "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io")),
-        },
-    )
+        jobs=[refresh, publish],
+        schedules=[refresh_schedule(loaded, refresh)],
+        sensors=[source_change_sensor(loaded, refresh),
+                 publication_gate_sensor(loaded, publish, storage or SynthStorage())])
+
+
+def shared_resources(storage: SynthStorage | None = None) -> dict[str, object]:
+    storage = storage or SynthStorage()
+    return {"storage": storage, "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io"))}
+
+
+def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None = None) -> dg.Definitions:
+    """A code location of these specs with its resources (the CLI's runs, the tests, a served spec folder)."""
+    check_unique_datasets(list(specs))
+    return dg.Definitions.merge(*(dataset_definitions(loaded, storage) for loaded in specs),
+                                dg.Definitions(resources=shared_resources(storage)))

@@ -15,11 +15,12 @@ and release assets, so bumping it marks them stale in the UI.
 import hashlib
 import json
 import logging
+import shutil
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
+from synth_pipelines.core.column_origins import feature_origins, synthesized
 from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.generator_settings import SettingProblem
@@ -36,7 +38,8 @@ from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import write_reports
 from synth_pipelines.core.quality.runner import run_quality
-from synth_pipelines.core.quality.thresholds import CHECK_NAMES
+from synth_pipelines.core.quality.thresholds import CHECK_DESCRIPTIONS, CHECK_NAMES
+from synth_pipelines.core.quality.verdict import verdict_markdown
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
 from synth_pipelines.core.differential_privacy import published_privacy
@@ -44,7 +47,7 @@ from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_s
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view, view_decimal_columns
 from synth_pipelines.core.validation import validate_against_source
-from synth_pipelines.orchestration.resources import SynthStorage, frame_metadata, real_frame_metadata
+from synth_pipelines.orchestration.resources import SynthStorage, column_metadata, frame_metadata, real_frame_metadata
 from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
 DATASET_TAG = "synth_pipelines/dataset"
@@ -266,8 +269,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         except LookupKeyError as exc:
             raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         frame = pd.read_parquet(generated.path)
+        origins = [synthesized(str(column), spec.generator.plugin) for column in frame.columns]
         return dg.Output(TableFile(snapshot_id, generated.path, generated.rows), metadata={
-            **frame_metadata(frame), "location": dg.MetadataValue.path(generated.path),
+            **frame_metadata(frame, origins=origins, upstream=key("train_rows")),
+            "location": dg.MetadataValue.path(generated.path),
             "lookup_keys_referenced": dg.MetadataValue.json(referenced),
             "rebalance": dg.MetadataValue.json(generated.rebalance or {}),
             "batches": generated.batches, "seconds": generated.seconds,
@@ -290,14 +295,17 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         masked = {m.name: m.faker + (f", consistent on {m.consistent_on}" if m.consistent_on else ", random per row")
                   for m in spec.features.masked_columns if m.name not in spec.features.drop_columns}
+        frame = pd.read_parquet(path)
+        origins = feature_origins([str(c) for c in frame.columns], spec.features, spec.generator.plugin)
         return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
-            **frame_metadata(pd.read_parquet(path)), "location": dg.MetadataValue.path(str(path)),
+            **frame_metadata(frame, origins=origins, upstream=key("synthetic_rows")),
+            "location": dg.MetadataValue.path(str(path)),
             "masked_columns_not_trained_on": dg.MetadataValue.json(masked),
             "seconds": round(time.perf_counter() - started, 2)})
 
     @dg.multi_asset_check(
         specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), partitions_def=partitions,
-                                 blocking=check not in spec.qa.advisory_checks,
+                                 description=CHECK_DESCRIPTIONS[check], blocking=check not in spec.qa.advisory_checks,
                                  additional_deps=[key("train_rows"), key("holdout_rows"), key("synthesizer")])
                for check in QA_CHECKS],
         ins={"features": dg.AssetIn(key("synthetic_features")), "train": dg.AssetIn(key("train_rows")),
@@ -314,18 +322,31 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
                                  spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
                                  declared_domain=spec.generator.differentially_private)
-        paths = write_reports(report, storage.work(name, features.snapshot_id, "qa"), real_train, synthetic,
-                              codecs, spec.qa, privacy=privacy_with_ledger(storage, model))
+        # Each run keeps its own report, so an earlier result's link still shows what it judged; the gate
+        # and the publish read the snapshot's latest one, copied to qa/.
+        run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run.run_id
+        paths = write_reports(report, run_folder, real_train, synthetic, codecs, spec.qa,
+                              privacy=privacy_with_ledger(storage, model))
+        shutil.copytree(run_folder, storage.work(name, features.snapshot_id, "qa"), dirs_exist_ok=True)
         for check in report.checks:
             yield dg.AssetCheckResult(
                 asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,
                 severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
                 metadata={"summary": check.summary, "value": check.value, "threshold": check.threshold,
                           "implementation": check.implementation,
+                          "verdict": dg.MetadataValue.md(verdict_markdown(check.to_dict())),
                           "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str))),
+                          "qa_report": dg.MetadataValue.url(paths["html"].resolve().as_uri()),  # a link in the UI
                           "report_html": dg.MetadataValue.path(str(paths["html"])),
                           "report_pdf": dg.MetadataValue.path(str(paths["pdf"])),
                           "report_json": dg.MetadataValue.path(str(paths["json"]))})
+
+    def published_columns(path: Path) -> dict[str, dg.MetadataValue]:
+        """The release's columns: described as in the synthetic features, each from its namesake there."""
+        types = {str(c): str(t) for c, t in pq.read_schema(path).empty_table().to_pandas().dtypes.items()}
+        origins = [replace(o, inputs=(o.name,)) for o in feature_origins(list(types), spec.features,
+                                                                          spec.generator.plugin)]
+        return column_metadata(types, origins, key("synthetic_features"))
 
     @dg.asset(key=key("published_features"), kinds={"parquet", spec.destination.kind},
               code_version=f"v{spec.version}",
@@ -334,7 +355,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
               description=f"The published release {spec.release_name}: data, manifest and QA report. Runs only "
                           "when every blocking QA check on the synthetic features passed.", **partitioned)
     def published_features(context: dg.AssetExecutionContext, storage: SynthStorage, features: TableFile,
-                           snapshot: Snapshot, model: TrainedModel) -> dg.Output[dict[str, Any]]:
+                           snapshot: Snapshot, model: TrainedModel) -> dg.MaterializeResult:
+        # A MaterializeResult: nothing reads the release through the IO manager, so no pickled object's
+        # path sits next to the release's location (published_release reads the metadata back).
         qa_folder = storage.work(name, features.snapshot_id, "qa")
         # The gate again, here: a publish started by hand in the UI cannot skip QA or approval either.
         decision, approval = release_gate(loaded, storage, features.snapshot_id)
@@ -377,11 +400,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             location, manifest_at = remote.location, remote.manifest_location  # no secrets: masked URLs
             report_at, as_metadata = remote.qa_report_location, dg.MetadataValue.text
         context.log.info(f"published {location} ({features.rows} rows)")
-        return dg.Output({"release": spec.release_name, "path": location, "rows": features.rows,
-                          "manifest": manifest_at, "qa_report": report_at},
-                         metadata={"release": spec.release_name, "location": as_metadata(location),
-                                   "dagster/row_count": features.rows, "manifest": as_metadata(manifest_at),
-                                   "qa_report": as_metadata(report_at), "spec_hash": manifest["spec_hash"]})
+        return dg.MaterializeResult(metadata={
+            "release": spec.release_name, "location": as_metadata(location), "dagster/row_count": features.rows,
+            "manifest": as_metadata(manifest_at), "qa_report": as_metadata(report_at),
+            "spec_hash": manifest["spec_hash"], **published_columns(Path(features.path))})
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, published_features]

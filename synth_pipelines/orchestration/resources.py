@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from synth_pipelines.core.column_origins import ColumnOrigin
 from synth_pipelines.paths import storage_root
+
+ORIGIN_TAG = "synth_pipelines/origin"  # synthesized, calculated, masked or row_id, on each column of the schema
 
 
 class SynthStorage(dg.ConfigurableResource):
@@ -40,9 +44,29 @@ def _schema(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
             "columns": dg.MetadataValue.int(frame.shape[1])}
 
 
-def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, dg.MetadataValue]:
-    """Synthetic rows: row count, column schema and a preview, under Dagster's standard keys where they exist."""
-    return {**_schema(frame), "preview": dg.MetadataValue.md(frame.head(preview_rows).to_markdown(index=False))}
+def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5, origins: Sequence[ColumnOrigin] = (),
+                   upstream: dg.AssetKey | None = None) -> dict[str, dg.MetadataValue]:
+    """Synthetic rows: row count, column schema and a preview, under Dagster's standard keys where they
+    exist; with `origins`, the schema describes each column and the lineage leads to `upstream`."""
+    metadata = {**_schema(frame), "preview": dg.MetadataValue.md(frame.head(preview_rows).to_markdown(index=False))}
+    if origins and upstream is not None:
+        metadata.update(column_metadata({str(c): str(t) for c, t in frame.dtypes.items()}, origins, upstream))
+    return metadata
+
+
+def column_metadata(types: Mapping[str, str], origins: Sequence[ColumnOrigin],
+                    upstream: dg.AssetKey) -> dict[str, dg.MetadataValue]:
+    """Column schema with each column's description and origin tag, and column lineage: each column from
+    its input columns of `upstream` (a random masked column or the row id has none)."""
+    by_name = {o.name: o for o in origins}
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn(name, type=kind, description=by_name[name].description if name in by_name else None,
+                       tags={ORIGIN_TAG: by_name[name].origin} if name in by_name else None)
+        for name, kind in types.items()])
+    lineage = dg.TableColumnLineage({o.name: [dg.TableColumnDep(upstream, column) for column in o.inputs]
+                                     for o in origins if o.inputs and o.name in types})
+    return {"dagster/column_schema": dg.MetadataValue.table_schema(schema),
+            "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage)}
 
 
 def real_frame_metadata(frame: pd.DataFrame, entity_key: str | None = None) -> dict[str, dg.MetadataValue]:

@@ -8,7 +8,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,9 +143,23 @@ def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage:
     error = _first_error(published)
     outcome.error, outcome.error_class = (error[0], error[1]) if error else (None, None)
     if published.success:
-        outcome.release = published.output_for_node(f"{name}__published_features")
+        outcome.release = published_release(published, name)
         outcome.success = True
     return outcome
+
+
+def published_release(result: dg.ExecuteInProcessResult, dataset: str) -> dict[str, Any] | None:
+    """What a publish run released (release, path, rows, manifest, qa_report), read back from the
+    published_features materialization's metadata."""
+    for materialization in result.asset_materializations_for_node(f"{dataset}__published_features"):
+        return release_from_metadata(materialization.metadata)
+    return None
+
+
+def release_from_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    values = {k: getattr(v, "value", v) for k, v in metadata.items()}
+    return {"release": values["release"], "path": values["location"], "rows": values["dagster/row_count"],
+            "manifest": values["manifest"], "qa_report": values["qa_report"]}
 
 
 @dataclass

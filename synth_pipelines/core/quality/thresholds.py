@@ -11,6 +11,29 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 CHECK_NAMES = ("great_expectations", "fidelity", "utility", "privacy_dcr", "privacy_exact_copies",
                "privacy_membership_inference", "privacy_rare_combinations", "diversity", "bias")
 
+# What each check compares and what fails it (the asset check descriptions in the UI).
+CHECK_DESCRIPTIONS = {
+    "great_expectations": "A Great Expectations suite derived from the real train rows (columns, types, not-null, "
+                          "category domains, ranges, unique keys) run on the synthetic rows; fails on any failed "
+                          "expectation beyond the allowed share of unexpected values.",
+    "fidelity": "Per-column similarity (1-KS, 1-TVD), association similarity (PhiK, Pearson, Spearman) and a "
+                "real-vs-synthetic discriminator's AUC; fails when a score is below its threshold.",
+    "utility": "Train on synthetic, test on the real holdout, against train on real (ROC-AUC or R2); fails when "
+               "the ratio is below min_utility_ratio.",
+    "privacy_dcr": "Share of synthetic rows closer to a train row than to a holdout row (0.5 ideal); fails when too "
+                   "high (memorization) or too low (holdout leakage).",
+    "privacy_exact_copies": "Synthetic rows that are verbatim train or holdout rows; fails beyond the holdout's own "
+                            "baseline plus max_exact_copy_excess.",
+    "privacy_membership_inference": "A distance-based membership attack telling train rows from holdout rows; "
+                                    "fails when its AUC exceeds the threshold.",
+    "privacy_rare_combinations": "Rare real combinations of quasi-identifiers reproduced verbatim in the synthetic "
+                                 "rows; fails beyond the allowed share.",
+    "diversity": "Duplicate synthetic rows (mode collapse) and coverage of the real categories and ranges; fails "
+                 "on too many duplicates or too little coverage.",
+    "bias": "Label-rate gap per protected group (qa.protected_columns), real vs synthetic, net of sampling noise; "
+            "fails when a gap exceeds the threshold.",
+}
+
 
 class QAThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -84,3 +84,23 @@ def verdict_table(rows: list[dict[str, Any]]) -> list[str]:
         if row.get("fix"):
             lines += [f"{row['verdict'].upper()} {row['check']}: {row['summary']}", f"  fix: {row['fix']}"]
     return lines
+
+
+def verdict_markdown(check: dict[str, Any]) -> str:
+    """One check's verdict as a short Markdown table (a check result's metadata in the UI): its gated
+    metrics (the headline when none is gated), and for a failed check what usually fixes it."""
+    verdict = verdict_rows([check])[0]
+    metrics = check.get("metrics") or []
+    shown = [m for m in metrics if m.get("bound", "info") != "info"] or metrics[:1]
+    label = {"pass": "passed", "fail": "FAILED", "warn": "failed (advisory, does not block)"}[verdict["verdict"]]
+    lines = [f"**{check['name']}: {label}**" + (f" ({check['note']})" if check.get("note") else "")]
+    if shown:
+        lines += ["", "| metric | value | threshold | verdict |", "|---|---|---|---|"]
+    for metric in shown:
+        bound = {"min": ">= ", "max": "<= "}.get(metric.get("bound", "info"))
+        threshold = bound + _number(metric.get("threshold")) if bound else ""
+        lines.append(f"| {metric['name']} | {_number(metric.get('value'))} | {threshold} | "
+                     f"{'pass' if metric.get('passed', True) else 'FAIL'} |")
+    if verdict.get("fix"):
+        lines += ["", f"Fix: {verdict['fix']}"]
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ from synth_pipelines.core.snapshot import Snapshot, TableSnapshot
 from synth_pipelines.core.synthesis import Synthesizer
 from synth_pipelines.orchestration.factory import QA_CHECKS, TableFile, TrainedModel, build_dataset_assets
 from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.orchestration.runner import release_from_metadata
 from synth_pipelines.spec import load_spec
 
 SNAPSHOT = "2026-11-24"
@@ -44,8 +45,9 @@ def lookup_snapshots(storage_home: Path) -> dict[str, TableSnapshot]:
 
 
 def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, make_features,
-                              destination: dict[str, Any]) -> tuple[dg.Output, Path]:
-    """Invoke published_features as Dagster would after QA passed for SNAPSHOT."""
+                              destination: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """Invoke published_features as Dagster would after QA passed for SNAPSHOT; return the release as
+    the CLI reads it, the metadata's values and the features file."""
     loaded = load_spec(write_spec({**demo_spec_data, "destination": destination}))
     storage = SynthStorage(root=str(storage_home))
     features = storage.work("demo_loans", SNAPSHOT, "synthetic_features") / "features.parquet"
@@ -62,9 +64,11 @@ def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, ma
     asset = next(a for a in build_dataset_assets(loaded)
                  if isinstance(a, dg.AssetsDefinition) and dg.AssetKey(["demo_loans", "published_features"]) in a.keys)
     context = dg.build_asset_context(partition_key=SNAPSHOT, resources={"storage": storage})
-    output = asset(context, features=TableFile(SNAPSHOT, str(features), 700), snapshot=snapshot,
+    result = asset(context, features=TableFile(SNAPSHOT, str(features), 700), snapshot=snapshot,
                    model=TrainedModel(SNAPSHOT, synthesizer))
-    return output, features
+    assert isinstance(result, dg.MaterializeResult)  # no object for the IO manager to pickle
+    metadata = {key: getattr(value, "value", value) for key, value in result.metadata.items()}
+    return release_from_metadata(result.metadata), metadata, features
 
 
 def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage_home, make_features, postgres_url,
@@ -72,14 +76,14 @@ def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage
     monkeypatch.setenv("DEST_DB_PASSWORD", PASSWORD)
     url = sa.engine.make_url(postgres_url)
     written = f"postgresql+psycopg2://{url.username}:${{DEST_DB_PASSWORD}}@{url.host}:{url.port}/{url.database}"
-    output, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home, make_features,
-                                                 {"kind": "sql", "url": written})
+    release, metadata, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home, make_features,
+                                                            {"kind": "sql", "url": written})
 
     table = "features_v1_2026_11_24"
-    assert output.value["path"] == f"postgresql+psycopg2://***@127.0.0.1:5432/{url.database}#{table}"
-    metadata = {key: getattr(value, "value", value) for key, value in output.metadata.items()}
-    assert set(metadata) == {"release", "location", "dagster/row_count", "manifest", "qa_report", "spec_hash"}
-    assert metadata["location"] == output.value["path"] and metadata["dagster/row_count"] == 700
+    assert release["path"] == f"postgresql+psycopg2://***@127.0.0.1:5432/{url.database}#{table}"
+    assert set(metadata) == {"release", "location", "dagster/row_count", "manifest", "qa_report", "spec_hash",
+                             "dagster/column_schema", "dagster/column_lineage"}
+    assert metadata["dagster/row_count"] == 700
     assert metadata["manifest"].endswith(f"#synth_releases/{table}")
     engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
@@ -96,7 +100,7 @@ def test_published_features_publishes_to_sql(demo_spec_data, write_spec, storage
     assert manifest["files"]["lookups/branches.parquet"]["rows"] == 3
     assert manifest["spec"]["destination"]["url"].count("***") == 1 and manifest["gate"]
     assert not (storage_home / "releases").exists()  # nothing went to a local folder
-    for text in (manifest_text, json.dumps(output.value), str(metadata)):
+    for text in (manifest_text, json.dumps(release), str(metadata)):
         assert PASSWORD not in text
 
 
@@ -104,33 +108,33 @@ def test_published_features_publishes_to_s3(demo_spec_data, write_spec, storage_
                                             aws_env) -> None:
     client = s3_client(endpoint_url=moto.url)
     client.create_bucket(Bucket="dispatch-releases")
-    output, features = publish_through_the_asset(
+    release, metadata, features = publish_through_the_asset(
         demo_spec_data, write_spec, storage_home, make_features,
         {"kind": "s3", "bucket": "dispatch-releases", "prefix": "ml", "endpoint_url": moto.url})
 
     final = f"ml/demo_loans/features_v1/snapshot={SNAPSHOT}/"
-    assert output.value["path"] == f"s3://dispatch-releases/{final}"
+    assert release["path"] == f"s3://dispatch-releases/{final}"
     manifest = client.get_object(Bucket="dispatch-releases", Key=final + "manifest.json")["Body"].read()
     final += f"objects/{json.loads(manifest)['destination']['attempt']}/"  # the committed attempt's objects
-    assert output.value["qa_report"] == f"s3://dispatch-releases/{final}qa_report.html"
+    assert release["qa_report"] == f"s3://dispatch-releases/{final}qa_report.html"
     data = client.get_object(Bucket="dispatch-releases", Key=final + "data/part-00000.parquet")["Body"].read()
     assert data == features.read_bytes() and pq.ParquetFile(features).metadata.num_rows == 700
-    assert json.loads(manifest)["destination"]["uri"] == output.value["path"]
+    assert json.loads(manifest)["destination"]["uri"] == release["path"]
     for name in LOOKUPS:  # byte for byte the snapshot's file, listed with its hash
         body = client.get_object(Bucket="dispatch-releases", Key=f"{final}lookups/{name}.parquet")["Body"].read()
         assert body == (storage_home / "snapshot" / f"{name}.parquet").read_bytes()
         assert json.loads(manifest)["files"][f"lookups/{name}.parquet"]["sha256"] == file_sha256(
             storage_home / "snapshot" / f"{name}.parquet")
-    assert aws_env not in manifest.decode() + str(output.metadata)
+    assert aws_env not in manifest.decode() + str(metadata)
 
 
 @pytest.mark.parametrize("kind", ["local"])
 def test_published_features_still_publishes_locally(demo_spec_data, write_spec, storage_home, make_features,
                                                     kind) -> None:
-    output, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home, make_features,
-                                                 {"kind": kind, "path": "releases"})
+    release, metadata, features = publish_through_the_asset(demo_spec_data, write_spec, storage_home,
+                                                            make_features, {"kind": kind, "path": "releases"})
     folder = storage_home / "releases" / "demo_loans" / "features_v1" / f"snapshot={SNAPSHOT}"
-    assert output.value["path"] == str(folder) and output.metadata["location"].value == str(folder)
+    assert release["path"] == str(folder) and metadata["location"] == str(folder)
     assert (folder / "data" / "part-00000.parquet").read_bytes() == features.read_bytes()
     manifest = json.loads((folder / "manifest.json").read_text())
     for name, table in LOOKUPS.items():

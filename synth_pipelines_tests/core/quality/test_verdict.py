@@ -1,7 +1,7 @@
 """The verdict table: the metric that decided each check, its threshold, and a fix for a failed check."""
 
 from synth_pipelines.core.quality.results import Metric, QualityCheck
-from synth_pipelines.core.quality.verdict import FIXES, fix_for, verdict_rows, verdict_table
+from synth_pipelines.core.quality.verdict import FIXES, fix_for, verdict_markdown, verdict_rows, verdict_table
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 
 
@@ -34,3 +34,22 @@ def test_rows_name_the_deciding_metric_and_fix() -> None:
 def test_every_check_has_a_fix() -> None:
     assert all(name in FIXES for name in CHECK_NAMES)
     assert fix_for("utility", "error") == fix_for("fidelity", "error")  # a check that crashed
+
+
+def test_markdown_verdict_lists_the_gated_metrics_and_the_fix() -> None:
+    check = QualityCheck("privacy_dcr", [Metric("dcr_share", 0.71, "x").gate(0.6, "max"),
+                                         Metric("dcr_share_holdout_leak", 0.71, "x").gate(0.4, "min"),
+                                         Metric("median_distance", 1.2, "x")])
+    assert verdict_markdown(check.to_dict()).splitlines() == [
+        "**privacy_dcr: FAILED**", "", "| metric | value | threshold | verdict |", "|---|---|---|---|",
+        "| dcr_share | 0.71 | <= 0.6 | FAIL |", "| dcr_share_holdout_leak | 0.71 | >= 0.4 | pass |", "",
+        f"Fix: {FIXES['privacy_dcr']}"]
+
+
+def test_markdown_verdict_of_an_advisory_check_and_of_a_check_that_did_not_apply() -> None:
+    advisory = QualityCheck("utility", [Metric("ratio", 0.5, "x").gate(0.9, "min")], blocking=False)
+    assert verdict_markdown(advisory.to_dict()).startswith("**utility: failed (advisory, does not block)**")
+    headline = QualityCheck("fidelity", [Metric("score", None, "x")])
+    assert verdict_markdown(headline.to_dict()).splitlines()[-1] == "| score | n/a |  | pass |"
+    assert verdict_markdown(QualityCheck("bias", [], note="no protected columns declared").to_dict()) == \
+        "**bias: passed** (no protected columns declared)"
