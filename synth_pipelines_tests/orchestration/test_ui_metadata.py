@@ -15,7 +15,7 @@ from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.factory import today_partition
 from synth_pipelines.orchestration.resources import ORIGIN_TAG, SynthStorage
-from synth_pipelines.orchestration.runner import materialize_dataset
+from synth_pipelines.orchestration.runner import materialize_dataset, publish_partition
 from synth_pipelines.spec import load_spec
 from synth_pipelines_tests.conftest import shipped_demo_data, with_fast_generator
 
@@ -37,11 +37,14 @@ def demo(demo_db, tmp_path_factory):
         env.setenv("SYNTH_PIPELINES_HOME", str(folder / "home"))
         loaded = load_spec(spec_path)
         storage = SynthStorage(root=str(folder / "home"))
-        first = materialize_dataset(loaded, instance, storage)
-        assert first.success, (first.error, first.failed_checks, first.gate)
+        partition = today_partition(loaded)
+        first = materialize_dataset(loaded, instance, storage, partition_key=partition, publish=False)
+        assert first.error is None and not first.failed_checks, (first.error, first.failed_checks)  # QA'd
+        published = publish_partition(loaded, instance, storage, partition_key=partition)
+        assert published.success, (published.error, published.gate)
         reports = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in report_files(instance, first.run_id)}
         rerun = build_definitions([loaded], storage).resolve_job_def(f"{NAME}_refresh").execute_in_process(
-            instance=instance, partition_key=today_partition(loaded), asset_selection=[key("synthetic_features")])
+            instance=instance, partition_key=partition, asset_selection=[key("synthetic_features")])
         assert rerun.success
         yield {"instance": instance, "defs": build_definitions([loaded], storage), "first": first.run_id,
                "rerun": rerun.run_id, "first_reports": reports}

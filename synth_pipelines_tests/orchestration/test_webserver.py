@@ -15,7 +15,7 @@ import requests
 
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES
 from synth_pipelines.orchestration.resources import SynthStorage
-from synth_pipelines.orchestration.runner import materialize_dataset
+from synth_pipelines.orchestration.runner import materialize_dataset, publish_partition
 from synth_pipelines.paths import project_root
 from synth_pipelines.spec import load_spec
 
@@ -57,8 +57,11 @@ def webserver(tmp_path, demo_spec_data, write_spec, storage_home, monkeypatch):
     # One real run first, so the UI has a latest materialization to show.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = dg.DagsterInstance.get()
-    outcome = materialize_dataset(load_spec(spec_path), instance, SynthStorage(root=str(storage_home)),
-                                  partition_key="2026-11-20")
+    loaded, storage = load_spec(spec_path), SynthStorage(root=str(storage_home))
+    # The refresh run and the publish run apart: a RunOutcome's run_id is the last run's (the publish's).
+    refresh = materialize_dataset(loaded, instance, storage, partition_key="2026-11-20", publish=False)
+    assert refresh.error is None and not refresh.failed_checks, (refresh.error, refresh.failed_checks)
+    outcome = publish_partition(loaded, instance, storage, partition_key="2026-11-20")
     instance.dispose()
     assert outcome.success, outcome.error
     port = _free_port()
@@ -84,7 +87,7 @@ def webserver(tmp_path, demo_spec_data, write_spec, storage_home, monkeypatch):
         else:
             pytest.fail(f"dagster-webserver did not answer within {SERVER_DEADLINE_SECONDS} s: "
                         f"{(tmp_path / 'webserver.log').read_text()[-2000:]}")
-        yield url, outcome.run_id
+        yield url, refresh.run_id
     finally:
         process.terminate()
         process.wait(timeout=120)
