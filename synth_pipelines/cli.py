@@ -168,7 +168,8 @@ def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcom
     _partition_in_range(loaded, last, "--to")
     keys = _days(first, last)
     backfill_id = record_backfill(instance_for_cli(), loaded, keys)
-    click.echo(f"backfill {backfill_id}: {loaded.spec.release_name} over {len(keys)} snapshot partitions")
+    plural = "" if len(keys) == 1 else "s"
+    click.echo(f"backfill {backfill_id}: {loaded.spec.release_name} over {len(keys)} snapshot partition{plural}")
     codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}
     published = [k for k, c in codes.items() if c == ExitCode.OK]
     existing = [k for k, c in codes.items() if c == ExitCode.ALREADY_PUBLISHED]
