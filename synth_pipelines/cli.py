@@ -159,7 +159,8 @@ def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcom
     source.as_of says how to read the source as of that date (today's is read now). The runs are one
     Dagster backfill, listed in the UI's Backfills tab; in the UI the same is "Materialize" on the
     asset group with a partition range (one partition per run)."""
-    from synth_pipelines.orchestration.runner import backfill_tags, instance_for_cli, record_backfill
+    from synth_pipelines.orchestration.runner import (backfill_tags, end_backfill, instance_for_cli,
+                                                      record_backfill)
 
     if first > last:
         raise CliError(f"--from {first} is after --to {last}. Fix: swap them: --from {last} --to {first}")
@@ -170,7 +171,10 @@ def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcom
     backfill_id = record_backfill(instance_for_cli(), loaded, keys)
     plural = "" if len(keys) == 1 else "s"
     click.echo(f"backfill {backfill_id}: {loaded.spec.release_name} over {len(keys)} snapshot partition{plural}")
-    codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}
+    try:
+        codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}
+    finally:
+        end_backfill(instance_for_cli(), backfill_id)
     published = [k for k, c in codes.items() if c == ExitCode.OK]
     existing = [k for k, c in codes.items() if c == ExitCode.ALREADY_PUBLISHED]
     failures = [k for k, c in codes.items() if c not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED)]

@@ -145,6 +145,7 @@ def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_
         # (found by Dagster's backfill tag) are the refused day's failed refresh; today's stopped early.
         (recorded,) = instance.get_backfills()
         assert list(recorded.partition_names) == [yesterday, today]
+        assert recorded.backfill_end_timestamp >= recorded.backfill_timestamp  # ended, so the UI stops its clock
         assert recorded.partition_set_origin.partition_set_name == "demo_loans_refresh_partition_set"
         assert recorded.partition_set_origin.selector.location_name == "synth_pipelines"
         (run,) = instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))

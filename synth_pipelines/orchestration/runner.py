@@ -129,6 +129,15 @@ def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions
     return backfill.backfill_id
 
 
+def end_backfill(instance: dg.DagsterInstance, backfill_id: str) -> None:
+    """Stamp the recorded backfill's end, so the UI shows how long it took (not a clock still running)."""
+    from dagster._time import get_current_timestamp
+
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is not None:
+        instance.update_backfill(backfill.with_end_timestamp(get_current_timestamp()))
+
+
 def backfill_tags(backfill_id: str) -> dict[str, str]:
     """The tags that file a run under a recorded backfill (Dagster's own backfill tag)."""
     from dagster._core.storage.tags import BACKFILL_ID_TAG
