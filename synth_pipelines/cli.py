@@ -556,5 +556,59 @@ def show(release: str, spec_path: Path | None) -> Outcome:
     return Outcome(ExitCode.OK, {"release": info.name, "path": info.location, "manifest": manifest})
 
 
+@main.command()
+@click.argument("before")
+@click.argument("after")
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path), default=None,
+              help="Spec whose destination holds both releases (default: the demo spec).")
+@click.option("--max-drift", type=float, default=None,
+              help="A column moved when its distance exceeds chance by more than this (default: the spec's "
+                   "qa.max_release_drift).")
+@command(json_flag=True)
+def diff(before: str, after: str, spec_path: Path | None, max_drift: float | None) -> Outcome:
+    """Compare two releases: per-column distance against chance, association changes, QA figures side by side.
+
+    BEFORE and AFTER are dataset/features_vN[/snapshot=ID] (a version alone: its LATEST) or folders.
+    Both sides are synthetic rows: nothing real is shown. Exit 0 whatever moved (it is a report)."""
+    import tempfile
+
+    from synth_pipelines.core.quality.release_diff import compare_releases
+    from synth_pipelines.core.releases import find_release, release_rows
+
+    found, where = _destination_releases(spec_path)
+    spec = _load(spec_path or DEMO_SPEC).spec
+    max_drift = spec.qa.max_release_drift if max_drift is None else max_drift
+    try:
+        (a, manifest_a), (b, manifest_b) = find_release(found, before, where), find_release(found, after, where)
+    except LookupError as exc:
+        raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
+    with tempfile.TemporaryDirectory() as scratch:
+        rows_a = release_rows(a, spec.destination, Path(scratch) / "before")
+        rows_b = release_rows(b, spec.destination, Path(scratch) / "after")
+    result = compare_releases(rows_a, rows_b, before_name=a.name, after_name=b.name, before_manifest=manifest_a,
+                              after_manifest=manifest_b, seed=spec.qa.seed)
+    moved = result.moved(max_drift)
+    if not json_mode():
+        click.echo(f"{a.name} ({result.rows[0]} rows compared) -> {b.name} ({result.rows[1]} rows compared)")
+        for label, names in (("added columns", result.added_columns), ("removed columns", result.removed_columns)):
+            if names:
+                click.echo(f"{label}: {', '.join(names)}")
+        for column, (old, new) in result.type_changes.items():
+            click.echo(f"type changed: {column} {old} -> {new}")
+        click.echo(f"{'column':30} {'distance':>9} {'chance':>8}  moved (> chance + {max_drift:g})")
+        for drift in result.columns[:15]:
+            click.echo(f"{drift.name[:30]:30} {drift.distance:9.4f} {drift.allowance:8.4f}  "
+                       f"{'MOVED' if drift in moved else ''}")
+        if result.association_change is not None:
+            click.echo(f"associations: mean |PhiK change| {result.association_change:.4f}; largest: "
+                       + ", ".join(f"{pair} {value:.3f}" for pair, value in result.largest_association_changes.items()))
+        number = lambda value: f"{value:.4g}" if isinstance(value, (int, float)) else str(value)  # noqa: E731
+        for row in result.qa:
+            change = "" if row["change"] is None else f" ({row['change']:+.4g})"
+            click.echo(f"QA {row['check']}.{row['metric']}: {number(row['before'])} -> {number(row['after'])}{change}")
+    return Outcome(ExitCode.OK, {**result.to_dict(), "max_release_drift": max_drift,
+                                 "moved_columns": [c.name for c in moved]})
+
+
 if __name__ == "__main__":
     main()

@@ -181,3 +181,41 @@ def test_releases_and_show_read_an_s3_destination(published_on_s3):
     assert document["manifest"]["source"]["snapshot_id"] == "2026-11-01"
     missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published_on_s3)])
     assert missing.exit_code == ExitCode.INVALID_INPUT and "features_v9" in missing.output
+
+
+def test_diff_compares_two_releases_and_names_the_column_that_moved(tmp_path, demo_spec_data, write_spec,
+                                                                   storage_home):
+    """`diff` on two local releases whose rows differ in one column: that column is named as moved, the
+    others not; the QA figures of both manifests come side by side; exit 0 (a report, not a gate)."""
+    import numpy as np
+
+    from synth_pipelines.spec import load_spec
+
+    spec_path = write_spec(demo_spec_data)
+    loaded = load_spec(spec_path)
+    rng = np.random.default_rng(5)
+    rows = pd.DataFrame({"synthetic_id": [f"r{i}" for i in range(4000)], "amount": rng.normal(100, 10, 4000),
+                         "segment": rng.choice(["a", "b", "c"], 4000)})
+    moved = rows.assign(amount=rows["amount"] * 1.5, synthetic_id=[f"s{i}" for i in range(4000)])
+    for snapshot_id, frame in (("2026-10-01", rows), ("2026-11-01", moved)):
+        features = tmp_path / f"{snapshot_id}.parquet"
+        frame.to_parquet(features)
+        manifest = published_manifest(loaded, snapshot_id, features)
+        manifest["qa"] = {"passed": True, "checks": [{"name": "utility", "metrics": [
+            {"name": "tstr_trtr_ratio", "value": 0.97 if snapshot_id == "2026-10-01" else 0.91, "bound": "min"}]}]}
+        publish_local(features_path=features, attachments=[], manifest=manifest, root=storage_home / "releases",
+                      dataset="demo_loans", release_name="features_v1", snapshot_id=snapshot_id, rows=len(frame))
+
+    result = CliRunner().invoke(main, ["diff", "demo_loans/features_v1/snapshot=2026-10-01", "demo_loans/features_v1",
+                                       "--spec", str(spec_path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["after"] == "demo_loans/features_v1/snapshot=2026-11-01"  # a version alone: its LATEST
+    assert document["moved_columns"] == ["amount"]
+    assert {c["name"] for c in document["columns"]} == {"amount", "segment"}  # the row id is not compared
+    assert document["qa"] == [{"check": "utility", "metric": "tstr_trtr_ratio", "before": 0.97, "after": 0.91,
+                               "change": -0.06}]
+    text = CliRunner().invoke(main, ["diff", "demo_loans/features_v1/snapshot=2026-10-01", "demo_loans/features_v1",
+                                     "--spec", str(spec_path)])
+    assert text.exit_code == 0 and "MOVED" in text.output

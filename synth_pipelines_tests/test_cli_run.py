@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from synth_pipelines.cli import main
 from synth_pipelines.console import ExitCode
-from synth_pipelines.core.quality.thresholds import CHECK_NAMES
+from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.core.quality.verdict import FIXES
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def test_closed_gate_json_verdict_fix_and_progress(demo_spec_data: dict[str, Any
     document = json.loads(result.stdout)  # stdout is the JSON document and nothing else
     assert document["status"] == "gate_closed" and document["snapshot"] == DAY
     rows = {row["check"]: row for row in document["checks"]}
-    assert set(rows) == set(CHECK_NAMES)
+    assert set(rows) == set(ASSET_CHECK_NAMES)
     assert rows["fidelity"]["verdict"] == "fail" and rows["fidelity"]["metric"] == "fidelity_score"
     assert rows["fidelity"]["threshold"] == 1.0 and rows["fidelity"]["fix"] == FIXES["fidelity"]
     assert Path(document["qa_report"]).is_file()
@@ -60,9 +60,9 @@ def test_published_run_prints_the_verdict_and_no_progress_when_not_a_terminal(
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == ["check", "metric", "value", "threshold",
                                                                           "verdict"])
-    verdicts = {line.split()[0]: line.split()[-1] for line in lines[header + 1:header + 1 + len(CHECK_NAMES)]}
-    assert set(verdicts) == set(CHECK_NAMES)
-    assert all(verdicts[name] == "PASS" for name in CHECK_NAMES if name not in ("fidelity", "utility"))
+    verdicts = {line.split()[0]: line.split()[-1] for line in lines[header + 1:header + 1 + len(ASSET_CHECK_NAMES)]}
+    assert set(verdicts) == set(ASSET_CHECK_NAMES)
+    assert all(verdicts[name] == "PASS" for name in ASSET_CHECK_NAMES if name not in ("fidelity", "utility"))
     assert any(line.startswith("published features_v1: ") for line in lines)
     assert not [line for line in result.stderr.splitlines() if PROGRESS_LINE.match(line)]
     assert "training with" not in result.output  # no progress, and no second copy from a root log handler

@@ -6,9 +6,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synth_pipelines.core.publish import newest_snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,17 @@ def list_s3_destination(destination: Any, dataset: str | None = None) -> list[Re
             for r in list_s3_releases(client, destination.bucket, destination.prefix, dataset)]
 
 
+class ReleasesNotListed(LookupError):
+    """The destination's releases are not read back by this module (a SQL database: its releases table)."""
+
+
 def list_destination_releases(destination: Any, dataset: str | None = None) -> list[ReleaseInfo]:
-    """The releases of a spec's destination: a local root or an S3 bucket (SQL: LookupError)."""
+    """The releases of a spec's destination: a local root or an S3 bucket (SQL: ReleasesNotListed)."""
     if destination.kind == "local":
         return list_releases(destination.root(), dataset)
     if destination.kind == "s3":
         return list_s3_destination(destination, dataset)
-    raise LookupError(f"releases are listed from local and S3 destinations, not {destination.kind}")
+    raise ReleasesNotListed(f"releases are listed from local and S3 destinations, not {destination.kind}")
 
 
 def find_release(releases: list[ReleaseInfo], name: str, where: str) -> tuple[ReleaseInfo, dict[str, Any]]:
@@ -86,3 +93,19 @@ def find_release(releases: list[ReleaseInfo], name: str, where: str) -> tuple[Re
             return release, manifest
     known = ", ".join(r.name for r in releases) or "none"
     raise LookupError(f"no release '{name}' under {where} (releases: {known})")
+
+
+def release_rows(release: ReleaseInfo, destination: Any, scratch: Path) -> pd.DataFrame:
+    """A release's rows: read from its folder, or downloaded from S3 into `scratch` and checked against
+    the manifest's SHA-256 first."""
+    import pandas as pd
+
+    folder = Path(release.location)
+    if destination.kind == "s3":
+        from synth_pipelines.core.destinations.s3 import read_s3_release, s3_client
+
+        client = s3_client(region=destination.region, endpoint_url=destination.endpoint_url)
+        read_s3_release(client, destination.bucket, destination.prefix, release.dataset, release.release_name,
+                        scratch, release.snapshot_id)
+        folder = scratch
+    return pd.read_parquet(folder / "data")

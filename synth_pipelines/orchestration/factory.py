@@ -48,6 +48,8 @@ from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_s
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view, view_decimal_columns
 from synth_pipelines.core.validation import validate_against_source
+from synth_pipelines.orchestration.release_regression import CHECK_NAME as REGRESSION_CHECK
+from synth_pipelines.orchestration.release_regression import regression_outcome, release_regression_check
 from synth_pipelines.orchestration.resources import SynthStorage, column_metadata, frame_metadata, real_frame_metadata
 from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
@@ -418,7 +420,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             "spec_hash": manifest["spec_hash"], **published_columns(Path(features.path))})
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
-            qa_checks, published_features]
+            qa_checks, release_regression_check(loaded, partitions), published_features]
 
 
 def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:
@@ -465,6 +467,11 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
     approval = load_approval(approval_path(storage.base() / "approvals", spec.dataset, spec.release_name, snapshot_id))
     features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features") / "features.parquet"
     blocking = [name for name in QA_CHECKS if name not in spec.qa.advisory_checks]
+    if spec.qa.release_regression_blocking:
+        regression = regression_outcome(storage, spec.dataset, snapshot_id, features_path)
+        blocking.append(REGRESSION_CHECK)
+        if regression is not None:
+            outcomes[REGRESSION_CHECK] = regression
     decision = gate_decision(outcomes, blocking, require_approval=spec.qa.require_approval,
                              approval=approval, features_path=features_path)
     return decision, approval

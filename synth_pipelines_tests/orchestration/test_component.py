@@ -13,7 +13,7 @@ import pytest
 import yaml
 from dagster.components.testing import create_defs_folder_sandbox
 
-from synth_pipelines.core.quality.thresholds import CHECK_NAMES
+from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.orchestration.code_location import dataset_definitions, shared_resources
 from synth_pipelines.orchestration.component import SyntheticDataset
 from synth_pipelines.paths import demo_spec, project_root
@@ -48,7 +48,7 @@ def test_the_demo_is_a_component_of_the_project_tree():
     defs = tree.build_defs("datasets/demo_loans")
     found = names(defs)
     assert found["assets"] == {f"demo_loans/{stage}" for stage in STAGES}
-    assert found["checks"] == {f"demo_loans/synthetic_features:{check}" for check in CHECK_NAMES}
+    assert found["checks"] == {f"demo_loans/synthetic_features:{check}" for check in ASSET_CHECK_NAMES}
     assert found["jobs"] == {"demo_loans_refresh", "demo_loans_publish"}
     assert found["schedules"] == {"demo_loans_refresh_schedule"}
     assert found["sensors"] == {"demo_loans_publication_gate", "demo_loans_source_change"}
@@ -102,7 +102,7 @@ def test_three_datasets_load_side_by_side(demo_spec_data):
         defs = with_resources(tree.build_defs())
     dg.Definitions.validate_loadable(defs)
     found = names(defs)
-    assert len(found["assets"]) == 3 * len(STAGES) and len(found["checks"]) == 3 * len(CHECK_NAMES)
+    assert len(found["assets"]) == 3 * len(STAGES) and len(found["checks"]) == 3 * len(ASSET_CHECK_NAMES)
     for name in datasets:
         assert {f"{name}/{stage}" for stage in STAGES} <= found["assets"]
         assert {f"{name}_refresh", f"{name}_publish"} <= found["jobs"]

@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 
 from synth_pipelines.orchestration.code_location import CODE_LOCATION_NAME, build_definitions
-from synth_pipelines.orchestration.factory import DATASET_TAG, QA_CHECKS
+from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
+from synth_pipelines.orchestration.factory import DATASET_TAG
 from synth_pipelines.spec import SpecError, load_spec
 
 STAGES = ["source_snapshot", "training_view", "train_rows", "holdout_rows", "synthesizer", "synthetic_rows",
@@ -42,8 +43,9 @@ def test_synthesizer_never_reads_the_holdout(demo_defs):
 def test_qa_checks_are_blocking_and_gate_publication(demo_defs):
     graph = demo_defs.resolve_asset_graph()
     checks = {key.name: graph.get_check_spec(key) for key in graph.asset_check_keys}
-    assert set(checks) == set(QA_CHECKS)
-    advisory = {"fidelity", "utility"}  # advisory for the fast test generator (conftest)
+    assert set(checks) == set(ASSET_CHECK_NAMES)
+    # fidelity and utility are advisory for the fast test generator (conftest); release_regression by default
+    advisory = {"fidelity", "utility", "release_regression"}
     assert {name for name, spec in checks.items() if not spec.blocking} == advisory
     assert all(spec.asset_key == dg.AssetKey(["demo_loans", "synthetic_features"]) for spec in checks.values())
     publish_parents = graph.get(dg.AssetKey(["demo_loans", "published_features"])).parent_keys

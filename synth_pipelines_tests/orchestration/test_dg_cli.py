@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from synth_pipelines.core.quality.thresholds import CHECK_NAMES
+from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.paths import project_root
 
 pytestmark = pytest.mark.slow
@@ -43,5 +43,5 @@ def test_dg_check_defs_and_list_defs(tmp_path):
     assets = {a["asset_key"]: a for a in defs["assets"]}
     assert len(assets) == 8 and all(key.startswith("demo_loans/") for key in assets)
     assert assets["demo_loans/synthesizer"]["source"].endswith("synth_pipelines/defs/datasets/demo_loans/defs.yaml:3")
-    assert {c["key"].split(":")[-1] for c in defs["asset_checks"]} == set(CHECK_NAMES)
+    assert {c["key"].split(":")[-1] for c in defs["asset_checks"]} == set(ASSET_CHECK_NAMES)
     assert {j["name"] for j in defs["jobs"]} >= {"demo_loans_refresh", "demo_loans_publish"}

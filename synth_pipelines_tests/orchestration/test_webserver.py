@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import requests
 
-from synth_pipelines.core.quality.thresholds import CHECK_NAMES
+from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.runner import materialize_dataset, publish_partition
 from synth_pipelines.paths import project_root
@@ -113,9 +113,10 @@ def test_graphql_serves_every_stage_with_lineage_checks_and_latest_run(webserver
     assert deps["demo_loans/synthesizer"] == {"demo_loans/train_rows"}
     assert "demo_loans/synthetic_features" in deps["demo_loans/published_features"]
     checks = by_key["demo_loans/synthetic_features"]["assetChecksOrError"]["checks"]
-    assert {c["name"] for c in checks} == set(CHECK_NAMES)
-    # The fixture's fast generator has fidelity and utility advisory (conftest); all else blocks.
-    assert {c["name"] for c in checks if not c["blocking"]} == {"fidelity", "utility"}
+    assert {c["name"] for c in checks} == set(ASSET_CHECK_NAMES)
+    # The fixture's fast generator has fidelity and utility advisory (conftest), release_regression is by
+    # default; all else blocks.
+    assert {c["name"] for c in checks if not c["blocking"]} == {"fidelity", "utility", "release_regression"}
     for key, node in by_key.items():
         latest = node["assetMaterializations"][0]
         assert latest["partition"] == "2026-11-20", key

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 CHECK_NAMES = ("great_expectations", "fidelity", "utility", "privacy_dcr", "privacy_exact_copies",
                "privacy_membership_inference", "privacy_rare_combinations", "diversity", "bias")
 
+# Checks on a release's features beyond run_quality's: against the previous release (release_diff).
+RELEASE_REGRESSION = "release_regression"
+ASSET_CHECK_NAMES = (*CHECK_NAMES, RELEASE_REGRESSION)  # every asset check on a dataset's synthetic features
+
 # What each check compares and what fails it (the asset check descriptions in the UI).
 CHECK_DESCRIPTIONS = {
     "great_expectations": "A Great Expectations suite derived from the real train rows (columns, types, not-null, "
@@ -118,6 +122,15 @@ class QAThresholds(BaseModel):
         "Largest allowed |real - synthetic| label rate (per group and label class; regression: group mean "
         "label in units of the real label's standard deviation)."))
     min_group_rows: int = Field(100, ge=1, description="Groups with fewer real train rows are reported but not gated.")
+
+    # -- release regression ----------------------------------------------------------------------
+    max_release_drift: float = Field(0.05, ge=0, le=1, description=(
+        "Release regression (release_diff): a column moved when its distance to the previous release of the "
+        "dataset (1 - KS or TVD, as column similarity) exceeds what chance gives for the row counts by more "
+        "than this."))
+    release_regression_blocking: bool = Field(False, description=(
+        "Block publication when a column moved against the previous release (default: reported only, as a "
+        "new snapshot of a moving source may shift columns legitimately)."))
 
     # -- general -------------------------------------------------------------------------------
     advisory_checks: list[str] = Field(default_factory=list, description=(

@@ -33,6 +33,9 @@ FIXES: dict[str | tuple[str, str], str] = {
     "diversity": "repeated rows or lost categories and ranges (mode collapse): train longer, or try cart or arf",
     "bias": "a protected group's label rate drifted: use cart or more train rows, and keep the protected column "
             "a category in the view",
+    "release_regression": "compare the releases (synth-pipelines diff BEFORE AFTER): a moved column after a change "
+                          "of spec or generator is a regression to fix or a change to confirm; after a new snapshot "
+                          "it may be the source moving",
     ("*", "error"): "the check could not run: the QA report (qa_report.json) has the error; please report it",
 }
 

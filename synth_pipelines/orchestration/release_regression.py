@@ -1,0 +1,103 @@
+"""The release regression check: a snapshot's synthetic features against the latest published release of
+the same dataset (an earlier snapshot, or an earlier feature version), as core.quality.release_diff
+compares them. Advisory unless the spec sets qa.release_regression_blocking; then the gate (factory.
+release_gate) also waits for its result, which names the rows it judged so regenerated rows need a new one."""
+
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from synth_pipelines.core.files import write_atomically
+from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.quality.thresholds import RELEASE_REGRESSION
+from synth_pipelines.core.releases import ReleasesNotListed
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.spec import LoadedSpec
+
+CHECK_NAME = RELEASE_REGRESSION
+DESCRIPTION = ("Per-column distance between these synthetic features and the latest published release of the "
+               "dataset, against what chance gives for the row counts (release_diff); associations and QA figures "
+               "side by side. Fails when a column moved more than qa.max_release_drift; advisory unless "
+               "qa.release_regression_blocking.")
+
+
+def result_path(storage: SynthStorage, dataset: str, snapshot_id: str) -> Path:
+    return storage.work(dataset, snapshot_id, CHECK_NAME) / "result.json"
+
+
+def regression_outcome(storage: SynthStorage, dataset: str, snapshot_id: str, features: Path) -> bool | None:
+    """The check's verdict on exactly these feature rows, or None when it has not judged them."""
+    path = result_path(storage, dataset, snapshot_id)
+    if not path.is_file() or not features.is_file():
+        return None
+    result = json.loads(path.read_text())
+    return result["passed"] if result["features_sha256"] == file_sha256(features) else None
+
+
+def _previous_release(loaded: LoadedSpec, snapshot_id: str) -> tuple[Any, dict[str, Any]] | None:
+    """The newest published release of the dataset other than the one these features would become."""
+    from synth_pipelines.core.releases import find_release, list_destination_releases
+
+    spec = loaded.spec
+    releases = [r for r in list_destination_releases(spec.destination, spec.dataset)
+                if (r.release_name, r.snapshot_id) != (spec.release_name, snapshot_id)]
+    if not releases:
+        return None
+    newest = max(releases, key=lambda r: r.created_at)
+    return find_release(releases, newest.name, spec.destination.kind)
+
+
+def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
+    spec = loaded.spec
+    features_key = dg.AssetKey([spec.dataset, "synthetic_features"])
+
+    @dg.asset_check(asset=features_key, name=CHECK_NAME, description=DESCRIPTION, partitions_def=partitions,
+                    blocking=spec.qa.release_regression_blocking)
+    def _check(context: dg.AssetCheckExecutionContext, storage: SynthStorage) -> dg.AssetCheckResult:
+        import tempfile
+
+        from synth_pipelines.core.quality.release_diff import compare_releases
+        from synth_pipelines.core.quality.verdict import verdict_markdown
+        from synth_pipelines.core.releases import release_rows
+
+        snapshot_id = context.partition_key
+        features = storage.work(spec.dataset, snapshot_id, "synthetic_features") / "features.parquet"
+        severity = dg.AssetCheckSeverity.ERROR if spec.qa.release_regression_blocking else dg.AssetCheckSeverity.WARN
+        try:
+            previous = _previous_release(loaded, snapshot_id)
+        except ReleasesNotListed as exc:  # a SQL destination
+            previous, note = None, f"not compared: {exc}"
+        else:
+            note = "first release of the dataset: nothing to compare with"
+        if previous is None:
+            passed, metadata = True, {"summary": f"passed: {note}", "verdict": dg.MetadataValue.md(
+                verdict_markdown({"name": CHECK_NAME, "passed": True, "note": note, "metrics": []}))}
+        else:
+            release, _ = previous
+            with tempfile.TemporaryDirectory() as scratch:
+                before = release_rows(release, spec.destination, Path(scratch))
+            # QA figures side by side are `synth-pipelines diff`'s: this run's QA may not have finished yet.
+            diff = compare_releases(before, pd.read_parquet(features), before_name=release.name,
+                                    after_name=f"{spec.dataset}/{spec.release_name}/snapshot={snapshot_id}",
+                                    seed=spec.qa.seed)
+            metric = diff.metric(spec.qa.max_release_drift)
+            passed = metric.passed
+            summary = f"{'passed' if passed else 'failed'}: {metric.describe()} against {release.name}"
+            check = {"name": CHECK_NAME, "passed": passed, "summary": summary,
+                     "metrics": [{"name": metric.name, "value": metric.value, "threshold": metric.threshold,
+                                  "bound": metric.bound, "passed": passed, "hint": metric.hint}]}
+            metadata = {"summary": summary + (f"; {metric.hint}" if metric.hint else ""),
+                        "verdict": dg.MetadataValue.md(verdict_markdown(check)),
+                        "compared_with": release.name, "moved_columns": dg.MetadataValue.json(metric.details["moved_columns"]),
+                        "details": dg.MetadataValue.json(json.loads(json.dumps(diff.to_dict(), default=str)))}
+        path = result_path(storage, spec.dataset, snapshot_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, json.dumps({"passed": passed, "features_sha256": file_sha256(features),
+                                           "summary": metadata["summary"]}).encode())
+        return dg.AssetCheckResult(passed=passed, severity=severity, metadata=metadata)
+
+    return _check
