@@ -3,6 +3,8 @@
 A file-backed context in `<edition folder>/gx` (no network, analytics off) holds the suite (saved as
 JSON under gx/expectations/), a ValidationDefinition of it on the synthetic rows and a Checkpoint whose
 UpdateDataDocsAction builds the static Data Docs site (gx/uncommitted/data_docs/local_site/index.html).
+Its index lists the pages through JavaScript loaded from public CDNs, so offline it shows no links;
+the report therefore also links the validation result and suite pages, which read without it.
 The gate's own verdict comes from ge_suite.validate_synthetic (an ephemeral context); this checkpoint
 re-validates the same suite so the Data Docs show it expectation by expectation.
 
@@ -67,8 +69,10 @@ def write_data_docs(folder: Path, expectations: list[Any], synthetic: pd.DataFra
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": max(examples, 1)}))
     outcome = checkpoint.run(batch_parameters={"dataframe": synthetic})
     results = [r for run in outcome.run_results.values() for r in run.results]
-    return {"index": folder / DOCS_INDEX, "suite": root / "expectations" / f"{SUITE_NAME}.json",
-            "by_type": expectation_counts(results)}
+    site = (folder / DOCS_INDEX).parent
+    return {"index": site / "index.html", "suite": root / "expectations" / f"{SUITE_NAME}.json",
+            "suite_page": site / "expectations" / f"{SUITE_NAME}.html",
+            "validation_page": next(site.glob("validations/**/*.html")), "by_type": expectation_counts(results)}
 
 
 def expectation_counts(results: list[Any]) -> pd.DataFrame:

@@ -366,15 +366,13 @@ def _telling_section(report: QualityReport) -> Sections:
 
 
 def document(report: QualityReport, header: ReportHeader, tables: list[Table], sections: Sections,
-             review: pd.DataFrame, *, note: str, edition: str, data_docs: str | None = None,
+             review: pd.DataFrame, *, note: str, edition: str, data_docs: dict[str, str] | None = None,
              settings: dict[str, Any] | None = None) -> Document:
     """One edition's layout: tables, figure sections, the review sample and (internal) the settings."""
     parts = []
     for title, table_note, frame in tables:
-        link = ("Great Expectations Data Docs (every expectation and its result)", data_docs) \
-            if data_docs and title.startswith("Great Expectations: what") else None
-        parts.append(Section(title, table_note, [frame.drop(columns=["implementation"], errors="ignore")
-                                                 if edition != "internal" else frame], link=link))
+        links = list((data_docs or {}).items()) if title.startswith("Great Expectations: what") else []
+        parts.append(Section(title, table_note, [frame], links=links))
     parts += [Section(title, figures=figures) for title, figures in sections.items()]
     # As generated (no rounding): the rows are there to be read one by one.
     parts.append(Section("Random synthetic rows for review", "", [review.map(lambda v: "" if pd.isna(v) else str(v))]))
@@ -406,7 +404,17 @@ def _data_docs(folder: Path, expectations: list[Any] | None, synthetic: pd.DataF
     if expectations is None:
         return {}
     built = write_data_docs(folder, expectations, ge_suite.as_checked(synthetic, codecs), examples=t.ge_examples)
-    return {"data_docs": built["index"], "expectation_suite": built["suite"], "gx": folder / "gx"}
+    return {"data_docs": built["index"], "data_docs_validation": built["validation_page"],
+            "data_docs_suite": built["suite_page"], "expectation_suite": built["suite"], "gx": folder / "gx"}
+
+
+_DOCS_LINKS = {"data_docs": "Great Expectations Data Docs", "data_docs_validation": "this validation, expectation "
+               "by expectation", "data_docs_suite": "the expectation suite", "expectation_suite": "suite JSON"}
+
+
+def _relative(docs: dict[str, Path], folder: Path) -> dict[str, str]:
+    """The Data Docs links of a report: text -> path relative to the report (the folder travels whole)."""
+    return {text: docs[key].relative_to(folder).as_posix() for key, text in _DOCS_LINKS.items() if key in docs}
 
 
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
@@ -428,10 +436,6 @@ def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synt
     published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
                                          privacy=privacy, review=review, header=header)
     return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
-
-
-def _relative(docs: dict[str, Path], folder: Path) -> str | None:
-    return docs["data_docs"].relative_to(folder).as_posix() if docs else None
 
 
 # ---- the published edition ------------------------------------------------------------------------

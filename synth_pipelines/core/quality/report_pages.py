@@ -36,7 +36,7 @@ class Section:
     note: str = ""
     frames: list[pd.DataFrame] = field(default_factory=list)
     figures: list[tuple[str, Figure]] = field(default_factory=list)  # (caption, figure)
-    link: tuple[str, str] | None = None  # (text, href relative to the report)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (text, href relative to the report)
     preformatted: str = ""
 
     @property
@@ -114,8 +114,9 @@ def _html_section(section: Section) -> str:
     parts = [f"<section id='{section.anchor}'><h2>{html.escape(section.title)}</h2>"]
     if section.note:
         parts.append(f"<p>{html.escape(section.note)}</p>")
-    if section.link:
-        parts.append(f"<p><a href='{html.escape(section.link[1])}'>{html.escape(section.link[0])}</a></p>")
+    if section.links:
+        parts.append("<p>" + " | ".join(f"<a href='{html.escape(href)}'>{html.escape(text)}</a>"
+                                        for text, href in section.links) + "</p>")
     parts += [_html_table(frame) for frame in section.frames]
     parts += [f"<figure><img src='data:image/png;base64,{base64.b64encode(png(f)).decode()}' "
               f"width='{_display_width(png(f))}' alt='{html.escape(caption or section.title)}'>"
