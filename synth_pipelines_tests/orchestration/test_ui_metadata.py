@@ -62,6 +62,7 @@ def report_files(instance: dg.DagsterInstance, run_id: str) -> set[Path]:
     for metadata in check_evaluations(instance, run_id).values():
         files |= {Path(metadata[kind].value) for kind in ("report_html", "report_pdf", "report_json")}
         assert Path(unquote(urlparse(metadata["qa_report"].value).path)) == Path(metadata["report_html"].value).resolve()
+        assert Path(unquote(urlparse(metadata["data_docs"].value).path)).is_file()  # GX Data Docs, linked
     return files
 
 

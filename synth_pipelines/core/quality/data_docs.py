@@ -27,6 +27,7 @@ import pandas as pd
 
 DOCS_INDEX = Path("gx/uncommitted/data_docs/local_site/index.html")
 SUITE_NAME = "synthetic_rows_suite"
+TUTORIAL_IMAGES = ("glossary_scroller.gif", "validation_failed_unexpected_values.gif", "iterative-dev-loop.png")
 
 
 def published_expectations(expectations: list[Any], train: pd.DataFrame, min_rows: int) -> list[Any]:
@@ -70,6 +71,8 @@ def write_data_docs(folder: Path, expectations: list[Any], synthetic: pd.DataFra
     outcome = checkpoint.run(batch_parameters={"dataframe": synthetic})
     results = [r for run in outcome.run_results.values() for r in run.results]
     site = (folder / DOCS_INDEX).parent
+    for tutorial in TUTORIAL_IMAGES:  # 3.4 MB of walkthrough animations no page of ours shows
+        (site / "static" / "images" / tutorial).unlink(missing_ok=True)
     return {"index": site / "index.html", "suite": root / "expectations" / f"{SUITE_NAME}.json",
             "suite_page": site / "expectations" / f"{SUITE_NAME}.html",
             "validation_page": next(site.glob("validations/**/*.html")), "by_type": expectation_counts(results)}

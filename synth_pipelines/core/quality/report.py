@@ -126,23 +126,29 @@ def bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCode
 PHIK_LABEL_CHARS = 18
 
 
-def phik_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int) -> Figure:
-    """PhiK real | synthetic | |difference| for the columns with the largest real associations, each
-    panel with its colour scale; at most PHIK_MAX_COLUMNS columns so the labels stay readable (8 pt)."""
+def phik_figures(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int) -> list[tuple[str, Figure]]:
+    """PhiK real next to synthetic, then |difference|, for the columns with the largest real associations;
+    each panel has its colour scale. At most PHIK_MAX_COLUMNS columns and two panels a figure, so the
+    8 pt labels keep their size on a 1200 px page."""
     order = real.where(~np.eye(len(real), dtype=bool)).max().sort_values(ascending=False).index[
         :min(max_columns, PHIK_MAX_COLUMNS)]
-    panels = [("PhiK real", real, "viridis"), ("PhiK synthetic", synthetic, "viridis"),
-              ("|difference|", (real - synthetic).abs(), "Reds")]
-    size = max(3.2, 0.2 * len(order) + 1.6)
-    figure = _figure(3 * size + 1.5, size + 1.6)  # the height leaves room for the rotated labels
     labels = [str(c)[:PHIK_LABEL_CHARS] for c in order]
-    for ax, (title, matrix, cmap) in zip(figure.subplots(1, 3), panels):
-        image = ax.imshow(matrix.loc[order, order].to_numpy(), vmin=0, vmax=1, cmap=cmap)
-        ax.set_xticks(range(len(order)), labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
-        ax.set_yticks(range(len(order)), labels if ax is figure.axes[0] else [], fontsize=8)
-        ax.set_title(title, fontsize=10)
-        figure.colorbar(image, ax=ax, shrink=0.7).ax.tick_params(labelsize=7)
-    return figure
+    size = max(3.2, 0.2 * len(order) + 1.6)
+
+    def panels(*matrices: tuple[str, pd.DataFrame, str]) -> Figure:
+        figure = _figure(len(matrices) * (size + 0.9) + 1.2, size + 1.6)  # room for the rotated labels
+        for ax, (title, matrix, cmap) in zip(np.atleast_1d(figure.subplots(1, len(matrices))), matrices):
+            image = ax.imshow(matrix.loc[order, order].to_numpy(), vmin=0, vmax=1, cmap=cmap)
+            ax.set_xticks(range(len(order)), labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
+            ax.set_yticks(range(len(order)), labels if ax is figure.axes[0] else [], fontsize=8)
+            ax.set_title(title, fontsize=10)
+            figure.colorbar(image, ax=ax, shrink=0.7).ax.tick_params(labelsize=7)
+        return figure
+
+    return [("PhiK of the real and the synthetic rows (0: independent, 1: fully associated)",
+             panels(("PhiK real", real, "viridis"), ("PhiK synthetic", synthetic, "viridis"))),
+            ("|PhiK real - PhiK synthetic|: the associations the generator missed or invented",
+             panels(("|difference|", (real - synthetic).abs(), "Reds")))]
 
 
 DCR_CAPTION = ("Distance to closest record: the train curve should not sit left of the holdout curve. Distances over "
@@ -187,7 +193,7 @@ def _association_sections(report: QualityReport, codecs: list[ColumnCodec], t: Q
     return {"Bivariate: most associated pairs (real PhiK)": [
                 (f"{a} ~ {b}: PhiK real {v:.2f}, synthetic {synth_phik.at[a, b]:.2f}", pair_figure(by_name[a], by_name[b]))
                 for v, a, b in top],
-            "PhiK association matrices": [("", phik_figure(real_phik, synth_phik, t.report_max_heatmap_columns))]}
+            "PhiK association matrices": phik_figures(real_phik, synth_phik, t.report_max_heatmap_columns)}
 
 
 def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],

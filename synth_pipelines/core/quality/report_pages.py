@@ -92,7 +92,7 @@ def png(figure: Figure) -> bytes:
 # ---- HTML ------------------------------------------------------------------------------------------
 
 _STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table.t{border-collapse:collapse;font-size:12px}"
-          "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px;max-width:24em;overflow-wrap:anywhere}"
+          "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px;max-width:24em}"
           ".wide{overflow-x:auto;max-width:100%}.pass{color:green}.fail{color:crimson}"
           "table.head th{text-align:left;padding-right:1em}img{max-width:100%;height:auto}"
           "figcaption{font-size:13px;color:#333;max-width:60em}nav li{margin:2px 0}")
