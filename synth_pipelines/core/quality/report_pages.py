@@ -153,9 +153,11 @@ def _table_on(figure: Figure, frame: pd.DataFrame, top: float, bottom: float = 0
     if not len(frame):
         ax.text(0, 1, "none", fontsize=9, va="top")
         return
-    text = cells(frame.drop(columns=["implementation"], errors="ignore"), PDF_CELL_CHARS)
-    label_chars = max(8, 130 // max(len(text.columns), 1))
-    text.columns = [c if len(c) <= label_chars else c[: label_chars - 1] + "…" for c in text.columns]
+    frame = frame.drop(columns=["implementation"], errors="ignore")
+    # What fits a column at 7 pt (about 4.2 pt a character), at most PDF_CELL_CHARS
+    chars = min(PDF_CELL_CHARS, max(6, int(0.92 * A4_LANDSCAPE[0] * 72 / max(len(frame.columns), 1) / 4.2) - 2))
+    text = cells(frame, chars)
+    text.columns = [c if len(c) <= chars else c[: chars - 1] + "…" for c in text.columns]
     height = min(1.0, 0.045 * (len(text) + 1) * 8.27 * 0.92 / (8.27 * (top - bottom)))
     table = ax.table(cellText=text.to_numpy(), colLabels=list(text.columns), cellLoc="left",
                      bbox=(0, 1 - height, 1, height))
