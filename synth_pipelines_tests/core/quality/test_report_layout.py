@@ -150,3 +150,20 @@ def test_a_failed_column_set_names_the_missing_column_and_counts_print_as_intege
     by_type = {row["expectation"]: row for row in metric.details["by_type"]}
     assert by_type["expect_table_columns_to_match_set"]["failed"] == 1
     assert (fmt(50.0), fmt(np.float64(0.25)), fmt(15049.23), fmt(None)) == ("50", "0.25", "15050", "n/a")
+
+
+def test_a_privacy_score_is_one_at_the_ideal_and_half_at_the_threshold():
+    from synth_pipelines.core.quality.results import Metric, QualityCheck, QualityReport
+    from synth_pipelines.core.quality.scores import area_scores, metric_score
+
+    def auc(value: float) -> Metric:
+        return Metric("mia_auc", value, "attack").gate(0.6, "max")
+
+    assert (metric_score(auc(0.5)), metric_score(auc(0.6)), metric_score(auc(0.75)), metric_score(auc(0.4))) == \
+        (1.0, 0.5, 0.0, 1.0)
+    copies = Metric("train_copy_share", 0.02, "hash", {"baseline_share": 0.01}).gate(0.03, "max")
+    report = QualityReport(checks=[QualityCheck("privacy_membership_inference", [auc(0.55)]),
+                                   QualityCheck("privacy_exact_copies", [copies]),
+                                   QualityCheck("privacy_new_attack", [Metric("risk", 0.9, "x").gate(0.5, "max")])])
+    # 0.75 and 0.75 from the distances, 0 for a failed check without a known ideal
+    assert area_scores(report) == {"fidelity": None, "utility": None, "privacy": pytest.approx(0.5)}
