@@ -464,7 +464,8 @@ def qa(spec_path: Path | None, label: str | None, task: str | None, entity_key: 
                        f"{real_path.name}: {', '.join(map(str, real.columns))}")
     progress = Progress(progress)
     with progress.from_logging("qa"):
-        report, paths = _judge(real, holdout, synthetic, label, task, thresholds_used, rebalance, out_dir)
+        report, paths = _judge(real, holdout, synthetic, label, task, thresholds_used, rebalance, out_dir,
+                               header={"dataset": real_path.stem, "generator": f"external ({synthetic_path.name})"})
     checks = [check.to_dict() for check in report.checks]
     rows = _print_verdict(checks)
     click.echo(f"report: {paths['html']} and {paths['pdf']}")
@@ -474,8 +475,8 @@ def qa(spec_path: Path | None, label: str | None, task: str | None, entity_key: 
 
 
 def _judge(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, label: str, task: str,
-           thresholds: Any, rebalance: Any, out_dir: Path) -> tuple[Any, dict[str, Path]]:
-    from synth_pipelines.core.quality.report import write_reports
+           thresholds: Any, rebalance: Any, out_dir: Path, header: dict[str, str]) -> tuple[Any, dict[str, Path]]:
+    from synth_pipelines.core.quality.report import ReportHeader, write_reports
     from synth_pipelines.core.quality.runner import run_quality
     from synth_pipelines.core.synthesis import fit_codecs
 
@@ -486,7 +487,7 @@ def _judge(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, l
     extra = [c for c in synthetic.columns if c not in real.columns and c != "synthetic_id"]
     report = run_quality(real, holdout, synthetic, codecs, label, task, thresholds, extra_columns=extra,
                          rebalance=rebalance)
-    return report, write_reports(report, out_dir, real, synthetic, codecs, thresholds)
+    return report, write_reports(report, out_dir, real, synthetic, codecs, thresholds, header=ReportHeader(**header))
 
 
 # -- releases, show ---------------------------------------------------------------------------------

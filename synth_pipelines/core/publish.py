@@ -80,6 +80,19 @@ def lookup_files(lookups: dict[str, Path] | None) -> dict[str, Path]:
     return {f"{LOOKUP_FOLDER}/{table}.parquet": path for table, path in sorted((lookups or {}).items())}
 
 
+def attachment_files(attachments: list[Path]) -> dict[str, Path]:
+    """Release-relative name -> file of each attachment; a folder (the QA report's Data Docs) brings
+    every file under it, named under the folder's name."""
+    files = {}
+    for path in attachments:
+        if path.is_dir():
+            files.update({f"{path.name}/{f.relative_to(path).as_posix()}": f
+                          for f in sorted(path.rglob("*")) if f.is_file()})
+        else:
+            files[path.name] = path
+    return files
+
+
 def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]:
     """Manifest `files` entries of the lookup tables: sha256 and rows, as for the data file."""
     import pyarrow.parquet as pq  # here, not at the top: `releases` reads this module and starts in under 1 s
@@ -110,10 +123,8 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
         data_path.parent.mkdir()
         _copy(features_path, data_path)
         crash_point("local.data_copied")
-        for attachment in attachments:
-            _copy(attachment, staging / attachment.name)
-        for name, path in lookup_files(lookups).items():
-            (staging / name).parent.mkdir(exist_ok=True)
+        for name, path in {**attachment_files(attachments), **lookup_files(lookups)}.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             _copy(path, staging / name)
         crash_point("local.files_copied")
         manifest = {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",

@@ -37,7 +37,7 @@ from synth_pipelines.core.generator_settings import SettingProblem
 from synth_pipelines.core.lookups import LookupKeyError, check_lookup_keys, lookup_foreign_keys, lookup_tables
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
-from synth_pipelines.core.quality.report import write_reports
+from synth_pipelines.core.quality.report import ReportHeader, write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_DESCRIPTIONS, CHECK_NAMES
 from synth_pipelines.core.quality.verdict import verdict_markdown
@@ -336,8 +336,13 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         # and the publish read the snapshot's latest one, copied to qa/.
         run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run.run_id
         paths = write_reports(report, run_folder, real_train, synthetic, codecs, spec.qa,
-                              privacy=privacy_with_ledger(storage, model))
-        shutil.copytree(run_folder, storage.work(name, features.snapshot_id, "qa"), dirs_exist_ok=True)
+                              privacy=privacy_with_ledger(storage, model),
+                              header=ReportHeader(name, spec.release_name, features.snapshot_id, spec.generator.plugin,
+                                                  spec.generator.seed))
+        latest = storage.work(name, features.snapshot_id, "qa")
+        for stale in (latest / "gx", latest / PUBLISHED_FOLDER / "gx"):  # an earlier run's Data Docs pages
+            shutil.rmtree(stale, ignore_errors=True)
+        shutil.copytree(run_folder, latest, dirs_exist_ok=True)
         pruned = keep_newest_folders(run_folder.parent, QA_RUNS_KEPT)
         if pruned:
             context.log.info(f"removed the QA reports of {len(pruned)} older runs of this snapshot "
@@ -353,7 +358,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                           "qa_report": dg.MetadataValue.url(paths["html"].resolve().as_uri()),  # a link in the UI
                           "report_html": dg.MetadataValue.path(str(paths["html"])),
                           "report_pdf": dg.MetadataValue.path(str(paths["pdf"])),
-                          "report_json": dg.MetadataValue.path(str(paths["json"]))})
+                          "report_json": dg.MetadataValue.path(str(paths["json"])),
+                          **({"data_docs": dg.MetadataValue.url(paths["data_docs"].resolve().as_uri())}
+                             if "data_docs" in paths else {})})
 
     def published_columns(path: Path) -> dict[str, dg.MetadataValue]:
         """The release's columns: described as in the synthetic features, each from its namesake there."""
@@ -392,7 +399,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         manifest["gate"] = decision.reason
         common = {"features_path": Path(features.path), "manifest": manifest, "dataset": name,
                   "attachments": [published_qa / "qa_report.json", published_qa / "qa_report.html",
-                                  published_qa / "qa_report.pdf"],
+                                  published_qa / "qa_report.pdf",
+                                  *(p for p in [published_qa / "gx"] if p.is_dir())],  # Data Docs and suite
                   "release_name": spec.release_name, "snapshot_id": features.snapshot_id, "rows": features.rows,
                   # Lookup tables are published verbatim from the snapshot, next to the features.
                   "lookups": {t: snapshot.table_path(t) for t in lookup_tables(spec.source)}}

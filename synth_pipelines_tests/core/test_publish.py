@@ -73,6 +73,19 @@ def test_publish_writes_a_complete_verifiable_release(inputs: dict[str, Path], t
     assert sorted(p.name for p in version.iterdir()) == ["LATEST", "snapshot=20260101T000000Z"]
 
 
+def test_a_folder_attachment_travels_whole(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """The QA report's Data Docs (a folder, gx/) land next to the report under the folder's name."""
+    docs = tmp_path / "work" / "gx"
+    (docs / "uncommitted" / "data_docs").mkdir(parents=True)
+    (docs / "uncommitted" / "data_docs" / "index.html").write_text("<html>docs</html>")
+    (docs / "suite.json").write_text("{}")
+    release = _publish(inputs, tmp_path / "releases", "20260101T000000Z",
+                       attachments=[inputs["html"], docs])
+    assert sorted(_tree(release.path)) == ["data/part-00000.parquet", "gx/suite.json",
+                                           "gx/uncommitted/data_docs/index.html", "manifest.json", "qa_report.html"]
+    assert (release.path / "gx/uncommitted/data_docs/index.html").read_text() == "<html>docs</html>"
+
+
 def test_release_is_never_overwritten(inputs: dict[str, Path], tmp_path: Path) -> None:
     root = tmp_path / "releases"
     first = _publish(inputs, root, "20260101T000000Z")

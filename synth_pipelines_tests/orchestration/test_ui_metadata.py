@@ -64,6 +64,7 @@ def report_files(instance: dg.DagsterInstance, run_id: str) -> set[Path]:
             continue
         files |= {Path(metadata[kind].value) for kind in ("report_html", "report_pdf", "report_json")}
         assert Path(unquote(urlparse(metadata["qa_report"].value).path)) == Path(metadata["report_html"].value).resolve()
+        assert Path(unquote(urlparse(metadata["data_docs"].value).path)).is_file()  # GX Data Docs, linked
     return files
 
 

@@ -38,7 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from synth_pipelines.core.destinations import (DATA_FILE, DestinationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
-from synth_pipelines.core.publish import crash_point, file_sha256, lookup_files
+from synth_pipelines.core.publish import attachment_files, crash_point, file_sha256, lookup_files
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
 
     attempt = uuid.uuid4().hex  # never reused: nobody else ever writes under this folder
     folder = f"objects/{attempt}/"
-    files = {DATA_FILE: features_path, **lookup_files(lookups), **{path.name: path for path in attachments}}
+    files = {DATA_FILE: features_path, **lookup_files(lookups), **attachment_files(attachments)}
     objects = {name: {"key": folder + name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
                for name, path in files.items()}
     body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,

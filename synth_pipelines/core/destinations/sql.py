@@ -55,7 +55,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from synth_pipelines.core.destinations import (DestinationError, IsolationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
-from synth_pipelines.core.publish import crash_point, file_sha256
+from synth_pipelines.core.publish import attachment_files, crash_point, file_sha256
 from synth_pipelines.core.source import read_only_connection
 from synth_pipelines.spec import masked_url, same_database
 
@@ -158,7 +158,7 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
     job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=rows, table=table,
                schema=schema, columns=_sql_columns(features_path, backend), features_path=features_path,
                batch_rows=batch_rows, manifest=json.loads(json.dumps(body, default=str)),
-               files={p.name: p.read_bytes() for p in attachments},
+               files={name: p.read_bytes() for name, p in attachment_files(attachments).items()},
                lookups=[_Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id,
                              rows=pq.ParquetFile(lookups[name]).metadata.num_rows, table=lookup_table, schema=schema,
                              columns=_sql_columns(lookups[name], backend), features_path=lookups[name],

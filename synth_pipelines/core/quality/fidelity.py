@@ -116,9 +116,9 @@ def discriminator_auc(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list
     """Cross-validated ROC AUC of HistGradientBoosting telling real (0) from synthetic (1) rows.
 
     Equal-size samples of both (at most `rows` each), so 0.5 is chance. details["score"] is
-    1 - 2|AUC - 0.5| clipped to 0..1. When the AUC exceeds `explain_above` (the gate's cap),
-    details["telling_columns"] names the columns that give the synthetic rows away (`telling_columns`;
-    it costs a few seconds, so a passing discriminator skips it).
+    1 - 2|AUC - 0.5| clipped to 0..1. details["column_importance"]: every column's held-out AUC drop
+    when shuffled (`column_importance`, for the report); when the AUC exceeds `explain_above` (the
+    gate's cap), details["telling_columns"] names the columns that give the synthetic rows away.
     """
     n = min(len(train), len(synthetic), rows)
     stacked = model_frame(pd.concat([sample(train, n, seed), sample(synthetic, n, seed + 1)], ignore_index=True), codecs)
@@ -130,23 +130,23 @@ def discriminator_auc(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list
         proba[test_rows] = model.predict_proba(stacked.iloc[test_rows])[:, 1]
         first_fold = first_fold or (model, test_rows)
     auc = float(roc_auc_score(target, proba))
-    telling = {}
-    if auc > explain_above:  # one fold names the culprits; all folds would cost `folds` times more
-        model, test_rows = first_fold
-        telling = telling_columns(model, stacked.iloc[test_rows], target[test_rows], seed)
+    model, test_rows = first_fold  # one fold names the culprits; all folds would cost `folds` times more
+    importance = column_importance(model, stacked.iloc[test_rows], target[test_rows], seed)
+    telling = telling_columns(importance) if auc > explain_above else {}
     hint = ("(columns that give the synthetic rows away, by held-out AUC drop when shuffled: "
             + ", ".join(f"{c} {d:.3f}" for c, d in telling.items()) + ")") if telling else ""
     return Metric("discriminator_auc", auc, f"{HGB_CLASSIFIER}, {folds}-fold CV ROC AUC",
-                  {"score": discriminator_score(auc), "rows_per_side": n, "telling_columns": telling}, hint=hint)
+                  {"score": discriminator_score(auc), "rows_per_side": n, "telling_columns": telling,
+                   "column_importance": importance}, hint=hint)
 
 
 TELLING_COLUMNS = 5  # named in a failed discriminator's message: enough to act on, short enough to read
 TELLING_MIN_DROP = 0.005  # an AUC drop below this is noise between permutation repeats
 
 
-def telling_columns(model, rows: pd.DataFrame, is_synthetic: np.ndarray, seed: int) -> dict[str, float]:
-    """The columns whose shuffling lowers the discriminator's held-out ROC AUC most (sklearn
-    permutation importance, 3 repeats): {column: AUC drop}, largest first, at most TELLING_COLUMNS."""
+def column_importance(model, rows: pd.DataFrame, is_synthetic: np.ndarray, seed: int) -> dict[str, float]:
+    """Each column's held-out ROC AUC drop when shuffled (sklearn permutation importance, 3 repeats),
+    largest first."""
     from sklearn.inspection import permutation_importance
 
     with warnings.catch_warnings():
@@ -154,7 +154,12 @@ def telling_columns(model, rows: pd.DataFrame, is_synthetic: np.ndarray, seed: i
         result = permutation_importance(model, rows, is_synthetic, scoring="roc_auc", n_repeats=3,
                                         random_state=seed)
     drops = pd.Series(result.importances_mean, index=rows.columns).sort_values(ascending=False)
-    return {str(c): round(float(d), 4) for c, d in drops.head(TELLING_COLUMNS).items() if d >= TELLING_MIN_DROP}
+    return {str(c): round(float(d), 4) for c, d in drops.items()}
+
+
+def telling_columns(importance: dict[str, float]) -> dict[str, float]:
+    """The columns that give the synthetic rows away: the largest AUC drops, at most TELLING_COLUMNS."""
+    return {c: d for c, d in list(importance.items())[:TELLING_COLUMNS] if d >= TELLING_MIN_DROP}
 
 
 def discriminator_score(auc: float) -> float:

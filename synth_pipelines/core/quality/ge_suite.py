@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synth_pipelines.core.quality.data_docs import expectation_counts
 from synth_pipelines.core.quality.results import Metric, widened_threshold
 from synth_pipelines.core.synthesis import ColumnCodec
 
@@ -57,7 +58,7 @@ def _type_list(codec: ColumnCodec, real: pd.Series) -> list[str] | None:
     return sorted(seen) + (["StringDtype", "CategoricalDtype"] if "str" in seen else [])
 
 
-def _as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+def as_checked(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
     out = frame.copy()
     for c in codecs:
         if c.kind in ("date", "datetime") and c.name in out.columns:
@@ -105,7 +106,7 @@ def _learned_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, ran
         return 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share, variance)
 
     suite = []
-    real = _as_checked(train, codecs)
+    real = as_checked(train, codecs)
     for c in codecs:
         if c.name not in real.columns:
             continue
@@ -165,11 +166,13 @@ def _plain(value: Any) -> Any:
 def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
                        key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
                        range_tolerance: float = 0.05, examples: int = 5, min_unexpected_share: float = 0.001,
-                       declared_domain: bool = False) -> Metric:
+                       declared_domain: bool = False, keep: dict[str, Any] | None = None) -> Metric:
     """Run the suite on the synthetic rows. Value: the number of failed expectations (0 is a pass).
 
     details["failures"] lists each failed expectation with its column, unexpected count/percent and
-    up to `examples` unexpected values (or the observed value for table-level expectations).
+    up to `examples` unexpected values (for the column set: the missing and unexpected columns);
+    details["by_type"] how many expectations of each type were checked, passed and failed.
+    `keep`: receives the expectations under "ge_expectations" (the report's Data Docs run them again).
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import (DataContextConfig, InMemoryStoreBackendDefaults,
@@ -184,9 +187,11 @@ def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: lis
                                       extra_columns=extra_columns, range_tolerance=range_tolerance,
                                       synthetic_rows=len(synthetic), min_unexpected_share=min_unexpected_share,
                                       declared_domain=declared_domain)
+    if keep is not None:
+        keep["ge_expectations"] = [e.copy() for e in expectations]
     # Added whole: suite.add_expectation re-serializes the stored suite each time (quadratic; 3 s of 6 on Adult).
     suite = context.suites.add(gx.ExpectationSuite(name="learned_from_train_rows", expectations=expectations))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": _as_checked(synthetic, codecs)})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": as_checked(synthetic, codecs)})
     outcome = batch.validate(suite, result_format={"result_format": "SUMMARY",
                                                    "partial_unexpected_count": max(examples, 1)})
     failures = [_failure(r, examples) for r in outcome.results if not r.success]
@@ -195,6 +200,7 @@ def validate_synthetic(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: lis
         name="failed_expectations", value=float(len(failures)),
         implementation=f"great_expectations {gx.__version__} (ephemeral context, pandas batch)",
         details={"expectations": len(outcome.results), "failures": failures,
+                 "by_type": expectation_counts(outcome.results).to_dict(orient="records"),
                  "missing_columns": sorted(expected - set(synthetic.columns)),
                  "unexpected_columns": sorted(set(synthetic.columns) - expected)})
 
@@ -206,7 +212,10 @@ def _failure(result: Any, examples: int) -> dict[str, Any]:
                "unexpected_percent": found.get("unexpected_percent"),
                "allowed_percent": round(100 * (1 - config.kwargs.get("mostly", 1.0)), 4),
                "examples": [str(v) for v in (found.get("partial_unexpected_list") or [])[:examples]]}
-    if "observed_value" in found:
+    mismatched = (found.get("details") or {}).get("mismatched")
+    if isinstance(mismatched, dict):  # the column set: name what differs, not the whole observed list
+        failure["observed_value"] = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in mismatched.items() if v)
+    elif "observed_value" in found:
         failure["observed_value"] = str(found["observed_value"])
     if result.exception_info and result.exception_info.get("raised_exception"):
         failure["error"] = result.exception_info.get("exception_message")

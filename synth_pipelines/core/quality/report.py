@@ -20,20 +20,20 @@ Figures use matplotlib's object API with the Agg canvas: no pyplot state, no dis
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from synth_pipelines.core.quality import ge_suite, scores
+from synth_pipelines.core.quality.data_docs import published_expectations, write_data_docs
+from synth_pipelines.core.quality.report_pages import Document, Section, fmt, html_page, write_pdf
 from synth_pipelines.core.quality.results import QualityReport
 from synth_pipelines.core.quality.tabular import category_labels, quantile_bins, quantile_edges, sample
 from synth_pipelines.core.quality.thresholds import QAThresholds
@@ -46,6 +46,7 @@ MIN_CELL_ROWS = 10  # published: a real share is shown only for a cell of at lea
 TAIL_QUANTILES = (0.05, 0.95)  # published: numeric bins span this real range; outside it, open-ended tails
 PUBLISHED_BINS = 20
 PAIR_BINS = 5  # published pairs: numbers in real quintiles
+PHIK_MAX_COLUMNS = 20  # more would shrink the heatmap labels below readable size
 
 
 def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
@@ -90,12 +91,14 @@ def _pair_codes(frame: pd.DataFrame, train: pd.DataFrame, codec: ColumnCodec) ->
     return pd.cut(as_number(frame[codec.name], codec.kind), edges, include_lowest=True).astype(str)
 
 
-def _share_heatmap(ax: Any, shares: Any, rows: list[str], cols: list[str], a: ColumnCodec, b: ColumnCodec) -> None:
-    ax.imshow(shares, cmap="Blues", aspect="auto", vmin=0)
-    ax.set_yticks(range(len(rows)), rows, fontsize=6)
-    ax.set_xticks(range(len(cols)), cols, fontsize=6, rotation=45, ha="right")
+def _share_heatmap(ax: Any, shares: Any, rows: list[str], cols: list[str], a: ColumnCodec, b: ColumnCodec,
+                   vmax: float | None = None) -> None:
+    image = ax.imshow(shares, cmap="Blues", aspect="auto", vmin=0, vmax=vmax)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.set_xticks(range(len(cols)), cols, fontsize=7, rotation=45, ha="right")
     ax.set_ylabel(a.name, fontsize=8)
     ax.set_xlabel(b.name, fontsize=8)
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="share of rows").ax.tick_params(labelsize=7)
 
 
 def bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCodec, b: ColumnCodec, seed: int) -> Figure:
@@ -120,34 +123,61 @@ def bivariate_figure(train: pd.DataFrame, synthetic: pd.DataFrame, a: ColumnCode
     return figure
 
 
-def phik_figure(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int) -> Figure:
-    """PhiK real | synthetic | |difference| for the columns with the largest real associations."""
-    order = real.where(~np.eye(len(real), dtype=bool)).max().sort_values(ascending=False).index[:max_columns]
-    panels = [("PhiK real", real), ("PhiK synthetic", synthetic), ("|difference|", (real - synthetic).abs())]
-    size = max(4.0, 0.28 * len(order))
-    figure = _figure(3 * size + 1, size + 1)
-    for ax, (title, matrix) in zip(figure.subplots(1, 3), panels):
-        image = ax.imshow(matrix.loc[order, order].to_numpy(), vmin=0, vmax=1,
-                          cmap="Reds" if "diff" in title else "viridis")
-        ax.set_xticks(range(len(order)), order, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(order)), order, fontsize=6)
-        ax.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=figure.axes, shrink=0.6)
-    return figure
+PHIK_LABEL_CHARS = 18
 
 
-def dcr_figure(to_train: np.ndarray, to_holdout: np.ndarray, note: str = "") -> Figure:
+def phik_figures(real: pd.DataFrame, synthetic: pd.DataFrame, max_columns: int) -> list[tuple[str, Figure]]:
+    """PhiK real next to synthetic, then |difference|, for the columns with the largest real associations;
+    each panel has its colour scale. At most PHIK_MAX_COLUMNS columns and two panels a figure, so the
+    8 pt labels keep their size on a 1200 px page."""
+    order = real.where(~np.eye(len(real), dtype=bool)).max().sort_values(ascending=False).index[
+        :min(max_columns, PHIK_MAX_COLUMNS)]
+    labels = [str(c)[:PHIK_LABEL_CHARS] for c in order]
+    size = max(3.2, 0.2 * len(order) + 1.6)
+
+    def panels(*matrices: tuple[str, pd.DataFrame, str]) -> Figure:
+        figure = _figure(len(matrices) * (size + 0.9) + 1.2, size + 1.6)  # room for the rotated labels
+        for ax, (title, matrix, cmap) in zip(np.atleast_1d(figure.subplots(1, len(matrices))), matrices):
+            image = ax.imshow(matrix.loc[order, order].to_numpy(), vmin=0, vmax=1, cmap=cmap)
+            ax.set_xticks(range(len(order)), labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
+            ax.set_yticks(range(len(order)), labels if ax is figure.axes[0] else [], fontsize=8)
+            ax.set_title(title, fontsize=10)
+            figure.colorbar(image, ax=ax, shrink=0.7).ax.tick_params(labelsize=7)
+        return figure
+
+    return [("PhiK of the real and the synthetic rows (0: independent, 1: fully associated)",
+             panels(("PhiK real", real, "viridis"), ("PhiK synthetic", synthetic, "viridis"))),
+            ("|PhiK real - PhiK synthetic|: the associations the generator missed or invented",
+             panels(("|difference|", (real - synthetic).abs(), "Reds")))]
+
+
+DCR_CAPTION = ("Distance to closest record: the train curve should not sit left of the holdout curve. Distances over "
+               "standardized numerics and one-hot categories.")
+
+
+def dcr_figure(to_train: np.ndarray, to_holdout: np.ndarray) -> Figure:
     figure = _figure()
     ax = figure.subplots()
     high = float(np.quantile(np.r_[to_train, to_holdout], 0.99)) or 1.0
     bins = np.linspace(0, high, 50)
     ax.hist(np.clip(to_train, 0, high), bins=bins, alpha=0.5, color=REAL, label="synthetic -> nearest train row")
     ax.hist(np.clip(to_holdout, 0, high), bins=bins, alpha=0.5, color="#2ca02c", label="synthetic -> nearest holdout row")
-    ax.set_xlabel("distance to closest record (standardized numerics + one-hot categories)" + note, fontsize=8)
+    ax.set_xlabel("distance to closest record", fontsize=8)
     ax.set_ylabel("synthetic rows")
-    ax.set_title("DCR: the train curve should not sit left of the holdout curve", fontsize=9)
     ax.legend(fontsize=7)
     return figure
+
+
+def _dcr_section(report: QualityReport) -> Sections:
+    if "dcr_train" not in report.artifacts:
+        return {}
+    dcr = report.check("privacy_dcr").details.get("dcr_share", {}) if "privacy_dcr" in [
+        c.name for c in report.checks] else {}
+    note = (f" {fmt(dcr.get('train_rows'))} train vs {fmt(dcr.get('holdout_rows'))} holdout rows indexed: more train rows "
+            "shift the train curve left a little even for an ideal generator (the DCR share corrects for it)."
+            if dcr else "")
+    return {"Distance to closest record": [(DCR_CAPTION + note, dcr_figure(report.artifacts["dcr_train"],
+                                                                           report.artifacts["dcr_holdout"]))]}
 
 
 def _association_sections(report: QualityReport, codecs: list[ColumnCodec], t: QAThresholds,
@@ -163,7 +193,7 @@ def _association_sections(report: QualityReport, codecs: list[ColumnCodec], t: Q
     return {"Bivariate: most associated pairs (real PhiK)": [
                 (f"{a} ~ {b}: PhiK real {v:.2f}, synthetic {synth_phik.at[a, b]:.2f}", pair_figure(by_name[a], by_name[b]))
                 for v, a, b in top],
-            "PhiK association matrices": [("", phik_figure(real_phik, synth_phik, t.report_max_heatmap_columns))]}
+            "PhiK association matrices": phik_figures(real_phik, synth_phik, t.report_max_heatmap_columns)}
 
 
 def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
@@ -175,18 +205,13 @@ def build_figures(report: QualityReport, train: pd.DataFrame, synthetic: pd.Data
                                           for c in columns[: t.report_max_columns]]}
     sections.update(_association_sections(report, columns, t, lambda a, b: bivariate_figure(
         train, synthetic, a, b, t.seed)))
-    if "dcr_train" in report.artifacts:
-        dcr = report.check("privacy_dcr").details.get("dcr_share", {})
-        note = (f"\n{dcr.get('train_rows')} train vs {dcr.get('holdout_rows')} holdout rows indexed: more train rows "
-                "shift the train curve left a little even for an ideal generator (the DCR share corrects for it)")
-        figure = dcr_figure(report.artifacts["dcr_train"], report.artifacts["dcr_holdout"], note)
-        sections["Distance to closest record"] = [("", figure)]
+    sections.update(_dcr_section(report))
     return sections
 
 
 def summary_frame(report: QualityReport) -> pd.DataFrame:
     rows = [{"check": c.name, "result": "PASS" if c.passed else "FAIL", "blocking": c.blocking, "metric": m.name,
-             "value": _fmt(m.value), "threshold": "" if m.bound == "info" else f"{m.bound} {_fmt(m.threshold)}",
+             "value": fmt(m.value), "threshold": "" if m.bound == "info" else f"{m.bound} {fmt(m.threshold)}",
              "metric result": "" if m.bound == "info" else ("ok" if m.passed else f"FAILED {m.hint}".strip()),
              "implementation": m.implementation}
             for c in report.checks for m in (c.metrics or [None]) if m is not None]
@@ -202,7 +227,7 @@ def utility_frame(report: QualityReport) -> pd.DataFrame:
     d = report.check("utility").details.get("tstr_trtr_ratio", {})
     return pd.DataFrame([{"model": d.get("implementation"), "metric": d.get("metric"),
                           "TRTR (real -> holdout)": d.get("trtr"), "TSTR (synthetic -> holdout)": d.get("tstr"),
-                          "ratio": _fmt(d.get("value")),
+                          "ratio": fmt(d.get("value")),
                           "evaluated on": d.get("evaluated_on")}])
 
 
@@ -214,11 +239,11 @@ def rebalance_frame(report: QualityReport) -> pd.DataFrame:
     real = settings["real_proportions"]
     values = list(dict.fromkeys([*settings["target_proportions"], *real]))
     # Published: a value missing from the real shares may be a small cell left out (published_values).
-    absent = f"under {MIN_CELL_ROWS} rows" if settings.get("suppressed_cells") else _fmt(0.0)
+    absent = f"under {MIN_CELL_ROWS} rows" if settings.get("suppressed_cells") else fmt(0.0)
     return pd.DataFrame([{"column": settings["column"], "value": value,
-                          "real (train)": _fmt(real[value]) if value in real else absent,
-                          "target": _fmt(settings["target_proportions"].get(value, 0.0)),
-                          "synthetic": _fmt(settings["synthetic_proportions"].get(value, 0.0))} for value in values])
+                          "real (train)": fmt(real[value]) if value in real else absent,
+                          "target": fmt(settings["target_proportions"].get(value, 0.0)),
+                          "synthetic": fmt(settings["synthetic_proportions"].get(value, 0.0))} for value in values])
 
 
 def _rebalance_note(report: QualityReport) -> str:
@@ -233,20 +258,6 @@ def ge_failures_frame(report: QualityReport) -> pd.DataFrame:
         return pd.DataFrame()
     failures = report.check("great_expectations").details.get("failed_expectations", {}).get("failures", [])
     return pd.DataFrame(failures)
-
-
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.4g}" if isinstance(value, (float, int, np.floating)) else str(value)
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, classes="t", na_rep="") if len(frame) else "<p>none</p>"
 
 
 def privacy_frame(privacy: dict[str, Any] | None) -> pd.DataFrame:
@@ -268,22 +279,25 @@ def privacy_frame(privacy: dict[str, Any] | None) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-_HTML_HEAD = ("<!doctype html><meta charset='utf-8'><title>Synthetic data QA report</title><style>"
-              "body{font-family:sans-serif;margin:2em}table.t{border-collapse:collapse;font-size:12px}"
-              "table.t td,table.t th{border:1px solid #ccc;padding:3px 6px}.pass{color:green}.fail{color:crimson}"
-              "img{max-width:100%}</style>")
-
-
-def _figures_html(sections: dict[str, list[tuple[str, Figure]]]) -> list[str]:
-    parts = []
-    for title, figures in sections.items():
-        parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts += [f"<figure><img src='data:image/png;base64,{_png(f)}'>"
-                  f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, f in figures]
-    return parts
-
-
 Table = tuple[str, str, pd.DataFrame]  # title, a note shown under it ("" for none), the rows
+Sections = dict[str, list[tuple[str, Figure]]]  # figure sections: title -> [(caption, figure)]
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    """What the report judges: named in the header of both editions."""
+
+    dataset: str = "n/a"
+    release: str = "n/a"
+    snapshot: str = "n/a"
+    generator: str = "n/a"
+    seed: int | None = None
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+    def rows(self, verdict: str, edition: str) -> list[tuple[str, str]]:
+        return [("dataset", self.dataset), ("release", self.release), ("snapshot", self.snapshot),
+                ("generator", self.generator), ("seed", fmt(self.seed)), ("date", self.created),
+                ("verdict", verdict), ("edition", edition)]
 
 
 def _verdict(report: QualityReport) -> str:
@@ -293,95 +307,140 @@ def _verdict(report: QualityReport) -> str:
                                                                   if c.blocking and not c.passed)
 
 
+def ge_checked_frame(report: QualityReport) -> pd.DataFrame:
+    """Per expectation type: checked, passed, failed (what the Great Expectations suite looked at)."""
+    if "great_expectations" not in [c.name for c in report.checks]:
+        return pd.DataFrame()
+    return pd.DataFrame(report.check("great_expectations").details.get("failed_expectations", {}).get("by_type", []))
+
+
 def report_tables(report: QualityReport, privacy: dict[str, Any] | None = None) -> list[Table]:
     """The tables of a report that may show the metrics: summary, rebalancing, Great Expectations
-    failures, utility and (`privacy`) the differential privacy record."""
+    (what was checked, what failed), utility and (`privacy`) the differential privacy record."""
     tables = [("Summary", "", summary_frame(report))]
     if report.settings.get("rebalance"):
         tables.append(("Rebalancing", _rebalance_note(report), rebalance_frame(report)))
-    tables += [("Great Expectations failures", "", ge_failures_frame(report)),
+    checked = ge_checked_frame(report)
+    tables += [("Great Expectations: what was checked",
+                f"{int(checked['checked'].sum()) if len(checked) else 0} expectations, learned from the real train "
+                "rows, run on every synthetic row", checked),
+               ("Great Expectations failures", "", ge_failures_frame(report)),
                ("Utility (TSTR vs TRTR)", "", utility_frame(report))]
     if privacy:
         tables.append(("Differential privacy", "", privacy_frame(privacy)))
     return tables
 
 
-def report_html(report: QualityReport, tables: list[Table], sections: dict[str, list[tuple[str, Figure]]],
-                review: pd.DataFrame, *, note: str = "", settings: dict[str, Any] | None = None) -> str:
-    """One edition as a self-contained HTML page: verdict and `note`, tables, figures, the review sample
-    and (internal) the settings."""
-    parts = [_HTML_HEAD, f"<h1>Synthetic data QA</h1><p class='{'pass' if report.passed else 'fail'}'>"
-                         f"<b>{html.escape(_verdict(report))}</b></p>"]
-    if note:
-        parts.append(f"<p>{html.escape(note)}</p>")
+def score_tables(report: QualityReport) -> list[Table]:
+    """Scores per area and per column (scores.py says how each is computed)."""
+    areas = scores.area_scores(report)
+    per_area = pd.DataFrame([{"area": area, "score (0..1, 1 = ideal)": areas[area], "how it is computed": how}
+                             for area, how in SCORE_METHODS.items()])
+    return [("Scores", "", per_area),
+            ("Per-column scores", "similarity: 1 - KS statistic (numbers, dates) or 1 - total variation distance "
+             "(categories); discriminator AUC drop: how much shuffling the column lowers the real-vs-synthetic "
+             "classifier's held-out ROC AUC (higher: the column gives synthetic rows away)",
+             scores.column_scores(report))]
+
+
+SCORE_METHODS = {
+    "fidelity": "0.4 column similarity + 0.3 association similarity + 0.3 discriminator score (1 - 2|AUC - 0.5|)",
+    "utility": "TSTR / TRTR on the real holdout, clipped to 0..1",
+    "privacy": "mean over the privacy checks: 1 at the ideal value, 0.5 at the threshold, 0 at twice the allowed "
+               "distance"}
+
+
+def telling_figure(importance: dict[str, float], top: int = 10) -> Figure:
+    """The columns that give synthetic rows away: the discriminator's held-out AUC drop per column."""
+    shown = list(importance.items())[:top][::-1]
+    figure = _figure(6.4, 0.3 * len(shown) + 1.2)
+    ax = figure.subplots()
+    ax.barh([str(c)[:24] for c, _ in shown], [d for _, d in shown], color=SYNTH)
+    ax.set_xlabel("ROC AUC drop when the column is shuffled", fontsize=8)
+    ax.tick_params(labelsize=8)
+    return figure
+
+
+def _telling_section(report: QualityReport) -> Sections:
+    importance = scores.column_importance(report)
+    if not importance:
+        return {}
+    auc = report.check("fidelity").details["discriminator_auc"]["value"]
+    return {"What gives synthetic rows away": [(
+        f"A classifier told real from synthetic rows with held-out ROC AUC {auc:.3f} (0.5: it cannot). The columns "
+        "whose shuffling costs it most are what gives the synthetic rows away.", telling_figure(importance))]}
+
+
+def document(report: QualityReport, header: ReportHeader, tables: list[Table], sections: Sections,
+             review: pd.DataFrame, *, note: str, edition: str, data_docs: dict[str, str] | None = None,
+             settings: dict[str, Any] | None = None) -> Document:
+    """One edition's layout: tables, figure sections, the review sample and (internal) the settings."""
+    parts = []
     for title, table_note, frame in tables:
-        parts += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(table_note)}</p>" if table_note else "",
-                  _table(frame)]
-    parts += _figures_html(sections)
-    parts += ["<h2>Random synthetic rows for review</h2>", _table(review)]
+        links = list((data_docs or {}).items()) if title.startswith("Great Expectations: what") else []
+        parts.append(Section(title, table_note, [frame], links=links))
+    parts += [Section(title, figures=figures) for title, figures in sections.items()]
+    # As generated (no rounding): the rows are there to be read one by one.
+    parts.append(Section("Random synthetic rows for review", "", [review.map(lambda v: "" if pd.isna(v) else str(v))]))
     if settings is not None:
-        parts += ["<h2>Settings</h2><pre>", html.escape(json.dumps(settings, indent=1, default=str)), "</pre>"]
-    return "".join(parts)
+        parts.append(Section("Settings", preformatted=json.dumps(settings, indent=1, default=str)))
+    return Document(header.rows(_verdict(report), edition), report.passed, note, parts)
 
 
-def _text_page(pdf: PdfPages, title: str, frame: pd.DataFrame, max_rows: int = 40) -> None:
-    """A table rendered as a figure page (long tables continue on further pages)."""
-    for start in range(0, max(len(frame), 1), max_rows):
-        figure = _figure(11.7, 8.3)
-        ax = figure.subplots()
-        ax.axis("off")
-        ax.set_title(title, fontsize=11, loc="left")
-        chunk = frame.iloc[start:start + max_rows].astype(str).apply(lambda s: s.str[:60])
-        if len(chunk):
-            table = ax.table(cellText=chunk.to_numpy(), colLabels=list(chunk.columns), loc="upper left", cellLoc="left")
-            table.auto_set_font_size(False)
-            table.set_fontsize(6)
-        else:
-            ax.text(0, 0.9, "none", fontsize=9)
-        pdf.savefig(figure)
+def report_html(report: QualityReport, tables: list[Table], sections: Sections, review: pd.DataFrame, *,
+                note: str = "", settings: dict[str, Any] | None = None, header: ReportHeader | None = None) -> str:
+    """One edition as a self-contained HTML page (see report_pages)."""
+    return html_page(document(report, header or ReportHeader(), tables, sections, review, note=note,
+                              edition="internal" if settings is not None else "published", settings=settings))
 
 
-def _write_pdf(path: Path, report: QualityReport, tables: list[Table],
-               sections: dict[str, list[tuple[str, Figure]]], review: pd.DataFrame, note: str) -> None:
-    with PdfPages(path) as pdf:
-        _text_page(pdf, f"Synthetic data QA - {_verdict(report)[:150]}", pd.DataFrame({"note": [note]}))
-        for title, table_note, frame in tables:
-            _text_page(pdf, f"{title}: {table_note}"[:150] if table_note else title,
-                       frame.drop(columns=["implementation"], errors="ignore"))
-        for title, figures in sections.items():
-            for caption, figure in figures:
-                figure.suptitle(f"{title} {caption}".strip()[:120], fontsize=9)
-                pdf.savefig(figure)
-        _text_page(pdf, "Random synthetic rows for review", review, max_rows=30)
-
-
-def _write_edition(folder: Path, data: dict[str, Any], report: QualityReport, tables: list[Table],
-                   sections: dict[str, list[tuple[str, Figure]]], review: pd.DataFrame, *, note: str,
-                   settings: dict[str, Any] | None = None) -> dict[str, Path]:
+def _write_edition(folder: Path, data: dict[str, Any], doc: Document) -> dict[str, Path]:
     """qa_report.json (`data`), .html and .pdf of one edition into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {kind: folder / f"qa_report.{kind}" for kind in ("json", "html", "pdf")}
     paths["json"].write_text(json.dumps(data, indent=2, default=_json_default))
-    paths["html"].write_text(report_html(report, tables, sections, review, note=note, settings=settings))
-    _write_pdf(paths["pdf"], report, tables, sections, review, note)
+    paths["html"].write_text(html_page(doc))
+    write_pdf(paths["pdf"], doc)
     return paths
+
+
+def _data_docs(folder: Path, expectations: list[Any] | None, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+               t: QAThresholds) -> dict[str, Path]:
+    """Data Docs of `expectations` in `folder` (data_docs.py); none when the suite did not run."""
+    if expectations is None:
+        return {}
+    built = write_data_docs(folder, expectations, ge_suite.as_checked(synthetic, codecs), examples=t.ge_examples)
+    return {"data_docs": built["index"], "data_docs_validation": built["validation_page"],
+            "data_docs_suite": built["suite_page"], "expectation_suite": built["suite"], "gx": folder / "gx"}
+
+
+_DOCS_LINKS = {"data_docs": "Great Expectations Data Docs", "data_docs_validation": "this validation, expectation "
+               "by expectation", "data_docs_suite": "the expectation suite", "expectation_suite": "suite JSON"}
+
+
+def _relative(docs: dict[str, Path], folder: Path) -> dict[str, str]:
+    """The Data Docs links of a report: text -> path relative to the report (the folder travels whole)."""
+    return {text: docs[key].relative_to(folder).as_posix() for key, text in _DOCS_LINKS.items() if key in docs}
 
 
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                   codecs: list[ColumnCodec], thresholds: QAThresholds | None = None,
-                  privacy: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write the internal qa_report.json, .html and .pdf into `folder` and the published edition into
-    `folder / PUBLISHED_FOLDER` (see the module docstring); return their paths (published ones under
-    `published_json`, `published_html`, `published_pdf`).
+                  privacy: dict[str, Any] | None = None, header: ReportHeader | None = None) -> dict[str, Path]:
+    """Write the internal qa_report.json, .html and .pdf (and Great Expectations Data Docs under gx/) into
+    `folder` and the published edition into `folder / PUBLISHED_FOLDER` (see the module docstring);
+    return their paths (published ones under `published_json`, `published_html`, `published_pdf`,
+    `published_data_docs`, `published_gx`).
     `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one."""
-    t = thresholds or QAThresholds()
+    t, header = thresholds or QAThresholds(), header or ReportHeader()
     review = sample(synthetic, t.report_sample_rows, t.seed)
-    paths = _write_edition(folder, {**report.to_dict(), "differential_privacy": privacy}, report,
-                           report_tables(report, privacy), build_figures(report, train, synthetic, codecs, t), review,
-                           note="Internal edition: it shows real rows and is never published.",
-                           settings=report.settings)
+    docs = _data_docs(folder, report.artifacts.get("ge_expectations"), synthetic, codecs, t)
+    sections = {**_telling_section(report), **build_figures(report, train, synthetic, codecs, t)}
+    doc = document(report, header, score_tables(report) + report_tables(report, privacy), sections, review,
+                   note="Internal edition: it shows real rows and is never published.", edition="internal",
+                   data_docs=_relative(docs, folder), settings=report.settings)
+    paths = {**_write_edition(folder, {**report.to_dict(), "differential_privacy": privacy}, doc), **docs}
     published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
-                                         privacy=privacy, review=review)
+                                         privacy=privacy, review=review, header=header)
     return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
 
 
@@ -492,9 +551,7 @@ def build_published_figures(report: QualityReport, train: pd.DataFrame, syntheti
                 [(c.name, published_univariate_figure(train[c.name], synthetic[c.name], c)) for c in columns]}
     sections.update(_association_sections(report, codecs, t, lambda a, b: published_bivariate_figure(
         train, synthetic, a, b)))
-    if "dcr_train" in report.artifacts:
-        sections["Distance to closest record"] = [("", dcr_figure(report.artifacts["dcr_train"],
-                                                                  report.artifacts["dcr_holdout"]))]
+    sections.update(_dcr_section(report))
     return sections
 
 
@@ -544,24 +601,33 @@ def published_report_data(report: QualityReport, privacy: dict[str, Any] | None)
 
 def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                             codecs: list[ColumnCodec], t: QAThresholds, *, privacy: dict[str, Any] | None,
-                            review: pd.DataFrame) -> dict[str, Path]:
+                            review: pd.DataFrame, header: ReportHeader | None = None) -> dict[str, Path]:
     data = published_report_data(report, privacy)
+    expectations = report.artifacts.get("ge_expectations")
     if privacy is None:  # the tables read the published settings (small real cells left out)
         report = replace(report, settings=data["settings"])
-        tables = report_tables(report)
+        tables = score_tables(report) + report_tables(report)
         note = (f"Published edition: real data appears only as aggregates (cells of at least {MIN_CELL_ROWS} real "
-                "rows, no extremes, no real rows).")
-    else:
+                "rows, no extremes, no real rows). Its Great Expectations suite leaves out real ranges and category "
+                f"sets with a category of fewer than {MIN_CELL_ROWS} real rows.")
+        expectations = None if expectations is None else published_expectations(expectations, train, MIN_CELL_ROWS)
+        telling = _telling_section(report)
+    else:  # the suite over the declared domain names no real value: published whole
         summary = pd.DataFrame(data["checks"]).assign(passed=lambda f: f["passed"].map({True: "PASS", False: "FAIL"}))
         tables = [("Differential privacy", "", privacy_frame(privacy)),
                   ("Statistics of the real rows published with this release (not covered by epsilon)", "",
                    pd.DataFrame({"statistic": data["not_covered_by_epsilon"]})),
                   ("Summary: each check's pass/fail (metric values are internal)", "", summary),
+                  ("Great Expectations: what was checked", "suite over the declared domain", ge_checked_frame(report)),
                   ("Great Expectations failures (suite over the declared domain)", "", ge_failures_frame(report))]
         note = ("Published edition of a differentially private release: no statistic of the real rows beyond "
                 "those listed as not covered by epsilon.")
-    sections = build_published_figures(report, train, synthetic, codecs, t, dp=privacy is not None)
-    return _write_edition(folder, data, report, tables, sections, review, note=note)
+        telling = {}
+    docs = _data_docs(folder, expectations, synthetic, codecs, t)
+    sections = {**telling, **build_published_figures(report, train, synthetic, codecs, t, dp=privacy is not None)}
+    doc = document(report, header or ReportHeader(), tables, sections, review, note=note, edition="published",
+                   data_docs=_relative(docs, folder))
+    return {**_write_edition(folder, data, doc), **docs}
 
 
 def _json_default(value: Any) -> Any:

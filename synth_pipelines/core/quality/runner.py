@@ -97,7 +97,8 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("great_expectations", lambda: [ge_suite.validate_synthetic(
         train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
         range_tolerance=t.range_tolerance, examples=t.ge_examples,
-        min_unexpected_share=t.min_unexpected_share, declared_domain=declared_domain).gate(0, "max")])
+        min_unexpected_share=t.min_unexpected_share, declared_domain=declared_domain,
+        keep=report.artifacts).gate(0, "max")])
     run("fidelity", lambda: _fidelity(reference, synthetic, columns, t, report))
     run("utility", lambda: _utility(train, holdout, synthetic, columns, label, task, t))
     points: dict[str, privacy.NeighbourSamples] = {}
