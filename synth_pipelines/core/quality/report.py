@@ -34,6 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from synth_pipelines.core.quality import privacy_notes
 from synth_pipelines.core.quality.results import QualityReport
 from synth_pipelines.core.quality.tabular import category_labels, quantile_bins, quantile_edges, sample
 from synth_pipelines.core.quality.thresholds import QAThresholds
@@ -303,7 +304,7 @@ def report_tables(report: QualityReport, privacy: dict[str, Any] | None = None) 
                ("Utility (TSTR vs TRTR)", "", utility_frame(report))]
     if privacy:
         tables.append(("Differential privacy", "", privacy_frame(privacy)))
-    return tables
+    return tables + privacy_notes.tables(report)
 
 
 def report_html(report: QualityReport, tables: list[Table], sections: dict[str, list[tuple[str, Figure]]],
@@ -376,7 +377,8 @@ def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synt
     `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one."""
     t = thresholds or QAThresholds()
     review = sample(synthetic, t.report_sample_rows, t.seed)
-    paths = _write_edition(folder, {**report.to_dict(), "differential_privacy": privacy}, report,
+    data = {**report.to_dict(), **privacy_notes.json_block(report), "differential_privacy": privacy}
+    paths = _write_edition(folder, data, report,
                            report_tables(report, privacy), build_figures(report, train, synthetic, codecs, t), review,
                            note="Internal edition: it shows real rows and is never published.",
                            settings=report.settings)
@@ -533,13 +535,13 @@ def published_report_data(report: QualityReport, privacy: dict[str, Any] | None)
     real rows left out (published_values); for a DP release only each check's pass/fail (disclosed) and
     the Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
     if privacy is None:
-        return {**published_values(report.to_dict()), "differential_privacy": None}
+        return {**published_values(report.to_dict()), **privacy_notes.json_block(report), "differential_privacy": None}
     from synth_pipelines.core.differential_privacy import DISCLOSURE
 
     return {"passed": report.passed, "checks": [{"name": c.name, "passed": c.passed, "blocking": c.blocking}
                                                 for c in report.checks],
             "great_expectations_failures": ge_failures_frame(report).to_dict(orient="records"),
-            "differential_privacy": privacy, "not_covered_by_epsilon": list(DISCLOSURE)}
+            **privacy_notes.json_block(report, values=False), "differential_privacy": privacy, "not_covered_by_epsilon": list(DISCLOSURE)}
 
 
 def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
