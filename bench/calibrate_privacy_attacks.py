@@ -6,6 +6,11 @@ generator (real rows neither side saw) must pass; a verbatim copy of the train r
 noise on the numbers, and the holdout rows passed off as synthetic must be rejected by at least one.
 
     PYTHONPATH=. .venv/bin/python bench/calibrate_privacy_attacks.py [table ...]   # ~3 min on 2 cores
+    PYTHONPATH=. .venv/bin/python bench/calibrate_privacy_attacks.py --time        # QA seconds, full Adult
+
+--time: the whole QA on full-size Adult (adult_train split 80/20 into train and holdout, adult_test's
+16,281 rows as the synthetic rows), seconds per check, in a fresh process: what the attacks add,
+numba's compilation of anonymeter's distance included (once per process, as in a pipeline run).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 import warnings
 
 from synth_pipelines_tests.core.quality.test_gate_calibration import Split
-from synth_pipelines_tests.real_tables import TABLES, load_table
+from synth_pipelines_tests.real_tables import ENTITY_KEY, SHARED_DATA, TABLES, load_table
 
 ATTACKS = ("privacy_singling_out", "privacy_linkability", "privacy_inference")
 
@@ -44,5 +49,29 @@ def main(tables: list[str]) -> None:
                   flush=True)
 
 
+def qa_seconds() -> None:
+    import pandas as pd
+
+    from synth_pipelines.core.quality import run_quality
+    from synth_pipelines.core.synthesis import fit_codecs
+
+    warnings.filterwarnings("ignore")
+    rows = load_table("adult").frame.drop(columns=[ENTITY_KEY]).sample(frac=1.0, random_state=0)
+    test = pd.read_csv(SHARED_DATA / "adult" / "adult_test.csv.gz", na_values=["?"])
+    test["income"] = test["income"].str.rstrip(".")
+    test.insert(0, "synthetic_id", range(len(test)))
+    n = int(0.8 * len(rows))
+    train, holdout = rows.iloc[:n].reset_index(drop=True), rows.iloc[n:].reset_index(drop=True)
+    started = time.perf_counter()
+    report = run_quality(train, holdout, test, fit_codecs(train, {"income"}), "income", "classification")
+    attacks = sum(report.seconds[c] for c in ATTACKS)
+    print(f"rows train/holdout/synthetic {len(train)}/{len(holdout)}/{len(test)}; passed {report.passed} "
+          f"{report.failed}; QA {time.perf_counter() - started:.1f} s, of which the attacks {attacks:.1f} s")
+    print(report.seconds)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(TABLES))
+    if sys.argv[1:] == ["--time"]:
+        qa_seconds()
+    else:
+        main(sys.argv[1:] or list(TABLES))

@@ -537,5 +537,52 @@ def show(release: str, spec_path: Path | None) -> Outcome:
     return Outcome(ExitCode.OK, {"release": info.name, "path": str(info.path), "manifest": manifest})
 
 
+@main.command()
+@click.argument("release_a")
+@click.argument("release_b")
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path), default=None,
+              help="Spec whose destination holds the releases (default: the demo spec).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1), help="Columns and pairs listed.")
+@command(json_flag=True)
+def diff(release_a: str, release_b: str, spec_path: Path | None, top: int) -> Outcome:
+    """Compare two releases (each as `show` takes it): per-column distance, association changes, QA
+    figures side by side, the columns that moved most. Synthetic rows and published figures only."""
+    from synth_pipelines.core.quality.release_diff import read_release_rows, release_diff
+    from synth_pipelines.core.releases import find_release
+
+    root = _destination_root(spec_path)
+    found = []
+    for name in (release_a, release_b):
+        try:
+            found.append(find_release(root, name))
+        except LookupError as exc:
+            raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
+    (info_a, manifest_a), (info_b, manifest_b) = found
+    result = release_diff(read_release_rows(info_a.path), read_release_rows(info_b.path), manifest_a, manifest_b,
+                          top=top)
+    if not json_mode():
+        _print_diff(info_a.name, info_b.name, result, top)
+    return Outcome(ExitCode.OK, {"a": info_a.name, "b": info_b.name, **result})
+
+
+def _print_diff(a: str, b: str, result: dict[str, Any], top: int) -> None:
+    click.echo(f"A: {a} ({result['rows']['a']} rows)\nB: {b} ({result['rows']['b']} rows)")
+    for side in ("a", "b"):
+        if result[f"columns_only_in_{side}"]:
+            click.echo(f"only in {side.upper()}: {', '.join(result[f'columns_only_in_{side}'])}")
+    click.echo(f"column distance (KS / TVD; moved above {result['thresholds']['column_distance']}):")
+    for name, distance in list(result["column_distance"].items())[:top]:
+        click.echo(f"  {name}\t{distance:.4f}" + ("\tMOVED" if name in result["moved"]["columns"] else ""))
+    if result["association_change"]:
+        click.echo("association change (|PhiK B - PhiK A|):")
+        for pair in result["association_change"]:
+            click.echo(f"  {' x '.join(pair['columns'])}\t{pair['change']:.4f}")
+    shown = [row for row in result["qa"] if row["change"] is not None]
+    if shown:
+        click.echo("QA figures (A -> B):")
+        for row in shown:
+            click.echo(f"  {row['check']}.{row['metric']}\t{row['a']:.4g} -> {row['b']:.4g}")
+
+
 if __name__ == "__main__":
     main()
