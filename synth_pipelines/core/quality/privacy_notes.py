@@ -127,6 +127,6 @@ def tables(report: QualityReport) -> list[tuple[str, str, pd.DataFrame]]:
     frame["passed"] = [("ok" if p else "FAILED") if t is not None else "" for p, t in zip(frame["passed"],
                                                                                             frame["threshold"])]
     frame = frame.drop(columns=["check"])
-    return [("Privacy figures explained", "anonymeter risks: 0 = the synthetic rows help an attacker no more against trained-on people "
-                                                "than against others; shown with anonymeter's 95% interval.", frame),
+    note = "risk 0 = no more exposure than for people never seen; ci_95: anonymeter's interval"
+    return [("Privacy figures explained", note, frame),
             ("What the privacy checks cannot show", "", pd.DataFrame({"limitation": cannot_show(report)}))]
