@@ -156,15 +156,25 @@ def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcom
     """Publish SPEC's current feature version for every snapshot partition in a date range.
 
     Partitions with a retained snapshot reuse it; a past one without is refused unless the spec's
-    source.as_of says how to read the source as of that date (today's is read now). In the Dagster UI
-    the same is "Materialize" on the asset group with a partition range."""
+    source.as_of says how to read the source as of that date (today's is read now). The runs are one
+    Dagster backfill, listed in the UI's Backfills tab; in the UI the same is "Materialize" on the
+    asset group with a partition range (one partition per run)."""
+    from synth_pipelines.orchestration.runner import (backfill_tags, end_backfill, instance_for_cli,
+                                                      record_backfill)
+
     if first > last:
         raise CliError(f"--from {first} is after --to {last}. Fix: swap them: --from {last} --to {first}")
     loaded = _load(spec)
     _partition_in_range(loaded, first, "--from")
     _partition_in_range(loaded, last, "--to")
     keys = _days(first, last)
-    codes = {key: _run(spec, key, Progress(progress)).code for key in keys}
+    backfill_id = record_backfill(instance_for_cli(), loaded, keys)
+    plural = "" if len(keys) == 1 else "s"
+    click.echo(f"backfill {backfill_id}: {loaded.spec.release_name} over {len(keys)} snapshot partition{plural}")
+    try:
+        codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}
+    finally:
+        end_backfill(instance_for_cli(), backfill_id)
     published = [k for k, c in codes.items() if c == ExitCode.OK]
     existing = [k for k, c in codes.items() if c == ExitCode.ALREADY_PUBLISHED]
     failures = [k for k, c in codes.items() if c not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED)]
@@ -239,7 +249,7 @@ def _report_unpublished(outcome: RunOutcome) -> ExitCode:
     return code
 
 
-def _run(path: Path, partition: str | None, progress: Progress) -> Outcome:
+def _run(path: Path, partition: str | None, progress: Progress, tags: dict[str, str] | None = None) -> Outcome:
     from synth_pipelines.orchestration.runner import instance_for_cli, materialize_dataset
 
     progress("spec", f"checking {path} against its source")
@@ -253,7 +263,7 @@ def _run(path: Path, partition: str | None, progress: Progress) -> Outcome:
     click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
                f"'{spec.generator.plugin}' ...")
     outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition, log_level=DAGSTER_LOG_LEVEL,
-                                  on_progress=progress)
+                                  on_progress=progress, tags=tags)
     data.update(run_id=outcome.run_id, checks=_print_verdict(outcome.checks), qa_report=outcome.qa_report)
     if outcome.release:
         release = outcome.release
@@ -481,12 +491,22 @@ def _judge(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, l
 
 # -- releases, show ---------------------------------------------------------------------------------
 
-def _destination_root(spec_path: Path | None) -> Path:
+def _destination_releases(spec_path: Path | None, dataset: str | None = None) -> tuple[list[Any], str]:
+    """The releases in the spec's destination (local or S3) and a name for where they are."""
+    from synth_pipelines.core.destinations import DestinationError
+    from synth_pipelines.core.releases import list_destination_releases
+
     destination = _load(spec_path or DEMO_SPEC).spec.destination
-    if destination.kind != "local":
-        raise CliError(f"releases and show read local releases; this spec publishes to {destination.kind}. Fix: "
-                       "list those with the destination's own tools (the manifests are next to the data)")
-    return destination.root()
+    if destination.kind == "sql":
+        raise CliError("releases and show read local and S3 releases; this spec publishes to a SQL database. Fix: "
+                       "query its releases table (README: SQL destination) for the same information")
+    where = str(destination.root()) if destination.kind == "local" else f"s3://{destination.bucket}/{destination.prefix}"
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return list_destination_releases(destination, dataset), where
+    except (DestinationError, OSError, BotoCoreError, ClientError) as exc:
+        raise CliError(f"destination {where}: {exc}", ExitCode.INTERNAL_ERROR) from None
 
 
 _RELEASE_COLUMNS = ("release", "rows", "created", "expires", "flags")
@@ -500,12 +520,10 @@ _RELEASE_COLUMNS = ("release", "rows", "created", "expires", "flags")
 @command(json_flag=True)
 def releases(spec_path: Path | None, dataset: str | None, only_expired: bool) -> Outcome:
     """List published releases with row counts, creation and expiry dates (tab-separated, with a header)."""
-    from synth_pipelines.core.releases import list_releases
-
-    found = [r for r in list_releases(_destination_root(spec_path), dataset) if r.expired() or not only_expired]
+    found = [r for r in _destination_releases(spec_path, dataset)[0] if r.expired() or not only_expired]
     listed = [{"release": r.name, "dataset": r.dataset, "release_name": r.release_name, "snapshot": r.snapshot_id,
                "rows": r.rows, "created_at": r.created_at, "expires_at": r.expires_at, "latest": r.latest,
-               "expired": r.expired(), "path": str(r.path)} for r in found]
+               "expired": r.expired(), "path": r.location} for r in found]
     if not found:
         click.echo("no releases", err=True)
     elif not json_mode():
@@ -528,13 +546,14 @@ def show(release: str, spec_path: Path | None) -> Outcome:
     from synth_pipelines.core.releases import find_release
 
     try:
-        info, manifest = find_release(_destination_root(spec_path), release)
+        found, where = _destination_releases(spec_path)
+        info, manifest = find_release(found, release, where)
     except LookupError as exc:
         raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
     if not json_mode():
-        click.echo(f"{info.name}  ({info.path})")
+        click.echo(f"{info.name}  ({info.location})")
         click.echo(json.dumps(manifest, indent=2, default=str))
-    return Outcome(ExitCode.OK, {"release": info.name, "path": str(info.path), "manifest": manifest})
+    return Outcome(ExitCode.OK, {"release": info.name, "path": info.location, "manifest": manifest})
 
 
 @main.command()
@@ -550,16 +569,19 @@ def diff(release_a: str, release_b: str, spec_path: Path | None, top: int) -> Ou
     from synth_pipelines.core.quality.release_diff import read_release_rows, release_diff
     from synth_pipelines.core.releases import find_release
 
-    root = _destination_root(spec_path)
+    releases_found, where = _destination_releases(spec_path)
     found = []
     for name in (release_a, release_b):
         try:
-            found.append(find_release(root, name))
+            found.append(find_release(releases_found, name, where))
         except LookupError as exc:
             raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
     (info_a, manifest_a), (info_b, manifest_b) = found
-    result = release_diff(read_release_rows(info_a.path), read_release_rows(info_b.path), manifest_a, manifest_b,
-                          top=top)
+    if any(info.location.startswith("s3://") for info in (info_a, info_b)):
+        raise CliError("diff reads the rows of local releases; these are on S3. Fix: copy both release folders "
+                       "to a local destination root and point --spec at it")
+    result = release_diff(read_release_rows(Path(info_a.location)), read_release_rows(Path(info_b.location)),
+                          manifest_a, manifest_b, top=top)
     if not json_mode():
         _print_diff(info_a.name, info_b.name, result, top)
     return Outcome(ExitCode.OK, {"a": info_a.name, "b": info_b.name, **result})

@@ -11,6 +11,7 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -116,10 +117,14 @@ def test_backfill_of_a_new_version_reuses_retained_snapshots_and_skips_published
 
 
 def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_spec_data, write_spec,
-                                                                            storage_home, tmp_path):
+                                                                            storage_home, tmp_path, monkeypatch):
     """Without source.as_of a past day with no retained snapshot is refused (it would invent history):
     the backfill fails, publishes and snapshots nothing for that day, and goes on to the next day
-    (already published here, whose stale LATEST the visit repairs)."""
+    (already published here, whose stale LATEST the visit repairs). The range is one Dagster backfill
+    in the instance, holding the refused day's failed run."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # runs and backfills land in a real instance
     del demo_spec_data["source"]["as_of"]
     spec_path = write_spec(demo_spec_data)
     today = today_partition(load_spec(spec_path))
@@ -134,6 +139,19 @@ def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_
     assert not (published.parent / f"snapshot={yesterday}").exists()
     assert not (storage_home / "snapshots" / "demo_loans" / yesterday).exists()
     assert latest.read_text() == f"snapshot={today}\n"  # the next day of the range was visited
+    instance = dg.DagsterInstance.get()
+    try:
+        # What the UI's Backfills tab shows: one backfill of the refresh job over the range, whose runs
+        # (found by Dagster's backfill tag) are the refused day's failed refresh; today's stopped early.
+        (recorded,) = instance.get_backfills()
+        assert list(recorded.partition_names) == [yesterday, today]
+        assert recorded.backfill_end_timestamp >= recorded.backfill_timestamp  # ended, so the UI stops its clock
+        assert recorded.partition_set_origin.partition_set_name == "demo_loans_refresh_partition_set"
+        assert recorded.partition_set_origin.selector.location_name == "synth_pipelines"
+        (run,) = instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
+        assert (run.job_name, run.tags["dagster/partition"], run.is_failure) == ("demo_loans_refresh", yesterday, True)
+    finally:
+        instance.dispose()
 
 
 # --- demo -------------------------------------------------------------------------------------

@@ -137,3 +137,47 @@ def test_run_stops_early_when_todays_release_exists(tmp_path, demo_spec_data, wr
     assert f"features_v1 for snapshot {today} is already published" in result.output
     assert "running demo_loans" not in result.output
     assert sorted(p.relative_to(storage_home) for p in storage_home.rglob("*")) == before
+
+
+@pytest.fixture
+def published_on_s3(tmp_path, demo_spec_data, write_spec, moto, aws_env):
+    """The same two releases (one expired) published to a real S3 server, and a spec pointing at it."""
+    from synth_pipelines.core.destinations.s3 import publish_s3, s3_client
+    from synth_pipelines.spec import load_spec
+
+    s3_client(endpoint_url=moto.url).create_bucket(Bucket="cli-releases")
+    demo_spec_data["refresh"] = {**demo_spec_data.get("refresh", {}), "release_ttl_days": TTL_DAYS}
+    demo_spec_data["destination"] = {"kind": "s3", "bucket": "cli-releases", "prefix": "team",
+                                     "endpoint_url": moto.url}
+    spec_path = write_spec(demo_spec_data)
+    features = tmp_path / "features.parquet"
+    pd.DataFrame({"x": [1, 2, 3]}).to_parquet(features)
+    for snapshot_id, age in (("2026-10-01", timedelta(days=TTL_DAYS + 1)), ("2026-11-01", timedelta(0))):
+        manifest = published_manifest(load_spec(spec_path), snapshot_id, features)
+        manifest.update({k: (datetime.fromisoformat(manifest[k]) - age).isoformat() for k in ("created_at", "expires_at")})
+        publish_s3(features_path=features, attachments=[], manifest=manifest, bucket="cli-releases", prefix="team",
+                   endpoint_url=moto.url, dataset="demo_loans", release_name="features_v1", snapshot_id=snapshot_id,
+                   rows=3)
+    return spec_path
+
+
+def test_releases_and_show_read_an_s3_destination(published_on_s3):
+    listed = CliRunner().invoke(main, ["releases", "--spec", str(published_on_s3), "--json"])
+    assert listed.exit_code == 0, listed.output
+    releases = {r["snapshot"]: r for r in json.loads(listed.stdout)["releases"]}
+    assert set(releases) == {"2026-10-01", "2026-11-01"}
+    assert releases["2026-10-01"]["expired"] and not releases["2026-11-01"]["expired"]
+    assert releases["2026-11-01"]["latest"] and not releases["2026-10-01"]["latest"]
+    assert releases["2026-11-01"]["path"] == "s3://cli-releases/team/demo_loans/features_v1/snapshot=2026-11-01/"
+    assert releases["2026-11-01"]["rows"] == 3
+
+    expired = CliRunner().invoke(main, ["releases", "--spec", str(published_on_s3), "--expired", "--json"])
+    assert [r["snapshot"] for r in json.loads(expired.stdout)["releases"]] == ["2026-10-01"]
+
+    shown = CliRunner().invoke(main, ["show", "demo_loans/features_v1", "--spec", str(published_on_s3), "--json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.stdout)
+    assert document["release"] == "demo_loans/features_v1/snapshot=2026-11-01"
+    assert document["manifest"]["source"]["snapshot_id"] == "2026-11-01"
+    missing = CliRunner().invoke(main, ["show", "demo_loans/features_v9", "--spec", str(published_on_s3)])
+    assert missing.exit_code == ExitCode.INVALID_INPUT and "features_v9" in missing.output

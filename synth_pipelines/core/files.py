@@ -1,9 +1,10 @@
 """Durable local writes: what a crash or a power cut must not leave half-written (releases, LATEST, the
-privacy ledger, approvals)."""
+privacy ledger, approvals); and the pruning of per-run work folders."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -34,3 +35,15 @@ def write_atomically(path: Path, data: bytes) -> None:
     write_durably(tmp, data)
     os.replace(tmp, path)
     fsync_folder(path.parent)
+
+
+def keep_newest_folders(parent: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` most recently modified subfolders of `parent`; returns those removed.
+    Per-run work (QA reports of earlier runs) would otherwise grow with every rerun."""
+    if not parent.is_dir():
+        return []
+    folders = sorted((p for p in parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    removed = folders[keep:]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed

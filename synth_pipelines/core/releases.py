@@ -1,9 +1,9 @@
-"""Reading published local releases back: listing, expiry and one release's manifest."""
+"""Reading published releases back, locally or from S3: listing, expiry and one release's manifest."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,12 @@ class ReleaseInfo:
     dataset: str
     release_name: str  # features_vN
     snapshot_id: str
-    path: Path
+    location: str  # a local folder or s3://bucket/.../snapshot=<id>/
     rows: int
     created_at: str
     expires_at: str | None
     latest: bool
+    manifest: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # S3: read while listing
 
     @property
     def name(self) -> str:
@@ -50,18 +51,38 @@ def list_releases(root: Path, dataset: str | None = None) -> list[ReleaseInfo]:
         latest = newest[folder.parent] == folder.name
         found.append(ReleaseInfo(
             dataset=manifest["dataset"], release_name=manifest["release_name"],
-            snapshot_id=manifest["source"]["snapshot_id"], path=folder, rows=manifest["rows"],
+            snapshot_id=manifest["source"]["snapshot_id"], location=str(folder), rows=manifest["rows"],
             created_at=manifest["created_at"], expires_at=manifest.get("expires_at"), latest=latest))
     return sorted(found, key=lambda r: (r.dataset, r.release_name, r.snapshot_id))
 
 
-def find_release(root: Path, name: str) -> tuple[ReleaseInfo, dict[str, Any]]:
-    """A release by `dataset/features_vN/snapshot=ID`, `dataset/features_vN` (its LATEST) or a path."""
-    releases = list_releases(root)
-    path = Path(name)
+def list_s3_destination(destination: Any, dataset: str | None = None) -> list[ReleaseInfo]:
+    """Committed releases under an S3 destination (a spec's `destination` of kind s3), oldest first."""
+    from synth_pipelines.core.destinations.s3 import list_s3_releases, s3_client
+
+    client = s3_client(region=destination.region, endpoint_url=destination.endpoint_url)
+    return [ReleaseInfo(dataset=r.dataset, release_name=r.release_name, snapshot_id=r.snapshot_id, location=r.location,
+                        rows=r.rows, created_at=r.created_at, expires_at=r.manifest.get("expires_at"),
+                        latest=r.latest, manifest=r.manifest)
+            for r in list_s3_releases(client, destination.bucket, destination.prefix, dataset)]
+
+
+def list_destination_releases(destination: Any, dataset: str | None = None) -> list[ReleaseInfo]:
+    """The releases of a spec's destination: a local root or an S3 bucket (SQL: LookupError)."""
+    if destination.kind == "local":
+        return list_releases(destination.root(), dataset)
+    if destination.kind == "s3":
+        return list_s3_destination(destination, dataset)
+    raise LookupError(f"releases are listed from local and S3 destinations, not {destination.kind}")
+
+
+def find_release(releases: list[ReleaseInfo], name: str, where: str) -> tuple[ReleaseInfo, dict[str, Any]]:
+    """A release by `dataset/features_vN/snapshot=ID`, `dataset/features_vN` (its LATEST) or its location."""
+    local = str(Path(name).resolve())
     for release in releases:
-        if (release.name == name or release.path == path.resolve()
+        if (release.name == name or release.location in (name, local)
                 or (release.latest and f"{release.dataset}/{release.release_name}" == name)):
-            return release, json.loads((release.path / "manifest.json").read_text())
+            manifest = release.manifest or json.loads((Path(release.location) / "manifest.json").read_text())
+            return release, manifest
     known = ", ".join(r.name for r in releases) or "none"
-    raise LookupError(f"no release '{name}' under {root} (releases: {known})")
+    raise LookupError(f"no release '{name}' under {where} (releases: {known})")

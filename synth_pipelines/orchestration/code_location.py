@@ -12,6 +12,9 @@ from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.sensors import source_change_sensor
 from synth_pipelines.spec import LoadedSpec, check_unique_datasets
 
+# The location's name in workspace.yaml and [tool.dg.project] code_location_name (a test keeps them equal).
+CODE_LOCATION_NAME = "synth_pipelines"
+
 
 def dataset_definitions(loaded: LoadedSpec, storage: SynthStorage | None = None) -> dg.Definitions:
     """One dataset, without resources (shared_resources provides them once per code location).

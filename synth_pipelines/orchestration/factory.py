@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
 from synth_pipelines.core.column_origins import feature_origins, synthesized
+from synth_pipelines.core.files import keep_newest_folders
 from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.generator_settings import SettingProblem
@@ -53,7 +54,11 @@ from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 DATASET_TAG = "synth_pipelines/dataset"
 # Partitioned asset checks are "preview" in Dagster 1.13; we rely on them knowingly (one QA run per snapshot).
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message="Specifying a partitions_def on an AssetCheckSpec")
+# A backfill policy is beta in 1.13; ours only says one partition per run (see build_dataset_assets).
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message="Parameter `backfill_policy`")
 QA_CHECKS = CHECK_NAMES
+# QA reports kept per snapshot, one per run: their figures are drawn from real rows, and each rerun adds one.
+QA_RUNS_KEPT = 10
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     view_spec = spec.training_view
     partitions = snapshot_partitions(loaded)
     common = {"group_name": name, "owners": spec.owners, "tags": {DATASET_TAG: name}}
-    partitioned = {**common, "partitions_def": partitions}
+    # One partition per run in a backfill: each snapshot trains its own synthesizer, and a run of many
+    # partitions would hold all their models and rows at once.
+    one_per_run = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+    partitioned = {**common, "partitions_def": partitions, "backfill_policy": one_per_run}
 
     def key(stage: str) -> dg.AssetKey:
         return dg.AssetKey([name, stage])
@@ -193,7 +201,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
               "holdout_rows": dg.AssetOut(key=key("holdout_rows"), kinds={"parquet"}, **common,
                                           description="Real rows the generator never sees; QA compares "
                                                       "synthetic rows against them.")},
-        ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions,
+        ins={"view": dg.AssetIn(key("training_view"))}, partitions_def=partitions, backfill_policy=one_per_run,
         name=f"{name}__holdout_split",  # op names are global in a code location: one per dataset
         code_version=_hash([view_spec.holdout_fraction, spec.generator.seed, view_spec.task]))
     def holdout_split(context: dg.AssetExecutionContext, storage: SynthStorage, view: TableFile):
@@ -328,6 +336,10 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         paths = write_reports(report, run_folder, real_train, synthetic, codecs, spec.qa,
                               privacy=privacy_with_ledger(storage, model))
         shutil.copytree(run_folder, storage.work(name, features.snapshot_id, "qa"), dirs_exist_ok=True)
+        pruned = keep_newest_folders(run_folder.parent, QA_RUNS_KEPT)
+        if pruned:
+            context.log.info(f"removed the QA reports of {len(pruned)} older runs of this snapshot "
+                             f"(the {QA_RUNS_KEPT} newest are kept)")
         for check in report.checks:
             yield dg.AssetCheckResult(
                 asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,

@@ -19,8 +19,8 @@ from synth_pipelines.core.assessment import Assessment
 from synth_pipelines.core.preview import preview_limits, preview_spec, work_ratio
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.validation import assess_snapshot
-from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import release_gate, snapshot_as_of, today_partition
+from synth_pipelines.orchestration.code_location import CODE_LOCATION_NAME, build_definitions
+from synth_pipelines.orchestration.factory import DATASET_TAG, release_gate, snapshot_as_of, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.paths import storage_root
 from synth_pipelines.spec import LoadedSpec
@@ -91,26 +91,73 @@ def _progress_listener(dataset: str, on_progress: ProgressCallback) -> Callable[
 
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, log_level: str,
-             on_progress: ProgressCallback | None, dataset: str) -> dg.ExecuteInProcessResult:
+             on_progress: ProgressCallback | None, dataset: str,
+             tags: Mapping[str, str] | None = None) -> dg.ExecuteInProcessResult:
     run_id = str(uuid.uuid4())
     if on_progress is not None:
         instance.add_event_listener(run_id, _progress_listener(dataset, on_progress))
     return job.execute_in_process(run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                                  instance=instance, raise_on_error=False, partition_key=partition, run_id=run_id)
+                                  instance=instance, raise_on_error=False, partition_key=partition, run_id=run_id,
+                                  tags=tags)
+
+
+def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions: list[str]) -> str:
+    """Record a backfill of the dataset's refresh job over `partitions` in the instance, as `dagster job
+    backfill` does, and return its id: runs tagged with it (backfill_tags) show under the UI's Backfills tab.
+
+    It is recorded as COMPLETED, Dagster's state for "every run was requested by its launcher" (this
+    process runs them itself), so a daemon never launches them a second time."""
+    from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.remote_origin import (RegisteredCodeLocationOrigin, RemotePartitionSetOrigin,
+                                             RemoteRepositoryOrigin)
+    from dagster._core.remote_representation.external_data import partition_set_snap_name_for_job_name
+    from dagster._core.utils import make_new_backfill_id
+    from dagster._time import get_current_timestamp
+
+    repository = RemoteRepositoryOrigin(code_location_origin=RegisteredCodeLocationOrigin(location_name=CODE_LOCATION_NAME),
+                                        repository_name=SINGLETON_REPOSITORY_NAME)
+    job = f"{loaded.spec.dataset}_refresh"
+    backfill = PartitionBackfill(
+        backfill_id=make_new_backfill_id(), status=BulkActionStatus.COMPLETED, from_failure=False,
+        tags={DATASET_TAG: loaded.spec.dataset}, backfill_timestamp=get_current_timestamp(),
+        partition_set_origin=RemotePartitionSetOrigin(repository_origin=repository,
+                                                      partition_set_name=partition_set_snap_name_for_job_name(job)),
+        partition_names=partitions, title=f"{loaded.spec.release_name} over {partitions[0]}..{partitions[-1]}",
+        description=f"synth-pipelines backfill of {loaded.path}")
+    instance.add_backfill(backfill)
+    return backfill.backfill_id
+
+
+def end_backfill(instance: dg.DagsterInstance, backfill_id: str) -> None:
+    """Stamp the recorded backfill's end, so the UI shows how long it took (not a clock still running)."""
+    from dagster._time import get_current_timestamp
+
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is not None:
+        instance.update_backfill(backfill.with_end_timestamp(get_current_timestamp()))
+
+
+def backfill_tags(backfill_id: str) -> dict[str, str]:
+    """The tags that file a run under a recorded backfill (Dagster's own backfill tag)."""
+    from dagster._core.storage.tags import BACKFILL_ID_TAG
+
+    return {BACKFILL_ID_TAG: backfill_id}
 
 
 def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
                         log_level: str = "INFO", partition_key: str | None = None,
-                        publish: bool = True, on_progress: ProgressCallback | None = None) -> RunOutcome:
+                        publish: bool = True, on_progress: ProgressCallback | None = None,
+                        tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens.
 
     `log_level` is Dagster's console logger's (the CLI silences it: it prints stack traces);
-    `on_progress` hears each stage start and each line a stage logs."""
+    `on_progress` hears each stage start and each line a stage logs; `tags` go on both runs."""
     storage = storage or SynthStorage()
     defs = build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
     name = loaded.spec.dataset
-    result = _execute(defs.resolve_job_def(f"{name}_refresh"), instance, partition, log_level, on_progress, name)
+    result = _execute(defs.resolve_job_def(f"{name}_refresh"), instance, partition, log_level, on_progress, name, tags)
     checks = _check_results(result)
     error = _first_error(result)
     outcome = RunOutcome(
@@ -121,13 +168,13 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
         advisory_failures={c["name"]: c["summary"] for c in checks if not c["passed"] and not c["blocking"]})
     if not result.success or not publish:
         return outcome
-    return publish_partition(loaded, instance, storage, partition, log_level, on_progress, outcome, defs)
+    return publish_partition(loaded, instance, storage, partition, log_level, on_progress, outcome, defs, tags)
 
 
 def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
                       partition_key: str | None = None, log_level: str = "INFO",
                       on_progress: ProgressCallback | None = None, outcome: RunOutcome | None = None,
-                      defs: dg.Definitions | None = None) -> RunOutcome:
+                      defs: dg.Definitions | None = None, tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Apply the publication gate to a partition's QA'd features and run the publish job if it opens."""
     storage = storage or SynthStorage()
     defs = defs or build_definitions([loaded], storage)
@@ -138,7 +185,8 @@ def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage:
     if not decision.open:
         return outcome
     name = loaded.spec.dataset
-    published = _execute(defs.resolve_job_def(f"{name}_publish"), instance, partition, log_level, on_progress, name)
+    published = _execute(defs.resolve_job_def(f"{name}_publish"), instance, partition, log_level, on_progress, name,
+                         tags)
     outcome.run_id = published.run_id
     error = _first_error(published)
     outcome.error, outcome.error_class = (error[0], error[1]) if error else (None, None)

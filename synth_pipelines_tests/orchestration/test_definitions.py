@@ -6,7 +6,7 @@ import sys
 import dagster as dg
 import pytest
 
-from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.orchestration.code_location import CODE_LOCATION_NAME, build_definitions
 from synth_pipelines.orchestration.factory import DATASET_TAG, QA_CHECKS
 from synth_pipelines.spec import SpecError, load_spec
 
@@ -67,6 +67,29 @@ def test_refresh_and_publish_jobs_split_the_group_with_the_dataset_tag(demo_defs
     for job in (refresh, publish):
         assert job.tags[DATASET_TAG] == "demo_loans"
         assert job.partitions_def == snapshots  # one run per snapshot day, in both jobs
+
+
+def test_every_partitioned_asset_backfills_one_partition_per_run(demo_defs):
+    """Each snapshot trains its own synthesizer: a UI backfill over many days must not batch them."""
+    graph = demo_defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.partitions_def is not None:
+            assert node.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=1), key
+
+
+def test_code_location_name_is_the_one_workspace_and_dg_serve():
+    """Backfills recorded by the CLI name this location; the UI must serve the location under it."""
+    import tomllib
+
+    import yaml
+
+    from synth_pipelines.paths import project_root
+
+    workspace = yaml.safe_load((project_root() / "workspace.yaml").read_text())
+    assert [entry["python_module"]["location_name"] for entry in workspace["load_from"]] == [CODE_LOCATION_NAME]
+    pyproject = tomllib.loads((project_root() / "pyproject.toml").read_text())
+    assert pyproject["tool"]["dg"]["project"]["code_location_name"] == CODE_LOCATION_NAME
 
 
 def test_shipped_code_location_loads(monkeypatch):
