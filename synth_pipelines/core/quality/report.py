@@ -31,7 +31,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from synth_pipelines.core.quality import ge_suite, scores
+from synth_pipelines.core.quality import ge_suite, privacy_notes, scores
 from synth_pipelines.core.quality.data_docs import published_expectations, write_data_docs
 from synth_pipelines.core.quality.report_pages import Document, Section, fmt, html_page, write_pdf
 from synth_pipelines.core.quality.results import QualityReport
@@ -328,7 +328,7 @@ def report_tables(report: QualityReport, privacy: dict[str, Any] | None = None) 
                ("Utility (TSTR vs TRTR)", "", utility_frame(report))]
     if privacy:
         tables.append(("Differential privacy", "", privacy_frame(privacy)))
-    return tables
+    return tables + privacy_notes.tables(report)
 
 
 def score_tables(report: QualityReport) -> list[Table]:
@@ -438,7 +438,8 @@ def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synt
     doc = document(report, header, score_tables(report) + report_tables(report, privacy), sections, review,
                    note="Internal edition: it shows real rows and is never published.", edition="internal",
                    data_docs=_relative(docs, folder), settings=report.settings)
-    paths = {**_write_edition(folder, {**report.to_dict(), "differential_privacy": privacy}, doc), **docs}
+    data = {**report.to_dict(), **privacy_notes.json_block(report), "differential_privacy": privacy}
+    paths = {**_write_edition(folder, data, doc), **docs}
     published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
                                          privacy=privacy, review=review, header=header)
     return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
@@ -590,13 +591,13 @@ def published_report_data(report: QualityReport, privacy: dict[str, Any] | None)
     real rows left out (published_values); for a DP release only each check's pass/fail (disclosed) and
     the Great Expectations failures (a suite over the declared domain, run on synthetic rows only)."""
     if privacy is None:
-        return {**published_values(report.to_dict()), "differential_privacy": None}
+        return {**published_values(report.to_dict()), **privacy_notes.json_block(report), "differential_privacy": None}
     from synth_pipelines.core.differential_privacy import DISCLOSURE
 
     return {"passed": report.passed, "checks": [{"name": c.name, "passed": c.passed, "blocking": c.blocking}
                                                 for c in report.checks],
             "great_expectations_failures": ge_failures_frame(report).to_dict(orient="records"),
-            "differential_privacy": privacy, "not_covered_by_epsilon": list(DISCLOSURE)}
+            **privacy_notes.json_block(report, values=False), "differential_privacy": privacy, "not_covered_by_epsilon": list(DISCLOSURE)}
 
 
 def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,

@@ -8,6 +8,9 @@ Checks (names are stable; asset checks and the report use them):
   privacy_exact_copies          verbatim train / holdout rows vs their baselines
   privacy_membership_inference  distance-based attack AUC
   privacy_rare_combinations     rare train quasi-identifier combinations vs the holdout baseline
+  privacy_singling_out          anonymeter attacks (attacks.py), each a risk against the holdout as control,
+  privacy_linkability           with its 95% interval, gated both ways (train rows exposed, holdout rows
+  privacy_inference             leaked)
   diversity                     duplicate rate, category and range coverage
   bias                          label-rate gaps of protected groups (passes with a note when none)
 Costly computations run on samples (sizes in QAThresholds and in report.settings): the
@@ -38,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from synth_pipelines.core.quality import bias, diversity, fidelity, ge_suite, privacy, utility
+from synth_pipelines.core.quality import attacks, bias, diversity, fidelity, ge_suite, privacy, utility
 from synth_pipelines.core.quality.results import (STANDARD_ERRORS, Bound, Metric, QualityCheck, QualityReport,
                                                   widened_threshold)
 from synth_pipelines.core.quality.tabular import shared_codecs
@@ -117,6 +120,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("privacy_membership_inference", lambda: [widened_gate(
         privacy.membership_inference_auc(neighbours(), t.privacy_query_rows, t.seed), t.max_mia_auc, 0.5, "max")])
     run("privacy_rare_combinations", lambda: [_rare(train, holdout, synthetic, columns, label, t)])
+    _attacks(run, train, holdout, synthetic, columns, label, t)
     run("diversity", lambda: [
         diversity.duplicate_rows(train, synthetic, columns, max_excess=t.max_duplicate_rate_excess, seed=t.seed),
         _gate(diversity.category_coverage(reference, synthetic, columns), t.min_category_coverage, "min"),
@@ -150,7 +154,8 @@ def _check_names(codecs: list[ColumnCodec], label: str, t: QAThresholds) -> None
     known = {c.name for c in codecs}
     unknown = {"label": [label] if label not in known else [],
                "protected_columns": sorted(set(t.protected_columns) - known),
-               "quasi_identifiers": sorted(set(t.quasi_identifiers or []) - known)}
+               "quasi_identifiers": sorted(set(t.quasi_identifiers or []) - known),
+               "sensitive_columns": sorted(set(t.sensitive_columns or []) - known)}
     problems = {k: v for k, v in unknown.items() if v}
     if problems:
         raise ValueError(f"quality settings name columns the generator does not have: {problems}; known: {sorted(known)}")
@@ -210,6 +215,27 @@ def _dcr(points: privacy.NeighbourSamples, t: QAThresholds, report: QualityRepor
                    "standard_error": share.details["standard_error"]})
     return [widened_gate(share, t.max_dcr_share, 0.5, "max"), widened_gate(leak, t.min_dcr_share, 0.5, "min"),
             privacy.nndr(points)]
+
+
+def _attacks(run: Callable[..., None], train, holdout, synthetic, codecs: list[ColumnCodec], label: str,
+             t: QAThresholds) -> None:
+    rows: dict[str, attacks.AttackRows] = {}
+
+    def shared() -> attacks.AttackRows:  # encoded once, for whichever attack runs first
+        if not rows:
+            rows["rows"] = attacks.attack_rows(train, holdout, synthetic, codecs, attacks=t.attack_rows,
+                                               synthetic_rows=t.attack_synthetic_rows, seed=t.seed)
+        return rows["rows"]
+
+    secrets, known = attacks.attack_columns(codecs, t.sensitive_columns if t.sensitive_columns is not None
+                                            else [label])
+    run("privacy_singling_out", lambda: [widened_gate(m, t.max_singling_out_risk, 0.0, "max")
+                                         for m in attacks.singling_out(shared(), columns=3, seed=t.seed)])
+    run("privacy_linkability", lambda: [widened_gate(m, t.max_linkability_risk, 0.0, "max")
+                                        for m in attacks.linkability(shared(), known)])
+    run("privacy_inference", lambda: [widened_gate(m, t.max_inference_risk, 0.0, "max")
+                                      for secret in secrets for m in attacks.inference(shared(), secret, known, codecs)],
+        note="" if secrets else "no sensitive columns among the compared columns: nothing to infer")
 
 
 def _rare(train, holdout, synthetic, codecs: list[ColumnCodec], label: str, t: QAThresholds) -> Metric:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CHECK_NAMES = ("great_expectations", "fidelity", "utility", "privacy_dcr", "privacy_exact_copies",
-               "privacy_membership_inference", "privacy_rare_combinations", "diversity", "bias")
+               "privacy_membership_inference", "privacy_rare_combinations", "privacy_singling_out",
+               "privacy_linkability", "privacy_inference", "diversity", "bias")
 
 # Checks on a release's features beyond run_quality's: against the previous release (release_diff).
 RELEASE_REGRESSION = "release_regression"
@@ -32,6 +33,17 @@ CHECK_DESCRIPTIONS = {
                                     "fails when its AUC exceeds the threshold.",
     "privacy_rare_combinations": "Rare real combinations of quasi-identifiers reproduced verbatim in the synthetic "
                                  "rows; fails beyond the allowed share.",
+    "privacy_singling_out": "anonymeter singling-out attack: queries built from synthetic rows that isolate exactly "
+                            "one real train row, against the holdout as control; fails when the risk exceeds "
+                            "max_singling_out_risk beyond sampling noise (either way: train rows copied, holdout "
+                            "leaked).",
+    "privacy_linkability": "anonymeter linkability attack: two halves of a real train row's non-sensitive columns "
+                           "joined through the same nearest synthetic row, against the holdout as control; fails "
+                           "when the risk exceeds max_linkability_risk beyond sampling noise (either way).",
+    "privacy_inference": "anonymeter attribute-inference attack: each sensitive column (qa.sensitive_columns, "
+                         "default the label) guessed from a real train row's other columns via the nearest "
+                         "synthetic row, against the holdout as control; fails when a risk exceeds "
+                         "max_inference_risk beyond sampling noise (either way).",
     "diversity": "Duplicate synthetic rows (mode collapse) and coverage of the real categories and ranges; fails "
                  "on too many duplicates or too little coverage.",
     "bias": "Label-rate gap per protected group (qa.protected_columns), real vs synthetic, net of sampling noise; "
@@ -98,6 +110,29 @@ class QAThresholds(BaseModel):
         "Columns an attacker could know about a person; default: every category column except the label, "
         "plus every numeric/date column cut into quantile bins."))
     quasi_identifier_bins: int = Field(5, ge=2, le=100, description="Quantile bins for numeric quasi-identifiers.")
+    sensitive_columns: list[str] | None = Field(None, description=(
+        "Columns whose values must not be learnable about a person (anonymeter inference attack secrets); "
+        "default: the label. Linkability joins the other columns. Attribute inference on columns not listed "
+        "here is not tested."))
+    max_singling_out_risk: float = Field(0.1, ge=0, le=1, description=(
+        "anonymeter singling-out risk: excess share of queries built from synthetic rows that isolate exactly "
+        "one train row over the same share on the holdout (control), relative to what the control leaves to "
+        "gain: (train - control) / (1 - control). Fails above this, or above 3 standard errors of the risk for "
+        "equally exposed train and control rows when the sample is too small to resolve this; the same for "
+        "the mirrored risk (holdout over train: holdout rows leaked into the generator)."))
+    max_linkability_risk: float = Field(0.1, ge=0, le=1, description=(
+        "anonymeter linkability risk: excess share of train rows whose two column halves are linked through "
+        "the same nearest synthetic row, over the holdout's share; gated as max_singling_out_risk, both ways."))
+    max_inference_risk: float = Field(0.1, ge=0, le=1, description=(
+        "anonymeter inference risk, per sensitive column: excess share of train rows whose secret the "
+        "nearest synthetic row (on all other columns) gives away (numbers: within 5%), over the holdout's "
+        "share; gated as max_singling_out_risk, both ways."))
+    attack_rows: int = Field(500, ge=50, description=(
+        "Target rows of each side (train, holdout) per anonymeter attack, and singling-out queries; the "
+        "confidence interval narrows with more (anonymeter suggests 500 to 1000)."))
+    attack_synthetic_rows: int = Field(20_000, ge=100, description=(
+        "Synthetic rows the anonymeter attacker holds (a sample when more): fewer hide some copied rows. "
+        "Singling out also matches its queries against this many train and holdout rows at most."))
     privacy_index_rows: int = Field(50_000, ge=100, description=(
         "Rows of each of train, holdout and synthetic indexed for the nearest-neighbour checks (DCR, NNDR, "
         "membership inference); all rows when fewer. Fewer indexed train rows hide copies of the others."))

@@ -30,6 +30,14 @@ FIXES: dict[str | tuple[str, str], str] = {
     "privacy_rare_combinations": "rare real combinations reappear: coarsen quasi-identifiers in training_view.sql "
                                  "(bin ages, truncate dates) or list the columns an attacker knows in "
                                  "qa.quasi_identifiers; raise generator.settings.min_samples_leaf (cart)",
+    "privacy_singling_out": f"synthetic rows isolate real train rows: {_MEMORIZES}; coarsen rare values in "
+                            "training_view.sql (bin ages, truncate dates)",
+    "privacy_linkability": f"synthetic rows link what is known about a real person: {_MEMORIZES}",
+    "privacy_inference": f"synthetic rows give away a sensitive value of real train rows: {_MEMORIZES}, or use "
+                         "privbayes (differential privacy)",
+    ("*", "holdout_leak"): "an attack works better on the holdout than on the train rows: check that "
+                           "training_view.holdout_sql and the view share no entity and that entity_key is unique "
+                           "per person",
     "diversity": "repeated rows or lost categories and ranges (mode collapse): train longer, or try cart or arf",
     "bias": "a protected group's label rate drifted: use cart or more train rows, and keep the protected column "
             "a category in the view",
@@ -41,6 +49,8 @@ FIXES: dict[str | tuple[str, str], str] = {
 
 
 def fix_for(check: str, metric: str | None) -> str:
+    if check.startswith("privacy_") and (metric or "").endswith("holdout_leak_risk"):  # the anonymeter mirrors
+        return FIXES[("*", "holdout_leak")]
     return FIXES.get(("*", metric)) or FIXES.get((check, metric)) or FIXES.get(check, "see the QA report")
 
 
