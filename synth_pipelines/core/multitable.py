@@ -266,10 +266,13 @@ def _empty(table: TableModel) -> pd.DataFrame:
 
 def _lookup_keys_valid(frame: pd.DataFrame, plan: TablePlan, lookups: Mapping[str, pd.DataFrame],
                        plans: Mapping[str, TablePlan], rng: np.random.Generator) -> pd.DataFrame:
-    """A foreign key into a lookup holds only that lookup's keys (a value outside them is redrawn from them)."""
+    """A foreign key into a lookup holds only that lookup's keys: a value outside them (a real row's
+    dangling key) is redrawn from the column's valid values, so their shares stay."""
     for column, lookup in plan.lookup_keys.items():
-        keys = lookups[lookup][plans[lookup].primary_key].dropna().to_numpy()
-        bad = frame[column].notna() & ~frame[column].isin(keys)
-        if bad.any() and len(keys):
-            frame.loc[bad, column] = keys[rng.integers(0, len(keys), int(bad.sum()))]
+        keys = lookups[lookup][plans[lookup].primary_key].dropna()
+        bad = (frame[column].notna() & ~frame[column].isin(keys)).to_numpy()
+        valid = frame[column][~bad].dropna().to_numpy()
+        pool = valid if len(valid) else keys.to_numpy()
+        if bad.any() and len(pool):
+            frame.loc[bad, column] = pool[rng.integers(0, len(pool), int(bad.sum()))]
     return frame
