@@ -66,15 +66,16 @@ def run_multitable_quality(train: Mapping[str, pd.DataFrame], holdout: Mapping[s
         if plan.lookup:
             continue
         codecs = table_codecs(train[name], plan)
+        table_t = for_columns(t, {c.name for c in codecs})
         keys = dict(key_columns=(plan.primary_key,), extra_columns=(plan.parent_key,) if plan.parent else ())
         if name == root and label is not None:
             tables[name] = run_quality(train[name], holdout[name], synthetic[name], codecs, label,
-                                       task_of(codecs, label), t, **keys)
+                                       task_of(codecs, label), table_t, **keys)
             continue
         # No label of its own: every check but the label's (utility, bias); rare combinations need two columns.
         checks = [c for c in TABLE_CHECKS_WITHOUT_LABEL if len(codecs) > 1 or c != "privacy_rare_combinations"]
         tables[name] = run_quality(train[name], holdout[name], synthetic[name], codecs, codecs[-1].name,
-                                   "classification", t, checks=checks, **keys)
+                                   "classification", table_t, checks=checks, **keys)
     cross = QualityReport(checks=[
         QualityCheck("referential_integrity", [referential_integrity(synthetic, plans)]),
         QualityCheck("children_per_parent", [children_per_parent_tvd(train, synthetic, plans, child, holdout)
@@ -86,9 +87,19 @@ def run_multitable_quality(train: Mapping[str, pd.DataFrame], holdout: Mapping[s
         real_view, holdout_view = family_view(train, plans), family_view(holdout, plans)
         codecs = fit_codecs(real_view.drop(columns=[plans[root].primary_key]), set(plans[root].lookup_keys))
         families = run_quality(real_view, holdout_view, family_view(synthetic, plans), codecs, label,
-                               task_of(codecs, label), t, key_columns=(plans[root].primary_key,),
+                               task_of(codecs, label), for_columns(t, {c.name for c in codecs}),
+                               key_columns=(plans[root].primary_key,),
                                checks=FAMILY_CHECKS)
     return MultiTableQuality(tables, cross, families)
+
+
+def for_columns(t: QAThresholds, columns: set[str]) -> QAThresholds:
+    """The spec's QA settings for one table: protected columns and quasi-identifiers it has (the spec
+    names them for its training view)."""
+    identifiers = t.quasi_identifiers
+    return t.model_copy(update={"protected_columns": [c for c in t.protected_columns if c in columns],
+                                "quasi_identifiers": None if identifiers is None else
+                                [c for c in identifiers if c in columns] or None})
 
 
 def task_of(codecs: list[ColumnCodec], label: str) -> str:
