@@ -13,7 +13,6 @@ multi-table QA. Prints one JSON line per run and a Markdown table of the referee
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -22,30 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ROOT, SHARED_DATA, machine  # noqa: E402
+from harness import ROOT, machine  # noqa: E402
 
 from synth_pipelines.core.multitable import generate_tables, plan_tables, read_tables, split_families, train_tables
 from synth_pipelines.core.quality.multitable import run_multitable_quality
 from synth_pipelines.spec import load_spec
+from synth_pipelines_tests.real_tables import csv_tables_as_parquet
 
 DATASETS = {"berka": ("berka", ROOT / "bench" / "berka_multitable.yaml"),
             "flights": ("nycflights13", ROOT / "bench" / "flights_multitable.yaml")}
-
-
-def snapshot_files(folder: str, out: Path) -> dict[str, Path]:
-    """Each CSV of the data folder as a Parquet file, like a snapshot's tables."""
-    paths = {}
-    for csv in sorted((SHARED_DATA / folder).glob("*.csv.gz")):
-        name = csv.name.removesuffix(".csv.gz")
-        with gzip.open(csv, "rb") as stream:
-            table = pacsv.read_csv(stream)
-        paths[name] = out / f"{name}.parquet"
-        pq.write_table(table, paths[name])
-    return paths
 
 
 def run(dataset: str, seed: int) -> dict[str, Any]:
@@ -55,13 +40,13 @@ def run(dataset: str, seed: int) -> dict[str, Any]:
     plans = plan_tables(spec.tables)
     root = next(iter(plans))
     with tempfile.TemporaryDirectory() as tmp:
-        frames = read_tables(spec.tables, snapshot_files(folder, Path(tmp)))
+        frames = read_tables(spec.tables, csv_tables_as_parquet(folder, Path(tmp)))
     train, holdout = split_families(frames, plans, spec.training_view.holdout_fraction, seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model = train_tables(train, plans, spec.generator.settings, seed)
     trained = time.perf_counter()
     synthetic = generate_tables(model, len(train[root]), seed)
-    generated = time.perf_counter()
+    generated, cpu_generated = time.perf_counter(), time.process_time()
     quality = run_multitable_quality(train, holdout, synthetic, plans, spec.tables[root].label, spec.qa)
     cross = {m.name: round(m.value, 4) for c in quality.cross_tables.checks for m in c.metrics}
     holdout_tvd = {m.name: m.details.get("holdout_tvd") for m in quality.cross_tables.check("children_per_parent").metrics}
@@ -70,10 +55,11 @@ def run(dataset: str, seed: int) -> dict[str, Any]:
         "dataset": dataset, "seed": seed,
         "rows": {n: len(f) for n, f in train.items()}, "synthetic_rows": {n: len(f) for n, f in synthetic.items()},
         "train_seconds": round(trained - started, 1), "generate_seconds": round(generated - trained, 1),
+        "train_generate_cpu_seconds": round(cpu_generated - cpu_started, 1),
         "train_seconds_per_table": model.seconds, "qa_seconds": round(time.perf_counter() - generated, 1),
         **cross, "holdout_tvd": holdout_tvd,
-        "family_tstr_trtr_ratio": round(families.check("utility").value, 4) if families else None,
-        "family_utility_details": families.check("utility").details if families else None,
+        "family_tstr_trtr_ratio": families.check("utility").value if families else None,
+        "family_utility": families.check("utility").summary if families else None,
         "family_privacy": {c.name: c.passed for c in families.checks if c.name != "utility"} if families else None,
         "tables_failed": {n: r.failed for n, r in quality.tables.items()},
         "passed": quality.passed,
