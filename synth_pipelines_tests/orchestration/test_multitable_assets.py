@@ -36,6 +36,8 @@ def key(*parts: str) -> dg.AssetKey:
 def tables_spec(demo_spec_data: dict[str, Any], write_spec, tmp_path_factory) -> Path:
     source = build_demo_database(tmp_path_factory.mktemp("mt_source") / "bank.sqlite", n_customers=300)
     data = {**demo_spec_data, "generator": {"plugin": "cart", "seed": 0}, "tables": TABLES}
+    # 300 customers' loans (amount, term, purpose) repeat real rows by chance: advisory, so the release runs.
+    data["qa"] = {**data["qa"], "advisory_checks": [*data["qa"]["advisory_checks"], "privacy_exact_copies"]}
     data["source"] = {**data["source"], "url": f"sqlite:///{source}"}
     return write_spec(data, "tables.yaml")
 
@@ -66,8 +68,8 @@ def test_materialized_tables_are_checked_and_published_together(tables_spec: Pat
     assert checks[("loans", "referential_integrity")].passed and checks[("accounts", "referential_integrity")].passed
     qa = json.loads(next((storage_home / "work" / "demo_loans").glob("*/tables/qa.json")).read_text())
     released = list((storage_home / "releases").glob("demo_loans_tables/features_v1/snapshot=*/manifest.json"))
-    print("tables QA passed:", qa["passed"])
-    if qa["passed"]:  # published together, every table in the release
-        assert set(json.loads(released[0].read_text())["tables"]) == set(TABLES)
-    else:  # a failed blocking check stops the release
-        assert not released and "published_tables" not in meta
+    assert qa["passed"], qa  # loans' exact copies are advisory here (fixture): the tables are released
+    manifest = json.loads(released[0].read_text())
+    assert set(manifest["tables"]) == set(TABLES)
+    assert {t: e["rows"] for t, e in manifest["tables"].items()} == rows
+    assert manifest["tables"]["loans"]["foreign_keys"] == {"account_id": "accounts.account_id"}
