@@ -180,6 +180,96 @@ class TrainingViewSpec(_Strict):
         return self
 
 
+class SynthesizedTableSpec(_Strict):
+    """One table of a multi-table synthesis (`tables:`): the root, a child of another synthesized table,
+    or `lookup: true` reference data copied from the snapshot (core/multitable.py)."""
+
+    sql: str | None = Field(None, min_length=1, description=(
+        "DuckDB SQL over the snapshot tables giving this table's rows; default: the source table of this name."))
+    primary_key: str = Field(description="Column unique per row; replaced by new synthetic keys (lookups keep theirs).")
+    foreign_keys: dict[str, str] = Field(default_factory=dict, description=(
+        "column -> 'table.column' of another entry of `tables`: at most one to a synthesized table (the "
+        "context parent its rows are generated under), any number to lookup tables."))
+    order_by: str | None = Field(None, description="Sequence column of a child table (a date or counter): "
+                                 "children are generated in this order within their parent.")
+    lookup: bool = Field(False, description="Reference data: keys and rows kept as in the snapshot, never a root.")
+    label: str | None = Field(None, description="Root only: target of the parent-level utility check (root "
+                              "columns plus child aggregates, TSTR/TRTR).")
+
+    @model_validator(mode="after")
+    def _keys_well_formed(self) -> SynthesizedTableSpec:
+        for column, target in self.foreign_keys.items():
+            if not re.match(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$", target):
+                raise _FieldProblem(f"foreign key '{column}: {target}' must reference 'table.column'",
+                                    f"write e.g. '{column}: customers.customer_id'", f"foreign_keys.{column}")
+            if column == self.primary_key:
+                raise _FieldProblem(f"'{column}' is the primary key", "reference the parent from another column",
+                                    f"foreign_keys.{column}")
+        if self.lookup and (self.foreign_keys or self.order_by or self.label):
+            raise _FieldProblem("a lookup table is copied as it is, so it takes no foreign_keys, order_by or label",
+                                "remove them, or drop `lookup: true` to synthesize it", "lookup")
+        return self
+
+
+def check_table_graph(tables: dict[str, SynthesizedTableSpec]) -> None:
+    """One root, every foreign key to a declared table's primary key, one context parent per child, no
+    cycles, every lookup referenced; raises _FieldProblem naming the field under `tables`."""
+    for name, table in tables.items():
+        if not re.match(IDENTIFIER, name):
+            raise _FieldProblem(f"'{name}' is not a table name", "use letters, digits and underscores", name)
+        parents = []
+        for column, target in table.foreign_keys.items():
+            target_table, target_column = target.split(".")
+            field = f"{name}.foreign_keys.{column}"
+            if target_table not in tables:
+                raise _FieldProblem(f"references '{target_table}', which is not among the tables {sorted(tables)}",
+                                    "declare it under tables too (`lookup: true` for reference data)", field)
+            if target_column != tables[target_table].primary_key:
+                raise _FieldProblem(f"references '{target}', not the primary key of '{target_table}' "
+                                    f"('{tables[target_table].primary_key}')", "reference the primary key", field)
+            if not tables[target_table].lookup:
+                parents.append(column)
+        if len(parents) > 1:
+            raise _FieldProblem(f"has {len(parents)} foreign keys to synthesized tables ({', '.join(parents)}); a "
+                                "child is generated under one context parent", "keep one of them (others as a "
+                                "lookup table or leave the column out of the table's sql)",
+                                f"{name}.foreign_keys.{parents[1]}")
+        if table.order_by is not None and not parents:
+            raise _FieldProblem("order_by orders children within their parent, and this table has none",
+                                "remove order_by, or declare the foreign key to its parent", f"{name}.order_by")
+    roots = [n for n, t in tables.items() if not t.lookup and context_parent(t, tables) is None]
+    if len(roots) != 1:
+        raise _FieldProblem(f"needs exactly one root (a synthesized table without a parent), found {len(roots)}: "
+                            f"{', '.join(roots) or 'none'}", "give every other table a foreign key to its parent",
+                            "" if not roots else f"{roots[-1]}.foreign_keys")
+    for name in tables:
+        seen, current = [name], context_parent(tables[name], tables)
+        while current is not None:
+            if current[0] in seen:
+                raise _FieldProblem(f"parents form a cycle: {' -> '.join([*seen, current[0]])}",
+                                    "make the root table reference no synthesized table", f"{name}.foreign_keys")
+            seen.append(current[0])
+            current = context_parent(tables[current[0]], tables)
+    referenced = {target.split(".")[0] for table in tables.values() for target in table.foreign_keys.values()}
+    for name, table in tables.items():
+        if table.lookup and name not in referenced:
+            raise _FieldProblem(f"lookup table '{name}' is not referenced by any foreign key",
+                                f"declare the foreign key that points at {name}, or remove `lookup: true`",
+                                f"{name}.lookup")
+        if table.label is not None and name != roots[0]:
+            raise _FieldProblem("only the root declares the parent-level utility label", "remove it here",
+                                f"{name}.label")
+
+
+def context_parent(table: SynthesizedTableSpec, tables: dict[str, SynthesizedTableSpec]) -> tuple[str, str] | None:
+    """(parent table, foreign-key column) of a child table; None for the root and lookups."""
+    for column, target in table.foreign_keys.items():
+        parent = target.split(".")[0]
+        if parent in tables and not tables[parent].lookup:
+            return parent, column
+    return None
+
+
 class EarlyStoppingSpec(_Strict):
     patience: int = Field(gt=0, description="Epochs without improvement of the validation score before "
                                             "training stops.")
@@ -679,6 +769,9 @@ class DatasetSpec(_Strict):
     qa: QASpec = QASpec()
     destination: Destination = LocalDestination()
     refresh: RefreshSpec = RefreshSpec()
+    tables: dict[str, SynthesizedTableSpec] | None = Field(None, min_length=2, description=(
+        "Multi-table synthesis besides the training view: one root table, child tables generated under "
+        "their parent, lookup tables copied (core/multitable.py); published together in one release."))
 
     @model_validator(mode="after")
     def _cross_field(self) -> DatasetSpec:
@@ -706,6 +799,24 @@ class DatasetSpec(_Strict):
         if rebalance and rebalance.column == view.label and view.task == "regression":
             raise _FieldProblem(f"the label '{view.label}' of a regression is a number, not a category",
                                 "rebalance a category column", "synthetic.rebalance.column")
+        return self
+
+    @model_validator(mode="after")
+    def _tables_graph(self) -> DatasetSpec:
+        if self.tables is None:
+            return self
+        try:
+            check_table_graph(self.tables)
+        except _FieldProblem as problem:
+            raise _FieldProblem(problem.problem, problem.fix, f"tables.{problem.field}".rstrip(".")) from None
+        for name, table in self.tables.items():
+            if table.sql is None and name not in self.source.tables:
+                raise _FieldProblem(f"'{name}' is no source table and has no sql", "write its `sql:` over the "
+                                    "snapshot tables, or name it like a table of source.tables", f"tables.{name}")
+        if self.generator.plugin != "cart":
+            raise _FieldProblem(f"multi-table synthesis generates children conditioned on their parent with the "
+                                f"cart plugin; '{self.generator.plugin}' cannot be conditioned that way",
+                                "use plugin: cart, or remove `tables:`", "generator.plugin")
         return self
 
     @model_validator(mode="after")

@@ -77,3 +77,20 @@ def berka_loans() -> pd.DataFrame:
             con.execute(f'CREATE TABLE "{table}" AS SELECT * FROM read_csv_auto(?)', [str(folder / f"{table}.csv.gz")])
         frame = con.sql(spec["training_view"]["sql"]).df()
     return frame.rename(columns={spec["training_view"]["entity_key"]: ENTITY_KEY})
+
+
+def csv_tables_as_parquet(folder: str, out: Path) -> dict[str, Path]:
+    """Each CSV of ../shared/data/<folder> as a Parquet file in `out`, like a snapshot's tables (for the
+    multi-table test and bench/bench_multitable.py)."""
+    import gzip
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    paths = {}
+    for csv in sorted((SHARED_DATA / folder).glob("*.csv.gz")):
+        name = csv.name.removesuffix(".csv.gz")
+        with gzip.open(csv, "rb") as stream:
+            paths[name] = out / f"{name}.parquet"
+            pq.write_table(pacsv.read_csv(stream), paths[name])
+    return paths

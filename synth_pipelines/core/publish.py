@@ -22,6 +22,8 @@ import shutil
 import signal
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -108,17 +110,7 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
     """`lookups`: lookup table name -> its snapshot Parquet file, published byte for byte.
     `stale_after`: staging folders of dead publishes this old are swept (None: never)."""
     final = release_folder(root, dataset, release_name, snapshot_id)
-    if final.exists():
-        point_latest(final.parent)  # repairs a LATEST that a publish killed after its rename left behind
-        raise ReleaseExistsError(
-            f"release {final} already exists; releases are immutable. Take a new snapshot or bump the "
-            "spec's version to publish again")
-    if stale_after is not None:
-        sweep_staging(final.parent, older_than=stale_after)
-    staging = final.parent / f".staging-{snapshot_id}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir(parents=True)
-    crash_point("local.staging_created")
-    try:
+    with staged_release(final, snapshot_id, stale_after) as staging:
         data_path = staging / "data" / "part-00000.parquet"
         data_path.parent.mkdir()
         _copy(features_path, data_path)
@@ -134,6 +126,26 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
         for folder in (staging / "data", staging / LOOKUP_FOLDER, staging):
             fsync_folder(folder)
         crash_point("local.manifest_written")
+    return Release(name=release_name, path=final, data_path=final / "data" / "part-00000.parquet",
+                   manifest_path=final / "manifest.json", rows=rows)
+
+
+@contextmanager
+def staged_release(final: Path, snapshot_id: str, stale_after: timedelta | None) -> Iterator[Path]:
+    """A hidden staging folder beside `final` to assemble a release in; renamed into place in one step
+    when the block ends (then LATEST is pointed), removed when it raises. Refused when `final` exists."""
+    if final.exists():
+        point_latest(final.parent)  # repairs a LATEST that a publish killed after its rename left behind
+        raise ReleaseExistsError(
+            f"release {final} already exists; releases are immutable. Take a new snapshot or bump the "
+            "spec's version to publish again")
+    if stale_after is not None:
+        sweep_staging(final.parent, older_than=stale_after)
+    staging = final.parent / f".staging-{snapshot_id}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    crash_point("local.staging_created")
+    try:
+        yield staging
         try:
             # Fails when another run published the same release meanwhile: rename never replaces
             # a non-empty folder.
@@ -147,8 +159,6 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
     crash_point("local.renamed")
     point_latest(final.parent)
     crash_point("local.latest_written")
-    return Release(name=release_name, path=final, data_path=final / "data" / "part-00000.parquet",
-                   manifest_path=final / "manifest.json", rows=rows)
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -185,10 +185,39 @@ class CartPlugin(Plugin):
                 bandwidth[i] = 0.9 * spread * size ** -0.2  # Silverman's rule of thumb
         return _Column(name, tree, leaf_ids, donors, starts, sizes, bandwidth, spikes)
 
-    def _sample(self, count: int) -> pd.DataFrame:
-        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))  # seeded by generate(random_state=...)
-        out: dict[str, np.ndarray] = {}
+    def sample_given(self, given: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """One row per row of `given`, whose columns (the leading columns of training, as fit saw them
+        before synthcity's encoding) are kept; the later columns are drawn given them. Multi-table
+        synthesis conditions a child's rows on its parent's columns this way (core/multitable.py).
+        A value training never saw takes the nearest known number, or the first category."""
+        encoders = self._data_encoders or {}
+        fixed = {}
+        for name in given.columns:
+            values = given[name].to_numpy()
+            encoder = encoders.get(name)
+            if encoder is not None:
+                classes = encoder.classes_
+                if classes.dtype.kind in "iuf":
+                    nearest = np.clip(np.searchsorted(classes, values.astype(float)), 1, max(len(classes) - 1, 1))
+                    below = np.abs(values.astype(float) - classes[nearest - 1]) <= np.abs(classes[nearest] - values.astype(float))
+                    values = np.where(below, nearest - 1, nearest) if len(classes) > 1 else np.zeros(len(values), int)
+                else:
+                    values = np.maximum(pd.Categorical(values.astype(str), categories=classes.astype(str)).codes, 0)
+            fixed[name] = values
+        sampled = self._sample(len(given), given=fixed, rng=rng)
+        for name, encoder in encoders.items():
+            if name in sampled.columns:
+                sampled[name] = encoder.inverse_transform(sampled[name].to_numpy().astype(int))
+        return sampled
+
+    def _sample(self, count: int, given: dict[str, np.ndarray] | None = None,
+                rng: np.random.Generator | None = None) -> pd.DataFrame:
+        # seeded by generate(random_state=...) unless the caller passes its own generator
+        rng = rng if rng is not None else np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        out: dict[str, np.ndarray] = dict(given or {})
         for position, column in enumerate(self.columns_):
+            if column.name in out:
+                continue
             if self.label_booster_ is not None and position == len(self.columns_) - 1:
                 out[column.name] = self._sample_label(out, count, rng)
                 continue

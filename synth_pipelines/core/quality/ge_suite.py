@@ -103,7 +103,9 @@ def _learned_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, ran
         """`estimate_variance` defaults to a binomial share's over the train rows."""
         n = max(len(train), 1)
         variance = new_value_chance * (1 - new_value_chance) / n if estimate_variance is None else estimate_variance
-        return 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share, variance)
+        # Within [0, 1]: a column of mostly single values (a model name) has an unseen mass near 1 or above.
+        return min(1.0, max(0.0, 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share,
+                                                        variance)))
 
     suite = []
     real = as_checked(train, codecs)

@@ -64,7 +64,10 @@ def prediction_score(y: np.ndarray, predicted: np.ndarray | float, task: str, cl
         return float("nan")
     if len(present) == 2:
         return float(roc_auc_score(y == classes[present[1]], predicted[:, present[1]]))
-    aligned = predicted[:, present] / np.clip(predicted[:, present].sum(axis=1, keepdims=True), 1e-12, None)
+    # Rescaled to the present classes; a row that put all its weight on absent classes ranks nothing (uniform).
+    kept = predicted[:, present]
+    sums = kept.sum(axis=1, keepdims=True)
+    aligned = np.where(sums > 1e-12, kept / np.clip(sums, 1e-12, None), 1 / len(present))
     return float(roc_auc_score(y, aligned, multi_class="ovr", labels=[classes[i] for i in present]))
 
 

@@ -1,0 +1,160 @@
+"""Dagster assets of a multi-table synthesis (a spec's `tables:`), beside the dataset's single-table assets.
+
+One multi-asset trains and generates every table (the models condition each child on its parent, so
+they run together) and materializes one asset per table, `<dataset>/tables/<table>`: the lineage shows
+source_snapshot -> root -> child -> grandchild, and lookup -> the tables that reference it. The checks
+attach per table: `quality` (every single-table check against its real counterpart), and on each child
+`referential_integrity`, `children_per_parent`, `parent_child_association`; on the root `families`
+(parent-level utility and privacy of whole families). `<dataset>/published_tables` publishes every
+table in one release once every blocking check passed. Stage logic is in core/multitable*.py.
+"""
+
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
+
+from synth_pipelines.core.multitable import generate_tables, plan_tables, read_tables, split_families, train_tables
+from synth_pipelines.core.multitable_publish import publish_tables_local
+from synth_pipelines.core.quality.multitable import run_multitable_quality
+from synth_pipelines.core.snapshot import Snapshot
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.spec import FieldError, LoadedSpec
+
+SIDES = ("train", "holdout", "synthetic")
+CHILD_CHECKS = {"referential_integrity": "Every foreign key of the table's synthetic rows resolves (must be 100%).",
+                "children_per_parent": "Total variation distance of the children-per-parent distribution "
+                                       "from the real one.",
+                "parent_child_association": "PhiK between parent and child columns, real vs synthetic."}
+TABLE_CHECK = "Every single-table QA check of the table against its real rows (Great Expectations, fidelity, "\
+              "privacy, diversity; utility on the root's label)."
+FAMILY_CHECK = "Families (a root with its children's aggregates): parent-level TSTR/TRTR and privacy."
+
+
+def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
+    """The assets and checks of `tables:`; none when the spec has no tables."""
+    spec = loaded.spec
+    if spec.tables is None:
+        return []
+    from synth_pipelines.orchestration.factory import DATASET_TAG, snapshot_partitions
+
+    name, plans = spec.dataset, plan_tables(spec.tables)
+    root = next(iter(plans))
+    partitions = snapshot_partitions(loaded)
+
+    def key(*parts: str) -> dg.AssetKey:
+        return dg.AssetKey([name, *parts])
+
+    def upstream(table: str) -> list[dg.AssetKey]:
+        plan = plans[table]
+        found = [key("tables", plan.parent)] if plan.parent else [key("source_snapshot")]
+        return found + [key("tables", lookup) for lookup in plan.lookup_keys.values()]
+
+    specs = [dg.AssetSpec(key("tables", table), deps=upstream(table) if not plan.lookup else [key("source_snapshot")],
+                          group_name=name, owners=spec.owners, tags={DATASET_TAG: name}, kinds={"parquet"},
+                          partitions_def=partitions,
+                          description=("Lookup table, kept from the snapshot." if plan.lookup else
+                                       f"Synthetic {table}" + (f", generated under {plan.parent}." if plan.parent
+                                                               else " (the root table).")))
+             for table, plan in plans.items()]
+
+    def folder(storage: SynthStorage, snapshot_id: str) -> Path:
+        return storage.work(name, snapshot_id, "tables")
+
+    @dg.multi_asset(specs=specs, name=f"{name}_tables", ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
+                    description="Multi-table synthesis: the root's rows, then each child table's rows under "
+                                "their synthetic parents (core/multitable.py).")
+    def synthesized_tables(context: dg.AssetExecutionContext, storage: SynthStorage, snapshot: Snapshot):
+        started = time.perf_counter()
+        try:
+            frames = read_tables(spec.tables, {t: s.path for t, s in snapshot.tables.items()})
+        except FieldError as exc:
+            raise dg.Failure(description=str(loaded.error_from(exc))) from None
+        seed = spec.generator.seed
+        train, holdout = split_families(frames, plans, spec.training_view.holdout_fraction, seed)
+        model = train_tables(train, plans, spec.generator.settings, seed)
+        synthetic = generate_tables(model, len(train[root]), seed)
+        out = folder(storage, context.partition_key)
+        for side, tables in zip(SIDES, (train, holdout, synthetic), strict=True):
+            for table, frame in tables.items():
+                frame.to_parquet(out / f"{side}.{table}.parquet", index=False)
+        for table in sorted(plans, key=lambda t: not plans[t].lookup):  # upstream first: lookups, then root down
+            yield dg.MaterializeResult(asset_key=key("tables", table), metadata={
+                "dagster/row_count": len(synthetic[table]), "real_train_rows": len(train[table]),
+                "columns": dg.MetadataValue.json(list(synthetic[table].columns)),
+                "train_seconds": model.seconds.get(table, 0.0), "seconds": round(time.perf_counter() - started, 2)})
+
+    def check(name_: str, table: str, text: str) -> dg.AssetCheckSpec:
+        # Blocking: the release waits for them in a run, and a failed one stops it there.
+        return dg.AssetCheckSpec(name_, asset=key("tables", table), description=text, partitions_def=partitions,
+                                 blocking=name_ not in spec.qa.advisory_checks)
+
+    check_specs = []
+    for table, plan in plans.items():
+        if not plan.lookup:
+            check_specs.append(check("quality", table, TABLE_CHECK))
+            check_specs += [check(c, table, text) for c, text in CHILD_CHECKS.items()] if plan.parent else []
+    if spec.tables[root].label:
+        check_specs.append(check("families", root, FAMILY_CHECK))
+
+    @dg.multi_asset_check(specs=check_specs, name=f"{name}_tables_qa",
+                          description="QA of every synthesized table and across tables (core/quality/multitable.py).")
+    def tables_qa(context: dg.AssetCheckExecutionContext, storage: SynthStorage):
+        out = folder(storage, context.partition_key)
+        read = {side: {t: pd.read_parquet(out / f"{side}.{t}.parquet") for t in plans} for side in SIDES}
+        quality = run_multitable_quality(read["train"], read["holdout"], read["synthetic"], plans,
+                                         spec.tables[root].label, spec.qa)
+        (out / "qa.json").write_text(json.dumps(quality.to_dict(), default=str))
+        for check_spec in check_specs:
+            yield _check_result(check_spec, quality, spec.qa.advisory_checks)
+
+    @dg.asset(key=key("published_tables"), deps=[s.key for s in specs], group_name=name, owners=spec.owners,
+              tags={DATASET_TAG: name}, kinds={"parquet", spec.destination.kind}, partitions_def=partitions,
+              code_version=f"v{spec.version}",
+              description=f"Every table in one release {spec.release_name} (data/<table>/), published together "
+                          "once the tables' QA passed.")
+    def published_tables(context: dg.AssetExecutionContext, storage: SynthStorage) -> dg.MaterializeResult:
+        out = folder(storage, context.partition_key)
+        qa_path = out / "qa.json"
+        if not qa_path.is_file() or not json.loads(qa_path.read_text())["passed"]:
+            raise dg.Failure(description=f"tables of {spec.release_name} not published: their QA "
+                                         f"{'has not run' if not qa_path.is_file() else 'failed'} (see {qa_path})")
+        if spec.destination.kind != "local":
+            raise dg.Failure(description=f"a multi-table release publishes to a local destination only so far, "
+                                         f"not {spec.destination.kind}")
+        synthetic = {t: pq.read_table(out / f"synthetic.{t}.parquet").to_pandas() for t in plans}
+        release = publish_tables_local(synthetic, plans, {"dataset": name, "spec_hash": loaded.spec_hash,
+                                                          "qa": json.loads(qa_path.read_text())},
+                                       root=spec.destination.root(), dataset=f"{name}_tables",
+                                       release_name=spec.release_name, snapshot_id=context.partition_key)
+        return dg.MaterializeResult(metadata={"location": dg.MetadataValue.path(str(release.path)),
+                                              "rows": dg.MetadataValue.json(release.rows)})
+
+    return [synthesized_tables, tables_qa, published_tables]
+
+
+def _check_result(check_spec: dg.AssetCheckSpec, quality: Any, advisory: list[str]) -> dg.AssetCheckResult:
+    table = check_spec.asset_key.path[-1]
+    if check_spec.name == "quality":
+        report = quality.tables[table]
+        passed, summary = report.passed, "; ".join(f"{c.name}: {c.summary}" for c in report.checks if not c.passed)
+    elif check_spec.name == "families":
+        passed = quality.families.passed
+        summary = "; ".join(f"{c.name}: {c.summary}" for c in quality.families.checks)
+    else:
+        check = quality.cross_tables.check(check_spec.name)
+        if check_spec.name == "referential_integrity":  # one metric over all tables: this table's keys
+            broken = {k: n for k, n in check.headline.details["unresolved"].items() if k.startswith(f"{table}.")}
+            passed, summary = not broken, f"unresolved foreign-key values: {broken}" if broken else ""
+        else:
+            mine = [m for m in check.metrics if m.name.endswith(f".{table}")]
+            passed, summary = all(m.passed for m in mine), ", ".join(m.describe() for m in mine)
+    blocking = check_spec.name not in advisory
+    return dg.AssetCheckResult(asset_key=check_spec.asset_key, check_name=check_spec.name, passed=passed,
+                               severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+                               metadata={"summary": summary or "passed"})
