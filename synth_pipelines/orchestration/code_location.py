@@ -10,6 +10,7 @@ from synth_pipelines.orchestration.factory import build_dataset_assets, publish_
 from synth_pipelines.orchestration.gate_sensor import publication_gate_sensor
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.sensors import source_change_sensor
+from synth_pipelines.orchestration.shared_io import io_manager_for
 from synth_pipelines.spec import LoadedSpec, check_unique_datasets
 
 
@@ -25,12 +26,12 @@ def dataset_definitions(loaded: LoadedSpec, storage: SynthStorage | None = None)
         jobs=[refresh, publish],
         schedules=[refresh_schedule(loaded, refresh)],
         sensors=[source_change_sensor(loaded, refresh),
-                 publication_gate_sensor(loaded, publish, storage or SynthStorage())])
+                 publication_gate_sensor(loaded, publish, storage or SynthStorage.from_env())])
 
 
 def shared_resources(storage: SynthStorage | None = None) -> dict[str, object]:
-    storage = storage or SynthStorage()
-    return {"storage": storage, "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io"))}
+    storage = storage or SynthStorage.from_env()
+    return {"storage": storage, "io_manager": io_manager_for(storage)}
 
 
 def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None = None) -> dg.Definitions:
