@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from synth_pipelines.orchestration.factory import build_dataset_assets, publish_job, refresh_job, refresh_schedule
+from synth_pipelines.orchestration.executors import executor_from_env
 from synth_pipelines.orchestration.gate_sensor import publication_gate_sensor
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.sensors import source_change_sensor
@@ -38,4 +39,4 @@ def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None 
     """A code location of these specs with its resources (the CLI's runs, the tests, a served spec folder)."""
     check_unique_datasets(list(specs))
     return dg.Definitions.merge(*(dataset_definitions(loaded, storage) for loaded in specs),
-                                dg.Definitions(resources=shared_resources(storage)))
+                                dg.Definitions(resources=shared_resources(storage), executor=executor_from_env()))
