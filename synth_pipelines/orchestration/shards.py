@@ -104,7 +104,8 @@ def sharded_generation_assets(loaded: LoadedSpec, partitioned: dict[str, Any]) -
         keys = lookup_foreign_keys(spec.source, [c.name for c in model.synthesizer.codecs])
         snapshot = load_snapshot(storage.snapshots(name) / snapshot_id)
         try:  # fails loudly: a synthetic foreign key must resolve in the published lookup table
-            referenced = check_lookup_keys(folder, keys, {t: snapshot.table_path(t) for t in snapshot.tables})
+            referenced = check_lookup_keys([str(p) for p in part_files(folder)], keys,  # every shard's part
+                                           {t: snapshot.table_path(t) for t in snapshot.tables})
         except LookupKeyError as exc:
             raise dg.Failure(description=f"{loaded.path}: {exc}") from None
         frame, count = _first_part(folder, rows)
