@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,9 @@ from harness import summarize_qa  # noqa: E402
 
 def main(run_dir: Path) -> None:
     import dagster as dg
+    import pyarrow.parquet as pq
 
+    from synth_pipelines.core.shards import part_files
     from synth_pipelines.orchestration.factory import today_partition
     from synth_pipelines.orchestration.resources import SynthStorage
     from synth_pipelines.orchestration.runner import materialize_dataset
@@ -38,7 +39,7 @@ def main(run_dir: Path) -> None:
     name, partition = loaded.spec.dataset, today_partition(loaded)
     synthesizer_file = storage.work(name, partition, "synthesizer") / "synthesizer.json"
     qa_file = storage.work(name, partition, "qa") / "qa_report.json"
-    features = storage.work(name, partition, "synthetic_features") / "features.parquet"
+    features = storage.work(name, partition, "synthetic_features")  # its part-*.parquet
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     result: dict = {
@@ -54,8 +55,8 @@ def main(run_dir: Path) -> None:
         qa = summarize_qa(json.loads(qa_file.read_text()))
         qa.pop("failed_checks", None)
         result["qa"] = qa
-    if features.is_file():
-        shutil.copyfile(features, run_dir / "ours.parquet")
+    if part_files(features):  # the shards' parts as one file
+        pq.write_table(pq.read_table([str(p) for p in part_files(features)]), run_dir / "ours.parquet")
     (run_dir / "result.json").write_text(json.dumps(result, indent=2, default=str))
 
 

@@ -351,7 +351,7 @@ def approve(spec: Path, partition: str, approver: str, comment: str) -> Outcome:
     loaded = _load(spec)
     _partition_in_range(loaded, partition)
     storage = SynthStorage()
-    features = storage.work(loaded.spec.dataset, partition, "synthetic_features") / "features.parquet"
+    features = storage.work(loaded.spec.dataset, partition, "synthetic_features")  # its parts
     path = approval_path(storage.base() / "approvals", loaded.spec.dataset, loaded.spec.release_name, partition)
     try:
         approval = record_approval(path, features, approver=approver, comment=comment)

@@ -406,6 +406,33 @@ class SyntheticSpec(_Strict):
     rebalance: RebalanceSpec | None = Field(
         None, description="Generate these shares of a category column (quota sampling); QA compares with "
                           "real rows resampled to the same shares.")
+    shards: int | None = Field(None, gt=0, description=(
+        "Generation and features run as this many steps (each a run of whole batches, so any worker of a "
+        "distributed executor can take one); the release has one Parquet part per shard. Default 1."))
+    rows_per_shard: int | None = Field(None, gt=0, description=(
+        "Instead of shards: one shard per this many rows (rounded up to whole batches)."))
+
+    @model_validator(mode="after")
+    def _shardable(self) -> SyntheticSpec:
+        if self.shards is not None and self.rows_per_shard is not None:
+            raise _FieldProblem("both 'shards' and 'rows_per_shard' are set",
+                                "set one of them (rows_per_shard derives the shard count from rows)", "shards")
+        if self.shard_count > self.batches:
+            field = "shards" if self.shards is not None else "rows_per_shard"
+            raise _FieldProblem(
+                f"{self.shard_count} shards for {self.batches} batch(es) of {self.batch_rows} rows: a shard is a run "
+                "of whole batches", f"use at most {self.batches} shards or lower batch_rows", field)
+        return self
+
+    @property
+    def batches(self) -> int:
+        return -(-self.rows // self.batch_rows)
+
+    @property
+    def shard_count(self) -> int:
+        if self.rows_per_shard is not None:
+            return -(-self.rows // max(self.rows_per_shard, self.batch_rows))
+        return self.shards or 1
 
 
 class CalculatedColumn(_Strict):

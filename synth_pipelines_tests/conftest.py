@@ -145,6 +145,16 @@ class MotoServer:
 MOTO_START_SECONDS = 300  # a generous bound: moto's import alone takes seconds, more on a loaded machine
 
 
+@pytest.fixture
+def rabbitmq_url() -> str:
+    """The RabbitMQ broker on 127.0.0.1:5672 (guest/guest), as a Celery broker URL."""
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=5).close()
+    except OSError as exc:
+        require_service("RabbitMQ (127.0.0.1:5672, guest/guest)", str(exc))
+    return "pyamqp://guest:guest@127.0.0.1:5672//"
+
+
 @pytest.fixture(scope="module")
 def moto() -> Iterator[MotoServer]:
     """A real S3 endpoint: moto's server mode in its own process on loopback, one per module. Waits until

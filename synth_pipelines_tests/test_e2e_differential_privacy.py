@@ -174,7 +174,7 @@ def test_dp_release_publishes_no_real_row_no_unkeyed_hash_and_spends_the_dataset
                               out_dir=storage_home / "attack")
     rows = generate_rows(rerun, rows=len(data), batch_rows=loaded.spec.synthetic.batch_rows,
                          id_prefix=data["synthetic_id"].iloc[0].rsplit("-", 1)[0], out_dir=storage_home / "attack_rows")
-    assert not pd.read_parquet(rows.path).equals(pd.read_parquet(work / "synthetic_rows" / "synthetic_rows.parquet"))
+    assert not pd.read_parquet(rows.path).equals(pd.read_parquet(work / "synthetic_rows" / "part-00000.parquet"))
 
     # The dataset's budget is spent: a release of the next snapshot is refused before training.
     yesterday = (dt.date.fromisoformat(today_partition(loaded)) - dt.timedelta(days=1)).isoformat()

@@ -181,10 +181,33 @@ def _check_consistent_on(features: FeaturesSpec, columns: list[str]) -> None:
                 f"synthetic rows ({', '.join(columns)}); name a synthesized or calculated column")
 
 
+class _BlockSeededFaker:
+    """Random per-row values of one masked column, reseeded at each block of rows (one seed when no block)."""
+
+    def __init__(self, masked: MaskedColumn, seed: int, block_rows: int | None) -> None:
+        self.fake, self.block_rows, self.block = Faker(masked.locale), block_rows, None
+        self.base = seed * 1_000_003 + zlib.crc32(masked.name.encode())
+        self.make = getattr(self.fake, masked.faker)
+
+    def values(self, first_row: int, count: int) -> list[str]:
+        out = []
+        for row in range(first_row, first_row + count):
+            block = row // self.block_rows if self.block_rows else 0
+            if block != self.block:
+                self.fake.seed_instance(self.base if block == 0 else f"{self.base}:{block}")
+                self.block = block
+            out.append(str(self.make()))
+        return out
+
+
 def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed: int = 0,
-                   batch_rows: int = 100_000, decimals: Mapping[str, tuple[int, int]] | None = None) -> int:
+                   batch_rows: int = 100_000, decimals: Mapping[str, tuple[int, int]] | None = None,
+                   first_row: int = 0, seed_block_rows: int | None = None) -> int:
     """Write the feature rows to `out_path`, streaming batches, and return the row count.
-    `decimals`: the view's DECIMAL columns (training_view.view_decimal_columns), published as such."""
+    `decimals`: the view's DECIMAL columns (training_view.view_decimal_columns), published as such.
+    Random masked values are reseeded every `seed_block_rows` rows of the whole dataset (None: once),
+    from the seed and the block's index; `first_row` is where `rows_path` starts in the dataset. With
+    the generation batch as the block, a shard's masked values do not depend on how rows were sharded."""
     columns = pq.read_schema(rows_path).names
     _check_calculated(features, columns)
     _check_consistent_on(features, columns)
@@ -196,9 +219,7 @@ def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed
         if masked.consistent_on:
             keyed[masked.name] = (masked.consistent_on, consistent_masker(masked, masking_key(masked, index)))
             continue
-        fake = Faker(masked.locale)
-        fake.seed_instance(seed * 1_000_003 + zlib.crc32(masked.name.encode()))
-        random_fakers[masked.name] = getattr(fake, masked.faker)
+        random_fakers[masked.name] = _BlockSeededFaker(masked, seed, seed_block_rows)
     # Key columns that are dropped stay until the masked values are made from them.
     hidden = sorted({on for on, _ in keyed.values()} & set(features.drop_columns))
     rows = 0
@@ -220,8 +241,7 @@ def apply_features(rows_path: Path, features: FeaturesSpec, out_path: Path, seed
                             on, mask = keyed[name]
                             values = [mask(v) for v in table.column(on).to_pylist()]
                         else:
-                            make = random_fakers[name]
-                            values = [str(make()) for _ in range(len(table))]
+                            values = random_fakers[name].values(first_row + rows, len(table))
                         table = table.append_column(name, pa.array(values, pa.string()))
                     writer.write_table(table.drop_columns(hidden))
                     rows += len(table)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from synth_pipelines.core.files import write_atomically
-from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.shards import part_files, parts_sha256
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,10 @@ def approval_path(approvals_root: Path, dataset: str, release_name: str, snapsho
 def record_approval(path: Path, features_path: Path, approver: str, comment: str = "") -> Approval:
     if not approver.strip():
         raise ValueError("an approval needs the approver's name")
-    if not features_path.is_file():
+    if not part_files(features_path):
         raise FileNotFoundError(f"no synthetic features to approve at {features_path}; run the pipeline first")
     approval = Approval(approver=approver.strip(), approved_at=datetime.now(timezone.utc).isoformat(),
-                        features_sha256=file_sha256(features_path), comment=comment)
+                        features_sha256=parts_sha256(features_path), comment=comment)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(asdict(approval), indent=2).encode())
     return approval
@@ -64,7 +64,7 @@ def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *
         if approval is None:
             return GateDecision(False, "QA passed; waiting for a recorded approval "
                                        "(synth-pipelines approve SPEC --snapshot ID --approver NAME)", True)
-        if approval.features_sha256 != file_sha256(features_path):
+        if approval.features_sha256 != parts_sha256(features_path):
             return GateDecision(False, f"the approval by {approval.approver} was for other rows (the features were "
                                        "regenerated after it); approve again", True)
         return GateDecision(True, f"QA passed and approved by {approval.approver} at {approval.approved_at}")

@@ -49,8 +49,10 @@ def lookup_foreign_keys(source: SourceSpec, columns: Iterable[str]) -> dict[str,
     return found
 
 
-def check_lookup_keys(rows_path: Path, keys: Mapping[str, str], table_paths: Mapping[str, Path]) -> dict[str, int]:
+def check_lookup_keys(rows_path: Path | list[str], keys: Mapping[str, str],
+                      table_paths: Mapping[str, Path]) -> dict[str, int]:
     """Raise unless every non-missing value of each key column is a key of its lookup table snapshot.
+    `rows_path`: the synthetic rows, one Parquet file or a list of parts.
 
     Returns the number of distinct keys referenced per column.
     """

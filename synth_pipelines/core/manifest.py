@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from synth_pipelines import __version__
+from synth_pipelines.core.shards import part_files
 from synth_pipelines.core.snapshot import Snapshot
 from synth_pipelines.core.synthesis import Synthesizer
 from synth_pipelines.spec import LoadedSpec, masked_url
@@ -47,7 +48,7 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
 
     spec = loaded.spec
     dp = synthesizer.privacy is not None
-    schema = pq.read_schema(features_path)
+    schema = pq.read_schema(part_files(features_path)[0])  # every shard's part has this schema
     created = datetime.now(timezone.utc)
     ttl = spec.refresh.release_ttl_days
     return {

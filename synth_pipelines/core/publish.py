@@ -1,6 +1,6 @@
 """Stage 7: publish a release to local storage, atomically and never over an existing one.
 
-Layout: <root>/<dataset>/features_v<N>/snapshot=<snapshot id>/{data/part-00000.parquet,
+Layout: <root>/<dataset>/features_v<N>/snapshot=<snapshot id>/{data/part-NNNNN.parquet (one per shard),
 lookups/<table>.parquet (lookup tables, verbatim from the snapshot), manifest.json, qa_report.*}. The release is assembled in a hidden staging folder and renamed into
 place in one step, so a reader sees a whole release or none; `LATEST` in the version folder then
 names the newest release (replaced atomically).
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from synth_pipelines.core.files import fsync_folder, write_atomically, write_durably
+from synth_pipelines.core.shards import release_data_files
 
 LOOKUP_FOLDER = "lookups"
 CRASH_AT_ENV = "SYNTH_PIPELINES_CRASH_AT"
@@ -103,6 +104,14 @@ def lookup_entries(lookups: dict[str, Path] | None) -> dict[str, dict[str, Any]]
             for name, path in lookup_files(lookups).items()}
 
 
+def data_entries(folder: Path, data: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Manifest entries of the release's data parts as written under `folder`: hash and rows of each."""
+    import pyarrow.parquet as pq
+
+    return {name: {"sha256": file_sha256(folder / name), "rows": pq.ParquetFile(folder / name).metadata.num_rows}
+            for name in data}
+
+
 def publish_local(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], root: Path,
                   dataset: str, release_name: str, snapshot_id: str, rows: int,
                   lookups: dict[str, Path] | None = None,
@@ -111,22 +120,22 @@ def publish_local(*, features_path: Path, attachments: list[Path], manifest: dic
     `stale_after`: staging folders of dead publishes this old are swept (None: never)."""
     final = release_folder(root, dataset, release_name, snapshot_id)
     with staged_release(final, snapshot_id, stale_after) as staging:
-        data_path = staging / "data" / "part-00000.parquet"
-        data_path.parent.mkdir()
-        _copy(features_path, data_path)
+        (staging / "data").mkdir()
+        data = release_data_files(features_path)  # one part per shard
+        for name, part in data.items():
+            _copy(part, staging / name)
         crash_point("local.data_copied")
         for name, path in {**attachment_files(attachments), **lookup_files(lookups)}.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             _copy(path, staging / name)
         crash_point("local.files_copied")
         manifest = {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
-                    "files": {"data/part-00000.parquet": {"sha256": file_sha256(data_path), "rows": rows},
-                              **lookup_entries(lookups)}}
+                    "files": {**data_entries(staging, data), **lookup_entries(lookups)}}
         write_durably(staging / "manifest.json", json.dumps(manifest, indent=2, default=str).encode())
         for folder in (staging / "data", staging / LOOKUP_FOLDER, staging):
             fsync_folder(folder)
         crash_point("local.manifest_written")
-    return Release(name=release_name, path=final, data_path=final / "data" / "part-00000.parquet",
+    return Release(name=release_name, path=final, data_path=final / next(iter(data)),
                    manifest_path=final / "manifest.json", rows=rows)
 
 

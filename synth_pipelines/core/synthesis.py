@@ -396,9 +396,22 @@ def _rebalanced_batch(model: Any, synthesizer: Synthesizer, column: str, quotas:
     return frame.iloc[order].reset_index(drop=True), drawn
 
 
+def _rebalance_quotas(rows: int, batch_rows: int, proportions: dict[str, float], batch: int) -> dict[str, int]:
+    """Batch `batch`'s quotas: the remaining target counts after the batches before it, split over its rows
+    (a shard starting at `batch` replays the arithmetic, so its quotas equal an unsharded run's)."""
+    remaining = _split_rows(rows, proportions)
+    for done in range(batch + 1):
+        count = min(batch_rows, rows - done * batch_rows)
+        total = sum(remaining.values())
+        quotas = _split_rows(count, {v: n / total for v, n in remaining.items()})
+        remaining = {v: remaining[v] - quotas[v] for v in remaining}
+    return quotas
+
+
 def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_prefix: str, out_dir: Path,
                   on_batch: Callable[[int, int], None] | None = None,
-                  rebalance: Any = None) -> GeneratedRows:
+                  rebalance: Any = None, batches: range | None = None,
+                  file_name: str = "synthetic_rows.parquet") -> GeneratedRows:
     """Generate `rows` rows in batches of `batch_rows`, decode them, and stream them to Parquet.
 
     Batch i uses seed + i, so a rerun with the same model and seed gives the same rows.
@@ -407,54 +420,60 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
     the generator is drawn from (seed + i * REBALANCE_MAX_DRAWS + draw) until every quota is
     filled. Works for every plugin; a value the generator rarely makes costs more draws and, past
     REBALANCE_MAX_DRAWS per batch, is an error naming the value.
+    `batches`: only these batches of the `rows` (a shard, core/shards.py), written to `file_name`; each
+    batch's seed, quotas and row ids depend on its index alone, so shards concatenated in order are the
+    rows of one unsharded run.
     """
     quiet_synthcity()  # unpickling the model imports synthcity
     from synthcity.utils.serialization import load_from_file
 
     if rebalance is not None:
         _rebalance_codec(synthesizer, rebalance.column, rebalance.proportions)
-        remaining = _split_rows(rows, rebalance.proportions)
     model = load_from_file(synthesizer.model_path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "synthetic_rows.parquet"
+    path = out_dir / file_name
+    batches = batches if batches is not None else range(-(-rows // batch_rows))
+    wanted = sum(min(batch_rows, rows - b * batch_rows) for b in batches)
     started = time.perf_counter()
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
-    written, batch, drawn = 0, 0, 0
+    written, drawn = 0, 0
     try:
-        while written < rows:
-            count = min(batch_rows, rows - written)
+        for batch in batches:
+            first_row = batch * batch_rows
+            count = min(batch_rows, rows - first_row)
             if rebalance is None:
                 with muted_library_warnings():
                     encoded = model.generate(count=count, random_state=synthesizer.seed + batch).dataframe()
                 frame = decode(encoded.head(count), synthesizer.codecs, np.random.default_rng([synthesizer.seed, batch]))
             else:
-                total = sum(remaining.values())
-                quotas = _split_rows(count, {v: n / total for v, n in remaining.items()})
+                quotas = _rebalance_quotas(rows, batch_rows, rebalance.proportions, batch)
                 frame, draws = _rebalanced_batch(model, synthesizer, rebalance.column, quotas, batch)
-                remaining = {v: remaining[v] - quotas[v] for v in remaining}
                 drawn += draws
-            frame.insert(0, "synthetic_id", [f"{id_prefix}-{written + i + 1:09d}" for i in range(len(frame))])
+            frame.insert(0, "synthetic_id", [f"{id_prefix}-{first_row + i + 1:09d}" for i in range(len(frame))])
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             if writer is None:
                 schema = table.schema
                 writer = pq.ParquetWriter(path, schema)
             writer.write_table(table)
             written += len(frame)
-            batch += 1
             if on_batch:
-                on_batch(written, rows)
+                on_batch(written, wanted)
             if len(frame) == 0:
-                raise RuntimeError(f"{synthesizer.plugin} generated no rows in batch {batch}")
+                raise RuntimeError(f"{synthesizer.plugin} generated no rows in batch {batch + 1}")
     finally:
         if writer is not None:
             writer.close()
-    record = None
-    if rebalance is not None:
-        achieved = pq.read_table(path, columns=[rebalance.column]).column(rebalance.column).to_pandas()
-        shares = achieved.map(lambda v: None if pd.isna(v) else str(v)).value_counts(normalize=True)
-        record = {"column": rebalance.column, "target_proportions": dict(rebalance.proportions),
-                  "achieved_proportions": {v: round(float(shares.get(v, 0.0)), 6) for v in rebalance.proportions},
-                  "generated_rows": drawn}
-    return GeneratedRows(path=str(path), rows=written, batches=batch,
+    record = None if rebalance is None else rebalance_record([path], rebalance, drawn)
+    return GeneratedRows(path=str(path), rows=written, batches=len(batches),
                          seconds=round(time.perf_counter() - started, 2), rebalance=record)
+
+
+def rebalance_record(paths: list[Path], rebalance: Any, drawn: int) -> dict[str, Any]:
+    """Target and achieved shares of the rebalanced column over `paths` (one file, or every shard's part),
+    and the rows drawn to fill the quotas."""
+    achieved = pq.read_table([str(p) for p in paths], columns=[rebalance.column]).column(rebalance.column).to_pandas()
+    shares = achieved.map(lambda v: None if pd.isna(v) else str(v)).value_counts(normalize=True)
+    return {"column": rebalance.column, "target_proportions": dict(rebalance.proportions),
+            "achieved_proportions": {v: round(float(shares.get(v, 0.0)), 6) for v in rebalance.proportions},
+            "generated_rows": drawn}

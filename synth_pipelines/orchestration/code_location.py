@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import dagster as dg
 
 from synth_pipelines.orchestration.factory import build_dataset_assets, publish_job, refresh_job, refresh_schedule
+from synth_pipelines.orchestration.executors import executor_from_env
 from synth_pipelines.orchestration.gate_sensor import publication_gate_sensor
 from synth_pipelines.orchestration.multitable import build_multitable_assets
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.sensors import source_change_sensor
+from synth_pipelines.orchestration.shared_io import io_manager_for
 from synth_pipelines.spec import LoadedSpec, check_unique_datasets
 
 # The location's name in workspace.yaml and [tool.dg.project] code_location_name (a test keeps them equal).
@@ -29,16 +31,16 @@ def dataset_definitions(loaded: LoadedSpec, storage: SynthStorage | None = None)
         jobs=[refresh, publish],
         schedules=[refresh_schedule(loaded, refresh)],
         sensors=[source_change_sensor(loaded, refresh),
-                 publication_gate_sensor(loaded, publish, storage or SynthStorage())])
+                 publication_gate_sensor(loaded, publish, storage or SynthStorage.from_env())])
 
 
 def shared_resources(storage: SynthStorage | None = None) -> dict[str, object]:
-    storage = storage or SynthStorage()
-    return {"storage": storage, "io_manager": dg.FilesystemIOManager(base_dir=str(storage.base() / "io"))}
+    storage = storage or SynthStorage.from_env()
+    return {"storage": storage, "io_manager": io_manager_for(storage)}
 
 
 def build_definitions(specs: Sequence[LoadedSpec], storage: SynthStorage | None = None) -> dg.Definitions:
     """A code location of these specs with its resources (the CLI's runs, the tests, a served spec folder)."""
     check_unique_datasets(list(specs))
     return dg.Definitions.merge(*(dataset_definitions(loaded, storage) for loaded in specs),
-                                dg.Definitions(resources=shared_resources(storage)))
+                                dg.Definitions(resources=shared_resources(storage), executor=executor_from_env()))

@@ -29,28 +29,29 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.assessment import Assessment, assess_training_rows
-from synth_pipelines.core.column_origins import feature_origins, synthesized
+from synth_pipelines.core.column_origins import feature_origins
 from synth_pipelines.core.files import keep_newest_folders
-from synth_pipelines.core.features import FeatureExpressionError, apply_features, drop_replaced_columns, replaced_columns
+from synth_pipelines.core.features import FeatureExpressionError, drop_replaced_columns, replaced_columns
 from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.generator_settings import SettingProblem
-from synth_pipelines.core.lookups import LookupKeyError, check_lookup_keys, lookup_foreign_keys, lookup_tables
+from synth_pipelines.core.lookups import lookup_foreign_keys, lookup_tables
 from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import ReportHeader, write_reports
 from synth_pipelines.core.quality.runner import run_quality
 from synth_pipelines.core.quality.thresholds import CHECK_DESCRIPTIONS, CHECK_NAMES
 from synth_pipelines.core.quality.verdict import verdict_markdown
+from synth_pipelines.core.shards import part_files
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
-from synth_pipelines.core.synthesis import Synthesizer, generate_rows, train_synthesizer
+from synth_pipelines.core.synthesis import Synthesizer, train_synthesizer
 from synth_pipelines.core.differential_privacy import published_privacy
 from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
-from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view, view_decimal_columns
+from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.release_regression import CHECK_NAME as REGRESSION_CHECK
 from synth_pipelines.orchestration.release_regression import regression_outcome, release_regression_check
-from synth_pipelines.orchestration.resources import SynthStorage, column_metadata, frame_metadata, real_frame_metadata
+from synth_pipelines.orchestration.resources import SynthStorage, column_metadata, real_frame_metadata
 from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
 DATASET_TAG = "synth_pipelines/dataset"
@@ -73,7 +74,7 @@ class TableFile:
 
     def read(self) -> pd.DataFrame:
         """The rows as QA and the stages compare them: DECIMAL columns as floats, like the training view."""
-        return decimals_as_floats(pq.read_table(self.path))
+        return decimals_as_floats(pq.read_table([str(p) for p in part_files(Path(self.path))]))
 
 
 @dataclass(frozen=True)
@@ -260,58 +261,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             metadata["differential_privacy"] = dg.MetadataValue.json(model.privacy)
         return dg.Output(TrainedModel(train.snapshot_id, model), metadata=metadata)
 
-    @dg.asset(key=key("synthetic_rows"), kinds={"synthcity", "parquet"},
-              code_version=_hash(spec.synthetic.model_dump()), ins={"model": dg.AssetIn(key("synthesizer"))},
-              description="Rows sampled from the synthesizer in batches (bounded memory).", **partitioned)
-    def synthetic_rows(context: dg.AssetExecutionContext, storage: SynthStorage,
-                       model: TrainedModel) -> dg.Output[TableFile]:
-        snapshot_id = model.snapshot_id
-        out_dir = storage.work(name, snapshot_id, "synthetic_rows")
-        generated = generate_rows(
-            model.synthesizer, rows=spec.synthetic.rows, batch_rows=spec.synthetic.batch_rows, id_prefix=f"{name}-{snapshot_id}",
-            out_dir=out_dir, rebalance=spec.synthetic.rebalance,
-            on_batch=lambda done, total: context.log.info(f"generated {done}/{total} rows"))
-        (out_dir / "rebalance.json").write_text(json.dumps(generated.rebalance))  # for the manifest
-        keys = lookup_foreign_keys(spec.source, [c.name for c in model.synthesizer.codecs])
-        snapshot = load_snapshot(storage.snapshots(name) / snapshot_id)
-        try:  # fails loudly: a synthetic foreign key must resolve in the published lookup table
-            referenced = check_lookup_keys(Path(generated.path), keys, {t: snapshot.table_path(t) for t in snapshot.tables})
-        except LookupKeyError as exc:
-            raise dg.Failure(description=f"{loaded.path}: {exc}") from None
-        frame = pd.read_parquet(generated.path)
-        origins = [synthesized(str(column), spec.generator.plugin) for column in frame.columns]
-        return dg.Output(TableFile(snapshot_id, generated.path, generated.rows), metadata={
-            **frame_metadata(frame, origins=origins, upstream=key("train_rows")),
-            "location": dg.MetadataValue.path(generated.path),
-            "lookup_keys_referenced": dg.MetadataValue.json(referenced),
-            "rebalance": dg.MetadataValue.json(generated.rebalance or {}),
-            "batches": generated.batches, "seconds": generated.seconds,
-            "rows_per_second": round(generated.rows / max(generated.seconds, 1e-6))})
-
-    @dg.asset(key=key("synthetic_features"), kinds={"duckdb", "parquet"},
-              code_version=f"v{spec.version}-{_hash(spec.features.model_dump())}",
-              ins={"rows": dg.AssetIn(key("synthetic_rows"))},
-              description="Synthetic rows with the spec's calculated and masked columns and drops: what gets published "
-                          "once the QA checks pass.", **partitioned)
-    def synthetic_features(context: dg.AssetExecutionContext, storage: SynthStorage,
-                           rows: TableFile) -> dg.Output[TableFile]:
-        started = time.perf_counter()
-        path = storage.work(name, rows.snapshot_id, "synthetic_features") / "features.parquet"
-        try:
-            snapshot = load_snapshot(storage.snapshots(name) / rows.snapshot_id)
-            decimals = view_decimal_columns(view_spec, {t: s.path for t, s in snapshot.tables.items()})
-            count = apply_features(Path(rows.path), spec.features, path, seed=spec.generator.seed, decimals=decimals)
-        except FeatureExpressionError as exc:  # e.g. the masking secret is not in the environment
-            raise dg.Failure(description=f"{loaded.path}: {exc}") from None
-        masked = {m.name: m.faker + (f", consistent on {m.consistent_on}" if m.consistent_on else ", random per row")
-                  for m in spec.features.masked_columns if m.name not in spec.features.drop_columns}
-        frame = pd.read_parquet(path)
-        origins = feature_origins([str(c) for c in frame.columns], spec.features, spec.generator.plugin)
-        return dg.Output(TableFile(rows.snapshot_id, str(path), count), metadata={
-            **frame_metadata(frame, origins=origins, upstream=key("synthetic_rows")),
-            "location": dg.MetadataValue.path(str(path)),
-            "masked_columns_not_trained_on": dg.MetadataValue.json(masked),
-            "seconds": round(time.perf_counter() - started, 2)})
+    # Generation and features fan out over shards (synthetic.shards): graph-backed assets, one step per shard.
+    from synth_pipelines.orchestration.shards import sharded_generation_assets
+    synthetic_rows, synthetic_features = sharded_generation_assets(loaded, partitioned)
 
     @dg.multi_asset_check(
         specs=[dg.AssetCheckSpec(check, asset=key("synthetic_features"), partitions_def=partitions,
@@ -364,7 +316,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     def published_columns(path: Path) -> dict[str, dg.MetadataValue]:
         """The release's columns: described as in the synthetic features, each from its namesake there."""
-        types = {str(c): str(t) for c, t in pq.read_schema(path).empty_table().to_pandas().dtypes.items()}
+        types = {str(c): str(t) for c, t in pq.read_schema(part_files(path)[0]).empty_table().to_pandas().dtypes.items()}
         origins = [replace(o, inputs=(o.name,)) for o in feature_origins(list(types), spec.features,
                                                                           spec.generator.plugin)]
         return column_metadata(types, origins, key("synthetic_features"))
@@ -473,7 +425,7 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
     if qa_report.is_file():
         outcomes = {c["name"]: c["passed"] for c in json.loads(qa_report.read_text())["checks"]}
     approval = load_approval(approval_path(storage.base() / "approvals", spec.dataset, spec.release_name, snapshot_id))
-    features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features") / "features.parquet"
+    features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features")  # its part-*.parquet
     blocking = [name for name in QA_CHECKS if name not in spec.qa.advisory_checks]
     if spec.qa.release_regression_blocking:
         regression = regression_outcome(storage, spec.dataset, snapshot_id, features_path)

@@ -4,7 +4,7 @@ A closed gate shows its reason in the sensor's tick history in the UI."""
 
 import dagster as dg
 
-from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.shards import parts_sha256
 from synth_pipelines.orchestration.factory import release_gate
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import LoadedSpec
@@ -30,10 +30,10 @@ def publication_gate_sensor(loaded: LoadedSpec, publish_job, storage: SynthStora
             if not decision.open:
                 reasons.append(f"{partition}: {decision.reason}")
                 continue
-            features = storage.work(spec.dataset, partition, "synthetic_features") / "features.parquet"
+            features = storage.work(spec.dataset, partition, "synthetic_features")  # its part-*.parquet
             # Keyed by the rows: features regenerated for the same snapshot get their own request.
             requests.append(dg.RunRequest(run_key=f"publish-{spec.release_name}-{partition}-"
-                                                  f"{file_sha256(features)[:12]}", partition_key=partition))
+                                                  f"{parts_sha256(features)[:12]}", partition_key=partition))
         return requests or dg.SkipReason("; ".join(reasons) or "no QA'd snapshot is waiting for publication")
 
     return _sensor

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from synth_pipelines.core.files import write_atomically
-from synth_pipelines.core.publish import file_sha256
+from synth_pipelines.core.shards import part_files, parts_sha256
 from synth_pipelines.core.quality.thresholds import RELEASE_REGRESSION
 from synth_pipelines.core.releases import ReleasesNotListed
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -30,12 +30,13 @@ def result_path(storage: SynthStorage, dataset: str, snapshot_id: str) -> Path:
 
 
 def regression_outcome(storage: SynthStorage, dataset: str, snapshot_id: str, features: Path) -> bool | None:
-    """The check's verdict on exactly these feature rows, or None when it has not judged them."""
+    """The check's verdict on exactly these feature rows (`features`: their folder of parts), or None when
+    it has not judged them."""
     path = result_path(storage, dataset, snapshot_id)
-    if not path.is_file() or not features.is_file():
+    if not path.is_file() or not part_files(features):
         return None
     result = json.loads(path.read_text())
-    return result["passed"] if result["features_sha256"] == file_sha256(features) else None
+    return result["passed"] if result["features_sha256"] == parts_sha256(features) else None
 
 
 def _previous_release(loaded: LoadedSpec, snapshot_id: str) -> tuple[Any, dict[str, Any]] | None:
@@ -65,7 +66,7 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
         from synth_pipelines.core.releases import release_rows
 
         snapshot_id = context.partition_key
-        features = storage.work(spec.dataset, snapshot_id, "synthetic_features") / "features.parquet"
+        features = storage.work(spec.dataset, snapshot_id, "synthetic_features")  # its part-*.parquet
         severity = dg.AssetCheckSeverity.ERROR if spec.qa.release_regression_blocking else dg.AssetCheckSeverity.WARN
         try:
             previous = _previous_release(loaded, snapshot_id)
@@ -81,7 +82,8 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
             with tempfile.TemporaryDirectory() as scratch:
                 before = release_rows(release, spec.destination, Path(scratch))
             # QA figures side by side are `synth-pipelines diff`'s: this run's QA may not have finished yet.
-            diff = compare_releases(before, pd.read_parquet(features), before_name=release.name,
+            after = pd.concat([pd.read_parquet(part) for part in part_files(features)], ignore_index=True)
+            diff = compare_releases(before, after, before_name=release.name,
                                     after_name=f"{spec.dataset}/{spec.release_name}/snapshot={snapshot_id}",
                                     seed=spec.qa.seed)
             metric = diff.metric(spec.qa.max_release_drift)
@@ -96,7 +98,7 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
                         "details": dg.MetadataValue.json(json.loads(json.dumps(diff.to_dict(), default=str)))}
         path = result_path(storage, spec.dataset, snapshot_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps({"passed": passed, "features_sha256": file_sha256(features),
+        write_atomically(path, json.dumps({"passed": passed, "features_sha256": parts_sha256(features),
                                            "summary": metadata["summary"]}).encode())
         return dg.AssetCheckResult(passed=passed, severity=severity, metadata=metadata)
 

@@ -2,33 +2,102 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 from synth_pipelines.core.column_origins import ColumnOrigin
+from synth_pipelines.core.object_store import ObjectMirror
+from synth_pipelines.core.shards import part_files
 from synth_pipelines.paths import storage_root
 
 ORIGIN_TAG = "synth_pipelines/origin"  # synthesized, calculated, masked or row_id, on each column of the schema
 
 
 class SynthStorage(dg.ConfigurableResource):
-    """Where snapshots and working files live (releases go to the spec's destination)."""
+    """Where snapshots and working files live (releases go to the spec's destination).
+
+    `kind: local` (the default): under `root` (default SYNTH_PIPELINES_HOME). `kind: s3`: in a bucket,
+    so a step can run on any worker; `root` is then this worker's local copy (core/object_store.py):
+    the folders a step asks for (`work`, `snapshots`) and the files its inputs name are pulled before
+    it uses them, and what it wrote is pushed when the step ends (teardown_after_execution)."""
 
     root: str = ""
+    kind: Literal["local", "s3"] = "local"
+    bucket: str = ""
+    prefix: str = "synth-pipelines"
+    endpoint_url: str | None = None
+    region: str | None = None
+    _touched: set = PrivateAttr(default_factory=set)
+
+    @classmethod
+    def from_env(cls) -> SynthStorage:
+        """SYNTH_PIPELINES_STORAGE=s3://bucket/prefix (and SYNTH_PIPELINES_STORAGE_ENDPOINT_URL for an
+        S3-compatible server) puts the storage in a bucket; unset, the local disk."""
+        url = os.environ.get("SYNTH_PIPELINES_STORAGE", "")
+        if not url:
+            return cls()
+        if not url.startswith("s3://"):
+            raise ValueError(f"SYNTH_PIPELINES_STORAGE={url!r}: write s3://bucket/prefix, or unset it for the local disk")
+        bucket, _, prefix = url[len("s3://"):].partition("/")
+        return cls(kind="s3", bucket=bucket, prefix=prefix.strip("/") or "synth-pipelines",
+                   endpoint_url=os.environ.get("SYNTH_PIPELINES_STORAGE_ENDPOINT_URL") or None)
 
     def base(self) -> Path:
         return Path(self.root).resolve() if self.root else storage_root()
 
     def snapshots(self, dataset: str) -> Path:
-        return self.base() / "snapshots" / dataset
+        return self._shared(self.base() / "snapshots" / dataset)
 
-    def work(self, dataset: str, snapshot_id: str, stage: str) -> Path:
+    def work(self, dataset: str, snapshot_id: str, stage: str, pull: bool = True) -> Path:
+        """A stage's working folder; `pull=False`: the step only adds files (a shard its part)."""
         path = self.base() / "work" / dataset / snapshot_id / stage
         path.mkdir(parents=True, exist_ok=True)
+        return self._shared(path, pull)
+
+    def s3(self) -> S3Resource:
+        return S3Resource(endpoint_url=self.endpoint_url, region_name=self.region)
+
+    def mirror(self) -> ObjectMirror | None:
+        if self.kind != "s3":
+            return None
+        return ObjectMirror(self.bucket, self.prefix, self.base(), self.s3().get_client())
+
+    def _shared(self, path: Path, pull: bool = True) -> Path:
+        """`path` with the bucket's current files in it; what the step writes there is pushed at its end."""
+        mirror = self.mirror()
+        if mirror is not None:
+            if pull:
+                mirror.pull(path)
+            self._touched.add(path)
         return path
+
+    def pull(self, path: Path) -> None:
+        """`path` (a file or folder another step wrote, named by an input) as the bucket has it."""
+        mirror = self.mirror()
+        if mirror is not None and Path(path).is_relative_to(self.base()):
+            mirror.pull(Path(path))
+
+    def push(self) -> None:
+        mirror = self.mirror()
+        for path in sorted(self._touched) if mirror is not None else []:
+            if path.exists():
+                mirror.push(path)
+
+    def clear_parts(self, folder: Path) -> None:
+        """Remove the parts an earlier run left in `folder`, here and in the bucket."""
+        mirror = self.mirror()
+        for part in part_files(folder) if folder.is_dir() else []:
+            mirror.remove(part) if mirror is not None else part.unlink(missing_ok=True)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.push()  # per step under a multiprocess or Celery executor, per run in process
 
 
 # A category value is named in real-row metadata only when at least this many rows hold it (the

@@ -10,6 +10,7 @@ import pytest
 
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.thresholds import RELEASE_REGRESSION
+from synth_pipelines.core.shards import part_files
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.factory import release_gate
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -47,8 +48,8 @@ def test_a_moved_column_against_the_previous_release_is_named_and_blocks_when_as
         assert release_gate(loaded, storage, DAY)[0].open, release_gate(loaded, storage, DAY)[0].reason
 
         # An earlier release of the dataset whose amounts were half as large (a generation change).
-        features = storage.work("demo_loans", DAY, "synthetic_features") / "features.parquet"
-        earlier = pd.read_parquet(features)
+        parts = part_files(storage.work("demo_loans", DAY, "synthetic_features"))
+        earlier = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
         earlier["amount"] = earlier["amount"] / 2
         earlier_file = storage_home / "earlier.parquet"
         earlier.to_parquet(earlier_file)

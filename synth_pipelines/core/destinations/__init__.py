@@ -14,7 +14,6 @@ from synth_pipelines.core.publish import ReleaseExistsError, lookup_entries
 __all__ = ["DestinationError", "IsolationError", "ReleaseExistsError", "RemoteRelease", "existing_release",
            "release_manifest"]
 
-DATA_FILE = "data/part-00000.parquet"
 
 
 class DestinationError(RuntimeError):
@@ -34,11 +33,13 @@ class RemoteRelease:
     rows: int
 
 
-def release_manifest(manifest: dict[str, Any], *, release_name: str, snapshot_id: str, data_sha256: str,
-                     rows: int, destination: dict[str, Any], lookups: dict[str, Path] | None = None) -> dict[str, Any]:
-    """The manifest as published: the same release and file entries a local release has, plus where."""
+def release_manifest(manifest: dict[str, Any], *, release_name: str, snapshot_id: str,
+                     data: dict[str, dict[str, Any]], destination: dict[str, Any],
+                     lookups: dict[str, Path] | None = None) -> dict[str, Any]:
+    """The manifest as published: the same release and file entries a local release has, plus where.
+    `data`: each data part's name (data/part-NNNNN.parquet) -> its sha256 and rows."""
     return {**manifest, "release": f"{release_name}/snapshot={snapshot_id}",
-            "files": {DATA_FILE: {"sha256": data_sha256, "rows": rows}, **lookup_entries(lookups)},
+            "files": {**data, **lookup_entries(lookups)},
             "destination": destination}
 
 

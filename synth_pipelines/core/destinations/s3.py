@@ -1,7 +1,7 @@
 """Publish a release to S3 (or an S3-compatible store such as MinIO), atomically and never twice.
 
 Keys, under <release> = <prefix>/<dataset>/features_vN/snapshot=<id>/:
-  <release>objects/<attempt>/{data/part-00000.parquet, lookups/<table>.parquet, qa_report.*}
+  <release>objects/<attempt>/{data/part-NNNNN.parquet (one per shard), lookups/<table>.parquet, qa_report.*}
   <release>manifest.json      the commit: names every object of the release with its SHA-256
   <prefix>/<dataset>/features_vN/LATEST   the newest snapshot's release (also derivable from manifests)
 
@@ -36,9 +36,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from synth_pipelines.core.destinations import (DATA_FILE, DestinationError, ReleaseExistsError, RemoteRelease,
+from synth_pipelines.core.destinations import (DestinationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
 from synth_pipelines.core.publish import attachment_files, crash_point, file_sha256, lookup_files
+from synth_pipelines.core.shards import part_rows, release_data_files
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ def release_prefix(prefix: str, dataset: str, release_name: str, snapshot_id: st
     return _join(prefix, dataset, release_name, f"snapshot={snapshot_id}") + "/"
 
 
+def _data_rows(manifest: dict[str, Any]) -> int:
+    """Rows of a release: its data parts' (one per shard) together."""
+    return sum(entry["rows"] for name, entry in manifest["files"].items() if name.startswith("data/"))
+
+
 def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[str, Any], bucket: str, prefix: str,
                dataset: str, release_name: str, snapshot_id: str, rows: int, region: str | None = None,
                endpoint_url: str | None = None, transfer_config: TransferConfig | None = None, client: Any = None,
@@ -105,11 +111,13 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
 
     attempt = uuid.uuid4().hex  # never reused: nobody else ever writes under this folder
     folder = f"objects/{attempt}/"
-    files = {DATA_FILE: features_path, **lookup_files(lookups), **attachment_files(attachments)}
+    data = release_data_files(features_path)  # one part per shard
+    files = {**data, **lookup_files(lookups), **attachment_files(attachments)}
     objects = {name: {"key": folder + name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
                for name, path in files.items()}
-    body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
-                            data_sha256=objects[DATA_FILE]["sha256"],
+    body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id,
+                            data={name: {"sha256": objects[name]["sha256"], "rows": part_rows(data[name])}
+                                  for name in data},
                             destination={"kind": "s3", "uri": f"s3://{bucket}/{final}", "attempt": attempt},
                             lookups=lookups)
     body["objects"] = objects
@@ -332,7 +340,7 @@ def list_s3_releases(client: Any, bucket: str, prefix: str, dataset: str | None 
     for ds, release_name, snapshot, _, _ in found:
         newest[ds, release_name] = max(newest.get((ds, release_name), snapshot), snapshot)
     return sorted((S3ReleaseInfo(dataset=ds, release_name=release_name, snapshot_id=snapshot,
-                                 location=f"s3://{bucket}/{key}", rows=manifest["files"][DATA_FILE]["rows"],
+                                 location=f"s3://{bucket}/{key}", rows=_data_rows(manifest),
                                  created_at=str(manifest.get("created_at", "")),
                                  latest=newest[ds, release_name] == snapshot, manifest=manifest)
                    for ds, release_name, snapshot, key, manifest in found),

@@ -56,6 +56,7 @@ from sqlalchemy.engine import Connection, make_url
 from synth_pipelines.core.destinations import (DestinationError, IsolationError, ReleaseExistsError, RemoteRelease,
                                                release_manifest)
 from synth_pipelines.core.publish import attachment_files, crash_point, file_sha256
+from synth_pipelines.core.shards import part_files, part_rows, release_data_files
 from synth_pipelines.core.source import read_only_connection
 from synth_pipelines.spec import masked_url, same_database
 
@@ -147,12 +148,12 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
     source_identity = _source_identity(source_url, backend, masked)
     table = release_table_name(release_name, snapshot_id)
     location = f"{masked}#{schema + '.' if schema else ''}{table}"
-    file = pq.ParquetFile(features_path)
-    if file.metadata.num_rows != rows:
-        raise ValueError(f"{features_path} has {file.metadata.num_rows} rows, not the {rows} to publish")
+    if part_rows(features_path) != rows:  # one table from every shard's part
+        raise ValueError(f"{features_path} has {part_rows(features_path)} rows, not the {rows} to publish")
     lookup_names = {name: lookup_table_name(table, name) for name in sorted(lookups or {})}
-    body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, rows=rows,
-                            data_sha256=file_sha256(features_path), lookups=lookups,
+    body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, lookups=lookups,
+                            data={name: {"sha256": file_sha256(part), "rows": part_rows(part)}
+                                  for name, part in release_data_files(features_path).items()},
                             destination={"kind": "sql", "url": masked, "schema": schema, "table": table,
                                          "view": release_name, "lookup_tables": lookup_names})
     job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=rows, table=table,
@@ -247,7 +248,7 @@ def _mysql_lock(conn: Connection, schema: str | None) -> Iterator[None]:
 
 
 def _sql_columns(path: Path, backend: str) -> list[tuple[str, str]]:
-    schema = pq.ParquetFile(path).schema_arrow
+    schema = pq.ParquetFile(part_files(path)[0]).schema_arrow
     string_columns = [f.name for f in schema if _is_text(f.type)]
     longest = _longest_values(path, string_columns) if backend != "postgresql" else {}
     return [(f.name, sql_column_type(f, backend, longest.get(f.name, 0))) for f in schema]
@@ -468,9 +469,15 @@ def _check_count(loaded: int, job: _Job) -> None:
 # --- PostgreSQL: COPY FROM STDIN, CSV written by pyarrow per batch ------------------------------
 
 
+def _batches(path: Path, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Record batches of a table's parts (one per shard) in order."""
+    for part in part_files(path):
+        yield from pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=columns)
+
+
 def _csv_chunks(path: Path, batch_rows: int) -> Iterator[bytes]:
     options = pacsv.WriteOptions(include_header=False)  # strings quoted, NULL unquoted empty: COPY tells them apart
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+    for batch in _batches(path, batch_rows):
         sink = io.BytesIO()
         pacsv.write_csv(_decoded(batch), sink, options)
         yield sink.getvalue()
@@ -507,7 +514,7 @@ def _load_mysql(raw: Any, staging: str, job: _Job, method: str) -> int:
         # Strict: a value the column cannot hold is an error, not a silently changed row.
         cursor.execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")
         cursor.max_stmt_length = 8 << 20  # multi-row INSERTs of ~8 MB (max_allowed_packet is 16 MB by default)
-        for batch in pq.ParquetFile(job.features_path).iter_batches(batch_size=job.batch_rows):
+        for batch in _batches(job.features_path, job.batch_rows):
             columns = [_for_mysql(name, column) for name, column in zip(batch.schema.names, batch.columns)]
             if use_infile:
                 try:
@@ -601,7 +608,7 @@ def _longest_values(path: Path, columns: list[str]) -> dict[str, int]:
     longest = dict.fromkeys(columns, 0)
     if not columns:
         return longest
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+    for batch in _batches(path, BATCH_ROWS, columns):
         for name, column in zip(batch.schema.names, _decoded(batch).columns):
             if not pa.types.is_null(column.type):
                 longest[name] = max(longest[name], pc.max(pc.binary_length(column)).as_py() or 0)

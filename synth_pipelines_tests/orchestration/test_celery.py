@@ -1,0 +1,164 @@
+"""The demo with 4 shards on two dagster-celery workers that share nothing but the broker (RabbitMQ on
+127.0.0.1:5672), the PostgreSQL instance storage and the S3 server: the shard steps spread over the
+workers, a worker killed mid-step has its step run again by the other, and the features (the release's
+data) equal an in-process run's byte for byte."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import pytest
+import yaml
+
+from synth_pipelines.core.shards import part_files
+from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.orchestration.executors import celery_config
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.spec import load_spec
+
+pytestmark = pytest.mark.slow
+PARTITION = "2026-11-24"
+BUCKET = "synth-celery"
+FEATURES = dg.AssetKey(["demo_loans", "synthetic_features"])
+WORKER_START_SECONDS = 300  # importing dagster and the project under a loaded machine
+
+
+def features_job() -> dg.JobDefinition:
+    """Snapshot to synthetic features of the spec in SYNTH_TEST_CELERY_SPEC, on the executor and storage
+    the environment names (celery, the bucket). Module level: the workers import it by reference."""
+    defs = build_definitions([load_spec(os.environ["SYNTH_TEST_CELERY_SPEC"])])
+    job = dg.define_asset_job("celery_features",
+                              selection=dg.AssetSelection.assets(FEATURES).upstream().required_multi_asset_neighbors()
+                              .without_checks())
+    return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("celery_features")
+
+
+def _start_worker(name: str, folder: Path, env: dict[str, str], config: Path, queue: str) -> subprocess.Popen:
+    folder.mkdir(parents=True)
+    log = (folder / "worker.log").open("wb")
+    # --pool solo: the step runs in the worker process itself, so its PID is the one that dies.
+    return subprocess.Popen([str(Path(sys.executable).parent / "dagster-celery"), "worker", "start", "-A",
+                             "dagster_celery.app", "-y", str(config), "-q", queue, "-n", f"{name}@%h", "--", "--pool",
+                             "solo"], cwd=folder, env={**env, "SYNTH_PIPELINES_HOME": str(folder / "home")},
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _celery_pid(cli: subprocess.Popen) -> int:
+    """The `celery worker` process the dagster-celery command started (its only child)."""
+    children = Path(f"/proc/{cli.pid}/task/{cli.pid}/children").read_text().split()
+    assert children, "the dagster-celery command has no celery worker child"
+    return int(children[0])
+
+
+def _wait_for(condition, seconds: float, what: str, workers) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        dead = [w for w in workers if w.poll() is not None]
+        assert time.monotonic() < deadline and not dead, f"{what}: timed out or a worker exited"
+        time.sleep(0.5)
+
+
+def _step_workers(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+    """(step key, worker name) of every step a celery worker started, in order."""
+    found = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        data = record.dagster_event.engine_event_data if record.dagster_event else None
+        worker = data.metadata.get("Celery worker") if data else None
+        if worker is not None:
+            found.append((record.step_key, worker.value.split("@")[0]))
+    return found
+
+
+def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto, aws_env, postgres_url,
+                                                               shipped_demo_spec_data, write_spec, tmp_path,
+                                                               monkeypatch):
+    s3 = boto3.client("s3", endpoint_url=moto.url)
+    s3.create_bucket(Bucket=BUCKET)
+    # The shipped generator (cart): its training is reproducible from the seed in any process, which the
+    # fast test generator (bayesian_network) is not (its structure search differs between processes).
+    shipped_demo_spec_data["synthetic"].update(rows=1200, batch_rows=300, shards=4)
+    spec = write_spec(shipped_demo_spec_data)
+
+    # The reference: the same spec and seed in one process, on the local disk.
+    local = SynthStorage(root=str(tmp_path / "local"))
+    job = dg.define_asset_job("local", selection=dg.AssetSelection.assets(FEATURES).upstream()
+                              .required_multi_asset_neighbors().without_checks())
+    assert dg.Definitions.merge(build_definitions([load_spec(spec)], local), dg.Definitions(jobs=[job])) \
+        .resolve_job_def("local").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                                     partition_key=PARTITION).success
+    expected = [p.read_bytes() for p in part_files(local.work("demo_loans", PARTITION, "synthetic_features"))]
+
+    queue = f"synth-test-{uuid.uuid4().hex[:8]}"  # other runs on the shared broker never take our steps
+    config = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "celery" / "celery.yaml").read_text())
+    config["execution"]["config"]["config_source"]["task_default_queue"] = queue
+    config_file = tmp_path / "celery.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": postgres_url}},
+                                                       "telemetry": {"enabled": False}}))
+    env = {"DAGSTER_HOME": str(home), "DAGSTER_CELERY_BROKER_URL": rabbitmq_url,
+           "SYNTH_PIPELINES_EXECUTOR": "celery", "SYNTH_PIPELINES_CELERY_CONFIG": str(config_file),
+           "SYNTH_PIPELINES_STORAGE": f"s3://{BUCKET}/synth", "SYNTH_PIPELINES_STORAGE_ENDPOINT_URL": moto.url,
+           "SYNTH_TEST_CELERY_SPEC": str(spec), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # dagster-celery runs `celery`
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert celery_config(config_file)["broker"] == {"env": "DAGSTER_CELERY_BROKER_URL"}
+    workers = {name: _start_worker(name, tmp_path / name, dict(os.environ), config_file, queue) for name in ("w1", "w2")}
+    try:
+        monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(tmp_path / "orchestrator"))
+        with dg.DagsterInstance.get() as instance:
+            run = {}
+
+            def launch():
+                run["result"] = dg.execute_job(dg.reconstructable(features_job), instance=instance,
+                                               tags={"dagster/partition": PARTITION})
+            thread = threading.Thread(target=launch)
+            thread.start()
+            run_id = _wait_run_id(instance)
+            # Kill the worker that took the synthesizer step (it imports torch: seconds long) by its PID.
+            _wait_for(lambda: any(k.endswith("synthesizer") for k, _ in _step_workers(instance, run_id)), 240,
+                      "the synthesizer step never started", workers.values())
+            victim = next(w for k, w in _step_workers(instance, run_id) if k.endswith("synthesizer"))
+            os.kill(_celery_pid(workers[victim]), signal.SIGKILL)
+            workers[victim].wait(timeout=60)
+            workers["w3"] = _start_worker("w3", tmp_path / "w3", dict(os.environ), config_file, queue)  # its stand-in
+            thread.join(timeout=600)
+            result = run["result"]
+            assert result.success
+            steps = _step_workers(instance, run_id)
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=60)
+
+    synthesizer = [w for k, w in steps if k.endswith("synthesizer")]
+    assert synthesizer[0] == victim and len(synthesizer) == 2 and synthesizer[1] != victim  # retried elsewhere
+    shard_workers = {w for k, w in steps if "__generate_shard[" in k}
+    assert len(shard_workers) == 2 and victim not in shard_workers
+    # The features, as the bucket holds them, equal the in-process run's byte for byte, all 4 parts.
+    prefix = f"synth/work/demo_loans/{PARTITION}/synthetic_features/"
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"])
+    assert keys == [f"{prefix}part-0000{i}.parquet" for i in range(4)]
+    assert [s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys] == expected
+
+
+def _wait_run_id(instance: dg.DagsterInstance) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = instance.get_runs(limit=1)
+        if runs:
+            return runs[0].run_id
+        time.sleep(0.5)
+    raise AssertionError("the run never started")

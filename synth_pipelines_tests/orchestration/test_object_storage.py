@@ -1,0 +1,72 @@
+"""SynthStorage in a bucket (moto's S3 server): two "workers" with nothing on disk in common."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import dagster as dg
+import pytest
+
+from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.orchestration.resources import SynthStorage
+from synth_pipelines.orchestration.runner import publish_partition
+from synth_pipelines.spec import load_spec
+
+pytestmark = pytest.mark.slow
+PARTITION = "2026-11-24"
+BUCKET = "synth-storage"
+
+
+def _run(defs: dg.Definitions, selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
+    job = dg.define_asset_job("part", selection=selection)
+    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("part").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=PARTITION, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result
+
+
+def test_a_second_worker_continues_from_the_bucket_alone(moto, aws_env, demo_spec_data, write_spec, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=moto.url)
+    s3.create_bucket(Bucket=BUCKET)
+    demo_spec_data["synthetic"].update(batch_rows=500, shards=3)
+    loaded = load_spec(write_spec(demo_spec_data))
+
+    def storage(worker: str) -> SynthStorage:
+        return SynthStorage(root=str(tmp_path / worker), kind="s3", bucket=BUCKET, prefix="p", endpoint_url=moto.url)
+
+    rows = dg.AssetKey(["demo_loans", "synthetic_rows"])
+    _run(build_definitions([loaded], storage("a")),
+         dg.AssetSelection.assets(rows).upstream().required_multi_asset_neighbors().without_checks())
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="p/")["Contents"]}
+    assert {f"p/work/demo_loans/{PARTITION}/synthetic_rows/part-0000{i}.parquet" for i in range(3)} <= keys
+    assert f"p/snapshots/demo_loans/{PARTITION}/snapshot.json" in keys
+    assert any(k.startswith("p/io/demo_loans/synthesizer/") for k in keys)
+
+    # Worker b starts from an empty folder: its inputs and the snapshot come from the bucket.
+    b = storage("b")
+    defs_b = build_definitions([loaded], b)
+    _run(defs_b, dg.AssetSelection.assets(dg.AssetKey(["demo_loans", "synthetic_features"])))
+    assert not (tmp_path / "b" / "work" / "demo_loans" / PARTITION / "training_view").exists()  # never needed
+    outcome = publish_partition(loaded, dg.DagsterInstance.ephemeral(), b, PARTITION, defs=defs_b)
+    assert outcome.success, (outcome.gate, outcome.error)
+    manifest = json.loads((tmp_path / "synth_home" / "releases" / "demo_loans" / "features_v1" /
+                           f"snapshot={PARTITION}" / "manifest.json").read_text())
+    assert [manifest["files"][f"data/part-0000{i}.parquet"]["rows"] for i in range(3)] == [500, 500, 500]
+    # b's QA report went to the bucket too, where the next worker finds it.
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="p/work/")["Contents"]}
+    assert f"p/work/demo_loans/{PARTITION}/qa/qa_report.json" in keys
+    assert f"p/work/demo_loans/{PARTITION}/synthetic_features/part-00002.parquet" in keys
+
+
+def test_storage_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SYNTH_PIPELINES_STORAGE", "s3://bucket/some/prefix/")
+    monkeypatch.setenv("SYNTH_PIPELINES_STORAGE_ENDPOINT_URL", "http://127.0.0.1:9")
+    storage = SynthStorage.from_env()
+    assert (storage.kind, storage.bucket, storage.prefix, storage.endpoint_url) == (
+        "s3", "bucket", "some/prefix", "http://127.0.0.1:9")
+    monkeypatch.setenv("SYNTH_PIPELINES_STORAGE", "/data")
+    with pytest.raises(ValueError, match="s3://bucket/prefix"):
+        SynthStorage.from_env()
+    monkeypatch.delenv("SYNTH_PIPELINES_STORAGE")
+    assert SynthStorage.from_env().kind == "local"
