@@ -30,6 +30,13 @@ class ReleaseInfo:
     def name(self) -> str:
         return f"{self.dataset}/{self.release_name}/snapshot={self.snapshot_id}"
 
+    @property
+    def path(self) -> Path:
+        """The release folder of a local release."""
+        if self.location.startswith("s3://"):
+            raise ValueError(f"{self.name} is in S3 ({self.location}), not a local folder")
+        return Path(self.location)
+
     def expired(self, now: datetime | None = None) -> bool:
         if not self.expires_at:
             return False

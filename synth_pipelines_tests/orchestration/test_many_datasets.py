@@ -10,6 +10,7 @@ import sys
 import dagster as dg
 import pytest
 
+from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.factory import today_partition
@@ -65,7 +66,7 @@ def test_three_specs_load_side_by_side_with_names_per_dataset(three_specs):
     ops = {n for n in found["nodes"]}
     for op in ops:
         assert any(op.startswith(d + "__") or op.startswith(d + "_qa") for d in datasets), op
-    assert len(found["assets"]) == 3 * 8 and len(found["checks"]) == 3 * 9
+    assert len(found["assets"]) == 3 * 8 and len(found["checks"]) == 3 * len(ASSET_CHECK_NAMES)
     for dataset in datasets:
         assert defs.resolve_job_def(f"{dataset}_refresh").tags["synth_pipelines/dataset"] == dataset
     # Resources are shared (one storage, one IO manager), never one key per dataset that could clash.
@@ -93,7 +94,7 @@ def test_one_of_three_materializes_from_the_shared_code_location(three_specs, st
         materialized = {key.path[0] for key in instance.get_asset_keys()}
         checks = {e.check_name for e in result.get_asset_check_evaluations()}
     assert materialized == {"income_features"}
-    assert len(checks) == 9
+    assert len(checks) == len(ASSET_CHECK_NAMES)
 
 
 def test_a_dataset_that_starts_in_the_future_does_not_stop_the_others(demo_spec_data, write_spec):

@@ -63,9 +63,10 @@ def publish_through_the_asset(demo_spec_data, write_spec, storage_home: Path, ma
                               train_rows=560, training_seconds=1.0, model_path=str(storage_home / "model"))
     asset = next(a for a in build_dataset_assets(loaded)
                  if isinstance(a, dg.AssetsDefinition) and dg.AssetKey(["demo_loans", "published_features"]) in a.keys)
-    context = dg.build_asset_context(partition_key=SNAPSHOT, resources={"storage": storage})
-    result = asset(context, features=TableFile(SNAPSHOT, str(features), 700), snapshot=snapshot,
-                   model=TrainedModel(SNAPSHOT, synthesizer))
+    # The storage resource syncs a bucket around each step (teardown_after_execution): open it as Dagster would.
+    with dg.build_asset_context(partition_key=SNAPSHOT, resources={"storage": storage}) as context:
+        result = asset(context, features=TableFile(SNAPSHOT, str(features), 700), snapshot=snapshot,
+                       model=TrainedModel(SNAPSHOT, synthesizer))
     assert isinstance(result, dg.MaterializeResult)  # no object for the IO manager to pickle
     metadata = {key: getattr(value, "value", value) for key, value in result.metadata.items()}
     return release_from_metadata(result.metadata), metadata, features
