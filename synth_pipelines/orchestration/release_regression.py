@@ -95,7 +95,10 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
             metadata = {"summary": summary + (f"; {metric.hint}" if metric.hint else ""),
                         "verdict": dg.MetadataValue.md(verdict_markdown(check)),
                         "compared_with": release.name, "moved_columns": dg.MetadataValue.json(metric.details["moved_columns"]),
-                        "details": dg.MetadataValue.json(json.loads(json.dumps(diff.to_dict(), default=str)))}
+                        # `details` as every QA check has it (metric name -> its figures: runner reads it)
+                        "details": dg.MetadataValue.json({metric.name: check["metrics"][0] | {
+                            "implementation": metric.implementation}}),
+                        "release_diff": dg.MetadataValue.json(json.loads(json.dumps(diff.to_dict(), default=str)))}
         path = result_path(storage, spec.dataset, snapshot_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, json.dumps({"passed": passed, "features_sha256": parts_sha256(features),

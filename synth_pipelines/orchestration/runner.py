@@ -80,7 +80,9 @@ def _progress_listener(dataset: str, on_progress: ProgressCallback) -> Callable[
     """Turns a run's event log entries into (stage, message, level) calls: step starts and logged lines."""
 
     def listen(entry: Any) -> None:
-        stage = (entry.step_key or "").removeprefix(f"{dataset}__").removeprefix(f"{dataset}_") or "run"
+        # A sharded stage's steps are `<graph>.<op>[shard]`: the graph names the stage.
+        step = (entry.step_key or "").split(".")[0]
+        stage = step.removeprefix(f"{dataset}__").removeprefix(f"{dataset}_") or "run"
         if entry.is_dagster_event:
             if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
                 on_progress(stage, None, logging.INFO)

@@ -64,5 +64,8 @@ def test_a_moved_column_against_the_previous_release_is_named_and_blocks_when_as
         assert not evaluation.passed, evaluation.metadata["summary"].value
         assert evaluation.metadata["moved_columns"].value == ["amount"]
         assert evaluation.metadata["compared_with"].value == f"demo_loans/features_v1/snapshot={yesterday}"
+        (metric,) = evaluation.metadata["details"].value.values()  # the shape the CLI's verdict table reads
+        assert metric["bound"] == "max" and metric["value"] > metric["threshold"] == 0.05 and not metric["passed"]
+        assert evaluation.metadata["release_diff"].value["columns"][0]["name"] == "amount"
         decision, _ = release_gate(loaded, storage, DAY)
         assert not decision.open and RELEASE_REGRESSION in decision.reason
