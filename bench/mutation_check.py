@@ -112,11 +112,22 @@ MUTANTS = [
            (T + "orchestration/test_source_password_masked.py",),
            "snapshot.json records the source URL with its password"),
     Mutant("backfill_stops_at_first_failure", "synth_pipelines/cli.py",
-           "    codes = {key: _run(spec, key, Progress(progress)).code for key in keys}\n",
-           "    codes = {}\n    for key in keys:\n        codes[key] = _run(spec, key, Progress(progress)).code\n"
-           "        if codes[key] not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED):\n            break\n",
+           "        codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}\n",
+           "        codes = {}\n        for key in keys:\n"
+           "            codes[key] = _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code\n"
+           "            if codes[key] not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED):\n                break\n",
            (T + "test_cli_backfill_demo.py::test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest",),
            "backfill gives up the rest of the range after a failed day"),
+    Mutant("backfill_unrecorded", "synth_pipelines/cli.py",
+           "_run(spec, key, Progress(progress), backfill_tags(backfill_id)).code",
+           "_run(spec, key, Progress(progress)).code",
+           (T + "test_cli_backfill_demo.py::test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest",),
+           "backfill runs are not filed under the Dagster backfill the UI lists"),
+    Mutant("regression_gate_ignored", "synth_pipelines/orchestration/factory.py",
+           "    if spec.qa.release_regression_blocking:\n        regression = regression_outcome(",
+           "    if False:\n        regression = regression_outcome(",
+           (T + "orchestration/test_release_regression.py",),
+           "the gate ignores a blocking release_regression verdict"),
     Mutant("demo_never_builds_source", "synth_pipelines/cli.py",
            "    if not demo_database_path().exists():\n", "    if False:\n",
            (T + "test_cli_backfill_demo.py::test_demo_builds_the_demo_source_when_missing_and_stops_early_when_"
