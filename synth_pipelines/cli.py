@@ -492,12 +492,11 @@ def _judge(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, l
 
 # -- releases, show ---------------------------------------------------------------------------------
 
-def _destination_releases(spec_path: Path | None, dataset: str | None = None) -> tuple[list[Any], str]:
-    """The releases in the spec's destination (local or S3) and a name for where they are."""
+def _destination_releases(destination: Any, dataset: str | None = None) -> tuple[list[Any], str]:
+    """The releases in a spec's destination (local or S3) and a name for where they are."""
     from synth_pipelines.core.destinations import DestinationError
     from synth_pipelines.core.releases import list_destination_releases
 
-    destination = _load(spec_path or DEMO_SPEC).spec.destination
     if destination.kind == "sql":
         raise CliError("releases and show read local and S3 releases; this spec publishes to a SQL database. Fix: "
                        "query its releases table (README: SQL destination) for the same information")
@@ -521,7 +520,8 @@ _RELEASE_COLUMNS = ("release", "rows", "created", "expires", "flags")
 @command(json_flag=True)
 def releases(spec_path: Path | None, dataset: str | None, only_expired: bool) -> Outcome:
     """List published releases with row counts, creation and expiry dates (tab-separated, with a header)."""
-    found = [r for r in _destination_releases(spec_path, dataset)[0] if r.expired() or not only_expired]
+    destination = _load(spec_path or DEMO_SPEC).spec.destination
+    found = [r for r in _destination_releases(destination, dataset)[0] if r.expired() or not only_expired]
     listed = [{"release": r.name, "dataset": r.dataset, "release_name": r.release_name, "snapshot": r.snapshot_id,
                "rows": r.rows, "created_at": r.created_at, "expires_at": r.expires_at, "latest": r.latest,
                "expired": r.expired(), "path": r.location} for r in found]
@@ -547,7 +547,7 @@ def show(release: str, spec_path: Path | None) -> Outcome:
     from synth_pipelines.core.releases import find_release
 
     try:
-        found, where = _destination_releases(spec_path)
+        found, where = _destination_releases(_load(spec_path or DEMO_SPEC).spec.destination)
         info, manifest = find_release(found, release, where)
     except LookupError as exc:
         raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
@@ -576,8 +576,8 @@ def diff(before: str, after: str, spec_path: Path | None, max_drift: float | Non
     from synth_pipelines.core.quality.release_diff import compare_releases
     from synth_pipelines.core.releases import find_release, release_rows
 
-    found, where = _destination_releases(spec_path)
     spec = _load(spec_path or DEMO_SPEC).spec
+    found, where = _destination_releases(spec.destination)
     max_drift = spec.qa.max_release_drift if max_drift is None else max_drift
     try:
         (a, manifest_a), (b, manifest_b) = find_release(found, before, where), find_release(found, after, where)

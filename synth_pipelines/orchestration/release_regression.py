@@ -39,17 +39,14 @@ def regression_outcome(storage: SynthStorage, dataset: str, snapshot_id: str, fe
     return result["passed"] if result["features_sha256"] == parts_sha256(features) else None
 
 
-def _previous_release(loaded: LoadedSpec, snapshot_id: str) -> tuple[Any, dict[str, Any]] | None:
+def _previous_release(loaded: LoadedSpec, snapshot_id: str) -> Any | None:
     """The newest published release of the dataset other than the one these features would become."""
-    from synth_pipelines.core.releases import find_release, list_destination_releases
+    from synth_pipelines.core.releases import list_destination_releases
 
     spec = loaded.spec
     releases = [r for r in list_destination_releases(spec.destination, spec.dataset)
                 if (r.release_name, r.snapshot_id) != (spec.release_name, snapshot_id)]
-    if not releases:
-        return None
-    newest = max(releases, key=lambda r: r.created_at)
-    return find_release(releases, newest.name, spec.destination.kind)
+    return max(releases, key=lambda r: r.created_at, default=None)
 
 
 def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
@@ -78,7 +75,7 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
             passed, metadata = True, {"summary": f"passed: {note}", "verdict": dg.MetadataValue.md(
                 verdict_markdown({"name": CHECK_NAME, "passed": True, "note": note, "metrics": []}))}
         else:
-            release, _ = previous
+            release = previous
             with tempfile.TemporaryDirectory() as scratch:
                 before = release_rows(release, spec.destination, Path(scratch))
             # QA figures side by side are `synth-pipelines diff`'s: this run's QA may not have finished yet.
