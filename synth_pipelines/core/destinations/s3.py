@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -86,6 +87,30 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
                stale_after: timedelta | None = timedelta(days=1),
                lookups: dict[str, Path] | None = None) -> RemoteRelease:
     """`stale_after`: an attempt folder no manifest names is swept once this old (None: never)."""
+    data = release_data_files(features_path)  # one part per shard
+
+    def body(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id, destination={},
+                                data={name: {"sha256": objects[name]["sha256"], "rows": part_rows(part)}
+                                      for name, part in data.items()}, lookups=lookups)
+
+    location, folder = upload_release({**data, **lookup_files(lookups), **attachment_files(attachments)}, body,
+                                      bucket=bucket, prefix=prefix, dataset=dataset, release_name=release_name,
+                                      snapshot_id=snapshot_id, region=region, endpoint_url=endpoint_url,
+                                      transfer_config=transfer_config, client=client, stale_after=stale_after)
+    return RemoteRelease(name=release_name, location=location, manifest_location=location + "manifest.json",
+                         qa_report_location=location + folder + "qa_report.html", rows=rows)
+
+
+def upload_release(files: dict[str, Path], body: Callable[[dict[str, dict[str, Any]]], dict[str, Any]], *,
+                   bucket: str, prefix: str, dataset: str, release_name: str, snapshot_id: str,
+                   region: str | None = None, endpoint_url: str | None = None,
+                   transfer_config: TransferConfig | None = None, client: Any = None,
+                   stale_after: timedelta | None = timedelta(days=1)) -> tuple[str, str]:
+    """Commit one release: `files` (release-relative name -> local file) uploaded under a new attempt
+    folder, then the manifest `body(objects)` makes (objects: name -> key, SHA-256, bytes) as
+    manifest.json, with the destination and the objects added; returns (the release's s3://
+    location, the attempt folder under it)."""
     client = client or s3_client(region=region, endpoint_url=endpoint_url)
     config = transfer_config or TransferConfig()  # multipart above 8 MiB, parts in parallel
     final = release_prefix(prefix, dataset, release_name, snapshot_id)
@@ -111,17 +136,11 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
 
     attempt = uuid.uuid4().hex  # never reused: nobody else ever writes under this folder
     folder = f"objects/{attempt}/"
-    data = release_data_files(features_path)  # one part per shard
-    files = {**data, **lookup_files(lookups), **attachment_files(attachments)}
     objects = {name: {"key": folder + name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
                for name, path in files.items()}
-    body = release_manifest(manifest, release_name=release_name, snapshot_id=snapshot_id,
-                            data={name: {"sha256": objects[name]["sha256"], "rows": part_rows(data[name])}
-                                  for name in data},
-                            destination={"kind": "s3", "uri": f"s3://{bucket}/{final}", "attempt": attempt},
-                            lookups=lookups)
-    body["objects"] = objects
-    manifest_bytes = json.dumps(body, indent=2, default=str).encode()
+    manifest_bytes = json.dumps({**body(objects), "destination": {"kind": "s3", "uri": f"s3://{bucket}/{final}",
+                                                                  "attempt": attempt}, "objects": objects},
+                                indent=2, default=str).encode()
     try:
         for number, (name, path) in enumerate(files.items()):
             content_type = _CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
@@ -142,9 +161,7 @@ def publish_s3(*, features_path: Path, attachments: list[Path], manifest: dict[s
     crash_point("s3.manifest_written")
     _point_latest(client, bucket, version)
     crash_point("s3.latest_written")
-    location = f"s3://{bucket}/{final}"
-    return RemoteRelease(name=release_name, location=location, manifest_location=location + "manifest.json",
-                         qa_report_location=location + folder + "qa_report.html", rows=rows)
+    return f"s3://{bucket}/{final}", folder
 
 
 def existing_s3_release(*, bucket: str, prefix: str, dataset: str, release_name: str, snapshot_id: str,

@@ -166,6 +166,60 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
                              batch_rows=batch_rows, manifest={}, files={})
                         for name, lookup_table in lookup_names.items()],
                source_identity=source_identity, source_masked=masked_url(source_url))
+    _run(url, job, mysql_load, location)
+    manifest_at = f"{masked}#{schema + '.' if schema else ''}synth_releases/{table}"
+    return RemoteRelease(name=release_name, location=location, manifest_location=manifest_at,
+                         qa_report_location=f"{masked}#{schema + '.' if schema else ''}synth_release_files/{table}/"
+                                            "qa_report.html", rows=rows)
+
+
+def tables_release_table(release_name: str, snapshot_id: str) -> str:
+    """The registry key of a multi-table release, features_v1_2026_11_24_tables; its tables are
+    <key>_<table> (lookup_table_name). Never a single-table release's table or lookup table name."""
+    return lookup_table_name(release_table_name(release_name, snapshot_id), "tables")
+
+
+def publish_tables_sql(*, tables: dict[str, Path], primary_keys: dict[str, str],
+                       foreign_keys: dict[str, dict[str, str]], manifest: dict[str, Any], url: str,
+                       schema: str | None, source_url: str, dataset: str, release_name: str, snapshot_id: str,
+                       batch_rows: int = BATCH_ROWS,
+                       mysql_load: Literal["auto", "local_infile", "insert"] = "auto",
+                       ) -> tuple[RemoteRelease, dict[str, str]]:
+    """A multi-table release: one table per entry of `tables` (name -> Parquet, each after the tables
+    its foreign keys reference), with its primary key and a FOREIGN KEY constraint per entry of
+    `foreign_keys` (table -> column -> referenced table, whose primary key it references), loaded and
+    registered as one release the way publish_sql loads a release and its lookup tables: one
+    transaction on PostgreSQL, registration as the commit point on MySQL/MariaDB. No view: readers
+    find the tables in the manifest's `destination.tables`. Returns the release and where each table is."""
+    masked = masked_url(url)
+    _refuse_source_url(url, source_url, schema)
+    backend = make_url(url).get_backend_name()
+    key = tables_release_table(release_name, snapshot_id)
+    names = {table: lookup_table_name(key, table) for table in tables}
+    body = {**manifest, "destination": {"kind": "sql", "url": masked, "schema": schema, "release_table": key,
+                                        "tables": names}}
+    parts = [_Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id,
+                  rows=pq.ParquetFile(path).metadata.num_rows, table=names[table], schema=schema,
+                  columns=_sql_columns(path, backend, keys={primary_keys[table], *foreign_keys.get(table, {})}),
+                  features_path=path, batch_rows=batch_rows, manifest={}, files={},
+                  primary_key=primary_keys[table],
+                  foreign_keys=[(column, names[target], primary_keys[target])
+                                for column, target in foreign_keys.get(table, {}).items()])
+             for table, path in tables.items()]
+    job = _Job(dataset=dataset, release_name=release_name, snapshot_id=snapshot_id, rows=sum(p.rows for p in parts),
+               table=key, schema=schema, columns=[], features_path=Path(), batch_rows=batch_rows,
+               manifest=json.loads(json.dumps(body, default=str)), files={}, lookups=parts, view=False,
+               source_identity=_source_identity(source_url, backend, masked), source_masked=masked_url(source_url))
+    where = f"{masked}#{schema + '.' if schema else ''}"
+    _run(url, job, mysql_load, where + key)
+    return (RemoteRelease(name=release_name, location=where + key, manifest_location=f"{where}synth_releases/{key}",
+                          qa_report_location="", rows=job.rows),
+            {table: where + name for table, name in names.items()})
+
+
+def _run(url: str, job: _Job, mysql_load: str, location: str) -> None:
+    """Publish `job` on its backend; a database's refusal or failure becomes a DestinationError."""
+    backend = make_url(url).get_backend_name()
     connect_args: dict[str, Any] = {"connect_timeout": 10}
     if backend == "postgresql":
         connect_args["application_name"] = "synth-pipelines publish"
@@ -183,15 +237,11 @@ def publish_sql(*, features_path: Path, attachments: list[Path], manifest: dict[
         database_error = _database_error(exc)
         if not (isinstance(exc, _Refused) or database_error is not None):
             raise
-        raise DestinationError(f"publishing {release_name}/snapshot={snapshot_id} to {location} failed: "
-                               f"{_cause(database_error or exc, url)}; nothing was published and view {release_name} was not "
-                               "moved") from exc
+        moved = f" and view {job.release_name} was not moved" if job.view else ""
+        raise DestinationError(f"publishing {job.release_name}/snapshot={job.snapshot_id} to {location} failed: "
+                               f"{_cause(database_error or exc, url)}; nothing was published{moved}") from exc
     finally:
         engine.dispose()
-    manifest_at = f"{masked}#{schema + '.' if schema else ''}synth_releases/{table}"
-    return RemoteRelease(name=release_name, location=location, manifest_location=manifest_at,
-                         qa_report_location=f"{masked}#{schema + '.' if schema else ''}synth_release_files/{table}/"
-                                            "qa_report.html", rows=rows)
 
 
 def existing_sql_release(*, url: str, schema: str | None, source_url: str, dataset: str, release_name: str,
@@ -247,11 +297,14 @@ def _mysql_lock(conn: Connection, schema: str | None) -> Iterator[None]:
         _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
 
 
-def _sql_columns(path: Path, backend: str) -> list[tuple[str, str]]:
+def _sql_columns(path: Path, backend: str, keys: set[str] = frozenset()) -> list[tuple[str, str]]:
+    """Name and SQL type of each column; `keys` (primary and foreign key columns) of text are VARCHAR on
+    MySQL/MariaDB, which indexes no TEXT whole (768 characters: InnoDB's 3072-byte key in utf8mb4)."""
     schema = pq.ParquetFile(part_files(path)[0]).schema_arrow
     string_columns = [f.name for f in schema if _is_text(f.type)]
     longest = _longest_values(path, string_columns) if backend != "postgresql" else {}
-    return [(f.name, sql_column_type(f, backend, longest.get(f.name, 0))) for f in schema]
+    return [(f.name, "VARCHAR(768)" if f.name in keys and backend != "postgresql" and _is_text(f.type)
+             else sql_column_type(f, backend, longest.get(f.name, 0))) for f in schema]
 
 
 class _Refused(Exception):
@@ -275,6 +328,9 @@ class _Job:
     files: dict[str, bytes]  # QA report files by name
     staging: str = field(default_factory=lambda: f"synth_staging_{uuid.uuid4().hex[:12]}")
     lookups: list[_Job] = field(default_factory=list)  # lookup tables: loaded like the features, not registered
+    primary_key: str | None = None  # declared on the table (a multi-table release's tables)
+    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, referenced table and column
+    view: bool = True  # a single-table release moves the version's view; a multi-table one has none
     source_identity: tuple[str | None, str, str] | None = None  # what the source reports; None: other backend
     source_masked: str = ""
 
@@ -286,7 +342,7 @@ def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (lock,))
         _prepare(conn, job)
         crash_point("sql.prepared")
-        for part in (job, *job.lookups):
+        for part in _parts(job):
             conn.exec_driver_sql(_create_table(q, part))
             names = ", ".join(q(name, bare=True) for name, _ in part.columns)
             with conn.connection.dbapi_connection.cursor() as cursor:  # psycopg2's, in the same transaction
@@ -299,8 +355,15 @@ def _publish_postgres(engine: sa.Engine, job: _Job) -> None:
             crash_point("sql.renamed")
         _register(conn, job)
         crash_point("sql.registered")
-        _point_view(conn, job, q)
+        if job.view:
+            _point_view(conn, job, q)
         crash_point("sql.view_pointed")
+
+
+def _parts(job: _Job) -> list[_Job]:
+    """The tables a publish loads, each after those it references: lookup tables (or a multi-table
+    release's tables in order), then the release table itself where it has one."""
+    return [*job.lookups, job] if job.columns else list(job.lookups)
 
 
 def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
@@ -310,7 +373,7 @@ def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
         conn.commit()
         crash_point("sql.prepared")
         renamed: list[str] = []
-        for part in (*job.lookups, job):  # the lookup tables first: the release table appears last
+        for part in _parts(job):  # the release table appears last
             conn.exec_driver_sql(_create_table(q, part) + f" COMMENT '{TABLE_COMMENT}'")
             try:
                 loaded = _load_mysql(conn.connection.dbapi_connection, q(part.staging), part, method)
@@ -321,21 +384,22 @@ def _publish_mysql(engine: sa.Engine, job: _Job, method: str) -> None:
                 crash_point("sql.renamed")
             except BaseException:
                 _quietly(conn, f"DROP TABLE IF EXISTS {q(part.staging)}")
-                for table in renamed:
+                for table in reversed(renamed):  # referencing tables before those they reference
                     _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
                 raise
         try:
             _register(conn, job)
             conn.commit()  # the commit point: the release exists from here on
             crash_point("sql.registered")
-            _point_view(conn, job, q)
+            if job.view:
+                _point_view(conn, job, q)
             crash_point("sql.view_pointed")
         except BaseException:
             releases, files = _registry(job.schema)
             _quietly(conn, None)  # roll back whatever the failure left open
             for registry in (files, releases):
                 _quietly(conn, registry.delete().where(registry.c.release_table == job.table))
-            for table in renamed:
+            for table in reversed(renamed):
                 _quietly(conn, f"DROP TABLE IF EXISTS {q(table)}")
             raise
 
@@ -346,17 +410,22 @@ def _prepare(conn: Connection, job: _Job) -> None:
     releases, files = _registry(job.schema)
     releases.metadata.create_all(conn, checkfirst=True)
     if conn.execute(sa.select(releases.c.dataset).where(releases.c.release_table == job.table)).first():
-        if conn.dialect.name != "postgresql":  # a publish killed after its registration commit: move the view now
+        if conn.dialect.name != "postgresql" and job.view:  # killed after its registration commit: move the view now
             _point_view(conn, job, _quoter(conn.engine, job.schema))
             conn.commit()
         raise ReleaseExistsError(f"release table {job.table} already exists and is registered in synth_releases; "
                                  "releases are immutable. Take a new snapshot or bump the spec's version")
-    other = conn.execute(sa.select(releases.c.dataset).where(releases.c.release_name == job.release_name,
-                                                             releases.c.dataset != job.dataset).limit(1)).scalar()
-    if other:
+    # The view features_vN is one dataset's: another dataset's single-table releases of it (multi-table
+    # ones have no view) share the schema only with releases that have no view either.
+    others = conn.execute(sa.select(releases.c.dataset, releases.c.release_table, releases.c.snapshot_id).where(
+        releases.c.release_name == job.release_name, releases.c.dataset != job.dataset)).all()
+    other = next((d for d, table, snapshot in others if table == release_table_name(job.release_name, snapshot)), None)
+    if other and job.view:
         raise _Refused(f"schema {job.schema or '(default)'} already holds {job.release_name} releases of "
                        f"dataset '{other}'; give every dataset its own destination schema")
     inspector, q = sa.inspect(conn), _quoter(conn.engine, job.schema)
+    if conn.dialect.name != "postgresql":  # leftovers may reference each other (a multi-table release's)
+        conn.exec_driver_sql("SET SESSION foreign_key_checks = 0")
     for table in (job.table, *(part.table for part in job.lookups)):
         if inspector.has_table(table, schema=job.schema):  # views too
             if _comment(inspector, table, job.schema) != TABLE_COMMENT:
@@ -368,6 +437,8 @@ def _prepare(conn: Connection, job: _Job) -> None:
         if name.startswith("synth_staging_") and _comment(inspector, name, job.schema) == TABLE_COMMENT:
             log.warning("dropping %s: staging table of a publish that died", name)
             conn.exec_driver_sql(f"DROP TABLE {q(name)}")
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql("SET SESSION foreign_key_checks = 1")
 
 
 def _server_identity(conn: Connection, schema: str | None = None) -> tuple[str | None, str, str]:
@@ -426,7 +497,17 @@ def _comment(inspector: Any, table: str, schema: str | None) -> str | None:
 
 
 def _create_table(q: Any, job: _Job) -> str:
-    return f"CREATE TABLE {q(job.staging)} ({', '.join(f'{q(n, bare=True)} {t}' for n, t in job.columns)})"
+    """The staging table; its keys are named after the release table (constraint and index names are
+    the schema's on PostgreSQL, foreign key names on MySQL), and its foreign keys reference tables
+    renamed into place before it (a rename keeps the constraints of and on a table)."""
+    columns = [f"{q(n, bare=True)} {t}" for n, t in job.columns]
+    if job.primary_key:
+        columns.append(f"CONSTRAINT {q(_short_identifier(job.table + '_pkey'), bare=True)} "
+                       f"PRIMARY KEY ({q(job.primary_key, bare=True)})")
+    columns += [f"CONSTRAINT {q(_short_identifier(f'{job.table}_{column}_fkey'), bare=True)} FOREIGN KEY "
+                f"({q(column, bare=True)}) REFERENCES {q(target)} ({q(target_column, bare=True)})"
+                for column, target, target_column in job.foreign_keys]
+    return f"CREATE TABLE {q(job.staging)} ({', '.join(columns)})"
 
 
 def _register(conn: Connection, job: _Job) -> None:
