@@ -44,32 +44,13 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
     """`rebalance`: what generate_rows recorded (GeneratedRows.rebalance), when synthetic.rebalance is set;
     `qa`: the published QA report's data; `privacy`: differential_privacy.published_privacy (the DP
     record with the dataset's ledger), None when the generator is not DP."""
-    from synth_pipelines.core.platform_key import keyed_fingerprint
-
     spec = loaded.spec
     dp = synthesizer.privacy is not None
     schema = pq.read_schema(part_files(features_path)[0])  # every shard's part has this schema
-    created = datetime.now(timezone.utc)
-    ttl = spec.refresh.release_ttl_days
     return {
-        "dataset": spec.dataset,
-        "feature_version": spec.version,
-        "release_name": spec.release_name,
-        "created_at": created.isoformat(),
-        "expires_at": (created + timedelta(days=ttl)).isoformat() if ttl else None,
+        **release_header(loaded, snapshot),
         "rows": rows,
         "schema": {field.name: str(field.type) for field in schema},
-        "spec_file": str(loaded.path),
-        "spec_hash": loaded.spec_hash,
-        "spec": _spec_without_secrets(loaded.raw),
-        # Keyed (HMAC-SHA256 under the platform key): comparable between releases on this platform, but
-        # nobody without the key can test a guess of the source rows against them.
-        "source": {"url": masked_url(spec.source.url), "snapshot_id": snapshot.snapshot_id,
-                   "fingerprint": keyed_fingerprint(snapshot.fingerprint, "snapshot"), "taken_at": snapshot.taken_at,
-                   "tables": {name: {"rows": t.rows, "fingerprint": keyed_fingerprint(t.fingerprint, f"table:{name}")}
-                              for name, t in snapshot.tables.items()},
-                   # A backfilled day without a retained snapshot: rebuilt from the source with these filters.
-                   "reconstructed": snapshot.reconstructed},
         "generator": {"plugin": synthesizer.plugin, "settings": synthesizer.settings, "seed": synthesizer.seed,
                       # DP: the noise comes from a secret source, so the seed does not reproduce the release.
                       "reproducible_from_seed": not dp,
@@ -81,10 +62,40 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
         **_data_treatment(loaded, synthesizer, qa, rebalance),
         "qa": qa,
-        "code_version": __version__,
-        "packages": package_versions(),
-        "python": platform.python_version(),
+        **code_versions(),
     }
+
+
+def release_header(loaded: LoadedSpec, snapshot: Snapshot) -> dict[str, Any]:
+    """What every release's manifest opens with (one table or several): dataset, version, dates, the
+    spec and the source snapshot."""
+    from synth_pipelines.core.platform_key import keyed_fingerprint
+
+    spec = loaded.spec
+    created = datetime.now(timezone.utc)
+    ttl = spec.refresh.release_ttl_days
+    return {
+        "dataset": spec.dataset,
+        "feature_version": spec.version,
+        "release_name": spec.release_name,
+        "created_at": created.isoformat(),
+        "expires_at": (created + timedelta(days=ttl)).isoformat() if ttl else None,
+        "spec_file": str(loaded.path),
+        "spec_hash": loaded.spec_hash,
+        "spec": _spec_without_secrets(loaded.raw),
+        # Keyed (HMAC-SHA256 under the platform key): comparable between releases on this platform, but
+        # nobody without the key can test a guess of the source rows against them.
+        "source": {"url": masked_url(spec.source.url), "snapshot_id": snapshot.snapshot_id,
+                   "fingerprint": keyed_fingerprint(snapshot.fingerprint, "snapshot"), "taken_at": snapshot.taken_at,
+                   "tables": {name: {"rows": t.rows, "fingerprint": keyed_fingerprint(t.fingerprint, f"table:{name}")}
+                              for name, t in snapshot.tables.items()},
+                   # A backfilled day without a retained snapshot: rebuilt from the source with these filters.
+                   "reconstructed": snapshot.reconstructed},
+    }
+
+
+def code_versions() -> dict[str, Any]:
+    return {"code_version": __version__, "packages": package_versions(), "python": platform.python_version()}
 
 
 def _spec_without_secrets(raw: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.multitable import generate_tables, plan_tables, read_tables, split_families, train_tables
-from synth_pipelines.core.multitable_publish import publish_tables_local
+from synth_pipelines.core.manifest import code_versions, release_header
+from synth_pipelines.core.multitable_publish import publish_tables, tables_dataset
 from synth_pipelines.core.quality.multitable import run_multitable_quality
 from synth_pipelines.core.snapshot import Snapshot
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -115,25 +116,32 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
 
     @dg.asset(key=key("published_tables"), deps=[s.key for s in specs], group_name=name, owners=spec.owners,
               tags={DATASET_TAG: name}, kinds={"parquet", spec.destination.kind}, partitions_def=partitions,
-              code_version=f"v{spec.version}",
-              description=f"Every table in one release {spec.release_name} (data/<table>/), published together "
-                          "once the tables' QA passed.")
-    def published_tables(context: dg.AssetExecutionContext, storage: SynthStorage) -> dg.MaterializeResult:
+              code_version=f"v{spec.version}", ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
+              description=f"Every table in one release {spec.release_name} of {tables_dataset(name)} (local and S3: "
+                          "data/<table>/; SQL: a table per table with its keys), published together once the "
+                          "tables' QA passed.")
+    def published_tables(context: dg.AssetExecutionContext, storage: SynthStorage,
+                         snapshot: Snapshot) -> dg.MaterializeResult:
         out = folder(storage, context.partition_key)
         qa_path = out / "qa.json"
         if not qa_path.is_file() or not json.loads(qa_path.read_text())["passed"]:
             raise dg.Failure(description=f"tables of {spec.release_name} not published: their QA "
                                          f"{'has not run' if not qa_path.is_file() else 'failed'} (see {qa_path})")
-        if spec.destination.kind != "local":
-            raise dg.Failure(description=f"a multi-table release publishes to a local destination only so far, "
-                                         f"not {spec.destination.kind}")
         synthetic = {t: pq.read_table(out / f"synthetic.{t}.parquet").to_pandas() for t in plans}
-        release = publish_tables_local(synthetic, plans, {"dataset": name, "spec_hash": loaded.spec_hash,
-                                                          "qa": json.loads(qa_path.read_text())},
-                                       root=spec.destination.root(), dataset=f"{name}_tables",
-                                       release_name=spec.release_name, snapshot_id=context.partition_key)
-        return dg.MaterializeResult(metadata={"location": dg.MetadataValue.path(str(release.path)),
-                                              "rows": dg.MetadataValue.json(release.rows)})
+        # The provenance a single-table release carries; listed as <dataset>_tables beside those releases.
+        manifest = {**release_header(loaded, snapshot), "dataset": tables_dataset(name),
+                    "generator": {"plugin": "cart", "settings": spec.generator.settings, "seed": spec.generator.seed},
+                    "qa": json.loads(qa_path.read_text()), **code_versions()}
+        release = publish_tables(synthetic, plans, manifest, spec.destination, source_url=spec.source.url,
+                                 dataset=tables_dataset(name), release_name=spec.release_name,
+                                 snapshot_id=context.partition_key)
+        # A local path is a link in the UI; remote locations are masked text.
+        as_metadata = dg.MetadataValue.path if spec.destination.kind == "local" else dg.MetadataValue.text
+        context.log.info(f"published {release.location} ({sum(release.rows.values())} rows in {len(plans)} tables)")
+        return dg.MaterializeResult(metadata={"location": as_metadata(release.location),
+                                              "manifest": as_metadata(release.manifest_location),
+                                              "rows": dg.MetadataValue.json(release.rows),
+                                              "tables": dg.MetadataValue.json(release.tables)})
 
     return [synthesized_tables, tables_qa, published_tables]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from synth_pipelines.core.demo_source import build_demo_database
 from synth_pipelines.orchestration.code_location import build_definitions
@@ -73,3 +74,61 @@ def test_materialized_tables_are_checked_and_published_together(tables_spec: Pat
     assert set(manifest["tables"]) == set(TABLES)
     assert {t: e["rows"] for t, e in manifest["tables"].items()} == rows
     assert manifest["tables"]["loans"]["foreign_keys"] == {"account_id": "accounts.account_id"}
+
+
+@pytest.mark.parametrize("kind", ["s3", "sql"])
+def test_published_tables_publishes_to_the_spec_destination(kind, request, demo_spec_data, write_spec,
+                                                             storage_home) -> None:
+    """published_tables as Dagster invokes it once the tables' QA passed (no training): to S3 or SQL."""
+    from synth_pipelines.core.destinations.s3 import s3_client
+    from synth_pipelines.core.releases import list_destination_releases
+    from synth_pipelines.core.snapshot import Snapshot
+    from synth_pipelines_tests.core.multitable_fixture import family_tables
+
+    if kind == "s3":
+        moto = request.getfixturevalue("moto")
+        request.getfixturevalue("aws_env")
+        s3_client(endpoint_url=moto.url).create_bucket(Bucket="tables-dispatch")
+        destination = {"kind": "s3", "bucket": "tables-dispatch", "prefix": "ml", "endpoint_url": moto.url}
+    else:
+        destination = {"kind": "sql", "url": request.getfixturevalue("postgres_url")}
+    tables = {"customers": {"primary_key": "customer_id", "label": "segment"},
+              "accounts": {"primary_key": "account_id", "order_by": "opened",
+                           "foreign_keys": {"customer_id": "customers.customer_id", "branch_id": "branches.branch_id"}},
+              "payments": {"primary_key": "payment_id", "foreign_keys": {"account_id": "accounts.account_id"},
+                           "sql": "SELECT loan_id AS payment_id, account_id, amount FROM loans"},  # not run here
+              "branches": {"primary_key": "branch_id", "lookup": True}}
+    loaded = load_spec(write_spec({**demo_spec_data, "generator": {"plugin": "cart", "seed": 0}, "tables": tables,
+                                   "destination": destination}))
+    storage, snapshot_id = SynthStorage(root=str(storage_home)), "2026-11-24"
+    work = storage.work("demo_loans", snapshot_id, "tables")
+    synthetic = family_tables(customers=25)
+    for table, frame in synthetic.items():
+        frame.to_parquet(work / f"synthetic.{table}.parquet", index=False)
+    (work / "qa.json").write_text(json.dumps({"passed": True}))
+    snapshot = Snapshot(snapshot_id=snapshot_id, path=str(storage_home), source="sqlite:///bank.sqlite",
+                        taken_at="2026-11-24T03:00:00+00:00", fingerprint="f" * 64, tables={})
+    asset = next(a for a in build_multitable_assets(loaded)
+                 if isinstance(a, dg.AssetsDefinition) and key("published_tables") in a.keys)
+    with dg.build_asset_context(partition_key=snapshot_id, resources={"storage": storage}) as context:
+        result = asset(context, snapshot=snapshot)
+    metadata = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
+    assert metadata["rows"] == {t: len(f) for t, f in synthetic.items()}
+    assert not (storage_home / "releases").exists()  # nothing went to a local folder
+    if kind == "s3":
+        [release] = list_destination_releases(loaded.spec.destination)
+        assert release.name == f"demo_loans_tables/features_v1/snapshot={snapshot_id}"
+        assert metadata["location"] == release.location and release.rows == sum(metadata["rows"].values())
+        manifest = release.manifest
+    else:
+        assert metadata["location"].endswith("#features_v1_2026_11_24_tables")
+        engine = sa.create_engine(destination["url"], poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            manifest = conn.exec_driver_sql("SELECT manifest FROM synth_releases").scalar()
+            rows = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+                    for t, name in manifest["destination"]["tables"].items()}
+        engine.dispose()
+        assert rows == metadata["rows"]
+    assert manifest["dataset"] == "demo_loans_tables" and manifest["source"]["snapshot_id"] == snapshot_id
+    assert manifest["spec_hash"] == loaded.spec_hash and manifest["generator"]["plugin"] == "cart"
+    assert manifest["tables"]["payments"]["foreign_keys"] == {"account_id": "accounts.account_id"}
