@@ -219,3 +219,41 @@ def test_diff_compares_two_releases_and_names_the_column_that_moved(tmp_path, de
     text = CliRunner().invoke(main, ["diff", "demo_loans/features_v1/snapshot=2026-10-01", "demo_loans/features_v1",
                                      "--spec", str(spec_path)])
     assert text.exit_code == 0 and "MOVED" in text.output
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_releases_and_show_list_a_multi_table_release(kind, request, demo_spec_data, write_spec, storage_home):
+    """A multi-table release is listed as <dataset>_tables beside the single-table ones, rows of all
+    its tables together; `show` prints its manifest with each table's keys."""
+    from synth_pipelines.core.multitable import plan_tables
+    from synth_pipelines.core.multitable_publish import publish_tables, tables_provenance
+    from synth_pipelines.core.snapshot import Snapshot
+    from synth_pipelines.spec import load_spec
+    from synth_pipelines_tests.core.multitable_fixture import SPECS, family_tables
+
+    if kind == "s3":
+        from synth_pipelines.core.destinations.s3 import s3_client
+
+        moto = request.getfixturevalue("moto")
+        request.getfixturevalue("aws_env")
+        s3_client(endpoint_url=moto.url).create_bucket(Bucket="cli-tables")
+        demo_spec_data["destination"] = {"kind": "s3", "bucket": "cli-tables", "prefix": "team",
+                                         "endpoint_url": moto.url}
+    spec_path = write_spec(demo_spec_data)
+    loaded = load_spec(spec_path)
+    tables = family_tables(customers=12)
+    snapshot = Snapshot(snapshot_id="2026-11-01", path="", source="sqlite:///demo", taken_at="", fingerprint="0" * 64)
+    publish_tables(tables, plan_tables(SPECS), tables_provenance(loaded, snapshot, {"passed": True}),
+                   loaded.spec.destination, source_url=loaded.spec.source.url, dataset="demo_loans_tables",
+                   release_name="features_v1", snapshot_id="2026-11-01")
+
+    listed = CliRunner().invoke(main, ["releases", "--spec", str(spec_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [release] = json.loads(listed.stdout)["releases"]
+    assert release["release"] == "demo_loans_tables/features_v1/snapshot=2026-11-01" and release["latest"]
+    assert release["rows"] == sum(len(frame) for frame in tables.values())
+    shown = CliRunner().invoke(main, ["show", "demo_loans_tables/features_v1", "--spec", str(spec_path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    manifest = json.loads(shown.stdout)["manifest"]
+    assert manifest["tables"]["accounts"]["foreign_keys"]["customer_id"] == "customers.customer_id"
+    assert manifest["tables"]["payments"]["rows"] == len(tables["payments"])

@@ -27,13 +27,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.files import fsync_folder, write_durably
+from synth_pipelines.core.manifest import code_versions, release_header
 from synth_pipelines.core.multitable import TablePlan
 from synth_pipelines.core.publish import crash_point, file_sha256, release_folder, staged_release
+from synth_pipelines.core.snapshot import Snapshot
+from synth_pipelines.spec import LoadedSpec
 
 
 def tables_dataset(dataset: str) -> str:
     """Where a dataset's multi-table releases go: beside its single-table ones, never mixed with them."""
     return f"{dataset}_tables"
+
+
+def tables_provenance(loaded: LoadedSpec, snapshot: Snapshot, qa: dict[str, Any]) -> dict[str, Any]:
+    """The provenance a single-table release's manifest carries (dates, spec, source snapshot, code),
+    for the release of <dataset>_tables; `qa`: the tables' QA summary."""
+    spec = loaded.spec
+    return {**release_header(loaded, snapshot), "dataset": tables_dataset(spec.dataset),
+            "generator": {"plugin": "cart", "settings": spec.generator.settings, "seed": spec.generator.seed},
+            "qa": qa, **code_versions()}
 
 
 @dataclass(frozen=True)

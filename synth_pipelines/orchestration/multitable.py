@@ -20,8 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.multitable import generate_tables, plan_tables, read_tables, split_families, train_tables
-from synth_pipelines.core.manifest import code_versions, release_header
-from synth_pipelines.core.multitable_publish import publish_tables, tables_dataset
+from synth_pipelines.core.multitable_publish import publish_tables, tables_dataset, tables_provenance
 from synth_pipelines.core.quality.multitable import run_multitable_quality
 from synth_pipelines.core.snapshot import Snapshot
 from synth_pipelines.orchestration.resources import SynthStorage
@@ -128,10 +127,7 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
             raise dg.Failure(description=f"tables of {spec.release_name} not published: their QA "
                                          f"{'has not run' if not qa_path.is_file() else 'failed'} (see {qa_path})")
         synthetic = {t: pq.read_table(out / f"synthetic.{t}.parquet").to_pandas() for t in plans}
-        # The provenance a single-table release carries; listed as <dataset>_tables beside those releases.
-        manifest = {**release_header(loaded, snapshot), "dataset": tables_dataset(name),
-                    "generator": {"plugin": "cart", "settings": spec.generator.settings, "seed": spec.generator.seed},
-                    "qa": json.loads(qa_path.read_text()), **code_versions()}
+        manifest = tables_provenance(loaded, snapshot, json.loads(qa_path.read_text()))
         release = publish_tables(synthetic, plans, manifest, spec.destination, source_url=spec.source.url,
                                  dataset=tables_dataset(name), release_name=spec.release_name,
                                  snapshot_id=context.partition_key)
