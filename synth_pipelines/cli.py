@@ -340,8 +340,10 @@ def _preview(path: Path, partition: str | None, progress: Progress) -> Outcome:
               help="Snapshot partition whose QA'd rows you approve.")
 @click.option("--approver", required=True, help="Your name, recorded in the release manifest.")
 @click.option("--comment", default="", help="What you checked.")
+@click.option("--tables", "tables", is_flag=True,
+              help="Approve the snapshot's synthetic tables (a spec with `tables:`) instead of its features.")
 @command()
-def approve(spec: Path, partition: str, approver: str, comment: str) -> Outcome:
+def approve(spec: Path, partition: str, approver: str, comment: str, tables: bool) -> Outcome:
     """Record a human approval of a snapshot's QA'd features (for specs with qa.require_approval).
 
     The approval covers exactly the rows that exist now; the gate sensor or `publish` then releases them."""
@@ -353,13 +355,25 @@ def approve(spec: Path, partition: str, approver: str, comment: str) -> Outcome:
     storage = SynthStorage()
     features = storage.work(loaded.spec.dataset, partition, "synthetic_features")  # its parts
     path = approval_path(storage.base() / "approvals", loaded.spec.dataset, loaded.spec.release_name, partition)
+    digest = None
+    if tables:
+        from synth_pipelines.orchestration.multitable import tables_approval_path, tables_sha256
+
+        if loaded.spec.tables is None:
+            raise CliError(f"{spec} has no `tables:`; approve its features without --tables")
+        path = tables_approval_path(storage, loaded, partition)
+        try:
+            digest = tables_sha256(storage, loaded, partition)
+        except FileNotFoundError:
+            raise CliError(f"no synthetic tables of snapshot {partition} to approve; run the pipeline first") from None
     try:
-        approval = record_approval(path, features, approver=approver, comment=comment)
+        approval = record_approval(path, features, approver=approver, comment=comment, rows_sha256=digest)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
-    click.echo(f"approved {loaded.spec.release_name} snapshot {partition} by {approval.approver} "
-               f"(rows sha256 {approval.features_sha256[:12]}); publish with: synth-pipelines publish {spec} "
-               f"--snapshot {partition}")
+    then = ("the publication gate sensor publishes them" if tables else
+            f"publish with: synth-pipelines publish {spec} --snapshot {partition}")
+    click.echo(f"approved {loaded.spec.release_name}{' tables' if tables else ''} snapshot {partition} by "
+               f"{approval.approver} (rows sha256 {approval.features_sha256[:12]}); {then}")
     return Outcome()
 
 

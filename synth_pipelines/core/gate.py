@@ -9,6 +9,7 @@ gate sensor and by the headless CLI run.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,13 +37,16 @@ def approval_path(approvals_root: Path, dataset: str, release_name: str, snapsho
     return approvals_root / dataset / release_name / f"snapshot={snapshot_id}.json"
 
 
-def record_approval(path: Path, features_path: Path, approver: str, comment: str = "") -> Approval:
+def record_approval(path: Path, features_path: Path | None, approver: str, comment: str = "", *,
+                    rows_sha256: str | None = None) -> Approval:
+    """Approve the features at `features_path`, or the rows whose SHA-256 is `rows_sha256` (a
+    multi-table release's tables)."""
     if not approver.strip():
         raise ValueError("an approval needs the approver's name")
-    if not part_files(features_path):
+    if rows_sha256 is None and not part_files(features_path):
         raise FileNotFoundError(f"no synthetic features to approve at {features_path}; run the pipeline first")
     approval = Approval(approver=approver.strip(), approved_at=datetime.now(timezone.utc).isoformat(),
-                        features_sha256=parts_sha256(features_path), comment=comment)
+                        features_sha256=rows_sha256 or parts_sha256(features_path), comment=comment)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, json.dumps(asdict(approval), indent=2).encode())
     return approval
@@ -53,7 +57,9 @@ def load_approval(path: Path) -> Approval | None:
 
 
 def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *, require_approval: bool,
-                  approval: Approval | None, features_path: Path) -> GateDecision:
+                  approval: Approval | None, features_path: Path | None = None,
+                  rows_sha256: Callable[[], str] | None = None) -> GateDecision:
+    """`rows_sha256`: the digest an approval must name, where the rows are not one features table."""
     missing = [name for name in required_checks if name not in check_outcomes]
     if missing:
         return GateDecision(False, f"QA has not run for: {', '.join(missing)}")
@@ -64,7 +70,7 @@ def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *
         if approval is None:
             return GateDecision(False, "QA passed; waiting for a recorded approval "
                                        "(synth-pipelines approve SPEC --snapshot ID --approver NAME)", True)
-        if approval.features_sha256 != parts_sha256(features_path):
+        if approval.features_sha256 != (rows_sha256() if rows_sha256 else parts_sha256(features_path)):
             return GateDecision(False, f"the approval by {approval.approver} was for other rows (the features were "
                                        "regenerated after it); approve again", True)
         return GateDecision(True, f"QA passed and approved by {approval.approver} at {approval.approved_at}")

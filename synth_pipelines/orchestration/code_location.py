@@ -9,7 +9,7 @@ import dagster as dg
 from synth_pipelines.orchestration.factory import build_dataset_assets, publish_job, refresh_job, refresh_schedule
 from synth_pipelines.orchestration.executors import executor_from_env
 from synth_pipelines.orchestration.gate_sensor import publication_gate_sensor
-from synth_pipelines.orchestration.multitable import build_multitable_assets
+from synth_pipelines.orchestration.multitable import build_multitable_assets, with_tables_publication
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.sensors import source_change_sensor
 from synth_pipelines.orchestration.shared_io import io_manager_for
@@ -24,7 +24,7 @@ def dataset_definitions(loaded: LoadedSpec, storage: SynthStorage | None = None)
     `storage` is where the gate sensor reads the QA reports; by default SYNTH_PIPELINES_HOME, as the
     default storage resource."""
     built = build_dataset_assets(loaded) + build_multitable_assets(loaded)  # the latter: `tables:` only
-    refresh, publish = refresh_job(loaded), publish_job(loaded)
+    refresh, publish = with_tables_publication(loaded, refresh_job(loaded), publish_job(loaded))
     return dg.Definitions(
         assets=[item for item in built if not isinstance(item, dg.AssetChecksDefinition)],
         asset_checks=[item for item in built if isinstance(item, dg.AssetChecksDefinition)],

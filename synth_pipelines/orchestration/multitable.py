@@ -10,8 +10,10 @@ table in one release once every blocking check passed. Stage logic is in core/mu
 """
 
 
+import hashlib
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,17 @@ import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
+from synth_pipelines.core.gate import Approval, GateDecision, approval_path, gate_decision, load_approval
 from synth_pipelines.core.multitable import generate_tables, plan_tables, read_tables, split_families, train_tables
 from synth_pipelines.core.multitable_publish import publish_tables, tables_dataset, tables_provenance
+from synth_pipelines.core.publish import file_sha256
 from synth_pipelines.core.quality.multitable import run_multitable_quality
 from synth_pipelines.core.snapshot import Snapshot
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import FieldError, LoadedSpec
 
 SIDES = ("train", "holdout", "synthetic")
+TABLES_QA = "tables_qa"  # the gate's one required outcome: qa.json's verdict over every table
 CHILD_CHECKS = {"referential_integrity": "Every foreign key of the table's synthetic rows resolves (must be 100%).",
                 "children_per_parent": "Total variation distance of the children-per-parent distribution "
                                        "from the real one.",
@@ -64,7 +69,7 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
              for table, plan in plans.items()]
 
     def folder(storage: SynthStorage, snapshot_id: str) -> Path:
-        return storage.work(name, snapshot_id, "tables")
+        return tables_folder(storage, loaded, snapshot_id)
 
     @dg.multi_asset(specs=specs, name=f"{name}_tables", ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
                     description="Multi-table synthesis: the root's rows, then each child table's rows under "
@@ -113,33 +118,92 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
         for check_spec in check_specs:
             yield _check_result(check_spec, quality, spec.qa.advisory_checks)
 
+    # Not in the refresh job: the publication gate sensor requests it (publish job, see with_tables_publication).
     @dg.asset(key=key("published_tables"), deps=[s.key for s in specs], group_name=name, owners=spec.owners,
               tags={DATASET_TAG: name}, kinds={"parquet", spec.destination.kind}, partitions_def=partitions,
               code_version=f"v{spec.version}", ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
+              output_required=False, backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
               description=f"Every table in one release {spec.release_name} of {tables_dataset(name)} (local and S3: "
                           "data/<table>/; SQL: a table per table with its keys), published together once the "
-                          "tables' QA passed.")
-    def published_tables(context: dg.AssetExecutionContext, storage: SynthStorage,
-                         snapshot: Snapshot) -> dg.MaterializeResult:
-        out = folder(storage, context.partition_key)
-        qa_path = out / "qa.json"
-        if not qa_path.is_file() or not json.loads(qa_path.read_text())["passed"]:
-            raise dg.Failure(description=f"tables of {spec.release_name} not published: their QA "
-                                         f"{'has not run' if not qa_path.is_file() else 'failed'} (see {qa_path})")
+                          "tables' QA passed" + (" and a person approved them." if spec.qa.require_approval else "."))
+    def published_tables(context: dg.AssetExecutionContext, storage: SynthStorage, snapshot: Snapshot):
+        partition = context.partition_key
+        # The gate again, here: a publish started by hand cannot skip QA or approval either.
+        decision, approval = tables_gate(loaded, storage, partition)
+        if not decision.open:
+            reason = f"publication gate closed for the tables of {spec.release_name} snapshot {partition}: " \
+                     f"{decision.reason}"
+            if key("published_features") in (context.run.asset_selection or {key("published_features")}):
+                # A publish of the features, whose gate opened first: it goes on; the sensor comes back for these.
+                context.log.warning(f"{reason}; the publication gate sensor publishes them once it opens")
+                return
+            raise dg.Failure(description=reason)
+        out = folder(storage, partition)
         synthetic = {t: pq.read_table(out / f"synthetic.{t}.parquet").to_pandas() for t in plans}
-        manifest = tables_provenance(loaded, snapshot, json.loads(qa_path.read_text()))
+        manifest = {**tables_provenance(loaded, snapshot, json.loads((out / "qa.json").read_text())),
+                    "approvals": [asdict(approval)] if approval else [], "gate": decision.reason}
         release = publish_tables(synthetic, plans, manifest, spec.destination, source_url=spec.source.url,
                                  dataset=tables_dataset(name), release_name=spec.release_name,
-                                 snapshot_id=context.partition_key)
+                                 snapshot_id=partition)
         # A local path is a link in the UI; remote locations are masked text.
         as_metadata = dg.MetadataValue.path if spec.destination.kind == "local" else dg.MetadataValue.text
         context.log.info(f"published {release.location} ({sum(release.rows.values())} rows in {len(plans)} tables)")
-        return dg.MaterializeResult(metadata={"location": as_metadata(release.location),
+        yield dg.MaterializeResult(metadata={"location": as_metadata(release.location),
                                               "manifest": as_metadata(release.manifest_location),
                                               "rows": dg.MetadataValue.json(release.rows),
                                               "tables": dg.MetadataValue.json(release.tables)})
 
     return [synthesized_tables, tables_qa, published_tables]
+
+
+def root_table(loaded: LoadedSpec) -> str:
+    return next(iter(plan_tables(loaded.spec.tables)))
+
+
+def tables_folder(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -> Path:
+    """The working folder of a snapshot's tables: <side>.<table>.parquet and the QA's qa.json."""
+    return storage.work(loaded.spec.dataset, snapshot_id, "tables")
+
+
+def tables_sha256(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -> str:
+    """The SHA-256 of a snapshot's synthetic tables as stored: what an approval of them names."""
+    out = tables_folder(storage, loaded, snapshot_id)
+    return hashlib.sha256("".join(f"{t}:{file_sha256(out / f'synthetic.{t}.parquet')}\n"
+                                  for t in sorted(loaded.spec.tables or {})).encode()).hexdigest()
+
+
+def tables_approval_path(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -> Path:
+    return approval_path(storage.base() / "approvals", tables_dataset(loaded.spec.dataset), loaded.spec.release_name,
+                         snapshot_id)
+
+
+def tables_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> tuple[GateDecision, Approval | None]:
+    """The gate of a snapshot's tables, as release_gate is the features': their QA (every blocking check
+    of every table and across tables, qa.json) passed and, where the spec asks, an approval names them."""
+    qa = tables_folder(storage, loaded, snapshot_id) / "qa.json"
+    outcomes = {TABLES_QA: json.loads(qa.read_text())["passed"]} if qa.is_file() else {}
+    approval = load_approval(tables_approval_path(storage, loaded, snapshot_id))
+    decision = gate_decision(outcomes, [TABLES_QA], require_approval=loaded.spec.qa.require_approval,
+                             approval=approval, rows_sha256=lambda: tables_sha256(storage, loaded, snapshot_id))
+    return decision, approval
+
+
+def with_tables_publication(loaded: LoadedSpec, refresh: Any, publish: Any) -> tuple[Any, Any]:
+    """The dataset's refresh and publish jobs with published_tables moved from the first to the second,
+    as published_features is: the publication gate sensor requests it once the tables' gate opens."""
+    if loaded.spec.tables is None:
+        return refresh, publish
+    published = dg.AssetSelection.assets(dg.AssetKey([loaded.spec.dataset, "published_tables"]))
+    return _reselected(refresh, refresh.selection - published), _reselected(publish, publish.selection | published)
+
+
+_JOB_FIELDS = ("config", "description", "tags", "run_tags", "metadata", "partitions_def", "executor_def", "hooks",
+               "op_retry_policy", "owners", "automation_condition")
+
+
+def _reselected(job: Any, selection: dg.AssetSelection) -> Any:
+    """The same asset job (every other setting kept) over another selection."""
+    return dg.define_asset_job(job.name, selection=selection, **{f: getattr(job, f) for f in _JOB_FIELDS})
 
 
 def _check_result(check_spec: dg.AssetCheckSpec, quality: Any, advisory: list[str]) -> dg.AssetCheckResult:

@@ -76,6 +76,78 @@ def test_materialized_tables_are_checked_and_published_together(tables_spec: Pat
     assert manifest["tables"]["loans"]["foreign_keys"] == {"account_id": "accounts.account_id"}
 
 
+# The tables of core/multitable_fixture.py, for tests that write the synthesized tables themselves.
+FAMILY_TABLES = {
+    "customers": {"primary_key": "customer_id", "label": "segment"},
+    "accounts": {"primary_key": "account_id", "order_by": "opened",
+                 "foreign_keys": {"customer_id": "customers.customer_id", "branch_id": "branches.branch_id"}},
+    "payments": {"primary_key": "payment_id", "foreign_keys": {"account_id": "accounts.account_id"},
+                 "sql": "SELECT loan_id AS payment_id, account_id, amount FROM loans"},  # not run: no training
+    "branches": {"primary_key": "branch_id", "lookup": True}}
+
+
+def tables_synthesized(storage: SynthStorage, snapshot_id: str, qa_passed: bool) -> dict[str, Any]:
+    """What the tables' multi-asset and QA leave in the working folder, without training."""
+    from synth_pipelines_tests.core.multitable_fixture import family_tables
+
+    work = storage.work("demo_loans", snapshot_id, "tables")
+    synthetic = family_tables(customers=25)
+    for table, frame in synthetic.items():
+        frame.to_parquet(work / f"synthetic.{table}.parquet", index=False)
+    (work / "qa.json").write_text(json.dumps({"passed": qa_passed}))
+    return synthetic
+
+
+def test_tables_are_published_by_the_gate_sensor_once_qa_passed_and_approved(demo_spec_data, write_spec,
+                                                                             storage_home) -> None:
+    from click.testing import CliRunner
+
+    from synth_pipelines.cli import main
+    from synth_pipelines.core.releases import list_releases
+
+    demo_spec_data["qa"]["require_approval"] = True
+    spec_path = write_spec({**demo_spec_data, "generator": {"plugin": "cart", "seed": 0}, "tables": FAMILY_TABLES})
+    loaded, storage = load_spec(spec_path), SynthStorage(root=str(storage_home))
+    defs, day = build_definitions([loaded], storage), today_partition(loaded)
+    refresh, publish = (defs.resolve_job_def(f"demo_loans_{job}") for job in ("refresh", "publish"))
+    assert key("published_tables") not in refresh.asset_layer.executable_asset_keys  # the gate publishes them
+    assert key("published_tables") in publish.asset_layer.executable_asset_keys
+    sensor = defs.resolve_sensor_def("demo_loans_publication_gate")
+
+    def tick() -> Any:
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def()))
+
+    def publish_tables() -> Any:  # as a publish started by hand, or by the sensor's request
+        return publish.execute_in_process(instance=instance, partition_key=day, raise_on_error=False,
+                                          asset_selection=[key("published_tables")])
+
+    with dg.instance_for_test() as instance:
+        refresh.execute_in_process(instance=instance, partition_key=day, asset_selection=[key("source_snapshot")])
+        tables_synthesized(storage, day, qa_passed=False)
+        instance.report_runless_asset_event(dg.AssetMaterialization(key("tables", "customers"), partition=day))
+        assert f"{day} tables: blocking QA checks failed: tables_qa" in tick().skip_message
+
+        synthetic = tables_synthesized(storage, day, qa_passed=True)
+        assert f"{day} tables: QA passed; waiting for a recorded approval" in tick().skip_message
+        refused = publish_tables()
+        assert not refused.success and "waiting for a recorded approval" in str(refused.all_events)
+        assert not list_releases(storage_home / "releases")
+
+        approved = CliRunner().invoke(main, ["approve", str(spec_path), "--snapshot", day, "--approver", "Dana",
+                                             "--tables"])
+        assert approved.exit_code == 0, approved.output
+        [request] = tick().run_requests
+        assert request.partition_key == day and request.asset_selection == [key("published_tables")]
+        assert publish_tables().success
+        assert not tick().run_requests  # published once, not again
+
+    [release] = list_releases(storage_home / "releases")
+    assert release.name == f"demo_loans_tables/features_v1/snapshot={day}"
+    manifest = json.loads((release.path / "manifest.json").read_text())
+    assert manifest["approvals"][0]["approver"] == "Dana" and "approved by Dana" in manifest["gate"]
+    assert {t: e["rows"] for t, e in manifest["tables"].items()} == {t: len(f) for t, f in synthetic.items()}
+
+
 @pytest.mark.parametrize("kind", ["s3", "sql"])
 def test_published_tables_publishes_to_the_spec_destination(kind, request, demo_spec_data, write_spec,
                                                              storage_home) -> None:
@@ -83,7 +155,6 @@ def test_published_tables_publishes_to_the_spec_destination(kind, request, demo_
     from synth_pipelines.core.destinations.s3 import s3_client
     from synth_pipelines.core.releases import list_destination_releases
     from synth_pipelines.core.snapshot import Snapshot
-    from synth_pipelines_tests.core.multitable_fixture import family_tables
 
     if kind == "s3":
         moto = request.getfixturevalue("moto")
@@ -92,26 +163,16 @@ def test_published_tables_publishes_to_the_spec_destination(kind, request, demo_
         destination = {"kind": "s3", "bucket": "tables-dispatch", "prefix": "ml", "endpoint_url": moto.url}
     else:
         destination = {"kind": "sql", "url": request.getfixturevalue("postgres_url")}
-    tables = {"customers": {"primary_key": "customer_id", "label": "segment"},
-              "accounts": {"primary_key": "account_id", "order_by": "opened",
-                           "foreign_keys": {"customer_id": "customers.customer_id", "branch_id": "branches.branch_id"}},
-              "payments": {"primary_key": "payment_id", "foreign_keys": {"account_id": "accounts.account_id"},
-                           "sql": "SELECT loan_id AS payment_id, account_id, amount FROM loans"},  # not run here
-              "branches": {"primary_key": "branch_id", "lookup": True}}
-    loaded = load_spec(write_spec({**demo_spec_data, "generator": {"plugin": "cart", "seed": 0}, "tables": tables,
-                                   "destination": destination}))
+    loaded = load_spec(write_spec({**demo_spec_data, "generator": {"plugin": "cart", "seed": 0},
+                                   "tables": FAMILY_TABLES, "destination": destination}))
     storage, snapshot_id = SynthStorage(root=str(storage_home)), "2026-11-24"
-    work = storage.work("demo_loans", snapshot_id, "tables")
-    synthetic = family_tables(customers=25)
-    for table, frame in synthetic.items():
-        frame.to_parquet(work / f"synthetic.{table}.parquet", index=False)
-    (work / "qa.json").write_text(json.dumps({"passed": True}))
+    synthetic = tables_synthesized(storage, snapshot_id, qa_passed=True)
     snapshot = Snapshot(snapshot_id=snapshot_id, path=str(storage_home), source="sqlite:///bank.sqlite",
                         taken_at="2026-11-24T03:00:00+00:00", fingerprint="f" * 64, tables={})
     asset = next(a for a in build_multitable_assets(loaded)
                  if isinstance(a, dg.AssetsDefinition) and key("published_tables") in a.keys)
     with dg.build_asset_context(partition_key=snapshot_id, resources={"storage": storage}) as context:
-        result = asset(context, snapshot=snapshot)
+        [result] = list(asset(context, snapshot=snapshot))  # yields its materialization once the gate opens
     metadata = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
     assert metadata["rows"] == {t: len(f) for t, f in synthetic.items()}
     assert not (storage_home / "releases").exists()  # nothing went to a local folder
