@@ -597,6 +597,9 @@ def diff(before: str, after: str, spec_path: Path | None, max_drift: float | Non
         (a, manifest_a), (b, manifest_b) = find_release(found, before, where), find_release(found, after, where)
     except LookupError as exc:
         raise CliError(f"{exc}. Fix: name one of those (synth-pipelines releases lists them)") from None
+    several = [info.name for info, manifest in ((a, manifest_a), (b, manifest_b)) if "tables" in manifest]
+    if several:
+        raise CliError(f"{', '.join(several)}: a multi-table release; diff compares single-table releases")
     with tempfile.TemporaryDirectory() as scratch:
         rows_a = release_rows(a, spec.destination, Path(scratch) / "before")
         rows_b = release_rows(b, spec.destination, Path(scratch) / "after")

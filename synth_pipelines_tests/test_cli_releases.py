@@ -257,3 +257,6 @@ def test_releases_and_show_list_a_multi_table_release(kind, request, demo_spec_d
     manifest = json.loads(shown.stdout)["manifest"]
     assert manifest["tables"]["accounts"]["foreign_keys"]["customer_id"] == "customers.customer_id"
     assert manifest["tables"]["payments"]["rows"] == len(tables["payments"])
+    diffed = CliRunner().invoke(main, ["diff", "demo_loans_tables/features_v1", "demo_loans_tables/features_v1",
+                                       "--spec", str(spec_path)])
+    assert diffed.exit_code == ExitCode.INVALID_INPUT and "multi-table release" in diffed.output

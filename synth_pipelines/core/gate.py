@@ -58,8 +58,10 @@ def load_approval(path: Path) -> Approval | None:
 
 def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *, require_approval: bool,
                   approval: Approval | None, features_path: Path | None = None,
-                  rows_sha256: Callable[[], str] | None = None) -> GateDecision:
-    """`rows_sha256`: the digest an approval must name, where the rows are not one features table."""
+                  rows_sha256: Callable[[], str] | None = None,
+                  approve: str = "synth-pipelines approve SPEC --snapshot ID --approver NAME") -> GateDecision:
+    """`rows_sha256`: the digest an approval must name, where the rows are not one features table;
+    `approve`: the command that records an approval of them."""
     missing = [name for name in required_checks if name not in check_outcomes]
     if missing:
         return GateDecision(False, f"QA has not run for: {', '.join(missing)}")
@@ -68,10 +70,9 @@ def gate_decision(check_outcomes: dict[str, bool], required_checks: list[str], *
         return GateDecision(False, f"blocking QA checks failed: {', '.join(failed)}")
     if require_approval:
         if approval is None:
-            return GateDecision(False, "QA passed; waiting for a recorded approval "
-                                       "(synth-pipelines approve SPEC --snapshot ID --approver NAME)", True)
+            return GateDecision(False, f"QA passed; waiting for a recorded approval ({approve})", True)
         if approval.features_sha256 != (rows_sha256() if rows_sha256 else parts_sha256(features_path)):
-            return GateDecision(False, f"the approval by {approval.approver} was for other rows (the features were "
+            return GateDecision(False, f"the approval by {approval.approver} was for other rows (they were "
                                        "regenerated after it); approve again", True)
         return GateDecision(True, f"QA passed and approved by {approval.approver} at {approval.approved_at}")
     return GateDecision(True, "all blocking QA checks passed")

@@ -6,7 +6,9 @@ source_snapshot -> root -> child -> grandchild, and lookup -> the tables that re
 attach per table: `quality` (every single-table check against its real counterpart), and on each child
 `referential_integrity`, `children_per_parent`, `parent_child_association`; on the root `families`
 (parent-level utility and privacy of whole families). `<dataset>/published_tables` publishes every
-table in one release once every blocking check passed. Stage logic is in core/multitable*.py.
+table in one release to the spec's destination once the tables' gate opens (every blocking check
+passed, an approval where the spec asks for one): the publication gate sensor requests it in a run of
+the dataset's publish job, as it does the features. Stage logic is in core/multitable*.py.
 """
 
 
@@ -184,7 +186,8 @@ def tables_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> 
     outcomes = {TABLES_QA: json.loads(qa.read_text())["passed"]} if qa.is_file() else {}
     approval = load_approval(tables_approval_path(storage, loaded, snapshot_id))
     decision = gate_decision(outcomes, [TABLES_QA], require_approval=loaded.spec.qa.require_approval,
-                             approval=approval, rows_sha256=lambda: tables_sha256(storage, loaded, snapshot_id))
+                             approval=approval, rows_sha256=lambda: tables_sha256(storage, loaded, snapshot_id),
+                             approve="synth-pipelines approve SPEC --snapshot ID --approver NAME --tables")
     return decision, approval
 
 

@@ -26,8 +26,10 @@ from synth_pipelines_tests.core.multitable_fixture import SPECS, family_tables
 PLANS = plan_tables(SPECS)
 DATASET, RELEASE, SNAPSHOT = "families_tables", "features_v1", "2026-11-24"
 SOURCE = "sqlite:////srv/source/bank.sqlite"
-# A step after some of the tables went out, before the commit, for each kind.
-MIDWAY = {"local": "local.data_copied", "s3": "s3.objects_uploaded", "sql": "sql.renamed#2"}
+# Steps before each kind's commit: before, while and after the tables went out.
+BEFORE_COMMIT = {"local": ("local.staging_created", "local.data_copied", "local.manifest_written"),
+                 "s3": ("s3.checked", "s3.first_object_uploaded", "s3.objects_uploaded"),
+                 "sql": ("sql.loaded", "sql.renamed#2", "sql.renamed#4")}
 
 
 def manifest_header() -> dict[str, Any]:
@@ -142,9 +144,10 @@ def test_every_table_published_together_with_its_keys(destination, tmp_path) -> 
         same_rows(read_again[name], frame, PLANS[name].primary_key)
 
 
-def test_a_publish_killed_midway_leaves_nothing_published(destination, tmp_path) -> None:
+@pytest.mark.parametrize("step", range(3))
+def test_a_publish_killed_midway_leaves_nothing_published(destination, step, tmp_path) -> None:
     tables = family_tables(customers=30)
-    killed_at(MIDWAY[destination.kind], lambda: publish(destination, tables))
+    killed_at(BEFORE_COMMIT[destination.kind][step], lambda: publish(destination, tables))
     assert read_back(destination, tmp_path / "after_kill") is None
     publish(destination, tables)  # the next publish sweeps what the dead one left and goes through
     manifest, read = read_back(destination, tmp_path / "read")

@@ -132,6 +132,10 @@ def test_tables_are_published_by_the_gate_sensor_once_qa_passed_and_approved(dem
         refused = publish_tables()
         assert not refused.success and "waiting for a recorded approval" in str(refused.all_events)
         assert not list_releases(storage_home / "releases")
+        # In a publish of the features (here: none to publish) the closed gate holds the tables back, no failure.
+        whole = publish.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+        assert whole.is_node_success("demo_loans__published_tables")
+        assert not whole.asset_materializations_for_node("demo_loans__published_tables")
 
         approved = CliRunner().invoke(main, ["approve", str(spec_path), "--snapshot", day, "--approver", "Dana",
                                              "--tables"])

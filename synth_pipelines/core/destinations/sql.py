@@ -25,6 +25,10 @@ is the source; when the source cannot be asked, it refuses too (fail closed).
 Lookup tables (`lookups`) are published verbatim as tables `<release table>_<lookup table>` (e.g.
 features_v1_2026_11_24_branches), loaded the same way in the same transaction (PostgreSQL) or before
 the registration commits (MySQL), and listed in the manifest's `destination.lookup_tables`.
+
+A multi-table release (`publish_tables_sql`) is loaded by the same flow: its tables in order (each after
+the tables it references), `features_vN_<snapshot>_tables_<table>` with PRIMARY KEY and FOREIGN KEY
+constraints, registered under the key features_vN_<snapshot>_tables, with no view.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -297,7 +301,7 @@ def _mysql_lock(conn: Connection, schema: str | None) -> Iterator[None]:
         _quietly(conn, sa.text("SELECT RELEASE_LOCK(:lock)").bindparams(lock=lock))
 
 
-def _sql_columns(path: Path, backend: str, keys: set[str] = frozenset()) -> list[tuple[str, str]]:
+def _sql_columns(path: Path, backend: str, keys: Collection[str] = ()) -> list[tuple[str, str]]:
     """Name and SQL type of each column; `keys` (primary and foreign key columns) of text are VARCHAR on
     MySQL/MariaDB, which indexes no TEXT whole (768 characters: InnoDB's 3072-byte key in utf8mb4)."""
     schema = pq.ParquetFile(part_files(path)[0]).schema_arrow
@@ -415,8 +419,8 @@ def _prepare(conn: Connection, job: _Job) -> None:
             conn.commit()
         raise ReleaseExistsError(f"release table {job.table} already exists and is registered in synth_releases; "
                                  "releases are immutable. Take a new snapshot or bump the spec's version")
-    # The view features_vN is one dataset's: another dataset's single-table releases of it (multi-table
-    # ones have no view) share the schema only with releases that have no view either.
+    # The view features_vN belongs to one dataset: refused where another dataset's single-table releases
+    # (named by release_table_name) own it. Multi-table releases own no view and are not counted.
     others = conn.execute(sa.select(releases.c.dataset, releases.c.release_table, releases.c.snapshot_id).where(
         releases.c.release_name == job.release_name, releases.c.dataset != job.dataset)).all()
     other = next((d for d, table, snapshot in others if table == release_table_name(job.release_name, snapshot)), None)
