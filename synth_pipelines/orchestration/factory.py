@@ -50,7 +50,8 @@ from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.release_regression import CHECK_NAME as REGRESSION_CHECK
-from synth_pipelines.orchestration.release_regression import regression_outcome, release_regression_check
+from synth_pipelines.orchestration.release_regression import (previous_release_section, regression_outcome,
+                                                                release_regression_check)
 from synth_pipelines.orchestration.resources import SynthStorage, column_metadata, real_frame_metadata
 from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
@@ -284,13 +285,14 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
                                  spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
                                  declared_domain=spec.generator.differentially_private)
+        previous = previous_release_section(loaded, features.snapshot_id, synthetic, context.log)
         # Each run keeps its own report, so an earlier result's link still shows what it judged; the gate
         # and the publish read the snapshot's latest one, copied to qa/.
         run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run.run_id
         paths = write_reports(report, run_folder, real_train, synthetic, codecs, spec.qa,
                               privacy=privacy_with_ledger(storage, model),
                               header=ReportHeader(name, spec.release_name, features.snapshot_id, spec.generator.plugin,
-                                                  spec.generator.seed))
+                                                  spec.generator.seed), previous=previous)
         latest = storage.work(name, features.snapshot_id, "qa")
         for stale in (latest / "gx", latest / PUBLISHED_FOLDER / "gx"):  # an earlier run's Data Docs pages
             shutil.rmtree(stale, ignore_errors=True)
