@@ -121,6 +121,12 @@ def test_each_edition_has_header_contents_images_and_data_docs(editions, edition
     assert docs.is_file() and "synthetic_rows_suite" in docs.read_text()
     html_folder = paths[f"{prefix}html"].parent
     assert docs.relative_to(html_folder).as_posix() in page.links
+    # The index's own tables are drawn by CDN scripts; offline it still links the validation and the suite.
+    index = _Page()
+    index.feed(docs.read_text())
+    offline = [href for href in index.links if not href.startswith(("http", "#"))]
+    assert {(docs.parent / href).resolve() for href in offline} >= {
+        paths[f"{prefix}data_docs_validation"].resolve(), paths[f"{prefix}data_docs_suite"].resolve()}
 
 
 @pytest.mark.parametrize("edition", ["internal", "published"])
