@@ -350,13 +350,14 @@ def approve(spec: Path, partition: str, approver: str, comment: str) -> Outcome:
 
     loaded = _load(spec)
     _partition_in_range(loaded, partition)
-    storage = SynthStorage()
+    storage = SynthStorage.from_env()  # a bucket, where the workers and the gate sensor read the approval
     features = storage.work(loaded.spec.dataset, partition, "synthetic_features")  # its parts
-    path = approval_path(storage.base() / "approvals", loaded.spec.dataset, loaded.spec.release_name, partition)
+    path = approval_path(storage.approvals(), loaded.spec.dataset, loaded.spec.release_name, partition)
     try:
         approval = record_approval(path, features, approver=approver, comment=comment)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
+    storage.save_now(path)
     click.echo(f"approved {loaded.spec.release_name} snapshot {partition} by {approval.approver} "
                f"(rows sha256 {approval.features_sha256[:12]}); publish with: synth-pipelines publish {spec} "
                f"--snapshot {partition}")

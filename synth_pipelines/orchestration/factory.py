@@ -45,7 +45,7 @@ from synth_pipelines.core.shards import part_files
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, train_synthesizer
 from synth_pipelines.core.differential_privacy import published_privacy
-from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
+from synth_pipelines.core.privacy_ledger import BudgetExceeded, summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view
 from synth_pipelines.core.validation import validate_against_source
@@ -136,8 +136,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         privacy = model.synthesizer.privacy
         if privacy is None:
             return None
-        return published_privacy(privacy, ledger_summary(storage.base(), name, limit=spec.generator.epsilon_limit,
-                                                         entry_id=privacy.get("ledger_entry")))
+        return published_privacy(privacy, summary(storage.privacy_ledger(name), limit=spec.generator.epsilon_limit,
+                                                  entry_id=privacy.get("ledger_entry")))
 
     @dg.asset(key=key("source_snapshot"), kinds={"sql", "parquet"},
               code_version=_hash(spec.source.model_dump()),
@@ -240,8 +240,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         entry = None
         if spec.generator.differentially_private:  # charged before the mechanism reads a row; never refunded
             try:
-                entry = charge(storage.base(), name, epsilon=spec.generator.epsilon, limit=spec.generator.epsilon_limit,
-                               release=spec.release_name, snapshot_id=train.snapshot_id, spec_file=str(loaded.path))
+                entry = storage.charge_privacy(name, epsilon=spec.generator.epsilon, limit=spec.generator.epsilon_limit,
+                                               release=spec.release_name, snapshot_id=train.snapshot_id,
+                                               spec_file=str(loaded.path))
             except BudgetExceeded as exc:
                 raise dg.Failure(description=str(exc)) from None
             context.log.info(f"privacy ledger: epsilon {entry['spent_before']:g} -> {entry['spent_after']:g} "
@@ -426,7 +427,7 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
     outcomes = {}
     if qa_report.is_file():
         outcomes = {c["name"]: c["passed"] for c in json.loads(qa_report.read_text())["checks"]}
-    approval = load_approval(approval_path(storage.base() / "approvals", spec.dataset, spec.release_name, snapshot_id))
+    approval = load_approval(approval_path(storage.approvals(), spec.dataset, spec.release_name, snapshot_id))
     features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features")  # its part-*.parquet
     blocking = [name for name in QA_CHECKS if name not in spec.qa.advisory_checks]
     if spec.qa.release_regression_blocking:
