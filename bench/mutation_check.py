@@ -133,6 +133,10 @@ MUTANTS = [
            (T + "test_cli_backfill_demo.py::test_demo_builds_the_demo_source_when_missing_and_stops_early_when_"
                 "todays_release_exists",),
            "demo runs without building a missing demo source"),
+    Mutant("ledger_unconditional_write", "synth_pipelines/core/privacy_ledger.py",
+           'ContentType="application/json", **condition)', 'ContentType="application/json")',
+           (T + "orchestration/test_object_storage.py::test_workers_on_different_machines_share_one_privacy_ledger",),
+           "the bucket's privacy ledger is written without the conditional write (concurrent charges pass the limit)"),
 ]
 
 

@@ -352,9 +352,9 @@ def approve(spec: Path, partition: str, approver: str, comment: str, tables: boo
 
     loaded = _load(spec)
     _partition_in_range(loaded, partition)
-    storage = SynthStorage()
+    storage = SynthStorage.from_env()  # a bucket, where the workers and the gate sensor read the approval
     features = storage.work(loaded.spec.dataset, partition, "synthetic_features")  # its parts
-    path = approval_path(storage.base() / "approvals", loaded.spec.dataset, loaded.spec.release_name, partition)
+    path = approval_path(storage.approvals(), loaded.spec.dataset, loaded.spec.release_name, partition)
     digest = None
     if tables:
         from synth_pipelines.orchestration.multitable import tables_approval_path, tables_sha256
@@ -370,6 +370,7 @@ def approve(spec: Path, partition: str, approver: str, comment: str, tables: boo
         approval = record_approval(path, features, approver=approver, comment=comment, rows_sha256=digest)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
+    storage.save_now(path)
     then = ("the publication gate sensor publishes them" if tables else
             f"publish with: synth-pipelines publish {spec} --snapshot {partition}")
     click.echo(f"approved {loaded.spec.release_name}{' tables' if tables else ''} snapshot {partition} by "

@@ -37,6 +37,9 @@ class ReleaseInfo:
             raise ValueError(f"{self.name} is in S3 ({self.location}), not a local folder")
         return Path(self.location)
 
+    def read_manifest(self) -> dict[str, Any]:
+        return self.manifest or json.loads((Path(self.location) / "manifest.json").read_text())
+
     def expired(self, now: datetime | None = None) -> bool:
         if not self.expires_at:
             return False
@@ -96,8 +99,7 @@ def find_release(releases: list[ReleaseInfo], name: str, where: str) -> tuple[Re
     for release in releases:
         if (release.name == name or release.location in (name, local)
                 or (release.latest and f"{release.dataset}/{release.release_name}" == name)):
-            manifest = release.manifest or json.loads((Path(release.location) / "manifest.json").read_text())
-            return release, manifest
+            return release, release.read_manifest()
     known = ", ".join(r.name for r in releases) or "none"
     raise LookupError(f"no release '{name}' under {where} (releases: {known})")
 

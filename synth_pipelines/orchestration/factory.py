@@ -45,12 +45,13 @@ from synth_pipelines.core.shards import part_files
 from synth_pipelines.core.snapshot import Snapshot, load_snapshot, take_snapshot
 from synth_pipelines.core.synthesis import Synthesizer, train_synthesizer
 from synth_pipelines.core.differential_privacy import published_privacy
-from synth_pipelines.core.privacy_ledger import BudgetExceeded, charge, ledger_summary
+from synth_pipelines.core.privacy_ledger import BudgetExceeded, summary
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.training_view import build_training_view, decimals_as_floats, split_view
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.release_regression import CHECK_NAME as REGRESSION_CHECK
-from synth_pipelines.orchestration.release_regression import regression_outcome, release_regression_check
+from synth_pipelines.orchestration.release_regression import (previous_release_section, regression_outcome,
+                                                                release_regression_check)
 from synth_pipelines.orchestration.resources import SynthStorage, column_metadata, real_frame_metadata
 from synth_pipelines.spec import FieldError, LoadedSpec, SpecError
 
@@ -135,8 +136,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         privacy = model.synthesizer.privacy
         if privacy is None:
             return None
-        return published_privacy(privacy, ledger_summary(storage.base(), name, limit=spec.generator.epsilon_limit,
-                                                         entry_id=privacy.get("ledger_entry")))
+        return published_privacy(privacy, summary(storage.privacy_ledger(name), limit=spec.generator.epsilon_limit,
+                                                  entry_id=privacy.get("ledger_entry")))
 
     @dg.asset(key=key("source_snapshot"), kinds={"sql", "parquet"},
               code_version=_hash(spec.source.model_dump()),
@@ -239,8 +240,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
         entry = None
         if spec.generator.differentially_private:  # charged before the mechanism reads a row; never refunded
             try:
-                entry = charge(storage.base(), name, epsilon=spec.generator.epsilon, limit=spec.generator.epsilon_limit,
-                               release=spec.release_name, snapshot_id=train.snapshot_id, spec_file=str(loaded.path))
+                entry = storage.charge_privacy(name, epsilon=spec.generator.epsilon, limit=spec.generator.epsilon_limit,
+                                               release=spec.release_name, snapshot_id=train.snapshot_id,
+                                               spec_file=str(loaded.path))
             except BudgetExceeded as exc:
                 raise dg.Failure(description=str(exc)) from None
             context.log.info(f"privacy ledger: epsilon {entry['spent_before']:g} -> {entry['spent_after']:g} "
@@ -284,13 +286,14 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             report = run_quality(real_train, holdout.read(), synthetic, codecs, view_spec.label, view_spec.task,
                                  spec.qa, extra_columns=extra, rebalance=spec.synthetic.rebalance,
                                  declared_domain=spec.generator.differentially_private)
+        previous = previous_release_section(loaded, features.snapshot_id, synthetic, context.log)
         # Each run keeps its own report, so an earlier result's link still shows what it judged; the gate
         # and the publish read the snapshot's latest one, copied to qa/.
         run_folder = storage.work(name, features.snapshot_id, "qa_runs") / context.run.run_id
         paths = write_reports(report, run_folder, real_train, synthetic, codecs, spec.qa,
                               privacy=privacy_with_ledger(storage, model),
                               header=ReportHeader(name, spec.release_name, features.snapshot_id, spec.generator.plugin,
-                                                  spec.generator.seed))
+                                                  spec.generator.seed), previous=previous)
         latest = storage.work(name, features.snapshot_id, "qa")
         for stale in (latest / "gx", latest / PUBLISHED_FOLDER / "gx"):  # an earlier run's Data Docs pages
             shutil.rmtree(stale, ignore_errors=True)
@@ -424,7 +427,7 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
     outcomes = {}
     if qa_report.is_file():
         outcomes = {c["name"]: c["passed"] for c in json.loads(qa_report.read_text())["checks"]}
-    approval = load_approval(approval_path(storage.base() / "approvals", spec.dataset, spec.release_name, snapshot_id))
+    approval = load_approval(approval_path(storage.approvals(), spec.dataset, spec.release_name, snapshot_id))
     features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features")  # its part-*.parquet
     blocking = [name for name in QA_CHECKS if name not in spec.qa.advisory_checks]
     if spec.qa.release_regression_blocking:

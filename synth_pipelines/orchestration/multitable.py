@@ -175,7 +175,7 @@ def tables_sha256(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -
 
 
 def tables_approval_path(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -> Path:
-    return approval_path(storage.base() / "approvals", tables_dataset(loaded.spec.dataset), loaded.spec.release_name,
+    return approval_path(storage.approvals(), tables_dataset(loaded.spec.dataset), loaded.spec.release_name,
                          snapshot_id)
 
 

@@ -49,6 +49,42 @@ def _previous_release(loaded: LoadedSpec, snapshot_id: str) -> Any | None:
     return max(releases, key=lambda r: r.created_at, default=None)
 
 
+def compare_with_previous(loaded: LoadedSpec, snapshot_id: str, features: pd.DataFrame) -> Any:
+    """A PreviousRelease: these synthetic features against the dataset's newest other release, or the
+    reason nothing was compared (the first release, a destination whose releases are not read back)."""
+    import tempfile
+
+    from synth_pipelines.core.quality.release_diff import PreviousRelease, compare_releases
+    from synth_pipelines.core.releases import release_rows
+
+    spec = loaded.spec
+    try:
+        release = _previous_release(loaded, snapshot_id)
+    except ReleasesNotListed as exc:  # a SQL destination
+        return PreviousRelease(f"not compared: {exc}", max_release_drift=spec.qa.max_release_drift)
+    if release is None:
+        return PreviousRelease("first release of the dataset: nothing to compare with",
+                               max_release_drift=spec.qa.max_release_drift)
+    with tempfile.TemporaryDirectory() as scratch:
+        before = release_rows(release, spec.destination, Path(scratch))
+    diff = compare_releases(before, features, before_name=release.name,
+                            after_name=f"{spec.dataset}/{spec.release_name}/snapshot={snapshot_id}", seed=spec.qa.seed)
+    return PreviousRelease("", diff, release.read_manifest().get("qa"), spec.qa.max_release_drift)
+
+
+def previous_release_section(loaded: LoadedSpec, snapshot_id: str, features: pd.DataFrame, log: Any) -> Any:
+    """The QA report's comparison with the previous release; a release that cannot be read is a note in the
+    report, not a failed QA run (the release_regression check reports it as its own failure)."""
+    from synth_pipelines.core.quality.release_diff import PreviousRelease
+
+    try:
+        return compare_with_previous(loaded, snapshot_id, features)
+    except Exception as exc:  # noqa: BLE001 - an unreadable earlier release must not stop this QA
+        note = f"not compared: the previous release could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+        log.warning(note)
+        return PreviousRelease(note, max_release_drift=loaded.spec.qa.max_release_drift)
+
+
 def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
     spec = loaded.spec
     features_key = dg.AssetKey([spec.dataset, "synthetic_features"])
@@ -56,42 +92,29 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
     @dg.asset_check(asset=features_key, name=CHECK_NAME, description=DESCRIPTION, partitions_def=partitions,
                     blocking=spec.qa.release_regression_blocking)
     def _check(context: dg.AssetCheckExecutionContext, storage: SynthStorage) -> dg.AssetCheckResult:
-        import tempfile
-
-        from synth_pipelines.core.quality.release_diff import compare_releases
         from synth_pipelines.core.quality.verdict import verdict_markdown
-        from synth_pipelines.core.releases import release_rows
 
         snapshot_id = context.partition_key
         features = storage.work(spec.dataset, snapshot_id, "synthetic_features")  # its part-*.parquet
         severity = dg.AssetCheckSeverity.ERROR if spec.qa.release_regression_blocking else dg.AssetCheckSeverity.WARN
-        try:
-            previous = _previous_release(loaded, snapshot_id)
-        except ReleasesNotListed as exc:  # a SQL destination
-            previous, note = None, f"not compared: {exc}"
+        # QA figures side by side are the report's and `synth-pipelines diff`'s: this run's QA may not
+        # have finished yet.
+        after = pd.concat([pd.read_parquet(part) for part in part_files(features)], ignore_index=True)
+        previous = compare_with_previous(loaded, snapshot_id, after)
+        diff = previous.diff
+        if diff is None:
+            passed, metadata = True, {"summary": f"passed: {previous.note}", "verdict": dg.MetadataValue.md(
+                verdict_markdown({"name": CHECK_NAME, "passed": True, "note": previous.note, "metrics": []}))}
         else:
-            note = "first release of the dataset: nothing to compare with"
-        if previous is None:
-            passed, metadata = True, {"summary": f"passed: {note}", "verdict": dg.MetadataValue.md(
-                verdict_markdown({"name": CHECK_NAME, "passed": True, "note": note, "metrics": []}))}
-        else:
-            release = previous
-            with tempfile.TemporaryDirectory() as scratch:
-                before = release_rows(release, spec.destination, Path(scratch))
-            # QA figures side by side are `synth-pipelines diff`'s: this run's QA may not have finished yet.
-            after = pd.concat([pd.read_parquet(part) for part in part_files(features)], ignore_index=True)
-            diff = compare_releases(before, after, before_name=release.name,
-                                    after_name=f"{spec.dataset}/{spec.release_name}/snapshot={snapshot_id}",
-                                    seed=spec.qa.seed)
             metric = diff.metric(spec.qa.max_release_drift)
             passed = metric.passed
-            summary = f"{'passed' if passed else 'failed'}: {metric.describe()} against {release.name}"
+            summary = f"{'passed' if passed else 'failed'}: {metric.describe()} against {diff.before}"
             check = {"name": CHECK_NAME, "passed": passed, "summary": summary,
                      "metrics": [{"name": metric.name, "value": metric.value, "threshold": metric.threshold,
                                   "bound": metric.bound, "passed": passed, "hint": metric.hint}]}
             metadata = {"summary": summary + (f"; {metric.hint}" if metric.hint else ""),
                         "verdict": dg.MetadataValue.md(verdict_markdown(check)),
-                        "compared_with": release.name, "moved_columns": dg.MetadataValue.json(metric.details["moved_columns"]),
+                        "compared_with": diff.before, "moved_columns": dg.MetadataValue.json(metric.details["moved_columns"]),
                         # `details` as every QA check has it (metric name -> its figures: runner reads it)
                         "details": dg.MetadataValue.json({metric.name: check["metrics"][0] | {
                             "implementation": metric.implementation}}),

@@ -90,6 +90,34 @@ class SynthStorage(dg.ConfigurableResource):
             if path.exists():
                 mirror.push(path)
 
+    def approvals(self) -> Path:
+        """The approvals folder, as the bucket has it (an approval recorded on any machine counts)."""
+        path = self.base() / "approvals"
+        path.mkdir(parents=True, exist_ok=True)
+        return self._shared(path)
+
+    def save_now(self, path: Path) -> None:
+        """Push `path` at once (a command outside a step, e.g. `approve`, has no step end to push at)."""
+        mirror = self.mirror()
+        if mirror is not None:
+            mirror.push(Path(path))
+
+    def privacy_ledger(self, dataset: str) -> dict:
+        """The dataset's privacy ledger: a file under `root`, or one object in the bucket every worker shares."""
+        from synth_pipelines.core.privacy_ledger import read_ledger, read_ledger_in_bucket
+
+        if self.kind == "s3":
+            return read_ledger_in_bucket(self.s3().get_client(), self.bucket, self.prefix, dataset)
+        return read_ledger(self.base(), dataset)
+
+    def charge_privacy(self, dataset: str, **charge: object) -> dict:
+        """Record a DP model's epsilon in the dataset's ledger or raise BudgetExceeded (privacy_ledger.charge)."""
+        from synth_pipelines.core.privacy_ledger import charge as charge_file, charge_in_bucket
+
+        if self.kind == "s3":
+            return charge_in_bucket(self.s3().get_client(), self.bucket, self.prefix, dataset, **charge)
+        return charge_file(self.base(), dataset, **charge)
+
     def clear_parts(self, folder: Path) -> None:
         """Remove the parts an earlier run left in `folder`, here and in the bucket."""
         mirror = self.mirror()

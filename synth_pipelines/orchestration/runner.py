@@ -155,7 +155,7 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
 
     `log_level` is Dagster's console logger's (the CLI silences it: it prints stack traces);
     `on_progress` hears each stage start and each line a stage logs; `tags` go on both runs."""
-    storage = storage or SynthStorage()
+    storage = storage or SynthStorage.from_env()
     defs = build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
     name = loaded.spec.dataset
@@ -178,7 +178,7 @@ def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage:
                       on_progress: ProgressCallback | None = None, outcome: RunOutcome | None = None,
                       defs: dg.Definitions | None = None, tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Apply the publication gate to a partition's QA'd features and run the publish job if it opens."""
-    storage = storage or SynthStorage()
+    storage = storage or SynthStorage.from_env()
     defs = defs or build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
     outcome = outcome or RunOutcome(run_id="", success=False, release=None)
@@ -246,7 +246,7 @@ def preview_dataset(loaded: LoadedSpec, partition_key: str | None = None, log_le
     shutil.rmtree(root, ignore_errors=True)  # each preview starts clean; it never reuses an older one
     storage = SynthStorage(root=str(root))
     partition = partition_key or today_partition(loaded)
-    as_of = snapshot_as_of(loaded, SynthStorage(), partition)  # the real storage's retained snapshots
+    as_of = snapshot_as_of(loaded, SynthStorage.from_env(), partition)  # the real storage's retained snapshots
     if on_progress is not None:
         on_progress("source_snapshot", "reading the source for the preview and the assessment", logging.INFO)
     snapshot = take_snapshot(spec, storage.snapshots(spec.dataset), snapshot_id=partition, as_of=as_of)

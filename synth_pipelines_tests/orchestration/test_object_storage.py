@@ -70,3 +70,62 @@ def test_storage_from_the_environment(monkeypatch):
         SynthStorage.from_env()
     monkeypatch.delenv("SYNTH_PIPELINES_STORAGE")
     assert SynthStorage.from_env().kind == "local"
+
+
+def _worker(tmp_path, moto, name: str) -> SynthStorage:
+    return SynthStorage(root=str(tmp_path / name), kind="s3", bucket=BUCKET, prefix="p", endpoint_url=moto.url)
+
+
+def test_workers_on_different_machines_share_one_privacy_ledger(moto, aws_env, tmp_path):
+    """Six DP trainings at epsilon 1 on two workers at once against a limit of 4: exactly four are charged,
+    whatever the interleaving (conditional writes), and every worker reads the same spend."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from synth_pipelines.core.privacy_ledger import BudgetExceeded
+
+    boto3.client("s3", endpoint_url=moto.url).create_bucket(Bucket=BUCKET)
+    workers = [_worker(tmp_path, moto, "a"), _worker(tmp_path, moto, "b")]
+    start = __import__("threading").Barrier(6)
+
+    def train(i: int) -> str:
+        start.wait()  # all six charge together
+        try:
+            workers[i % 2].charge_privacy("loans", epsilon=1.0, limit=4.0, release="features_v1",
+                                          snapshot_id=f"2026-12-0{i + 1}")
+            return "charged"
+        except BudgetExceeded:
+            return "refused"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(train, range(6)))
+    assert sorted(outcomes) == ["charged"] * 4 + ["refused"] * 2
+    ledger = _worker(tmp_path, moto, "c").privacy_ledger("loans")  # a third machine
+    assert [e["spent_before"] for e in ledger["entries"]] == [0.0, 1.0, 2.0, 3.0]
+    assert not (tmp_path / "a" / "privacy_ledger").exists()  # nothing local a worker could diverge on
+
+
+def test_an_approval_recorded_on_one_machine_is_what_the_gate_reads_on_another(moto, aws_env, demo_spec_data,
+                                                                                write_spec, tmp_path, monkeypatch):
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from synth_pipelines.cli import main
+    from synth_pipelines.core.gate import approval_path, load_approval
+    from synth_pipelines.core.shards import parts_sha256
+
+    s3 = boto3.client("s3", endpoint_url=moto.url)
+    s3.create_bucket(Bucket=BUCKET)
+    features = tmp_path / "rows.parquet"
+    pd.DataFrame({"amount": [1.0, 2.0]}).to_parquet(features)
+    s3.upload_file(str(features), BUCKET, f"p/work/demo_loans/{PARTITION}/synthetic_features/part-00000.parquet")
+    spec = write_spec(demo_spec_data)
+    monkeypatch.setenv("SYNTH_PIPELINES_STORAGE", f"s3://{BUCKET}/p")
+    monkeypatch.setenv("SYNTH_PIPELINES_STORAGE_ENDPOINT_URL", moto.url)
+    monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(tmp_path / "laptop"))
+    result = CliRunner().invoke(main, ["approve", str(spec), "--snapshot", PARTITION, "--approver", "ana"])
+    assert result.exit_code == 0, result.output
+
+    worker = _worker(tmp_path, moto, "worker")  # where the gate sensor and the publish step run
+    approval = load_approval(approval_path(worker.approvals(), "demo_loans", "features_v1", PARTITION))
+    assert approval is not None and approval.approver == "ana"
+    assert approval.features_sha256 == parts_sha256(worker.work("demo_loans", PARTITION, "synthetic_features"))

@@ -2,6 +2,7 @@
 with and passes; once an earlier release with one column shifted is published, the check names that
 column and, when the spec makes it blocking, the gate stays closed."""
 
+import json
 from datetime import date, timedelta
 
 import dagster as dg
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from synth_pipelines.core.publish import publish_local
+from synth_pipelines.core.quality.report import PUBLISHED_FOLDER
 from synth_pipelines.core.quality.thresholds import RELEASE_REGRESSION
 from synth_pipelines.core.shards import part_files
 from synth_pipelines.orchestration.code_location import build_definitions
@@ -46,6 +48,9 @@ def test_a_moved_column_against_the_previous_release_is_named_and_blocks_when_as
         assert first["passed"] and "nothing to compare" in first["summary"]
         assert first["blocking"]  # as the spec asks
         assert release_gate(loaded, storage, DAY)[0].open, release_gate(loaded, storage, DAY)[0].reason
+        qa = storage.work("demo_loans", DAY, "qa")
+        for report in (qa / "qa_report.json", qa / PUBLISHED_FOLDER / "qa_report.json"):  # the report says so too
+            assert "nothing to compare" in json.loads(report.read_text())["previous_release"]["note"]
 
         # An earlier release of the dataset whose amounts were half as large (a generation change).
         parts = part_files(storage.work("demo_loans", DAY, "synthetic_features"))

@@ -19,6 +19,8 @@ singling out builds queries of a few columns from all.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,10 +118,34 @@ def singling_out(rows: AttackRows, *, columns: int, seed: int) -> list[Metric]:
     # Matched against many train rows, not the targets: a query isolates a person among those trained on.
     evaluator = SinglingOutEvaluator(rows.population, rows.synthetic, n_attacks=len(rows.train), n_cols=n_cols,
                                      control=rows.control, max_attempts=50 * len(rows.train), seed=seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _logged("anonymeter.evaluators.singling_out_evaluator") as notes:
         warnings.simplefilter("ignore")
         evaluator.evaluate(mode="multivariate" if n_cols > 1 else "univariate")
-    return _risk_metric("singling_out", evaluator, "SinglingOutEvaluator", {"query_columns": n_cols})
+    # Fewer distinct queries than attacks (few columns, few values): anonymeter warns that the risk may be
+    # underestimated; that goes with the figure, not to the terminal.
+    return _risk_metric("singling_out", evaluator, "SinglingOutEvaluator",
+                        {"query_columns": n_cols, **({"anonymeter_notes": notes} if notes else {})})
+
+
+@contextmanager
+def _logged(logger_name: str) -> Iterator[list[str]]:
+    """The warnings a library logs inside the block, collected instead of printed."""
+    import logging
+
+    notes: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(record.getMessage())
+
+    logger, handler = logging.getLogger(logger_name), Collect(logging.WARNING)
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield notes
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def linkability(rows: AttackRows, known: list[str]) -> list[Metric]:

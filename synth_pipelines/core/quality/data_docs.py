@@ -3,8 +3,9 @@
 A file-backed context in `<edition folder>/gx` (no network, analytics off) holds the suite (saved as
 JSON under gx/expectations/), a ValidationDefinition of it on the synthetic rows and a Checkpoint whose
 UpdateDataDocsAction builds the static Data Docs site (gx/uncommitted/data_docs/local_site/index.html).
-Its index lists the pages through JavaScript loaded from public CDNs, so offline it shows no links;
-the report therefore also links the validation result and suite pages, which read without it.
+Its index lists the pages through JavaScript loaded from public CDNs, so offline its tables stay empty:
+`link_pages_offline` adds a plain list of the same pages to it, and the report also links the
+validation result and suite pages, which read without any script.
 The gate's own verdict comes from ge_suite.validate_synthetic (an ephemeral context); this checkpoint
 re-validates the same suite so the Data Docs show it expectation by expectation.
 
@@ -73,9 +74,25 @@ def write_data_docs(folder: Path, expectations: list[Any], synthetic: pd.DataFra
     site = (folder / DOCS_INDEX).parent
     for tutorial in TUTORIAL_IMAGES:  # 3.4 MB of walkthrough animations no page of ours shows
         (site / "static" / "images" / tutorial).unlink(missing_ok=True)
-    return {"index": site / "index.html", "suite": root / "expectations" / f"{SUITE_NAME}.json",
-            "suite_page": site / "expectations" / f"{SUITE_NAME}.html",
-            "validation_page": next(site.glob("validations/**/*.html")), "by_type": expectation_counts(results)}
+    pages = {"suite_page": site / "expectations" / f"{SUITE_NAME}.html",
+             "validation_page": next(site.glob("validations/**/*.html"))}
+    link_pages_offline(site / "index.html", {"this validation, expectation by expectation": pages["validation_page"],
+                                             "the expectation suite": pages["suite_page"]})
+    return {"index": site / "index.html", "suite": root / "expectations" / f"{SUITE_NAME}.json", **pages,
+            "by_type": expectation_counts(results)}
+
+
+def link_pages_offline(index: Path, pages: dict[str, Path]) -> None:
+    """Put plain links to `pages` (text -> file) at the top of the Data Docs index, so the index leads
+    somewhere where its CDN scripts cannot load (a published release read offline or behind a proxy)."""
+    import html
+
+    items = "".join(f"<li><a href='{html.escape(path.relative_to(index.parent).as_posix())}'>{html.escape(text)}</a></li>"
+                    for text, path in pages.items())
+    block = f"<nav class='container' id='pages-offline'><p>Pages (readable offline):</p><ul>{items}</ul></nav>"
+    page = index.read_text()
+    at = page.index(">", page.index("<body")) + 1
+    index.write_text(page[:at] + block + page[at:])
 
 
 def expectation_counts(results: list[Any]) -> pd.DataFrame:

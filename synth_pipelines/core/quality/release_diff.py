@@ -124,6 +124,52 @@ def qa_side_by_side(before: dict[str, Any], after: dict[str, Any]) -> list[dict[
     return rows
 
 
+@dataclass
+class PreviousRelease:
+    """What a QA report says about its synthetic features against the dataset's latest earlier release."""
+
+    note: str  # why nothing was compared ("" when `diff` is set)
+    diff: ReleaseDiff | None = None
+    qa: dict[str, Any] | None = None  # the earlier release's published QA (its manifest's `qa`)
+    max_release_drift: float = 0.05
+
+    def to_dict(self) -> dict[str, Any]:
+        moved = [c.name for c in self.diff.moved(self.max_release_drift)] if self.diff else []
+        return {"note": self.note, "max_release_drift": self.max_release_drift, "moved_columns": moved,
+                "diff": self.diff.to_dict() if self.diff else None}
+
+
+TOP_COLUMNS = 15  # columns listed in the report, most moved first
+
+
+def previous_release_tables(previous: PreviousRelease | None,
+                            this_qa: dict[str, Any] | None) -> list[tuple[str, str, pd.DataFrame]]:
+    """The report's tables against the previous release: the columns that moved most and, given this
+    report's QA (`this_qa`, None where its figures are not shown), both releases' QA figures side by side."""
+    if previous is None:
+        return []
+    title = "Against the previous release"
+    diff = previous.diff
+    if diff is None:
+        return [(title, previous.note, pd.DataFrame())]
+    moved = diff.moved(previous.max_release_drift)
+    note = (f"Compared with {diff.before} ({diff.rows[0]} rows) and these features ({diff.rows[1]} rows), both "
+            f"synthetic. {len(moved)} of {len(diff.columns)} columns moved: distance above what chance gives by more "
+            f"than {previous.max_release_drift:g} (qa.max_release_drift).")
+    if diff.association_change is not None:
+        note += f" Mean PhiK association change {diff.association_change:.3f}."
+    for label, names in (("Added columns", diff.added_columns), ("Removed columns", diff.removed_columns)):
+        note += f" {label}: {', '.join(names)}." if names else ""
+    columns = pd.DataFrame([{"column": c.name, "kind": c.kind, "distance": c.distance, "chance": c.allowance,
+                             "excess": round(c.excess, 4), "moved": "MOVED" if c in moved else ""}
+                            for c in diff.columns[:TOP_COLUMNS]])
+    tables = [(f"{title}: columns, most moved first", note, columns)]
+    if this_qa is not None and previous.qa:
+        tables.append((f"{title}: QA figures", f"{diff.before} -> this report",
+                       pd.DataFrame(qa_side_by_side(previous.qa, this_qa))))
+    return tables
+
+
 def compare_releases(before: pd.DataFrame, after: pd.DataFrame, *, before_name: str, after_name: str,
                      before_manifest: dict[str, Any] | None = None, after_manifest: dict[str, Any] | None = None,
                      rows: int = DIFF_ROWS, seed: int = 0, association_rows: int = 5_000) -> ReleaseDiff:

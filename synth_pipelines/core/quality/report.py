@@ -35,6 +35,7 @@ from synth_pipelines.core.quality import ge_suite, privacy_notes, scores
 from synth_pipelines.core.quality.data_docs import published_expectations, write_data_docs
 from synth_pipelines.core.quality.report_pages import Document, Section, fmt, html_page, write_pdf
 from synth_pipelines.core.quality.results import QualityReport
+from synth_pipelines.core.quality.release_diff import PreviousRelease, previous_release_tables
 from synth_pipelines.core.quality.tabular import category_labels, quantile_bins, quantile_edges, sample
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
@@ -425,23 +426,27 @@ def _relative(docs: dict[str, Path], folder: Path) -> dict[str, str]:
 
 def write_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                   codecs: list[ColumnCodec], thresholds: QAThresholds | None = None,
-                  privacy: dict[str, Any] | None = None, header: ReportHeader | None = None) -> dict[str, Path]:
+                  privacy: dict[str, Any] | None = None, header: ReportHeader | None = None,
+                  previous: PreviousRelease | None = None) -> dict[str, Path]:
     """Write the internal qa_report.json, .html and .pdf (and Great Expectations Data Docs under gx/) into
     `folder` and the published edition into `folder / PUBLISHED_FOLDER` (see the module docstring);
     return their paths (published ones under `published_json`, `published_html`, `published_pdf`,
     `published_data_docs`, `published_gx`).
-    `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one."""
+    `privacy`: the synthesizer's differential privacy record; when set, the published edition is the DP one.
+    `previous`: these features against the dataset's previous release (a section in both editions)."""
     t, header = thresholds or QAThresholds(), header or ReportHeader()
     review = sample(synthetic, t.report_sample_rows, t.seed)
     docs = _data_docs(folder, report.artifacts.get("ge_expectations"), synthetic, codecs, t)
     sections = {**_telling_section(report), **build_figures(report, train, synthetic, codecs, t)}
-    doc = document(report, header, score_tables(report) + report_tables(report, privacy), sections, review,
+    data = {**report.to_dict(), **privacy_notes.json_block(report), "differential_privacy": privacy,
+            "previous_release": previous.to_dict() if previous else None}
+    tables = score_tables(report) + report_tables(report, privacy) + previous_release_tables(previous, data)
+    doc = document(report, header, tables, sections, review,
                    note="Internal edition: it shows real rows and is never published.", edition="internal",
                    data_docs=_relative(docs, folder), settings=report.settings)
-    data = {**report.to_dict(), **privacy_notes.json_block(report), "differential_privacy": privacy}
     paths = {**_write_edition(folder, data, doc), **docs}
     published = write_published_reports(report, folder / PUBLISHED_FOLDER, train, synthetic, codecs, t,
-                                         privacy=privacy, review=review, header=header)
+                                         privacy=privacy, review=review, header=header, previous=previous)
     return {**paths, **{f"published_{kind}": path for kind, path in published.items()}}
 
 
@@ -602,8 +607,11 @@ def published_report_data(report: QualityReport, privacy: dict[str, Any] | None)
 
 def write_published_reports(report: QualityReport, folder: Path, train: pd.DataFrame, synthetic: pd.DataFrame,
                             codecs: list[ColumnCodec], t: QAThresholds, *, privacy: dict[str, Any] | None,
-                            review: pd.DataFrame, header: ReportHeader | None = None) -> dict[str, Path]:
+                            review: pd.DataFrame, header: ReportHeader | None = None,
+                            previous: PreviousRelease | None = None) -> dict[str, Path]:
     data = published_report_data(report, privacy)
+    # Both sides of the comparison are synthetic; a DP edition leaves out the QA figures (not covered by epsilon).
+    data["previous_release"] = previous.to_dict() if previous else None
     expectations = report.artifacts.get("ge_expectations")
     if privacy is None:  # the tables read the published settings (small real cells left out)
         report = replace(report, settings=data["settings"])
@@ -624,6 +632,7 @@ def write_published_reports(report: QualityReport, folder: Path, train: pd.DataF
         note = ("Published edition of a differentially private release: no statistic of the real rows beyond "
                 "those listed as not covered by epsilon.")
         telling = {}
+    tables += previous_release_tables(previous, data if privacy is None else None)
     docs = _data_docs(folder, expectations, synthetic, codecs, t)
     sections = {**telling, **build_published_figures(report, train, synthetic, codecs, t, dp=privacy is not None)}
     doc = document(report, header or ReportHeader(), tables, sections, review, note=note, edition="published",

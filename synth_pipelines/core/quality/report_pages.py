@@ -3,7 +3,8 @@
 Both show the same header (dataset, release, snapshot, generator, seed, date, verdict), the same table
 of contents and the same sections in the same order. The PDF has one page size (A4 landscape) for
 every page: figures are drawn at their own size and placed, scaled to fit, on a page with their
-caption; tables continue on further pages, at most PDF_COLUMNS columns and PDF_ROWS rows a page.
+caption; tables continue on further pages, at most PDF_COLUMNS columns a page and as many rows as fit, their
+cells wrapped (pdf_cells) rather than cut.
 Figures use matplotlib's object API with the Agg canvas: no pyplot state, no display.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,13 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 A4_LANDSCAPE = (11.69, 8.27)  # inches: every PDF page
-PDF_ROWS, PDF_COLUMNS, PDF_CELL_CHARS = 30, 9, 24
+PDF_ROWS, PDF_COLUMNS = 30, 9
+PDF_LINE_CHARS = 180  # characters of 7 pt text across a table (0.92 of the page width, ~4.2 pt a character)
+PDF_WIDE_CHARS = 70  # the longest text a column's width is sized for; longer text wraps
+PDF_MAX_LINES = 6  # lines a cell wraps over before it is cut
+PDF_ROW_HEIGHT, PDF_EXTRA_LINE = 0.0414, 0.4  # a one-line row's page-height share; each further line's part
+PDF_CELL_PAD = 0.005  # text inset in a cell, as a share of the table's width
+PDF_TABLE_ROOM = 0.78  # page-height share a table may fill below its title and note
 HTML_CELL_CHARS = 200
 DPI = 130  # PNG resolution: sharp in the PDF; the HTML shows it at DISPLAY_DPI
 DISPLAY_DPI = 90
@@ -147,22 +155,62 @@ def _page() -> Figure:
     return figure
 
 
+def pdf_cells(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[float]]:
+    """A table's cells for the PDF: each column gets a share of the page width by its longest text (up to
+    PDF_WIDE_CHARS), and its cells wrap to that width over at most PDF_MAX_LINES lines, so a sentence
+    (what a privacy figure means) reads whole instead of cut. Returns cells, headers, column widths."""
+    text = cells(frame.drop(columns=["implementation"], errors="ignore"), PDF_MAX_LINES * PDF_LINE_CHARS)
+    longest = [min(max([len(c), *map(len, text[c])]), PDF_WIDE_CHARS) + 2 for c in text.columns]
+    widths = [n / sum(longest) for n in longest]
+    wrapped, headers = {}, []
+    for column, width in zip(text.columns, widths):
+        chars = max(6, int(width * PDF_LINE_CHARS) - 1)
+        wrapped[column] = text[column].map(lambda v, chars=chars: "\n".join(
+            textwrap.wrap(v, chars, max_lines=PDF_MAX_LINES, placeholder=" …")))
+        headers.append("\n".join(textwrap.wrap(column, chars, max_lines=2, placeholder="…")))
+    return pd.DataFrame(wrapped, columns=text.columns), headers, widths
+
+
+def _lines(row: Any) -> int:
+    return max([str(v).count("\n") + 1 for v in row] or [1])
+
+
+def _row_height(lines: int) -> float:
+    """Page-height share of a table row of `lines` lines of 7 pt text."""
+    return PDF_ROW_HEIGHT * (1 + PDF_EXTRA_LINE * (lines - 1))
+
+
 def _table_on(figure: Figure, frame: pd.DataFrame, top: float, bottom: float = 0.04) -> None:
     ax = figure.add_axes((0.04, bottom, 0.92, top - bottom))
     ax.axis("off")
     if not len(frame):
         ax.text(0, 1, "none", fontsize=9, va="top")
         return
-    frame = frame.drop(columns=["implementation"], errors="ignore")
-    # What fits a column at 7 pt (about 4.2 pt a character), at most PDF_CELL_CHARS
-    chars = min(PDF_CELL_CHARS, max(6, int(0.92 * A4_LANDSCAPE[0] * 72 / max(len(frame.columns), 1) / 4.2) - 2))
-    text = cells(frame, chars)
-    text.columns = [c if len(c) <= chars else c[: chars - 1] + "…" for c in text.columns]
-    height = min(1.0, 0.045 * (len(text) + 1) * 8.27 * 0.92 / (8.27 * (top - bottom)))
-    table = ax.table(cellText=text.to_numpy(), colLabels=list(text.columns), cellLoc="left",
+    text, headers, widths = pdf_cells(frame)
+    heights = [_row_height(_lines(headers))] + [_row_height(_lines(row)) for row in text.to_numpy()]
+    height = min(1.0, sum(heights) / (top - bottom))
+    table = ax.table(cellText=text.to_numpy(), colLabels=headers, colWidths=widths, cellLoc="left",
                      bbox=(0, 1 - height, 1, height))
+    for (row, column), cell in table.get_celld().items():  # the bbox scales these alike: a row keeps its share
+        cell.set_height(heights[row])
+        cell.PAD = PDF_CELL_PAD / widths[column]  # matplotlib pads by a share of the cell's own width
     table.auto_set_font_size(False)
     table.set_fontsize(7)
+
+
+def _page_rows(frame: pd.DataFrame, room: float) -> list[slice]:
+    """Consecutive row ranges whose wrapped rows fit `room` (a page-height share), PDF_ROWS at most."""
+    if not len(frame):
+        return [slice(0, 0)]
+    text, headers, _ = pdf_cells(frame)
+    pages, start, used = [], 0, _row_height(_lines(headers))
+    for index, row in enumerate(text.to_numpy()):
+        height = _row_height(_lines(row))
+        if index > start and (used + height > room or index - start >= PDF_ROWS):
+            pages.append(slice(start, index))
+            start, used = index, _row_height(_lines(headers))
+        used += height
+    return pages + [slice(start, len(frame))]
 
 
 def _title(figure: Figure, text: str, note: str = "") -> float:
@@ -175,13 +223,14 @@ def _title(figure: Figure, text: str, note: str = "") -> float:
 
 
 def _frame_pages(pdf: PdfPages, section: Section, frame: pd.DataFrame, first: bool) -> None:
-    """A table over as many pages as it needs: PDF_ROWS rows and PDF_COLUMNS columns a page."""
+    """A table over as many pages as it needs: PDF_COLUMNS columns a page, as many rows as fit."""
     column_groups = [frame.columns[i:i + PDF_COLUMNS] for i in range(0, max(len(frame.columns), 1), PDF_COLUMNS)]
-    for start in range(0, max(len(frame), 1), PDF_ROWS):
-        for group in column_groups:
+    for group in column_groups:
+        part = frame[list(group)] if len(frame.columns) else frame
+        for rows in _page_rows(part, PDF_TABLE_ROOM):
             figure = _page()
             top = _title(figure, section.title + ("" if first else " (continued)"), section.note if first else "")
-            _table_on(figure, frame.iloc[start:start + PDF_ROWS][list(group)] if len(frame.columns) else frame, top)
+            _table_on(figure, part.iloc[rows], top)
             pdf.savefig(figure)
             first = False
 

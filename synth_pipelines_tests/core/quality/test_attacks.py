@@ -98,3 +98,26 @@ def test_a_copy_of_the_small_population_fails_the_attacks(mixed, with_ids):
     report = run_quality(mixed.train, mixed.holdout, with_ids(mixed.train), mixed.codecs, "flag", "classification",
                          checks=ATTACKS)
     assert {name.split(":")[0] for name in report.failed} == ATTACKS, _verdict(report)
+
+
+def test_too_few_singling_out_queries_are_noted_with_the_figure_not_printed(capfd):
+    """Three small-category columns allow few distinct queries: anonymeter's warning that the risk may be
+    underestimated goes into the metric's details, and nothing reaches the terminal."""
+    import pandas as pd
+
+    from synth_pipelines.core.quality.attacks import attack_rows, singling_out
+    from synth_pipelines.core.synthesis import fit_codecs
+
+    rng = np.random.default_rng(5)
+
+    def rows(n: int) -> pd.DataFrame:
+        return pd.DataFrame({c: rng.choice(["a", "b"], n).astype(object) for c in ("x", "y", "z")})
+
+    train, holdout, synthetic = rows(300), rows(300), rows(300)
+    codecs = fit_codecs(train, {"x", "y", "z"})
+    metrics = singling_out(attack_rows(train, holdout, synthetic, codecs, attacks=200, synthetic_rows=300, seed=1),
+                           columns=3, seed=1)
+    notes = metrics[0].details["anonymeter_notes"]
+    assert any("could generate only" in note for note in notes), notes
+    printed = capfd.readouterr()
+    assert "could generate only" not in printed.out + printed.err

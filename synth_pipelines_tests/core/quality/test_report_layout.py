@@ -18,6 +18,7 @@ from PIL import Image
 
 from synth_pipelines.core.quality import run_quality
 from synth_pipelines.core.quality.ge_suite import validate_synthetic
+from synth_pipelines.core.quality.release_diff import PreviousRelease, compare_releases
 from synth_pipelines.core.quality.report import PUBLISHED_FOLDER, ReportHeader, write_reports
 from synth_pipelines.core.quality.report_pages import A4_LANDSCAPE, fmt
 from synth_pipelines.core.quality.thresholds import QAThresholds
@@ -26,6 +27,7 @@ from synth_pipelines.core.synthesis import fit_codecs
 HEADER = ReportHeader("loans", "features_v3", "2026-12-01", "ctgan", 42)
 FIELDS = ["dataset", "release", "snapshot", "generator", "seed", "date", "verdict", "edition"]
 OUTLIER = 98765.4
+EARLIER = "loans/features_v2/snapshot=2026-11-30"
 
 
 class _Page(HTMLParser):
@@ -85,8 +87,12 @@ def editions(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     t = QAThresholds(discriminator_rows=300, phik_rows=300, report_max_pairs=1, report_sample_rows=5)
     report = run_quality(train, holdout, synthetic, codecs, "label", "classification", t,
                          checks=["great_expectations", "fidelity", "utility", "privacy_dcr"])
+    # The previous release: the same kind of rows with amounts half as large (a generation change).
+    earlier = rows(400).assign(amount=lambda f: f["amount"] / 2)
+    previous = PreviousRelease("", compare_releases(earlier, synthetic, before_name=EARLIER, after_name="this"),
+                               qa=report.to_dict(), max_release_drift=0.05)
     folder = tmp_path_factory.mktemp("report")
-    return folder, write_reports(report, folder, train, synthetic, codecs, t, header=HEADER)
+    return folder, write_reports(report, folder, train, synthetic, codecs, t, header=HEADER, previous=previous)
 
 
 @pytest.mark.parametrize("edition", ["internal", "published"])
@@ -115,6 +121,28 @@ def test_each_edition_has_header_contents_images_and_data_docs(editions, edition
     assert docs.is_file() and "synthetic_rows_suite" in docs.read_text()
     html_folder = paths[f"{prefix}html"].parent
     assert docs.relative_to(html_folder).as_posix() in page.links
+    # The index's own tables are drawn by CDN scripts; offline it still links the validation and the suite.
+    index = _Page()
+    index.feed(docs.read_text())
+    offline = [href for href in index.links if not href.startswith(("http", "#"))]
+    assert {(docs.parent / href).resolve() for href in offline} >= {
+        paths[f"{prefix}data_docs_validation"].resolve(), paths[f"{prefix}data_docs_suite"].resolve()}
+
+
+@pytest.mark.parametrize("edition", ["internal", "published"])
+def test_each_edition_compares_with_the_previous_release(editions, edition):
+    _, paths = editions
+    prefix = "" if edition == "internal" else "published_"
+    page = _Page()
+    html = paths[f"{prefix}html"].read_text()
+    page.feed(html)
+    titles = [title for _, title in page.sections]
+    assert "Against the previous release: columns, most moved first" in titles
+    assert "Against the previous release: QA figures" in titles  # utility, fidelity, DCR: before and after
+    moved = re.search(r"<tr>\s*<td>amount</td>\s*<td>float</td>.*?</tr>", html, flags=re.S)
+    assert moved and "MOVED" in moved.group(0) and EARLIER in html
+    data = json.loads(paths[f"{prefix}json"].read_text())["previous_release"]
+    assert data["moved_columns"] == ["amount"] and data["diff"]["before"] == EARLIER
 
 
 @pytest.mark.parametrize("edition", ["internal", "published"])
