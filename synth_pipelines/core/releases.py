@@ -104,10 +104,13 @@ def find_release(releases: list[ReleaseInfo], name: str, where: str) -> tuple[Re
     raise LookupError(f"no release '{name}' under {where} (releases: {known})")
 
 
-def release_rows(release: ReleaseInfo, destination: Any, scratch: Path) -> pd.DataFrame:
-    """A release's rows: read from its folder, or downloaded from S3 into `scratch` and checked against
-    the manifest's SHA-256 first."""
+def release_rows(release: ReleaseInfo, destination: Any, scratch: Path, *, sample: int | None = None,
+                 seed: int = 0) -> pd.DataFrame:
+    """A release's rows (`sample`: a uniform sample of that many, read chunk by chunk): read from its
+    folder, or downloaded from S3 into `scratch` and checked against the manifest's SHA-256 first."""
     import pandas as pd
+
+    from synth_pipelines.core.quality.parts import SyntheticParts
 
     folder = Path(release.location)
     if destination.kind == "s3":
@@ -117,4 +120,6 @@ def release_rows(release: ReleaseInfo, destination: Any, scratch: Path) -> pd.Da
         read_s3_release(client, destination.bucket, destination.prefix, release.dataset, release.release_name,
                         scratch, release.snapshot_id)
         folder = scratch
+    if sample is not None:
+        return SyntheticParts(tuple(sorted((folder / "data").rglob("*.parquet")))).sample(sample, seed)
     return pd.read_parquet(folder / "data")

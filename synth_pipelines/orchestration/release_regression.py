@@ -12,6 +12,8 @@ import dagster as dg
 import pandas as pd
 
 from synth_pipelines.core.files import write_atomically
+from synth_pipelines.core.quality.parts import SyntheticParts
+from synth_pipelines.core.quality.release_diff import DIFF_ROWS
 from synth_pipelines.core.shards import part_files, parts_sha256
 from synth_pipelines.core.quality.thresholds import RELEASE_REGRESSION
 from synth_pipelines.core.releases import ReleasesNotListed
@@ -66,7 +68,7 @@ def compare_with_previous(loaded: LoadedSpec, snapshot_id: str, features: pd.Dat
         return PreviousRelease("first release of the dataset: nothing to compare with",
                                max_release_drift=spec.qa.max_release_drift)
     with tempfile.TemporaryDirectory() as scratch:
-        before = release_rows(release, spec.destination, Path(scratch))
+        before = release_rows(release, spec.destination, Path(scratch), sample=DIFF_ROWS, seed=spec.qa.seed)
     diff = compare_releases(before, features, before_name=release.name,
                             after_name=f"{spec.dataset}/{spec.release_name}/snapshot={snapshot_id}", seed=spec.qa.seed)
     return PreviousRelease("", diff, release.read_manifest().get("qa"), spec.qa.max_release_drift)
@@ -99,7 +101,7 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
         severity = dg.AssetCheckSeverity.ERROR if spec.qa.release_regression_blocking else dg.AssetCheckSeverity.WARN
         # QA figures side by side are the report's and `synth-pipelines diff`'s: this run's QA may not
         # have finished yet.
-        after = pd.concat([pd.read_parquet(part) for part in part_files(features)], ignore_index=True)
+        after = SyntheticParts(tuple(part_files(features))).sample(DIFF_ROWS, spec.qa.seed)  # what is compared
         previous = compare_with_previous(loaded, snapshot_id, after)
         diff = previous.diff
         if diff is None:

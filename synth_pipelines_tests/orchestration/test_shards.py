@@ -44,11 +44,16 @@ def _features(data: dict, shards: int, write_spec, root: Path) -> list[Path]:
 
 
 def test_shards_give_the_rows_of_one_run_as_a_release_of_parts(demo_spec_data, write_spec, storage_home):
+    demo_spec_data["qa"]["sample_rows"] = 1000  # QA holds a sample; the whole-row checks read the parts
     outcome = materialize_dataset(load_spec(write_spec(_sharded(demo_spec_data, 4))), dg.DagsterInstance.ephemeral(),
                                   SynthStorage(root=str(storage_home)), partition_key=PARTITION)
     assert outcome.success, (outcome.error, outcome.failed_checks)
     release = storage_home / "releases" / "demo_loans" / "features_v1" / f"snapshot={PARTITION}"
     manifest = json.loads((release / "manifest.json").read_text())
+    qa = json.loads((storage_home / "work" / "demo_loans" / PARTITION / "qa" / "qa_report.json").read_text())
+    assert qa["settings"]["sample"]["rows"] == 1000 and qa["settings"]["rows"]["synthetic"] == 1500
+    great_expectations = next(c for c in qa["checks"] if c["name"] == "great_expectations")
+    assert "pandas batches merged" in great_expectations["metrics"][0]["implementation"]  # 1500 rows, 4 parts
     parts = sorted(name for name in manifest["files"] if name.startswith("data/"))
     assert parts == [f"data/part-0000{i}.parquet" for i in range(4)]
     assert sorted(str(p.relative_to(release)) for p in (release / "data").iterdir()) == parts

@@ -6,6 +6,8 @@ duplicate-row rate (0 = every row distinct), the latter against the train rows' 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +16,7 @@ from synth_pipelines.core.quality.tabular import category_labels, sample
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
 
-def category_coverage(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec]) -> Metric | None:
+def category_coverage(train: pd.DataFrame, synthetic: Mapping[str, pd.Series], codecs: list[ColumnCodec]) -> Metric | None:
     """Mean over category columns of the share of real train categories (missing included) seen in the synthetic rows."""
     per_column, absent = {}, {}
     for c in (c for c in codecs if c.kind == "category"):
@@ -33,7 +35,7 @@ def category_coverage(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list
 RANGE_QUANTILES = (0.005, 0.995)
 
 
-def range_coverage(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec]) -> Metric | None:
+def range_coverage(train: pd.DataFrame, synthetic: Mapping[str, pd.Series], codecs: list[ColumnCodec]) -> Metric | None:
     """Mean over numeric/date columns of |[min, max]_synthetic ∩ R| / |R|, R the real central range
     (RANGE_QUANTILES of the real values)."""
     per_column = {}
@@ -54,6 +56,24 @@ def range_coverage(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[Co
     return Metric("range_coverage", float(np.mean(list(per_column.values()))),
                   f"min/max overlap with the real {RANGE_QUANTILES[0]:g}-{RANGE_QUANTILES[1]:g} quantile range (pandas)",
                   {"per_column": per_column})
+
+
+def coverage_digest(chunks: Iterable[pd.DataFrame], codecs: list[ColumnCodec]) -> dict[str, pd.Series]:
+    """What the coverage metrics read of all synthetic rows, gathered chunk by chunk: each category
+    column's distinct values (missing included), each other column's smallest and largest value. Given
+    in place of the synthetic frame, category_coverage and range_coverage give their all-rows values."""
+    seen: dict[str, list[pd.Series]] = {c.name: [] for c in codecs}
+    for chunk in chunks:
+        for c in codecs:
+            values = chunk[c.name]
+            if c.kind == "category":
+                seen[c.name].append(pd.Series(values.drop_duplicates().to_numpy(), dtype=values.dtype))
+            else:
+                numbers = as_number(values, c.kind)
+                extremes = [numbers.idxmin(), numbers.idxmax()] if numbers.notna().any() else []
+                seen[c.name].append(values.loc[extremes])
+    return {name: pd.concat(parts, ignore_index=True).drop_duplicates() if parts else pd.Series(dtype=object)
+            for name, parts in seen.items()}
 
 
 def duplicate_rate(frame: pd.DataFrame, columns: list[str]) -> float:

@@ -15,6 +15,7 @@ membership-inference attack, so the attack here is the standard distance-based o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,18 +194,29 @@ def exact_copies(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     generator never saw the holdout: copies of it mean holdout rows leaked into its input). The
     standard error is that of the difference (share - baseline) for rows as fresh as the baseline's
     (null_share_se); the runner gates at baseline + excess."""
+    return exact_copies_in_chunks(train, holdout, [synthetic], codecs)
+
+
+def exact_copies_in_chunks(train: pd.DataFrame, holdout: pd.DataFrame, chunks: Iterable[pd.DataFrame],
+                           codecs: list[ColumnCodec]) -> list[Metric]:
+    """exact_copies over synthetic rows given chunk by chunk (every row is hashed; none is kept)."""
     columns = [c.name for c in codecs]
-    keys = {name: row_keys(frame, columns) for name, frame in (("train", train), ("holdout", holdout),
-                                                               ("synthetic", synthetic))}
+    keys = {"train": row_keys(train, columns), "holdout": row_keys(holdout, columns)}
+    references = {name: set(keys[name]) for name in keys}
+    copies, rows = {"train": 0, "holdout": 0}, 0
+    for chunk in chunks:
+        hashed = row_keys(chunk, columns)
+        rows += len(hashed)
+        for name, reference in references.items():
+            copies[name] += int(hashed.isin(reference).sum())
     metrics = []
     for name, reference, baseline_rows in (("train_copy_share", "train", "holdout"),
                                            ("holdout_copy_share", "holdout", "train")):
-        share = copy_share(keys["synthetic"], keys[reference])
+        share = copies[reference] / rows if rows else 0.0
         baseline = copy_share(keys[baseline_rows], keys[reference])
-        se = null_share_se(baseline, len(keys[baseline_rows]), len(synthetic))
+        se = null_share_se(baseline, len(keys[baseline_rows]), rows)
         metrics.append(Metric(name, share, "row hashing (pandas.util.hash_pandas_object)", {
-            "baseline_share": round(baseline, 4), "standard_error": round(se, 4),
-            "synthetic_rows": len(synthetic)}))
+            "baseline_share": round(baseline, 4), "standard_error": round(se, 4), "synthetic_rows": rows}))
     return metrics
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -44,9 +44,13 @@ import pandas as pd
 from synth_pipelines.core.quality import attacks, bias, diversity, fidelity, ge_suite, privacy, utility
 from synth_pipelines.core.quality.results import (STANDARD_ERRORS, Bound, Metric, QualityCheck, QualityReport,
                                                   widened_threshold)
+from synth_pipelines.core.quality.parts import SyntheticParts
 from synth_pipelines.core.quality.tabular import shared_codecs
 from synth_pipelines.core.quality.thresholds import CHECK_NAMES, QAThresholds
 from synth_pipelines.core.synthesis import ColumnCodec
+
+# What reads every synthetic row when QA holds only a sample (run_quality's `all_rows`).
+EVERY_ROW_CHECKS = ("great_expectations", "privacy_exact_copies", "diversity: category and range coverage")
 
 # One INFO line per check as it starts: the Dagster run log and the CLI's progress on a terminal show it.
 log = logging.getLogger(__name__)
@@ -56,7 +60,7 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
                 label: str, task: Literal["classification", "regression"], thresholds: QAThresholds | None = None,
                 *, key_columns: Sequence[str] = ("synthetic_id",), extra_columns: Sequence[str] = (),
                 rebalance: Any = None, checks: Collection[str] | None = None,
-                declared_domain: bool = False) -> QualityReport:
+                declared_domain: bool = False, all_rows: SyntheticParts | None = None) -> QualityReport:
     """Judge `synthetic` against the real `train` rows (what the generator learned from) and `holdout` rows.
 
     `codecs` name the compared columns (the generator's columns; real entity keys are ignored);
@@ -66,6 +70,8 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     `checks`: run only these (by name), e.g. for a quick look; the gate always runs them all;
     `declared_domain` (differential privacy): the Great Expectations suite takes value sets, ranges and
     nullability from the codecs (the spec's declared domain), never from the real rows.
+    `all_rows`: every synthetic row, as Parquet parts, when `synthetic` is a sample of them (parts.py):
+    Great Expectations, exact copies and coverage then read all rows chunk by chunk.
     """
     t = thresholds or QAThresholds()
     _check_names(codecs, label, t)
@@ -73,9 +79,17 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     if unknown:
         raise ValueError(f"unknown quality checks {sorted(unknown)}; known: {list(CHECK_NAMES)}")
     columns = shared_codecs(codecs, train, holdout, synthetic)
+    rows = all_rows.rows if all_rows is not None else len(synthetic)
     report = QualityReport(checks=[], settings={
-        "thresholds": t.model_dump(), "rows": {"train": len(train), "holdout": len(holdout), "synthetic": len(synthetic)},
+        "thresholds": t.model_dump(), "rows": {"train": len(train), "holdout": len(holdout), "synthetic": rows},
         "columns_compared": [c.name for c in columns], "label": label, "task": task})
+
+    def every_row(names: list[str] | None = None) -> Iterable[pd.DataFrame]:
+        """All synthetic rows, in chunks when only a sample is held."""
+        return [synthetic] if all_rows is None else all_rows.chunks(names)
+
+    if all_rows is not None:
+        report.settings["sample"] = {"rows": len(synthetic), "of": rows, "every_row": list(EVERY_ROW_CHECKS)}
     # The real rows the synthetic distribution should match: resampled to the target shares when rebalanced.
     reference = train
     if rebalance is not None:
@@ -97,8 +111,8 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
         report.checks.append(QualityCheck(name, metrics, blocking=name not in t.advisory_checks, note=note))
         report.seconds[name] = round(time.perf_counter() - started, 2)
 
-    run("great_expectations", lambda: [ge_suite.validate_synthetic(
-        train, synthetic, codecs, key_columns=key_columns, extra_columns=extra_columns,
+    run("great_expectations", lambda: [ge_suite.validate_chunks(
+        train, every_row(), rows, list(synthetic.columns), codecs, key_columns=key_columns, extra_columns=extra_columns,
         range_tolerance=t.range_tolerance, examples=t.ge_examples,
         min_unexpected_share=t.min_unexpected_share, declared_domain=declared_domain,
         keep=report.artifacts).gate(0, "max")])
@@ -116,15 +130,20 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("privacy_dcr", lambda: _dcr(neighbours(), t, report))
     run("privacy_exact_copies", lambda: [
         widened_gate(m, m.details["baseline_share"] + t.max_exact_copy_excess, m.details["baseline_share"], "max")
-        for m in privacy.exact_copies(train, holdout, synthetic, columns)])
+        for m in privacy.exact_copies_in_chunks(train, holdout, every_row([c.name for c in columns]), columns)])
     run("privacy_membership_inference", lambda: [widened_gate(
         privacy.membership_inference_auc(neighbours(), t.privacy_query_rows, t.seed), t.max_mia_auc, 0.5, "max")])
     run("privacy_rare_combinations", lambda: [_rare(train, holdout, synthetic, columns, label, t)])
     _attacks(run, train, holdout, synthetic, columns, label, t)
+    def coverage() -> list[Metric]:
+        seen = synthetic if all_rows is None else diversity.coverage_digest(every_row([c.name for c in columns]),
+                                                                             columns)
+        return [_gate(diversity.category_coverage(reference, seen, columns), t.min_category_coverage, "min"),
+                _gate(diversity.range_coverage(train, seen, columns), t.min_range_coverage, "min")]
+
     run("diversity", lambda: [
         diversity.duplicate_rows(train, synthetic, columns, max_excess=t.max_duplicate_rate_excess, seed=t.seed),
-        _gate(diversity.category_coverage(reference, synthetic, columns), t.min_category_coverage, "min"),
-        _gate(diversity.range_coverage(train, synthetic, columns), t.min_range_coverage, "min")])
+        *coverage()])
     run("bias", lambda: [bias.label_rate_gaps(reference, synthetic, columns, label=label, task=task,
                                               protected=t.protected_columns, min_group_rows=t.min_group_rows,
                                               max_gap=t.max_label_rate_gap)

@@ -87,6 +87,10 @@ class QAThresholds(BaseModel):
         "TSTR / TRTR: the label metric (ROC AUC for classification, R2 for regression) on the real holdout "
         "of a model trained on synthetic rows, divided by the same model trained on the real train rows."))
     utility_rows: int = Field(50_000, ge=100, description="At most this many rows to train each utility model.")
+    sample_rows: int = Field(100_000, ge=1_000, description=(
+        "With more synthetic rows than this, QA never holds them all: Great Expectations, exact copies and "
+        "coverage read every row chunk by chunk, the other checks and the report a uniform sample of this "
+        "many (at least the largest of the sizes above, which they sample from it)."))
 
     # -- privacy -------------------------------------------------------------------------------
     max_dcr_share: float = Field(0.6, gt=0, le=1, description=(
