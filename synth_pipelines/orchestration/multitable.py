@@ -28,6 +28,7 @@ from synth_pipelines.core.multitable import generate_tables, plan_tables, read_t
 from synth_pipelines.core.multitable_publish import publish_tables, tables_dataset, tables_provenance
 from synth_pipelines.core.publish import file_sha256
 from synth_pipelines.core.quality.multitable import run_multitable_quality
+from synth_pipelines.core.quality.report import published_values
 from synth_pipelines.core.snapshot import Snapshot
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import FieldError, LoadedSpec
@@ -142,7 +143,10 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
             raise dg.Failure(description=reason)
         out = folder(storage, partition)
         synthetic = {t: pq.read_table(out / f"synthetic.{t}.parquet").to_pandas() for t in plans}
-        manifest = {**tables_provenance(loaded, snapshot, json.loads((out / "qa.json").read_text())),
+        # The manifest travels with the release: the QA as the published edition shows it (no statistic of
+        # a small group of real rows, no real category names; report.published_values).
+        qa = published_values(json.loads((out / "qa.json").read_text()))
+        manifest = {**tables_provenance(loaded, snapshot, qa),
                     "approvals": [asdict(approval)] if approval else [], "gate": decision.reason}
         release = publish_tables(synthetic, plans, manifest, spec.destination, source_url=spec.source.url,
                                  dataset=tables_dataset(name), release_name=spec.release_name,

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from synth_pipelines.core.demo_source import build_demo_database
+from synth_pipelines.core.quality.report import published_values
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.factory import build_dataset_assets, today_partition
 from synth_pipelines.orchestration.multitable import build_multitable_assets
@@ -74,6 +75,23 @@ def test_materialized_tables_are_checked_and_published_together(tables_spec: Pat
     assert set(manifest["tables"]) == set(TABLES)
     assert {t: e["rows"] for t, e in manifest["tables"].items()} == rows
     assert manifest["tables"]["loans"]["foreign_keys"] == {"account_id": "accounts.account_id"}
+    # The published manifest carries the QA as the published report does: no small group's statistics or
+    # real category names (the working qa.json keeps them for the gate and the internal report).
+    assert manifest["qa"] == published_values(qa)
+    absent = list(_values_of(manifest["qa"], "absent_categories"))
+    assert any(absent) and all(isinstance(n, int) for found in absent for n in found.values())  # counts, not names
+
+
+def _values_of(data: Any, key: str):
+    """Every value stored under `key` anywhere in `data`."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if k == key:
+                yield v
+            yield from _values_of(v, key)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _values_of(item, key)
 
 
 # The tables of core/multitable_fixture.py, for tests that write the synthesized tables themselves.
