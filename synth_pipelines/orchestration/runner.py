@@ -20,7 +20,8 @@ from synth_pipelines.core.preview import preview_limits, preview_spec, work_rati
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import CODE_LOCATION_NAME, build_definitions
-from synth_pipelines.orchestration.factory import DATASET_TAG, release_gate, snapshot_as_of, today_partition
+from synth_pipelines.orchestration.factory import (DATASET_TAG, add_snapshot_partitions, release_gate,
+                                                  snapshot_as_of, snapshot_refusal, today_partition)
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.paths import storage_root
 from synth_pipelines.spec import LoadedSpec
@@ -153,11 +154,17 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
                         tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens.
 
+    The partition is added to the instance first; a past day whose snapshot can be neither reused nor
+    rebuilt (snapshot_refusal) is refused before that, so it never shows as a partition.
     `log_level` is Dagster's console logger's (the CLI silences it: it prints stack traces);
     `on_progress` hears each stage start and each line a stage logs; `tags` go on both runs."""
     storage = storage or SynthStorage.from_env()
-    defs = build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
+    refusal = snapshot_refusal(loaded, storage, partition)
+    if refusal is not None:
+        return RunOutcome(run_id="", success=False, release=None, error=str(refusal), error_class="SpecError")
+    add_snapshot_partitions(instance, loaded, [partition])
+    defs = build_definitions([loaded], storage)
     name = loaded.spec.dataset
     result = _execute(defs.resolve_job_def(f"{name}_refresh"), instance, partition, log_level, on_progress, name, tags)
     checks = _check_results(result)
@@ -187,6 +194,7 @@ def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage:
     if not decision.open:
         return outcome
     name = loaded.spec.dataset
+    add_snapshot_partitions(instance, loaded, [partition])  # QA'd features: the snapshot exists
     published = _execute(defs.resolve_job_def(f"{name}_publish"), instance, partition, log_level, on_progress, name,
                          tags)
     outcome.run_id = published.run_id

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from synth_pipelines.core.demo_source import build_demo_database
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import build_dataset_assets, today_partition
+from synth_pipelines.orchestration.factory import add_snapshot_partitions, build_dataset_assets, today_partition
 from synth_pipelines.orchestration.multitable import build_multitable_assets
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import load_spec
@@ -57,7 +57,9 @@ def test_each_table_is_an_asset_with_its_parent_upstream(tables_spec: Path) -> N
 def test_materialized_tables_are_checked_and_published_together(tables_spec: Path, storage_home: Path) -> None:
     loaded = load_spec(tables_spec)
     assets = build_dataset_assets(loaded)[:1] + build_multitable_assets(loaded)
-    result = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral(), partition_key=today_partition(loaded),
+    instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [today_partition(loaded)])
+    result = dg.materialize(assets, instance=instance, partition_key=today_partition(loaded),
                             raise_on_error=False,
                             resources={"storage": SynthStorage(root=str(storage_home)),
                                        "io_manager": dg.FilesystemIOManager(base_dir=str(storage_home / "io"))})
