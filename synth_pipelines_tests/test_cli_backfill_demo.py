@@ -120,8 +120,8 @@ def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_
                                                                             storage_home, tmp_path, monkeypatch):
     """Without source.as_of a past day with no retained snapshot is refused (it would invent history):
     the backfill fails, publishes and snapshots nothing for that day, and goes on to the next day
-    (already published here, whose stale LATEST the visit repairs). The range is one Dagster backfill
-    in the instance, holding the refused day's failed run."""
+    (already published here, whose stale LATEST the visit repairs). The refused day never becomes a
+    snapshot partition nor gets a run; the range's other day is one Dagster backfill in the instance."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # runs and backfills land in a real instance
@@ -141,15 +141,16 @@ def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_
     assert latest.read_text() == f"snapshot={today}\n"  # the next day of the range was visited
     instance = dg.DagsterInstance.get()
     try:
-        # What the UI's Backfills tab shows: one backfill of the refresh job over the range, whose runs
-        # (found by Dagster's backfill tag) are the refused day's failed refresh; today's stopped early.
+        # What the UI shows: today's snapshot partition only (the refused day is none), and one backfill of
+        # the refresh job over it, with no run (found by Dagster's backfill tag): today's stopped early.
+        assert instance.get_dynamic_partitions("demo_loans_snapshots") == [today]
         (recorded,) = instance.get_backfills()
-        assert list(recorded.partition_names) == [yesterday, today]
+        assert list(recorded.partition_names) == [today]
         assert recorded.backfill_end_timestamp >= recorded.backfill_timestamp  # ended, so the UI stops its clock
         assert recorded.partition_set_origin.partition_set_name == "demo_loans_refresh_partition_set"
         assert recorded.partition_set_origin.selector.location_name == "synth_pipelines"
-        (run,) = instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
-        assert (run.job_name, run.tags["dagster/partition"], run.is_failure) == ("demo_loans_refresh", yesterday, True)
+        assert not instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
+        assert not instance.get_runs()  # the refused day was refused before any run
     finally:
         instance.dispose()
 
