@@ -117,13 +117,15 @@ def test_tables_are_published_by_the_gate_sensor_once_qa_passed_and_approved(dem
     sensor = defs.resolve_sensor_def("demo_loans_publication_gate")
 
     def tick() -> Any:
-        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def()))
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def(),
+                                                            instance_ref=instance.get_ref()))  # as the daemon
 
     def publish_tables() -> Any:  # as a publish started by hand, or by the sensor's request
         return publish.execute_in_process(instance=instance, partition_key=day, raise_on_error=False,
                                           asset_selection=[key("published_tables")])
 
     with dg.instance_for_test() as instance:
+        add_snapshot_partitions(instance, loaded, [day])
         refresh.execute_in_process(instance=instance, partition_key=day, asset_selection=[key("source_snapshot")])
         tables_synthesized(storage, day, qa_passed=False)
         instance.report_runless_asset_event(dg.AssetMaterialization(key("tables", "customers"), partition=day))
