@@ -65,11 +65,15 @@ def own_source(tmp_path, demo_db):
 
 @pytest.mark.slow
 def test_backfill_of_a_new_version_reuses_retained_snapshots_and_skips_published_days(
-        own_source, shipped_demo_spec_data, write_spec, storage_home):
+        own_source, shipped_demo_spec_data, write_spec, storage_home, tmp_path, monkeypatch):
     """(Moved here from orchestration/test_versions_and_backfills.py, now through the CLI.) Version 1 is
     backfilled over two past days, rebuilt with the spec's source.as_of; the source changes; version 2
     (a new calculated feature) is backfilled over the same days from the retained snapshots, not today's
-    rows; a second backfill of the same range publishes nothing and changes nothing."""
+    rows; a second backfill of the same range publishes nothing and changes nothing. In the instance the
+    UI reads, the two days are the dataset's partitions and the backfill holds their runs."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     data = shipped_demo_spec_data
     data["source"]["url"] = f"sqlite:///{own_source}"
     days = ["2026-11-01", "2026-11-02"]
@@ -77,6 +81,16 @@ def test_backfill_of_a_new_version_reuses_retained_snapshots_and_skips_published
     backfill = ["backfill", "--from", days[0], "--to", days[1]]
     first = CliRunner().invoke(main, [backfill[0], str(v1), *backfill[1:]])
     assert first.exit_code == 0, first.output
+    instance = dg.DagsterInstance.get()
+    try:
+        assert instance.get_dynamic_partitions("demo_loans_snapshots") == days  # not a calendar since start_date
+        (recorded,) = instance.get_backfills()
+        assert list(recorded.partition_names) == days
+        runs = instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
+        assert sorted((run.job_name, run.tags["dagster/partition"]) for run in runs) == sorted(
+            (f"demo_loans_{job}", day) for job in ("refresh", "publish") for day in days)
+    finally:
+        instance.dispose()
 
     # The source moves on after the snapshots were taken...
     engine = sa.create_engine(f"sqlite:///{own_source}")
