@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
+import string
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -115,14 +117,14 @@ def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions
     from dagster._core.remote_origin import (RegisteredCodeLocationOrigin, RemotePartitionSetOrigin,
                                              RemoteRepositoryOrigin)
     from dagster._core.remote_representation.external_data import partition_set_snap_name_for_job_name
-    from dagster._core.utils import make_new_backfill_id
+    from dagster._core.utils import BACKFILL_TAG_LENGTH
     from dagster._time import get_current_timestamp
 
     repository = RemoteRepositoryOrigin(code_location_origin=RegisteredCodeLocationOrigin(location_name=CODE_LOCATION_NAME),
                                         repository_name=SINGLETON_REPOSITORY_NAME)
     job = f"{loaded.spec.dataset}_refresh"
     backfill = PartitionBackfill(
-        backfill_id=make_new_backfill_id(), status=BulkActionStatus.COMPLETED, from_failure=False,
+        backfill_id=new_backfill_id(BACKFILL_TAG_LENGTH), status=BulkActionStatus.COMPLETED, from_failure=False,
         tags={DATASET_TAG: loaded.spec.dataset}, backfill_timestamp=get_current_timestamp(),
         partition_set_origin=RemotePartitionSetOrigin(repository_origin=repository,
                                                       partition_set_name=partition_set_snap_name_for_job_name(job)),
@@ -130,6 +132,13 @@ def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions
         description=f"synth-pipelines backfill of {loaded.path}")
     instance.add_backfill(backfill)
     return backfill.backfill_id
+
+
+def new_backfill_id(length: int) -> str:
+    """A new backfill id in Dagster's shape (lowercase letters). Not Dagster's make_new_backfill_id: it draws
+    from the global `random`, which a run's seeded generator resets, so two backfills recorded in one
+    process after a run each drew the same id."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(length))
 
 
 def end_backfill(instance: dg.DagsterInstance, backfill_id: str) -> None:

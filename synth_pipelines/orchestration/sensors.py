@@ -13,7 +13,7 @@ from datetime import datetime
 
 import dagster as dg
 from dagster._time import get_current_datetime  # the clock Dagster's own test utilities freeze
-from dagster._utils.schedules import cron_string_iterator, reverse_cron_string_iterator
+from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string, reverse_cron_string_iterator
 
 from synth_pipelines.core.publish import release_folder
 from synth_pipelines.core.source import source_state
@@ -39,6 +39,9 @@ def refresh_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 60) 
     The cursor is the last tick fired, so a tick fires once, and a late evaluation fires its own day."""
     spec = loaded.spec
     refresh = spec.refresh
+    if not is_valid_cron_string(refresh.cron):  # as a schedule would, when the code location loads
+        raise loaded.error("refresh.cron", f"'{refresh.cron}' is not a cron expression Dagster can run",
+                           "write minute, hour, day of month, month and day of week, e.g. '0 3 * * *'")
 
     @dg.sensor(name=f"{spec.dataset}_scheduled_refresh", job=job, minimum_interval_seconds=minimum_interval_seconds,
                default_status=dg.DefaultSensorStatus.STOPPED,

@@ -9,7 +9,7 @@ import pytest
 from dagster._core.test_utils import freeze_time
 
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.spec import load_spec
+from synth_pipelines.spec import SpecError, load_spec
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -58,3 +58,9 @@ def test_nothing_is_requested_before_the_first_cron_time(refresh):
     # A sensor started before today's tick does not fire yesterday's: today's source is not yesterday's.
     started_early = tick(refresh, datetime(2026, 11, 24, 2, 59, tzinfo=BERLIN), None)
     assert not started_early.run_requests and not started_early.dynamic_partitions_requests
+
+
+def test_a_cron_dagster_cannot_run_stops_the_code_location_with_the_field(demo_spec_data, write_spec):
+    demo_spec_data["refresh"] = {"cron": "99 3 * * *"}  # the right shape, an impossible minute
+    with pytest.raises(SpecError, match=r"refresh\.cron: '99 3 \* \* \*' is not a cron expression.*Fix: "):
+        build_definitions([load_spec(write_spec(demo_spec_data))])
