@@ -112,16 +112,17 @@ MUTANTS = [
            (T + "orchestration/test_source_password_masked.py",),
            "snapshot.json records the source URL with its password"),
     Mutant("backfill_stops_at_first_failure", "synth_pipelines/cli.py",
-           "        codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}\n",
+           "        codes = {key: _run(spec, key, Progress(progress), tags).code for key in keys}\n",
            "        codes = {}\n        for key in keys:\n"
-           "            codes[key] = _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code\n"
+           "            codes[key] = _run(spec, key, Progress(progress), tags).code\n"
            "            if codes[key] not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED):\n                break\n",
            (T + "test_cli_backfill_demo.py::test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest",),
            "backfill gives up the rest of the range after a failed day"),
     Mutant("backfill_unrecorded", "synth_pipelines/cli.py",
-           "_run(spec, key, Progress(progress), backfill_tags(backfill_id)).code",
+           "_run(spec, key, Progress(progress), tags).code",
            "_run(spec, key, Progress(progress)).code",
-           (T + "test_cli_backfill_demo.py::test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest",),
+           (T + "test_cli_backfill_demo.py::test_backfill_of_a_new_version_reuses_retained_snapshots_and_skips_"
+                "published_days",),
            "backfill runs are not filed under the Dagster backfill the UI lists"),
     Mutant("regression_gate_ignored", "synth_pipelines/orchestration/factory.py",
            "    if spec.qa.release_regression_blocking:\n        regression = regression_outcome(",

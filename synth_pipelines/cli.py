@@ -48,7 +48,7 @@ def _load(path: Path) -> LoadedSpec:
 
 
 def _partition_in_range(loaded: LoadedSpec, partition: str, option: str = "--snapshot") -> str:
-    """`partition` when it is one of the spec's snapshot partitions (refresh.start_date to today)."""
+    """`partition` when a snapshot can be taken for it: a day from refresh.start_date to today."""
     loaded.check_start_date()  # a start date to come leaves no partition at all: that is the spec's error
     refresh = loaded.spec.refresh
     first, today = refresh.start_date.isoformat(), refresh.today().isoformat()
@@ -158,7 +158,10 @@ def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcom
     Partitions with a retained snapshot reuse it; a past one without is refused unless the spec's
     source.as_of says how to read the source as of that date (today's is read now). The runs are one
     Dagster backfill, listed in the UI's Backfills tab; in the UI the same is "Materialize" on the
-    asset group with a partition range (one partition per run)."""
+    asset group with a partition range (one partition per run). Only the days that can run become
+    snapshot partitions; a refused day is reported and never shows in the UI."""
+    from synth_pipelines.orchestration.factory import add_snapshot_partitions, snapshot_refusal
+    from synth_pipelines.orchestration.resources import SynthStorage
     from synth_pipelines.orchestration.runner import (backfill_tags, end_backfill, instance_for_cli,
                                                       record_backfill)
 
@@ -168,13 +171,23 @@ def backfill(spec: Path, first: str, last: str, progress: bool | None) -> Outcom
     _partition_in_range(loaded, first, "--from")
     _partition_in_range(loaded, last, "--to")
     keys = _days(first, last)
-    backfill_id = record_backfill(instance_for_cli(), loaded, keys)
-    plural = "" if len(keys) == 1 else "s"
-    click.echo(f"backfill {backfill_id}: {loaded.spec.release_name} over {len(keys)} snapshot partition{plural}")
+    storage = SynthStorage.from_env()  # where materialize_dataset finds the retained snapshots
+    runnable = [key for key in keys if snapshot_refusal(loaded, storage, key) is None]
+    backfill_id = None
+    if runnable:  # the refused days are no partitions, so the recorded backfill holds only the others
+        instance = instance_for_cli()
+        add_snapshot_partitions(instance, loaded, runnable)
+        backfill_id = record_backfill(instance, loaded, runnable)
+        plural = "" if len(runnable) == 1 else "s"
+        click.echo(f"backfill {backfill_id}: {loaded.spec.release_name} over {len(runnable)} snapshot "
+                   f"partition{plural}")
+    tags = backfill_tags(backfill_id) if backfill_id else None
     try:
-        codes = {key: _run(spec, key, Progress(progress), backfill_tags(backfill_id)).code for key in keys}
+        # Every day is visited: a refused one reports why (materialize_dataset refuses it before any run).
+        codes = {key: _run(spec, key, Progress(progress), tags).code for key in keys}
     finally:
-        end_backfill(instance_for_cli(), backfill_id)
+        if backfill_id:
+            end_backfill(instance_for_cli(), backfill_id)
     published = [k for k, c in codes.items() if c == ExitCode.OK]
     existing = [k for k, c in codes.items() if c == ExitCode.ALREADY_PUBLISHED]
     failures = [k for k, c in codes.items() if c not in (ExitCode.OK, ExitCode.ALREADY_PUBLISHED)]
@@ -243,7 +256,8 @@ def _report_unpublished(outcome: RunOutcome) -> ExitCode:
     if code == ExitCode.GATE_CLOSED and outcome.failed_checks:
         click.echo(f"QA gate closed, nothing published: {', '.join(outcome.failed_checks)} failed", err=True)
     elif outcome.error:
-        click.echo(f"run {outcome.run_id} failed at {outcome.error}", err=True)
+        click.echo(f"run {outcome.run_id} failed at {outcome.error}" if outcome.run_id else f"not run: {outcome.error}",
+                   err=True)
     else:
         click.echo(f"not published: {outcome.gate}", err=True)
     return code

@@ -752,11 +752,11 @@ def _same_host(host_a: str | None, host_b: str | None, resolve: bool) -> bool:
 
 
 class RefreshSpec(_Strict):
-    """Snapshots are daily partitions from start_date; the schedule takes today's at `cron`."""
+    """A snapshot per day from start_date; the scheduled refresh (a cron sensor) takes the tick's day at `cron`."""
 
     cron: str = Field("0 3 * * *", description="When the scheduled refresh runs (cron, in `timezone`).")
     timezone: str = "UTC"
-    start_date: date = Field(date(2026, 1, 1), description="First snapshot partition that can exist.")
+    start_date: date = Field(date(2026, 1, 1), description="First day a snapshot can be taken for.")
     release_ttl_days: int | None = Field(
         90, gt=0, description="A release expires this many days after publication; null: never.")
 
@@ -771,13 +771,13 @@ class RefreshSpec(_Strict):
         return timezone
 
     def today(self) -> date:
-        """Today in the spec's time zone: the last snapshot partition (Dagster's daily partitions end there)."""
+        """Today in the spec's time zone: the newest day a snapshot can be taken for."""
         return datetime.now(ZoneInfo(self.timezone)).date()
 
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, cron: str) -> str:
-        # Shape only; Dagster's schedule parses the fields when the code location loads.
+        # Shape only; the scheduled refresh checks the fields with Dagster's cron parser when the code location loads.
         if len(cron.split()) != 5 or not re.fullmatch(r"[\d*/,\-\sA-Za-z?LW#]+", cron):
             raise _FieldProblem(f"'{cron}' is not a cron expression", "write five fields, e.g. '0 3 * * *'")
         return cron

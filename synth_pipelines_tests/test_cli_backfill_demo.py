@@ -65,11 +65,15 @@ def own_source(tmp_path, demo_db):
 
 @pytest.mark.slow
 def test_backfill_of_a_new_version_reuses_retained_snapshots_and_skips_published_days(
-        own_source, shipped_demo_spec_data, write_spec, storage_home):
+        own_source, shipped_demo_spec_data, write_spec, storage_home, tmp_path, monkeypatch):
     """(Moved here from orchestration/test_versions_and_backfills.py, now through the CLI.) Version 1 is
     backfilled over two past days, rebuilt with the spec's source.as_of; the source changes; version 2
     (a new calculated feature) is backfilled over the same days from the retained snapshots, not today's
-    rows; a second backfill of the same range publishes nothing and changes nothing."""
+    rows; a second backfill of the same range publishes nothing and changes nothing. In the instance the
+    UI reads, the two days are the dataset's partitions and the backfill holds their runs."""
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     data = shipped_demo_spec_data
     data["source"]["url"] = f"sqlite:///{own_source}"
     days = ["2026-11-01", "2026-11-02"]
@@ -77,6 +81,16 @@ def test_backfill_of_a_new_version_reuses_retained_snapshots_and_skips_published
     backfill = ["backfill", "--from", days[0], "--to", days[1]]
     first = CliRunner().invoke(main, [backfill[0], str(v1), *backfill[1:]])
     assert first.exit_code == 0, first.output
+    instance = dg.DagsterInstance.get()
+    try:
+        assert instance.get_dynamic_partitions("demo_loans_snapshots") == days  # not a calendar since start_date
+        (recorded,) = instance.get_backfills()
+        assert list(recorded.partition_names) == days
+        runs = instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
+        assert sorted((run.job_name, run.tags["dagster/partition"]) for run in runs) == sorted(
+            (f"demo_loans_{job}", day) for job in ("refresh", "publish") for day in days)
+    finally:
+        instance.dispose()
 
     # The source moves on after the snapshots were taken...
     engine = sa.create_engine(f"sqlite:///{own_source}")
@@ -120,8 +134,8 @@ def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_
                                                                             storage_home, tmp_path, monkeypatch):
     """Without source.as_of a past day with no retained snapshot is refused (it would invent history):
     the backfill fails, publishes and snapshots nothing for that day, and goes on to the next day
-    (already published here, whose stale LATEST the visit repairs). The range is one Dagster backfill
-    in the instance, holding the refused day's failed run."""
+    (already published here, whose stale LATEST the visit repairs). The refused day never becomes a
+    snapshot partition nor gets a run; the range's other day is one Dagster backfill in the instance."""
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # runs and backfills land in a real instance
@@ -141,15 +155,16 @@ def test_backfill_fails_for_a_day_it_cannot_read_and_still_visits_the_rest(demo_
     assert latest.read_text() == f"snapshot={today}\n"  # the next day of the range was visited
     instance = dg.DagsterInstance.get()
     try:
-        # What the UI's Backfills tab shows: one backfill of the refresh job over the range, whose runs
-        # (found by Dagster's backfill tag) are the refused day's failed refresh; today's stopped early.
+        # What the UI shows: today's snapshot partition only (the refused day is none), and one backfill of
+        # the refresh job over it, with no run (found by Dagster's backfill tag): today's stopped early.
+        assert instance.get_dynamic_partitions("demo_loans_snapshots") == [today]
         (recorded,) = instance.get_backfills()
-        assert list(recorded.partition_names) == [yesterday, today]
+        assert list(recorded.partition_names) == [today]
         assert recorded.backfill_end_timestamp >= recorded.backfill_timestamp  # ended, so the UI stops its clock
         assert recorded.partition_set_origin.partition_set_name == "demo_loans_refresh_partition_set"
         assert recorded.partition_set_origin.selector.location_name == "synth_pipelines"
-        (run,) = instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
-        assert (run.job_name, run.tags["dagster/partition"], run.is_failure) == ("demo_loans_refresh", yesterday, True)
+        assert not instance.get_runs(dg.RunsFilter.for_backfill(recorded.backfill_id))
+        assert not instance.get_runs()  # the refused day was refused before any run
     finally:
         instance.dispose()
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 from click.testing import CliRunner
 
@@ -17,11 +18,23 @@ from synth_pipelines.cli import main
 from synth_pipelines.console import ExitCode
 from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.core.quality.verdict import FIXES
+from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.spec import load_spec
 
 pytestmark = pytest.mark.slow
 WriteSpec = Callable[[dict[str, Any], str], Path]
 DAY = "2026-11-21"
 PROGRESS_LINE = re.compile(r"^\[\s*\d+ s\] ")
+
+
+def assert_partitions_are_the_snapshots(spec: Path, snapshots: list[str]) -> None:
+    """The dataset's partitions in the instance, as the UI lists them, are the snapshots taken (issue 14:
+    not a calendar of every day since refresh.start_date), each one materialized."""
+    loaded = load_spec(spec)
+    snapshot_asset = build_definitions([loaded]).resolve_asset_graph().get(dg.AssetKey(["demo_loans", "source_snapshot"]))
+    with dg.DagsterInstance.get() as instance:
+        assert snapshot_asset.partitions_def.get_partition_keys(dynamic_partitions_store=instance) == snapshots
+        assert instance.get_materialized_partitions(snapshot_asset.key) == set(snapshots)
 
 
 def test_closed_gate_json_verdict_fix_and_progress(demo_spec_data: dict[str, Any], write_spec: WriteSpec) -> None:
@@ -53,10 +66,15 @@ def test_closed_gate_json_verdict_fix_and_progress(demo_spec_data: dict[str, Any
 
 
 def test_published_run_prints_the_verdict_and_no_progress_when_not_a_terminal(
-        demo_spec_data: dict[str, Any], write_spec: WriteSpec, storage_home: Path) -> None:
+        demo_spec_data: dict[str, Any], write_spec: WriteSpec, storage_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # the run lands in a real instance, as the UI reads it
     spec = write_spec(demo_spec_data, "demo.yaml")
     result = CliRunner().invoke(main, ["run", str(spec), "--snapshot", DAY])  # CliRunner: stderr is no terminal
     assert result.exit_code == ExitCode.OK, result.output
+    assert_partitions_are_the_snapshots(spec, [DAY])
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == ["check", "metric", "value", "threshold",
                                                                           "verdict"])

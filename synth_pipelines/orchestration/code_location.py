@@ -1,4 +1,4 @@
-"""Definitions for dataset specs: one dataset's assets, QA checks, jobs, schedule and sensors, and the
+"""Definitions for dataset specs: one dataset's assets, QA checks, jobs and sensors, and the
 resources every dataset shares. The SyntheticDataset component and `build_definitions` both build a
 dataset with `dataset_definitions`, so a dataset is wired in one place."""
 
@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from synth_pipelines.orchestration.factory import build_dataset_assets, publish_job, refresh_job, refresh_schedule
+from synth_pipelines.orchestration.factory import build_dataset_assets, publish_job, refresh_job
 from synth_pipelines.orchestration.executors import executor_from_env
 from synth_pipelines.orchestration.gate_sensor import publication_gate_sensor
 from synth_pipelines.orchestration.multitable import build_multitable_assets, with_tables_publication
 from synth_pipelines.orchestration.resources import SynthStorage
-from synth_pipelines.orchestration.sensors import source_change_sensor
+from synth_pipelines.orchestration.sensors import refresh_sensor, source_change_sensor
 from synth_pipelines.orchestration.shared_io import io_manager_for
 from synth_pipelines.spec import LoadedSpec, check_unique_datasets
 
@@ -29,8 +29,7 @@ def dataset_definitions(loaded: LoadedSpec, storage: SynthStorage | None = None)
         assets=[item for item in built if not isinstance(item, dg.AssetChecksDefinition)],
         asset_checks=[item for item in built if isinstance(item, dg.AssetChecksDefinition)],
         jobs=[refresh, publish],
-        schedules=[refresh_schedule(loaded, refresh)],
-        sensors=[source_change_sensor(loaded, refresh),
+        sensors=[refresh_sensor(loaded, refresh), source_change_sensor(loaded, refresh),
                  publication_gate_sensor(loaded, publish, storage or SynthStorage.from_env())])
 
 

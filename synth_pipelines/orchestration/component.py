@@ -53,8 +53,8 @@ class SyntheticDataset(dg.Component):
     """A synthetic feature dataset, built from the dataset spec in its attributes.
 
     Every stage is an asset (source snapshot, training view, train/holdout split, synthesizer,
-    synthetic rows and features, the release), with nine QA checks gating the release, a refresh
-    schedule, the publication gate and a source-change sensor, all named after the dataset. The
+    synthetic rows and features, the release), with nine QA checks gating the release, a scheduled
+    refresh (a cron sensor), the publication gate and a source-change sensor, all named after the dataset. The
     attributes are the spec's fields (README: "Point a spec at your own database")."""
 
     def __init__(self, loaded: LoadedSpec) -> None:

@@ -4,9 +4,11 @@ Assets hand small descriptors (paths, ids, counts) to each other through the IO 
 data itself is Parquet under SynthStorage. The train/holdout split is a multi-asset, so the
 lineage graph shows that the synthesizer only ever reads `train_rows`.
 
-Partitions: every asset is partitioned by day; the partition key is the snapshot id. The first
-run of a partition reads the source; later runs of it (a backfill of a new feature version)
-reuse the retained snapshot, so `features_v2/snapshot=2026-11-01` is built from exactly the rows
+Partitions: every asset is partitioned by snapshot; the partition key is the snapshot id, a day
+(YYYY-MM-DD). The partitions are dynamic: a day is added when its snapshot is due or taken (the
+refresh and source-change sensors, the CLI), so the UI lists the snapshots that exist, not a
+calendar of empty days. The first run of a partition reads the source; later runs of it (a
+backfill of a new feature version) reuse the retained snapshot, so `features_v2/snapshot=2026-11-01` is built from exactly the rows
 `features_v1/snapshot=2026-11-01` was. The feature version is the code version of the feature
 and release assets, so bumping it marks them stale in the UI.
 """
@@ -147,10 +149,9 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
     def source_snapshot(context: dg.AssetExecutionContext, storage: SynthStorage) -> dg.Output[Snapshot]:
         started = time.perf_counter()
         snapshot_id = context.partition_key
-        retained = storage.snapshots(name) / snapshot_id
-        reused = (retained / "snapshot.json").is_file()
+        reused = is_retained(storage, name, snapshot_id)
         if reused:
-            snapshot = load_snapshot(retained)
+            snapshot = load_snapshot(storage.snapshots(name) / snapshot_id)
             context.log.info(f"reusing retained snapshot {snapshot_id} (fingerprint {snapshot.fingerprint[:12]})")
         else:
             try:
@@ -400,6 +401,21 @@ def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:
     return sorted(p.name for p in folder.glob("*") if (p / "snapshot.json").is_file()) if folder.is_dir() else []
 
 
+def is_retained(storage: SynthStorage, dataset: str, snapshot_id: str) -> bool:
+    return (storage.snapshots(dataset) / snapshot_id / "snapshot.json").is_file()
+
+
+def snapshot_refusal(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> SpecError | None:
+    """Why the snapshot `snapshot_id` can be neither reused nor taken (snapshot_as_of's refusal), or None."""
+    if is_retained(storage, loaded.spec.dataset, snapshot_id):
+        return None
+    try:
+        snapshot_as_of(loaded, storage, snapshot_id)
+    except SpecError as exc:
+        return exc
+    return None
+
+
 def snapshot_as_of(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> str | None:
     """The date to read the source as of for a snapshot not yet taken (None: today's, read as it is now).
     A past day is refused unless source.as_of says how to read it: today's source is not that day's
@@ -449,33 +465,22 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
     return decision, approval
 
 
-def snapshot_partitions(loaded: LoadedSpec) -> dg.DailyPartitionsDefinition:
-    refresh = loaded.spec.refresh
-    # end_offset=1: today's snapshot can be taken today, not only once the day is over.
-    return dg.DailyPartitionsDefinition(start_date=refresh.start_date.isoformat(), timezone=refresh.timezone,
-                                        end_offset=1)
+def snapshot_partitions(loaded: LoadedSpec) -> dg.DynamicPartitionsDefinition:
+    """The dataset's snapshots, one partition each, keyed by snapshot id. Dynamic, not a daily calendar:
+    a day becomes a partition when its snapshot is due or taken (add_snapshot_partitions, the sensors'
+    add requests), so the UI shows the snapshots that exist and the ones that are due."""
+    return dg.DynamicPartitionsDefinition(name=f"{loaded.spec.dataset}_snapshots")
+
+
+def add_snapshot_partitions(instance: dg.DagsterInstance, loaded: LoadedSpec, snapshot_ids: list[str]) -> None:
+    """Add these snapshot ids to the dataset's partitions in `instance` (idempotent), before a run of them."""
+    instance.add_dynamic_partitions(snapshot_partitions(loaded).name, snapshot_ids)
 
 
 def today_partition(loaded: LoadedSpec) -> str:
-    today = snapshot_partitions(loaded).get_last_partition_key()
-    if today is None:
-        loaded.check_start_date()  # raises: the first partition is still to come
-    return today
-
-
-def refresh_schedule(loaded: LoadedSpec, job) -> dg.ScheduleDefinition:
-    spec = loaded.spec
-
-    @dg.schedule(name=f"{spec.dataset}_refresh_schedule", cron_schedule=spec.refresh.cron, job=job,
-                 execution_timezone=spec.refresh.timezone,
-                 description=f"Take today's snapshot and publish a new {spec.release_name} release.")
-    def _schedule(context: dg.ScheduleEvaluationContext):
-        # The day the tick is for, not the day it happens to be evaluated on (late ticks, tests).
-        partition_key = snapshot_partitions(loaded).get_partition_key_for_timestamp(
-            context.scheduled_execution_time.timestamp())
-        return dg.RunRequest(run_key=f"{spec.release_name}-{partition_key}", partition_key=partition_key)
-
-    return _schedule
+    """Today's snapshot id in the spec's time zone; a SpecError while refresh.start_date is to come."""
+    loaded.check_start_date()
+    return loaded.spec.refresh.today().isoformat()
 
 
 def refresh_job(loaded: LoadedSpec):

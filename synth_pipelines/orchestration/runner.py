@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
+import string
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +22,8 @@ from synth_pipelines.core.preview import preview_limits, preview_spec, work_rati
 from synth_pipelines.core.snapshot import take_snapshot
 from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import CODE_LOCATION_NAME, build_definitions
-from synth_pipelines.orchestration.factory import DATASET_TAG, release_gate, snapshot_as_of, today_partition
+from synth_pipelines.orchestration.factory import (DATASET_TAG, add_snapshot_partitions, release_gate,
+                                                  snapshot_as_of, snapshot_refusal, today_partition)
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.paths import storage_root
 from synth_pipelines.spec import LoadedSpec
@@ -114,14 +117,14 @@ def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions
     from dagster._core.remote_origin import (RegisteredCodeLocationOrigin, RemotePartitionSetOrigin,
                                              RemoteRepositoryOrigin)
     from dagster._core.remote_representation.external_data import partition_set_snap_name_for_job_name
-    from dagster._core.utils import make_new_backfill_id
+    from dagster._core.utils import BACKFILL_TAG_LENGTH
     from dagster._time import get_current_timestamp
 
     repository = RemoteRepositoryOrigin(code_location_origin=RegisteredCodeLocationOrigin(location_name=CODE_LOCATION_NAME),
                                         repository_name=SINGLETON_REPOSITORY_NAME)
     job = f"{loaded.spec.dataset}_refresh"
     backfill = PartitionBackfill(
-        backfill_id=make_new_backfill_id(), status=BulkActionStatus.COMPLETED, from_failure=False,
+        backfill_id=new_backfill_id(BACKFILL_TAG_LENGTH), status=BulkActionStatus.COMPLETED, from_failure=False,
         tags={DATASET_TAG: loaded.spec.dataset}, backfill_timestamp=get_current_timestamp(),
         partition_set_origin=RemotePartitionSetOrigin(repository_origin=repository,
                                                       partition_set_name=partition_set_snap_name_for_job_name(job)),
@@ -129,6 +132,13 @@ def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions
         description=f"synth-pipelines backfill of {loaded.path}")
     instance.add_backfill(backfill)
     return backfill.backfill_id
+
+
+def new_backfill_id(length: int) -> str:
+    """A new backfill id in Dagster's shape (lowercase letters). Not Dagster's make_new_backfill_id: it draws
+    from the global `random`, which a run's seeded generator resets, so two backfills recorded in one
+    process after a run each drew the same id."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(length))
 
 
 def end_backfill(instance: dg.DagsterInstance, backfill_id: str) -> None:
@@ -153,11 +163,17 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
                         tags: Mapping[str, str] | None = None) -> RunOutcome:
     """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens.
 
+    The partition is added to the instance first; a past day whose snapshot can be neither reused nor
+    rebuilt (snapshot_refusal) is refused before that, so it never shows as a partition.
     `log_level` is Dagster's console logger's (the CLI silences it: it prints stack traces);
     `on_progress` hears each stage start and each line a stage logs; `tags` go on both runs."""
     storage = storage or SynthStorage.from_env()
-    defs = build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
+    refusal = snapshot_refusal(loaded, storage, partition)
+    if refusal is not None:
+        return RunOutcome(run_id="", success=False, release=None, error=str(refusal), error_class="SpecError")
+    add_snapshot_partitions(instance, loaded, [partition])
+    defs = build_definitions([loaded], storage)
     name = loaded.spec.dataset
     result = _execute(defs.resolve_job_def(f"{name}_refresh"), instance, partition, log_level, on_progress, name, tags)
     checks = _check_results(result)
@@ -187,6 +203,7 @@ def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage:
     if not decision.open:
         return outcome
     name = loaded.spec.dataset
+    add_snapshot_partitions(instance, loaded, [partition])  # QA'd features: the snapshot exists
     published = _execute(defs.resolve_job_def(f"{name}_publish"), instance, partition, log_level, on_progress, name,
                          tags)
     outcome.run_id = published.run_id

@@ -1,19 +1,67 @@
-"""The source-change sensor: new rows or a changed schema in the source trigger a refresh.
+"""The sensors that start a refresh, each adding the snapshot's partition with its run request (a
+schedule cannot add a dynamic partition):
 
-A schema change that breaks the spec (a dropped column the view needs, a renamed table) requests
-no run: the tick is skipped with the spec error and the way out, so the failure shows in the UI
-instead of as a broken run.
+- the scheduled refresh fires at `refresh.cron` in `refresh.timezone`, for the tick's own day;
+- the source-change sensor fires when new rows or a changed schema show in the source. A schema
+  change that breaks the spec (a dropped column the view needs, a renamed table) requests no run:
+  the tick is skipped with the spec error and the way out, so the failure shows in the UI instead
+  of as a broken run.
 """
 
 import json
+from datetime import datetime
 
 import dagster as dg
+from dagster._time import get_current_datetime  # the clock Dagster's own test utilities freeze
+from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string, reverse_cron_string_iterator
 
 from synth_pipelines.core.publish import release_folder
 from synth_pipelines.core.source import source_state
 from synth_pipelines.core.validation import validate_against_source
-from synth_pipelines.orchestration.factory import today_partition
-from synth_pipelines.spec import LoadedSpec, SpecError
+from synth_pipelines.orchestration.factory import snapshot_partitions, today_partition
+from synth_pipelines.spec import LoadedSpec, RefreshSpec, SpecError
+
+
+def due_refresh_tick(refresh: RefreshSpec, now: datetime, last_fired: datetime | None) -> datetime | None:
+    """The cron tick a refresh is due for at `now`: the latest one at or before it, unless it fired
+    already or falls before refresh.start_date. Without a tick fired yet (a sensor just started), only
+    a tick of today counts: an older one would snapshot today's source under a past day."""
+    tick = next(reverse_cron_string_iterator(now.timestamp(), refresh.cron, refresh.timezone))
+    if tick.date() < refresh.start_date:
+        return None
+    if last_fired is not None:
+        return tick if tick > last_fired else None
+    return tick if tick.date() == now.astimezone(tick.tzinfo).date() else None
+
+
+def refresh_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
+    """The scheduled refresh: at each cron tick, add the tick's day as a snapshot partition and run it.
+    The cursor is the last tick fired, so a tick fires once, and a late evaluation fires its own day."""
+    spec = loaded.spec
+    refresh = spec.refresh
+    if not is_valid_cron_string(refresh.cron):  # as a schedule would, when the code location loads
+        raise loaded.error("refresh.cron", f"'{refresh.cron}' is not a cron expression Dagster can run",
+                           "write minute, hour, day of month, month and day of week, e.g. '0 3 * * *'")
+
+    @dg.sensor(name=f"{spec.dataset}_scheduled_refresh", job=job, minimum_interval_seconds=minimum_interval_seconds,
+               default_status=dg.DefaultSensorStatus.STOPPED,
+               description=f"At '{refresh.cron}' ({refresh.timezone}): adds the day's snapshot partition and takes "
+                           f"it, for a new {spec.release_name} release.")
+    def _sensor(context: dg.SensorEvaluationContext):
+        now = get_current_datetime()
+        last_fired = datetime.fromisoformat(context.cursor) if context.cursor else None
+        tick = due_refresh_tick(refresh, now, last_fired)
+        if tick is None:
+            upcoming = next(cron_string_iterator(now.timestamp() + 1, refresh.cron, refresh.timezone))
+            return dg.SkipReason(f"next refresh at {upcoming.isoformat()}")
+        day = tick.date().isoformat()
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"{spec.release_name}-{day}", partition_key=day,
+                                        tags={"synth_pipelines/trigger": "scheduled_refresh"})],
+            dynamic_partitions_requests=[snapshot_partitions(loaded).build_add_request([day])],
+            cursor=tick.isoformat())
+
+    return _sensor
 
 
 def source_change_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 300) -> dg.SensorDefinition:
@@ -49,8 +97,10 @@ def source_change_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int 
                 spec.destination.root(), spec.dataset, spec.release_name, partition) / "manifest.json").is_file():
             return dg.SkipReason(f"source changed ({', '.join(changed)}) but today's release {partition} is already "
                                  "published; the change goes into tomorrow's snapshot")
-        return dg.RunRequest(run_key=f"source-change-{partition}-{hash(encoded) & 0xFFFFFFFF:08x}",
-                             partition_key=partition,
-                             tags={"synth_pipelines/trigger": "source_change", "synth_pipelines/changed": ",".join(changed)})
+        request = dg.RunRequest(run_key=f"source-change-{partition}-{hash(encoded) & 0xFFFFFFFF:08x}",
+                                partition_key=partition, tags={"synth_pipelines/trigger": "source_change",
+                                                               "synth_pipelines/changed": ",".join(changed)})
+        return dg.SensorResult(run_requests=[request],
+                               dynamic_partitions_requests=[snapshot_partitions(loaded).build_add_request([partition])])
 
     return _sensor

@@ -1,9 +1,14 @@
-"""The IO manager when SynthStorage is in a bucket: dagster-aws's S3 pickle IO manager, plus portable paths.
+"""The code location's IO manager: Dagster's pickle IO manager on disk, or dagster-aws's in the storage's
+bucket with portable paths; neither names its pickle in what the UI shows.
 
 Assets hand each other descriptors (TableFile, Snapshot, TrainedModel, a shard's part) that name files
 under SynthStorage. A worker's local copy of the storage lives wherever that worker keeps it, so a value
 is stored with those paths relative to the storage (`synth-storage:work/...`), and on loading it they
 point into the loading worker's copy, whose folders are pulled from the bucket first.
+
+Dagster's pickle IO managers add the pickle's own file to each materialization (`path`, and `uri` in a
+bucket). Here that file holds only a descriptor; the data is at the asset's `location`, so the pickle's
+path next to it would only mislead a user in the UI, and is left out.
 """
 
 import dataclasses
@@ -53,13 +58,49 @@ def localized(value: Any, storage: SynthStorage) -> Any:
     return value
 
 
+PICKLE_METADATA = ("path", "uri")  # what Dagster's pickle IO managers say about their own file
+
+
+class _WithoutPicklePaths:
+    """The output context as a pickle IO manager sees it, minus the metadata naming the pickle's file."""
+
+    def __init__(self, context: dg.OutputContext) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def add_output_metadata(self, metadata: dict[str, Any]) -> None:
+        kept = {key: value for key, value in metadata.items() if key not in PICKLE_METADATA}
+        if kept:
+            self._context.add_output_metadata(kept)
+
+
+class _LocalPickles(dg.IOManager):
+    def __init__(self, pickles: dg.IOManager) -> None:
+        self.pickles = pickles
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        self.pickles.handle_output(_WithoutPicklePaths(context), obj)
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        return self.pickles.load_input(context)
+
+
+class LocalStorageIOManager(dg.FilesystemIOManager):
+    """Values pickled under the storage's io/ folder (Dagster's FilesystemIOManager), their pickles unnamed."""
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.IOManager:
+        return _LocalPickles(super().create_io_manager(context))
+
+
 class SharedStorageIOManager(S3PickleIOManager):
     """Values pickled to the storage's bucket, their file paths portable between workers."""
 
     storage: dg.ResourceDependency[SynthStorage]
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        super().handle_output(context, portable(obj, self.storage.base()))
+        super().handle_output(_WithoutPicklePaths(context), portable(obj, self.storage.base()))
 
     def load_input(self, context: dg.InputContext) -> Any:
         return localized(super().load_input(context), self.storage)
@@ -70,4 +111,4 @@ def io_manager_for(storage: SynthStorage) -> dg.ConfigurableIOManager | dg.IOMan
     if storage.kind == "s3":
         return SharedStorageIOManager(s3_resource=storage.s3(), s3_bucket=storage.bucket,
                                       s3_prefix=f"{storage.prefix}/io", storage=storage)
-    return dg.FilesystemIOManager(base_dir=str(storage.base() / "io"))
+    return LocalStorageIOManager(base_dir=str(storage.base() / "io"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from synth_pipelines.orchestration.factory import build_dataset_assets, today_partition
+from synth_pipelines.orchestration.factory import add_snapshot_partitions, build_dataset_assets, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import load_spec
 
@@ -20,6 +20,7 @@ def materialize_split(path: Path, storage_home: Path) -> tuple[dg.ExecuteInProce
     loaded = load_spec(path)
     assets = build_dataset_assets(loaded)[:3]  # source_snapshot, training_view, train/holdout split
     instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [today_partition(loaded)])
     result = dg.materialize(assets, instance=instance, partition_key=today_partition(loaded), raise_on_error=False,
                             resources={"storage": SynthStorage(root=str(storage_home)),
                                        "io_manager": dg.FilesystemIOManager(base_dir=str(storage_home / "io"))})

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import today_partition
+from synth_pipelines.orchestration.factory import add_snapshot_partitions, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import SpecError, load_spec
 
@@ -19,8 +19,10 @@ def materialize_snapshot(loaded, storage_home, partition):
     defs = build_definitions([loaded], SynthStorage(root=str(storage_home)))
     job = dg.define_asset_job("snap", selection=dg.AssetSelection.assets(dg.AssetKey(SNAPSHOT)))
     defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    return defs.resolve_job_def("snap").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                                          partition_key=partition, raise_on_error=False)
+    instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [partition])  # as a user adding the day in the UI would
+    return defs.resolve_job_def("snap").execute_in_process(instance=instance, partition_key=partition,
+                                                          raise_on_error=False)
 
 
 def failure(result) -> str:

@@ -22,6 +22,7 @@ import yaml
 from synth_pipelines.core.shards import part_files
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.executors import celery_config
+from synth_pipelines.orchestration.factory import add_snapshot_partitions
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import load_spec
 
@@ -92,9 +93,10 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
     local = SynthStorage(root=str(tmp_path / "local"))
     job = dg.define_asset_job("local", selection=dg.AssetSelection.assets(FEATURES).upstream()
                               .required_multi_asset_neighbors().without_checks())
+    reference = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(reference, load_spec(spec), [PARTITION])
     assert dg.Definitions.merge(build_definitions([load_spec(spec)], local), dg.Definitions(jobs=[job])) \
-        .resolve_job_def("local").execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                                     partition_key=PARTITION).success
+        .resolve_job_def("local").execute_in_process(instance=reference, partition_key=PARTITION).success
     expected = [p.read_bytes() for p in part_files(local.work("demo_loans", PARTITION, "synthetic_features"))]
 
     queue = f"synth-test-{uuid.uuid4().hex[:8]}"  # other runs on the shared broker never take our steps
@@ -118,6 +120,7 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
     try:
         monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(tmp_path / "orchestrator"))
         with dg.DagsterInstance.get() as instance:
+            add_snapshot_partitions(instance, load_spec(spec), [PARTITION])
             run = {}
 
             def launch():

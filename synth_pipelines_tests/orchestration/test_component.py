@@ -50,8 +50,9 @@ def test_the_demo_is_a_component_of_the_project_tree():
     assert found["assets"] == {f"demo_loans/{stage}" for stage in STAGES}
     assert found["checks"] == {f"demo_loans/synthetic_features:{check}" for check in ASSET_CHECK_NAMES}
     assert found["jobs"] == {"demo_loans_refresh", "demo_loans_publish"}
-    assert found["schedules"] == {"demo_loans_refresh_schedule"}
-    assert found["sensors"] == {"demo_loans_publication_gate", "demo_loans_source_change"}
+    assert found["schedules"] == set()  # the scheduled refresh is a cron sensor: it adds the day's partition
+    assert found["sensors"] == {"demo_loans_scheduled_refresh", "demo_loans_publication_gate",
+                                "demo_loans_source_change"}
     # The same wiring as the factory's, not a second copy of it.
     assert found == names(dataset_definitions(shipped))
     graph = with_resources(defs).resolve_asset_graph()

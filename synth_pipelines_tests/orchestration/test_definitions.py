@@ -95,16 +95,17 @@ def test_code_location_name_is_the_one_workspace_and_dg_serve():
 
 
 def test_shipped_code_location_loads(monkeypatch):
-    """synth_pipelines.definitions, as `dagster dev` loads it: the shipped spec's stages, jobs, sensors and
-    schedule, all named after its dataset."""
+    """synth_pipelines.definitions, as `dagster dev` loads it: the shipped spec's stages, jobs and sensors
+    (the scheduled refresh among them), all named after its dataset."""
     monkeypatch.delenv("SYNTH_PIPELINES_DATASETS", raising=False)
     sys.modules.pop("synth_pipelines.definitions", None)
     module = importlib.import_module("synth_pipelines.definitions")
     repo = module.defs.get_repository_def()
     assert {job.name for job in repo.get_all_jobs() if not job.name.startswith("__")} == {
         "demo_loans_refresh", "demo_loans_publish"}
-    assert {sensor.name for sensor in repo.sensor_defs} == {"demo_loans_publication_gate", "demo_loans_source_change"}
-    assert {schedule.name for schedule in repo.schedule_defs} == {"demo_loans_refresh_schedule"}
+    assert {sensor.name for sensor in repo.sensor_defs} == {"demo_loans_scheduled_refresh", "demo_loans_publication_gate",
+                                                            "demo_loans_source_change"}
+    assert not repo.schedule_defs  # the scheduled refresh is a cron sensor: it adds the day's partition
     keys = {key.to_user_string() for key in module.defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {f"demo_loans/{stage}" for stage in STAGES}
     assert selected(module.defs.resolve_job_def("demo_loans_publish")) == {"demo_loans/published_features"}

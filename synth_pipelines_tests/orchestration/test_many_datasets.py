@@ -13,7 +13,7 @@ import pytest
 from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.resources import SynthStorage
-from synth_pipelines.orchestration.factory import today_partition
+from synth_pipelines.orchestration.factory import add_snapshot_partitions, today_partition
 from synth_pipelines.paths import project_root
 from synth_pipelines.spec import load_specs
 
@@ -44,7 +44,7 @@ def names(defs: dg.Definitions) -> dict[str, list[str]]:
         "nodes": [node.name for job in repo.get_all_jobs() for node in job.graph.node_defs],
         "jobs": [job.name for job in repo.get_all_jobs() if not job.name.startswith("__")],
         "sensors": [s.name for s in repo.sensor_defs],
-        "schedules": [s.name for s in repo.schedule_defs],
+        "partitions": sorted({node.partitions_def.name for node in graph.asset_nodes if node.partitions_def}),
         "checks": [key.to_user_string() for key in graph.asset_check_keys],
         "assets": [key.to_user_string() for key in graph.get_all_asset_keys()],
     }
@@ -56,7 +56,7 @@ def test_three_specs_load_side_by_side_with_names_per_dataset(three_specs):
     defs = build_definitions(three_specs)
     dg.Definitions.validate_loadable(defs)  # what `dagster definitions validate` runs
     found = names(defs)
-    for kind in ("jobs", "sensors", "schedules", "checks", "assets"):
+    for kind in ("jobs", "sensors", "partitions", "checks", "assets"):
         assert len(found[kind]) == len(set(found[kind])), kind
         for dataset in datasets:  # every dataset has its own, named after it
             own = [n for n in found[kind] if n.startswith(dataset + "_") or n.startswith(dataset + "/")
@@ -88,6 +88,7 @@ def test_one_of_three_materializes_from_the_shared_code_location(three_specs, st
     income = next(s for s in three_specs if s.spec.dataset == "income_features")
     defs = build_definitions(three_specs, SynthStorage(root=str(storage_home)))
     with dg.instance_for_test() as instance:
+        add_snapshot_partitions(instance, income, [today_partition(income)])
         result = defs.resolve_job_def("income_features_refresh").execute_in_process(
             instance=instance, partition_key=today_partition(income), raise_on_error=False)
         assert result.success

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from synth_pipelines.core.demo_source import build_demo_database
 from synth_pipelines.core.quality.report import published_values
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import build_dataset_assets, today_partition
+from synth_pipelines.orchestration.factory import add_snapshot_partitions, build_dataset_assets, today_partition
 from synth_pipelines.orchestration.multitable import build_multitable_assets
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import load_spec
@@ -58,7 +58,9 @@ def test_each_table_is_an_asset_with_its_parent_upstream(tables_spec: Path) -> N
 def test_materialized_tables_are_checked_and_published_together(tables_spec: Path, storage_home: Path) -> None:
     loaded = load_spec(tables_spec)
     assets = build_dataset_assets(loaded)[:1] + build_multitable_assets(loaded)
-    result = dg.materialize(assets, instance=dg.DagsterInstance.ephemeral(), partition_key=today_partition(loaded),
+    instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [today_partition(loaded)])
+    result = dg.materialize(assets, instance=instance, partition_key=today_partition(loaded),
                             raise_on_error=False,
                             resources={"storage": SynthStorage(root=str(storage_home)),
                                        "io_manager": dg.FilesystemIOManager(base_dir=str(storage_home / "io"))})
@@ -133,13 +135,15 @@ def test_tables_are_published_by_the_gate_sensor_once_qa_passed_and_approved(dem
     sensor = defs.resolve_sensor_def("demo_loans_publication_gate")
 
     def tick() -> Any:
-        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def()))
+        return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def(),
+                                                            instance_ref=instance.get_ref()))  # as the daemon
 
     def publish_tables() -> Any:  # as a publish started by hand, or by the sensor's request
         return publish.execute_in_process(instance=instance, partition_key=day, raise_on_error=False,
                                           asset_selection=[key("published_tables")])
 
     with dg.instance_for_test() as instance:
+        add_snapshot_partitions(instance, loaded, [day])
         refresh.execute_in_process(instance=instance, partition_key=day, asset_selection=[key("source_snapshot")])
         tables_synthesized(storage, day, qa_passed=False)
         instance.report_runless_asset_event(dg.AssetMaterialization(key("tables", "customers"), partition=day))

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.orchestration.factory import add_snapshot_partitions
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.runner import publish_partition
 from synth_pipelines.spec import load_spec
@@ -18,11 +19,15 @@ PARTITION = "2026-11-24"
 BUCKET = "synth-storage"
 
 
-def _run(defs: dg.Definitions, selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
+def _run(loaded, defs: dg.Definitions, selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
     job = dg.define_asset_job("part", selection=selection)
+    instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [PARTITION])
     result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("part").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), partition_key=PARTITION, raise_on_error=False)
+        instance=instance, partition_key=PARTITION, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
+    for event in result.get_asset_materialization_events():  # the pickle in the bucket is no user's business
+        assert not {"path", "uri"} & set(event.materialization.metadata), event.asset_key
     return result
 
 
@@ -36,7 +41,7 @@ def test_a_second_worker_continues_from_the_bucket_alone(moto, aws_env, demo_spe
         return SynthStorage(root=str(tmp_path / worker), kind="s3", bucket=BUCKET, prefix="p", endpoint_url=moto.url)
 
     rows = dg.AssetKey(["demo_loans", "synthetic_rows"])
-    _run(build_definitions([loaded], storage("a")),
+    _run(loaded, build_definitions([loaded], storage("a")),
          dg.AssetSelection.assets(rows).upstream().required_multi_asset_neighbors().without_checks())
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="p/")["Contents"]}
     assert {f"p/work/demo_loans/{PARTITION}/synthetic_rows/part-0000{i}.parquet" for i in range(3)} <= keys
@@ -46,7 +51,7 @@ def test_a_second_worker_continues_from_the_bucket_alone(moto, aws_env, demo_spe
     # Worker b starts from an empty folder: its inputs and the snapshot come from the bucket.
     b = storage("b")
     defs_b = build_definitions([loaded], b)
-    _run(defs_b, dg.AssetSelection.assets(dg.AssetKey(["demo_loans", "synthetic_features"])))
+    _run(loaded, defs_b, dg.AssetSelection.assets(dg.AssetKey(["demo_loans", "synthetic_features"])))
     assert not (tmp_path / "b" / "work" / "demo_loans" / PARTITION / "training_view").exists()  # never needed
     outcome = publish_partition(loaded, dg.DagsterInstance.ephemeral(), b, PARTITION, defs=defs_b)
     assert outcome.success, (outcome.gate, outcome.error)

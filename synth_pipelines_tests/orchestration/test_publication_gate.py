@@ -22,7 +22,8 @@ DAY = "2026-11-21"
 
 def gate_tick(defs, instance):
     sensor = defs.resolve_sensor_def("demo_loans_publication_gate")
-    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+    context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def(),
+                                     instance_ref=instance.get_ref())  # as the daemon: partitions load through it
     return sensor.evaluate_tick(context)
 
 

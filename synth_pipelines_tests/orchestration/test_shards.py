@@ -11,6 +11,7 @@ import pytest
 
 from synth_pipelines.core.shards import part_files
 from synth_pipelines.orchestration.code_location import build_definitions
+from synth_pipelines.orchestration.factory import add_snapshot_partitions
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.runner import materialize_dataset
 from synth_pipelines.spec import SpecError, load_spec
@@ -35,8 +36,10 @@ def _features(data: dict, shards: int, write_spec, root: Path) -> list[Path]:
     features = dg.AssetKey(["demo_loans", "synthetic_features"])
     job = dg.define_asset_job("upto_features", selection=dg.AssetSelection.assets(features).upstream()
                                 .required_multi_asset_neighbors().without_checks())
+    instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [PARTITION])
     result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("upto_features").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), partition_key=PARTITION)
+        instance=instance, partition_key=PARTITION)
     assert result.success
     steps = {e.step_key for e in result.all_events if e.is_step_success}
     assert len([s for s in steps if ".demo_loans__generate_shard[" in s]) == shards

@@ -20,7 +20,8 @@ def sensor_setup(tmp_path, demo_db, demo_spec_data, write_spec):
 
 
 def tick(defs, sensor, instance, cursor):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def())
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
+                                     instance_ref=instance.get_ref())  # as the daemon: partitions load through it
     result = sensor.evaluate_tick(context)
     return result, context.cursor
 
@@ -30,6 +31,9 @@ def test_new_rows_trigger_a_refresh_and_an_unchanged_source_does_not(sensor_setu
     with dg.instance_for_test() as instance:
         first, cursor = tick(defs, sensor, instance, None)
         assert len(first.run_requests) == 1 and first.run_requests[0].partition_key
+        # The run's day becomes a snapshot partition with it (dynamic partitions: no calendar of empty days).
+        assert first.dynamic_partitions_requests == [dg.AddDynamicPartitionsRequest(
+            partitions_def_name="demo_loans_snapshots", partition_keys=[first.run_requests[0].partition_key])]
 
         quiet, cursor = tick(defs, sensor, instance, cursor)
         assert not quiet.run_requests and "unchanged" in quiet.skip_message

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from synth_pipelines.orchestration.code_location import build_definitions
-from synth_pipelines.orchestration.factory import today_partition
+from synth_pipelines.orchestration.factory import add_snapshot_partitions, today_partition
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import load_spec
 
@@ -15,6 +15,7 @@ def _train(demo_spec_data, write_spec, storage_home, **generator):
     loaded = load_spec(write_spec(demo_spec_data))
     defs = build_definitions([loaded], SynthStorage(root=str(storage_home)))
     instance = dg.DagsterInstance.ephemeral()
+    add_snapshot_partitions(instance, loaded, [today_partition(loaded)])
     stages = ["source_snapshot", "training_view", "train_rows", "holdout_rows", "synthesizer"]
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, partition_key=today_partition(loaded), raise_on_error=False,

@@ -130,6 +130,19 @@ def test_synthetic_features_show_calculated_inputs_and_masked_columns(demo):
     assert lineage["amount"] == {("synthetic_rows", "amount")}
 
 
+def test_no_stage_shows_the_io_managers_pickle(demo):
+    """Each stage's materialization names where its data is (`location`), never the file its descriptor
+    was pickled to for the next step (Dagster's IO managers add it as `path`, or `uri` in a bucket)."""
+    stages = [key.path[-1] for key in demo["defs"].resolve_asset_graph().get_all_asset_keys()]
+    assert len(stages) == 8
+    for stage in stages:
+        metadata = materialization(demo["instance"], stage)
+        assert not {"path", "uri"} & set(metadata), stage
+        assert "/io/" not in str({k: v.value for k, v in metadata.items() if not k.startswith("dagster/column")}), stage
+        if stage != "synthesizer":  # the model names its files under model_path
+            assert "location" in metadata, stage
+
+
 def test_the_release_shows_its_columns_and_no_pickled_object(demo):
     metadata = materialization(demo["instance"], "published_features")
     assert set(metadata) == {"release", "location", "dagster/row_count", "manifest", "qa_report", "spec_hash",

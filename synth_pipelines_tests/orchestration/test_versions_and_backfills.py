@@ -1,12 +1,10 @@
-"""Snapshot partitions, schedules, backfills of a new feature version, reproducibility, immutability."""
+"""Snapshot partitions, backfills of a new feature version, reproducibility, immutability."""
 
 import hashlib
-from datetime import datetime, timezone
 
 import dagster as dg
 import pytest
 
-from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.orchestration.runner import materialize_dataset
 from synth_pipelines.spec import load_spec
@@ -24,19 +22,7 @@ def run(loaded, storage_home, partition):
     return outcome
 
 
-def test_schedule_requests_todays_snapshot_partition(demo_spec_data, write_spec):
-    defs = build_definitions([load_spec(write_spec(demo_spec_data))])
-    schedule = defs.resolve_schedule_def("demo_loans_refresh_schedule")
-    assert schedule.cron_schedule == "0 3 * * *"
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2026, 11, 24, 3, 0, tzinfo=timezone.utc),
-            repository_def=defs.get_repository_def())
-        request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == "2026-11-24"
-    assert request.run_key == "features_v1-2026-11-24"
-
-
+# The scheduled refresh (a cron sensor adding the day's partition): test_scheduled_refresh.py.
 # The backfill of a new version over retained snapshots: test_cli_backfill_demo.py, through the CLI.
 
 

@@ -26,7 +26,8 @@ SERVER_DEADLINE_SECONDS = 600
 ASSET_QUERY = """
 { assetNodes { assetKey { path } groupName kinds description
     dependencyKeys { path } assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
-    assetMaterializations(limit: 1) { runId partition metadataEntries { label } } } }
+    assetMaterializations(limit: 1) { runId partition metadataEntries { label } }
+    partitionKeys partitionStats { numMaterialized numPartitions } } }
 """
 
 
@@ -118,6 +119,9 @@ def test_graphql_serves_every_stage_with_lineage_checks_and_latest_run(webserver
     # default; all else blocks.
     assert {c["name"] for c in checks if not c["blocking"]} == {"fidelity", "utility", "release_regression"}
     for key, node in by_key.items():
+        # The partitions tab lists the one snapshot taken, filled (issue 14: not 337 empty days).
+        assert node["partitionKeys"] == ["2026-11-20"], key
+        assert node["partitionStats"] == {"numMaterialized": 1, "numPartitions": 1}, key
         latest = node["assetMaterializations"][0]
         assert latest["partition"] == "2026-11-20", key
         # Publication happens in its own gated run; every other stage in the refresh run.
