@@ -1,6 +1,6 @@
 """Screenshots of the Dagster UI as a user sees it after `make demo` (and a backfill), in headless Chromium.
 
-    make demo && .venv/bin/synth-pipelines backfill assets/datasets/demo_loans.yaml --from D --to D
+    make demo && .venv/bin/synth-pipelines backfill synth_pipelines/defs/datasets/demo_loans/defs.yaml --from D --to D
     .venv/bin/python scripts/ui_screenshots.py            # -> docs/screenshots/ui-*.png
 
 It starts the real webserver on the instance in DAGSTER_HOME (default .dagster_home) and the storage in
