@@ -75,6 +75,7 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
         return tables_folder(storage, loaded, snapshot_id)
 
     @dg.multi_asset(specs=specs, name=f"{name}_tables", ins={"snapshot": dg.AssetIn(key("source_snapshot"))},
+                    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),  # as every partitioned asset
                     description="Multi-table synthesis: the root's rows, then each child table's rows under "
                                 "their synthetic parents (core/multitable.py).")
     def synthesized_tables(context: dg.AssetExecutionContext, storage: SynthStorage, snapshot: Snapshot):
