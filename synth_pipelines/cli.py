@@ -368,7 +368,7 @@ def approve(spec: Path, partition: str, approver: str, comment: str, tables: boo
     _partition_in_range(loaded, partition)
     storage = SynthStorage.from_env()  # a bucket, where the workers and the gate sensor read the approval
     features = storage.work(loaded.spec.dataset, partition, "synthetic_features")  # its parts
-    path = approval_path(storage.approvals(), loaded.spec.dataset, loaded.spec.release_name, partition)
+    path = approval_path(storage.approvals(loaded.spec.dataset), loaded.spec.dataset, loaded.spec.release_name, partition)
     digest = None
     if tables:
         from synth_pipelines.orchestration.multitable import tables_approval_path, tables_sha256

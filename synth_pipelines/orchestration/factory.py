@@ -452,7 +452,7 @@ def release_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) ->
     outcomes = {}
     if qa_report.is_file():
         outcomes = {c["name"]: c["passed"] for c in json.loads(qa_report.read_text())["checks"]}
-    approval = load_approval(approval_path(storage.approvals(), spec.dataset, spec.release_name, snapshot_id))
+    approval = load_approval(approval_path(storage.approvals(spec.dataset), spec.dataset, spec.release_name, snapshot_id))
     features_path = storage.work(spec.dataset, snapshot_id, "synthetic_features")  # its part-*.parquet
     blocking = [name for name in QA_CHECKS if name not in spec.qa.advisory_checks]
     if spec.qa.release_regression_blocking:

@@ -180,8 +180,8 @@ def tables_sha256(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -
 
 
 def tables_approval_path(storage: SynthStorage, loaded: LoadedSpec, snapshot_id: str) -> Path:
-    return approval_path(storage.approvals(), tables_dataset(loaded.spec.dataset), loaded.spec.release_name,
-                         snapshot_id)
+    dataset = tables_dataset(loaded.spec.dataset)
+    return approval_path(storage.approvals(dataset), dataset, loaded.spec.release_name, snapshot_id)
 
 
 def tables_gate(loaded: LoadedSpec, storage: SynthStorage, snapshot_id: str) -> tuple[GateDecision, Approval | None]:

@@ -5,6 +5,7 @@ release_gate) also waits for its result, which names the rows it judged so regen
 
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,10 @@ def _previous_release(loaded: LoadedSpec, snapshot_id: str) -> Any | None:
     return max(releases, key=lambda r: r.created_at, default=None)
 
 
-def compare_with_previous(loaded: LoadedSpec, snapshot_id: str, features: pd.DataFrame) -> Any:
-    """A PreviousRelease: these synthetic features against the dataset's newest other release, or the
-    reason nothing was compared (the first release, a destination whose releases are not read back)."""
+def compare_with_previous(loaded: LoadedSpec, snapshot_id: str, read_features: Callable[[], pd.DataFrame]) -> Any:
+    """A PreviousRelease: these synthetic features (`read_features`, read only when there is a release to
+    compare with) against the dataset's newest other release, or the reason nothing was compared (the
+    first release, a destination whose releases are not read back)."""
     import tempfile
 
     from synth_pipelines.core.quality.release_diff import PreviousRelease, compare_releases
@@ -69,7 +71,7 @@ def compare_with_previous(loaded: LoadedSpec, snapshot_id: str, features: pd.Dat
                                max_release_drift=spec.qa.max_release_drift)
     with tempfile.TemporaryDirectory() as scratch:
         before = release_rows(release, spec.destination, Path(scratch), sample=DIFF_ROWS, seed=spec.qa.seed)
-    diff = compare_releases(before, features, before_name=release.name,
+    diff = compare_releases(before, read_features(), before_name=release.name,
                             after_name=f"{spec.dataset}/{spec.release_name}/snapshot={snapshot_id}", seed=spec.qa.seed)
     return PreviousRelease("", diff, release.read_manifest().get("qa"), spec.qa.max_release_drift)
 
@@ -80,7 +82,7 @@ def previous_release_section(loaded: LoadedSpec, snapshot_id: str, features: pd.
     from synth_pipelines.core.quality.release_diff import PreviousRelease
 
     try:
-        return compare_with_previous(loaded, snapshot_id, features)
+        return compare_with_previous(loaded, snapshot_id, lambda: features)
     except Exception as exc:  # noqa: BLE001 - an unreadable earlier release must not stop this QA
         note = f"not compared: the previous release could not be read ({type(exc).__name__}: {str(exc)[:200]})"
         log.warning(note)
@@ -101,8 +103,8 @@ def release_regression_check(loaded: LoadedSpec, partitions: dg.PartitionsDefini
         severity = dg.AssetCheckSeverity.ERROR if spec.qa.release_regression_blocking else dg.AssetCheckSeverity.WARN
         # QA figures side by side are the report's and `synth-pipelines diff`'s: this run's QA may not
         # have finished yet.
-        after = SyntheticParts(tuple(part_files(features))).sample(DIFF_ROWS, spec.qa.seed)  # what is compared
-        previous = compare_with_previous(loaded, snapshot_id, after)
+        previous = compare_with_previous(  # a sample is what compare_releases compares
+            loaded, snapshot_id, lambda: SyntheticParts(tuple(part_files(features))).sample(DIFF_ROWS, spec.qa.seed))
         diff = previous.diff
         if diff is None:
             passed, metadata = True, {"summary": f"passed: {previous.note}", "verdict": dg.MetadataValue.md(

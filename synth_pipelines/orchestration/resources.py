@@ -90,11 +90,13 @@ class SynthStorage(dg.ConfigurableResource):
             if path.exists():
                 mirror.push(path)
 
-    def approvals(self) -> Path:
-        """The approvals folder, as the bucket has it (an approval recorded on any machine counts)."""
-        path = self.base() / "approvals"
-        path.mkdir(parents=True, exist_ok=True)
-        return self._shared(path)
+    def approvals(self, dataset: str) -> Path:
+        """The approvals root, with `dataset`'s approvals as the bucket has them (an approval recorded on any
+        machine counts); only that dataset's folder is pulled, as a gate reads one dataset's."""
+        root = self.base() / "approvals"
+        (root / dataset).mkdir(parents=True, exist_ok=True)
+        self._shared(root / dataset)
+        return root
 
     def save_now(self, path: Path) -> None:
         """Push `path` at once (a command outside a step, e.g. `approve`, has no step end to push at)."""

@@ -131,6 +131,6 @@ def test_an_approval_recorded_on_one_machine_is_what_the_gate_reads_on_another(m
     assert result.exit_code == 0, result.output
 
     worker = _worker(tmp_path, moto, "worker")  # where the gate sensor and the publish step run
-    approval = load_approval(approval_path(worker.approvals(), "demo_loans", "features_v1", PARTITION))
+    approval = load_approval(approval_path(worker.approvals("demo_loans"), "demo_loans", "features_v1", PARTITION))
     assert approval is not None and approval.approver == "ana"
     assert approval.features_sha256 == parts_sha256(worker.work("demo_loans", PARTITION, "synthetic_features"))

@@ -2,7 +2,7 @@
 
 QA of a large release (issue 16) never loads every synthetic row. The checks that need every row
 (Great Expectations, exact copies of real rows, category and range coverage) run chunk by chunk and
-merge exactly what one pass over all rows would give (ge_suite.validate_chunks, privacy.exact_copies,
+merge exactly what one pass over all rows would give (ge_suite.validate_chunks, privacy.exact_copies_in_chunks,
 diversity.coverage_digest); every other check runs on a uniform sample of `qa.sample_rows` rows
 drawn here, as it already samples smaller sets internally (the discriminator, PhiK, the neighbour
 searches, the attacks, utility). Peak memory then follows the chunk and sample sizes, not the rows.
@@ -34,10 +34,6 @@ class SyntheticParts:
     @property
     def rows(self) -> int:
         return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
-
-    @property
-    def columns(self) -> list[str]:
-        return list(pq.read_schema(self.files[0]).names) if self.files else []
 
     def chunks(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         for file in self.files:

@@ -84,9 +84,9 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
         "thresholds": t.model_dump(), "rows": {"train": len(train), "holdout": len(holdout), "synthetic": rows},
         "columns_compared": [c.name for c in columns], "label": label, "task": task})
 
-    def every_row(names: list[str] | None = None) -> Iterable[pd.DataFrame]:
-        """All synthetic rows, in chunks when only a sample is held."""
-        return [synthetic] if all_rows is None else all_rows.chunks(names)
+    def every_row(compared_only: bool = False) -> Iterable[pd.DataFrame]:
+        """All synthetic rows (`compared_only`: the compared columns), in chunks when only a sample is held."""
+        return [synthetic] if all_rows is None else all_rows.chunks([c.name for c in columns] if compared_only else None)
 
     if all_rows is not None:
         report.settings["sample"] = {"rows": len(synthetic), "of": rows, "every_row": list(EVERY_ROW_CHECKS)}
@@ -130,14 +130,13 @@ def run_quality(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFr
     run("privacy_dcr", lambda: _dcr(neighbours(), t, report))
     run("privacy_exact_copies", lambda: [
         widened_gate(m, m.details["baseline_share"] + t.max_exact_copy_excess, m.details["baseline_share"], "max")
-        for m in privacy.exact_copies_in_chunks(train, holdout, every_row([c.name for c in columns]), columns)])
+        for m in privacy.exact_copies_in_chunks(train, holdout, every_row(compared_only=True), columns)])
     run("privacy_membership_inference", lambda: [widened_gate(
         privacy.membership_inference_auc(neighbours(), t.privacy_query_rows, t.seed), t.max_mia_auc, 0.5, "max")])
     run("privacy_rare_combinations", lambda: [_rare(train, holdout, synthetic, columns, label, t)])
     _attacks(run, train, holdout, synthetic, columns, label, t)
     def coverage() -> list[Metric]:
-        seen = synthetic if all_rows is None else diversity.coverage_digest(every_row([c.name for c in columns]),
-                                                                             columns)
+        seen = synthetic if all_rows is None else diversity.coverage_digest(every_row(compared_only=True), columns)
         return [_gate(diversity.category_coverage(reference, seen, columns), t.min_category_coverage, "min"),
                 _gate(diversity.range_coverage(train, seen, columns), t.min_range_coverage, "min")]
 
