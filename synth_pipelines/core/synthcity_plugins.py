@@ -41,8 +41,8 @@ UNSUPPORTED = {
 _BASE_ARGUMENTS = {"random_state", "device", "workspace", "compress_dataset", "sampling_patience",
                    "sampling_strategy", "strict"}
 # Set by the pipeline itself; a spec must not set them (the seed has its own field; cart's label kind
-# comes from the label's codec).
-RESERVED_SETTINGS = {"random_state", "workspace", "label_kind"}
+# and missing flag come from the label's codec).
+RESERVED_SETTINGS = {"random_state", "workspace", "label_kind", "label_missing_flag"}
 
 log = logging.getLogger("synth_pipelines.synthcity")
 # synthcity's per-epoch lines, logged at loguru DEBUG (pategan's at INFO): "[12/100]\tLoss_D: ...",

@@ -282,6 +282,8 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
         # synthcity's encoding takes a whole-number regression label with few values for a class
         label_codec = next(c for c in codecs if c.name == label)
         pipeline_kwargs["label_kind"] = "category" if label_codec.kind == "category" else "number"
+        if label_codec.kind != "category" and label_codec.has_missing:
+            pipeline_kwargs["label_missing_flag"] = label_codec.missing_flag
     encoded = encode(train, codecs)
     cuda = torch.cuda.is_available()
     free_memory = torch.cuda.mem_get_info()[0] if cuda and generator.device != "cpu" else psutil.virtual_memory().available

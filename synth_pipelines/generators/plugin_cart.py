@@ -44,6 +44,15 @@ AUTO_LEAF_ROWS_PER_LEAF, AUTO_LEAF_MIN, AUTO_LEAF_MAX = 40, 20, 200
 # A numeric label's residuals: out-of-fold over RESIDUAL_FOLDS folds, pooled in RESIDUAL_BANDS bands of
 # the prediction (each band holds thousands of rows on a large table, a few dozen on a small one).
 RESIDUAL_FOLDS, RESIDUAL_BANDS = 5, 20
+# A numeric label's booster: the candidate with the lowest out-of-fold error, the smoother one first (kept
+# on a tie). The synthetic label is the booster's prediction plus noise, and a model trained on it learns
+# the booster's own estimation error on top of its own: on noisy labels (wages, R2 ~0.3) sklearn's default
+# booster cost 10-25% of TSTR R2 (BENCHMARKS.md), a smoother one recovers it; early stopping on 10% of the
+# rows sets the trees' number per table.
+LABEL_REGRESSORS = (
+    {"max_leaf_nodes": 15, "learning_rate": 0.05, "max_iter": 500, "early_stopping": True},
+    {"max_leaf_nodes": 31, "learning_rate": 0.1, "max_iter": 200, "early_stopping": True},
+)
 
 
 def auto_min_samples_leaf(rows: int) -> int:
@@ -74,12 +83,15 @@ class CartPlugin(Plugin):
         label_kind: "category" or "number", the label's kind as the pipeline's codec has it (set by the
             pipeline); None = as synthcity encodes it (text and columns of fewer than 15 values are
             categories), which takes a whole-number regression label with few values for a class.
+        label_missing_flag: the column (1 = the label is missing) the pipeline's codec puts before a numeric
+            label with missing values (set by the pipeline): rows without a label are left out of the
+            label's model, whose value there is only the codec's fill.
     """
 
     @validate_arguments(config=dict(arbitrary_types_allowed=True))
     def __init__(self, min_samples_leaf: int | None = None, max_depth: int | None = None, smoothing: bool = True,
                  label_last: bool = True, label_model: str = "boosting", label_kind: str | None = None,
-                 random_state: int = 0, **kwargs: Any) -> None:
+                 label_missing_flag: str | None = None, random_state: int = 0, **kwargs: Any) -> None:
         super().__init__(random_state=random_state, **kwargs)
         if min_samples_leaf is not None and min_samples_leaf < 1:
             raise ValueError("min_samples_leaf must be at least 1")
@@ -89,7 +101,8 @@ class CartPlugin(Plugin):
             raise ValueError(f"label_kind must be 'category', 'number' or None, not {label_kind!r}")
         self.min_samples_leaf, self.max_depth = min_samples_leaf, max_depth
         self.smoothing, self.label_last, self.label_model = smoothing, label_last, label_model
-        self.label_kind = label_kind
+        self.label_kind, self.label_missing_flag = label_kind, label_missing_flag
+        self.label_regressor_: dict[str, Any] | None = None
         self.columns_: list[_Column] = []
         self.label_booster_: HistGradientBoostingClassifier | HistGradientBoostingRegressor | None = None
         self.residual_edges_: np.ndarray | None = None
@@ -125,7 +138,7 @@ class CartPlugin(Plugin):
             name for name in frame.columns if frame[name].dtype.kind in "iub" and frame[name].nunique() < 15}
         self.min_samples_leaf_ = self.min_samples_leaf or auto_min_samples_leaf(len(frame))
         self.columns_, self.label_booster_, self.residual_edges_, self.residuals_ = [], None, None, []
-        self.label_values_ = None
+        self.label_values_, self.label_regressor_ = None, None
         target_column = getattr(X, "target_column", None)
         for position, name in enumerate(self.order_):
             target = frame[name].to_numpy()
@@ -157,9 +170,17 @@ class CartPlugin(Plugin):
             self.label_values_ = np.asarray(coded, dtype=float)
             y = self.label_values_[y.astype(int)]
         y = y.astype(float)
+        if self.label_missing_flag in inputs.columns:  # the fill is no value: learn from labelled rows only
+            labelled = inputs[self.label_missing_flag].to_numpy() == 0
+            x, y = x[labelled], y[labelled]
         folds = KFold(n_splits=min(RESIDUAL_FOLDS, len(y)), shuffle=True, random_state=self.random_state)
-        predicted = cross_val_predict(HistGradientBoostingRegressor(**options), x, y, cv=folds)
-        self.label_booster_ = HistGradientBoostingRegressor(**options).fit(x, y)
+        errors, predictions = [], []
+        for candidate in LABEL_REGRESSORS:
+            predictions.append(cross_val_predict(HistGradientBoostingRegressor(**options, **candidate), x, y, cv=folds))
+            errors.append(float(np.mean((y - predictions[-1]) ** 2)))
+        best = int(np.argmin(errors))
+        predicted, self.label_regressor_ = predictions[best], LABEL_REGRESSORS[best]
+        self.label_booster_ = HistGradientBoostingRegressor(**options, **self.label_regressor_).fit(x, y)
         self.residual_edges_ = np.unique(np.quantile(predicted, np.linspace(0, 1, RESIDUAL_BANDS + 1)[1:-1]))
         bands = np.searchsorted(self.residual_edges_, predicted, side="right")
         self.residuals_ = [(y - predicted)[bands == band] for band in range(len(self.residual_edges_) + 1)]
@@ -167,7 +188,9 @@ class CartPlugin(Plugin):
     def resolved_settings(self) -> dict[str, Any]:
         """The settings training actually used (automatic choices resolved), for the manifest."""
         return {"min_samples_leaf": self.min_samples_leaf_, "max_depth": self.max_depth, "smoothing": self.smoothing,
-                "label_last": self.label_last, "label_model": self.label_model, "label_kind": self.label_kind}
+                "label_last": self.label_last, "label_model": self.label_model, "label_kind": self.label_kind,
+                **({"label_missing_flag": self.label_missing_flag} if self.label_missing_flag else {}),
+                **({"label_regressor": self.label_regressor_} if self.label_regressor_ else {})}
 
     def _donors(self, name: str, tree: Any, leaves: np.ndarray, target: np.ndarray, numeric: bool) -> _Column:
         """Real values grouped by leaf (sorted, with each leaf's start and size) and kernel bandwidths."""

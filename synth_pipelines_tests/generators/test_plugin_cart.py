@@ -115,6 +115,29 @@ def test_the_pipeline_gives_cart_the_labels_kind(rooms: pd.DataFrame, tmp_path) 
     assert set(rows["rooms"].dropna()) <= set(rooms["rooms"]) and rows["rooms"].corr(rows["area"]) > 0.8
 
 
+def test_a_regression_label_with_missing_values_is_learned_from_labelled_rows_only(tmp_path) -> None:
+    """The codec fills a missing label with the median; taught those fills, the label's model would draw
+    near-zero residuals around the median and shrink the labelled rows' spread. The resolved booster is
+    recorded (plugin_kwargs, as in synthesizer.json and the manifest)."""
+    rng = np.random.default_rng(11)
+    area = rng.uniform(20, 200, 3000).round(1)
+    price = (area * 3000 + rng.normal(0, 60_000, 3000)).round(-2)
+    frame = pd.DataFrame({"area": area, "price": np.where(rng.random(3000) < 0.3, np.nan, price)})
+    model = train_synthesizer(frame, GeneratorSpec(plugin="cart", seed=2), label="price", categorical=set(),
+                              out_dir=tmp_path / "model")
+    assert model.plugin_kwargs["label_missing_flag"] == "price__missing"
+    assert model.plugin_kwargs["label_regressor"]["early_stopping"] is True
+    from synthcity.utils.serialization import load_from_file
+
+    assert sum(len(r) for r in load_from_file(model.model_path).residuals_) == frame["price"].notna().sum()
+    rows = pd.read_parquet(generate_rows(model, rows=3000, batch_rows=3000, id_prefix="t", out_dir=tmp_path / "a").path)
+    assert abs(rows["price"].isna().mean() - 0.3) < 0.04
+    labelled, real = rows.dropna(subset=["price"]), frame.dropna(subset=["price"])
+    spread = lambda f: float(np.std(f["price"] - np.polyval(np.polyfit(real["area"], real["price"], 1), f["area"])))
+    assert abs(spread(labelled) / spread(real) - 1) < 0.1
+    assert labelled["price"].corr(labelled["area"]) > 0.8
+
+
 def test_seed_reproduces_rows_through_the_pipeline(loans: pd.DataFrame, tmp_path) -> None:
     model = train_synthesizer(loans, GeneratorSpec(plugin="cart", seed=5), label="defaulted",
                               categorical={"defaulted"}, out_dir=tmp_path / "model")
