@@ -63,10 +63,18 @@ bench-tables: install bench-peers-venv
 	PYTHONPATH=. OMP_NUM_THREADS=2 $(BIN)/python bench/bench_tables.py $(BENCH_TABLES_ARGS)
 	$(BIN)/python bench/tables_report.py .bench/tables/results.jsonl
 
+# The QA reports the UI's check results link to: served read-only on 127.0.0.1 beside the UI
+# (`synth-pipelines reports serve`); runs of `make demo` and `make dev` link them at this address.
+REPORTS_PORT ?= 3001
+demo dev: export SYNTH_PIPELINES_REPORTS_URL ?= http://127.0.0.1:$(REPORTS_PORT)
+
 # The UI through dg (pyproject's [tool.dg]): the defs folder's datasets and any plain spec in assets/datasets.
+# The report server runs while dg dev does and stops with it (the explicit exit: sh would exec dg dev as its
+# last command, and the trap would never run).
 dev: install
 	$(BIN)/synth-pipelines demo-db
-	$(BIN)/dg dev
+	$(BIN)/synth-pipelines reports serve --port $(REPORTS_PORT) & reports=$$!; \
+	trap 'kill $$reports 2>/dev/null' EXIT INT TERM; $(BIN)/dg dev; status=$$?; exit $$status
 
 lock:
 	$(BIN)/uv pip compile requirements.in --python-platform x86_64-manylinux_2_28 --python-version 3.11 \

@@ -643,5 +643,42 @@ def diff(before: str, after: str, spec_path: Path | None, max_drift: float | Non
                                  "moved_columns": [c.name for c in moved]})
 
 
+# -- reports ----------------------------------------------------------------------------------------
+
+REPORTS_PORT = 3001  # beside the Dagster UI's 3000
+
+
+@main.group()
+def reports() -> None:
+    """The QA reports the Dagster UI links to."""
+
+
+@reports.command("serve")
+@click.option("--port", default=REPORTS_PORT, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+@command()
+def serve_reports(port: int) -> Outcome:
+    """Serve the QA reports under $SYNTH_PIPELINES_HOME on 127.0.0.1, read-only, until interrupted.
+
+    Only the QA report folders (work/<dataset>/<snapshot>/qa and qa_runs/) are served: no snapshot,
+    training row or model. Runs started with SYNTH_PIPELINES_REPORTS_URL set to the address printed
+    link their reports from the UI's check results (`make dev` does both)."""
+    from synth_pipelines.core.report_links import REPORTS_URL_ENV, report_server
+
+    root = storage_root()
+    try:
+        server = report_server(root, port)
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Fix: choose another --port") from None
+    address = f"http://127.0.0.1:{server.server_port}"
+    click.echo(f"serving the QA reports under {root / 'work'} at {address} (Ctrl-C stops); "
+               f"runs link them with {REPORTS_URL_ENV}={address}", err=True)
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return Outcome()
+
+
 if __name__ == "__main__":
     main()

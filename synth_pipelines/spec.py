@@ -777,7 +777,7 @@ class RefreshSpec(_Strict):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, cron: str) -> str:
-        # Shape only; the scheduled refresh checks the fields with Dagster's cron parser when the code location loads.
+        # Shape only; the scheduled refresh checks the fields (core/cron.py, Dagster's rules) when the code location loads.
         if len(cron.split()) != 5 or not re.fullmatch(r"[\d*/,\-\sA-Za-z?LW#]+", cron):
             raise _FieldProblem(f"'{cron}' is not a cron expression", "write five fields, e.g. '0 3 * * *'")
         return cron

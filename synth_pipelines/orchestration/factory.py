@@ -320,12 +320,7 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
                           "implementation": check.implementation,
                           "verdict": dg.MetadataValue.md(verdict_markdown(check.to_dict())),
                           "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str))),
-                          "qa_report": dg.MetadataValue.url(paths["html"].resolve().as_uri()),  # a link in the UI
-                          "report_html": dg.MetadataValue.path(str(paths["html"])),
-                          "report_pdf": dg.MetadataValue.path(str(paths["pdf"])),
-                          "report_json": dg.MetadataValue.path(str(paths["json"])),
-                          **({"data_docs": dg.MetadataValue.url(paths["data_docs"].resolve().as_uri())}
-                             if "data_docs" in paths else {})})
+                          **report_metadata(storage, paths)})
 
     def published_columns(path: Path) -> dict[str, dg.MetadataValue]:
         """The release's columns: described as in the synthetic features, each from its namesake there."""
@@ -394,6 +389,20 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, release_regression_check(loaded, partitions), published_features]
+
+
+def report_metadata(storage: SynthStorage, paths: dict[str, Path]) -> dict[str, dg.MetadataValue]:
+    """Where a QA check result's report is: its files' paths, and links the UI opens (`qa_report`, `data_docs`)
+    when the storage has an http(s) address for them. Without one no link at all: a file:// link is one a
+    browser refuses to open from the UI's page, which reads as a broken report; the paths stay copyable."""
+    metadata = {f"report_{kind}": dg.MetadataValue.path(str(paths[kind])) for kind in ("html", "pdf", "json")}
+    if "data_docs" in paths:  # Great Expectations Data Docs: none when the suite did not run
+        metadata["data_docs"] = dg.MetadataValue.path(str(paths["data_docs"]))
+    for label, kind in (("qa_report", "html"), ("data_docs", "data_docs")):
+        link = storage.report_link(paths[kind]) if kind in paths else None
+        if link:
+            metadata[label] = dg.MetadataValue.url(link)
+    return metadata
 
 
 def retained_snapshots(storage: SynthStorage, dataset: str) -> list[str]:

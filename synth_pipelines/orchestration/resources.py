@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,10 +15,14 @@ from pydantic import PrivateAttr
 
 from synth_pipelines.core.column_origins import ColumnOrigin
 from synth_pipelines.core.object_store import ObjectMirror
+from synth_pipelines.core.report_links import REPORTS_URL_ENV, report_url, reports_base_url
 from synth_pipelines.core.shards import part_files
 from synth_pipelines.paths import storage_root
 
 ORIGIN_TAG = "synth_pipelines/origin"  # synthesized, calculated, masked or row_id, on each column of the schema
+# A presigned report link's lifetime: a week, the most S3's SigV4 signature allows. Signed with temporary
+# credentials (a role's session), it ends with the session, which is often sooner.
+REPORT_LINK_SECONDS = 7 * 24 * 3600
 
 
 class SynthStorage(dg.ConfigurableResource):
@@ -26,7 +31,10 @@ class SynthStorage(dg.ConfigurableResource):
     `kind: local` (the default): under `root` (default SYNTH_PIPELINES_HOME). `kind: s3`: in a bucket,
     so a step can run on any worker; `root` is then this worker's local copy (core/object_store.py):
     the folders a step asks for (`work`, `snapshots`) and the files its inputs name are pulled before
-    it uses them, and what it wrote is pushed when the step ends (teardown_after_execution)."""
+    it uses them, and what it wrote is pushed when the step ends (teardown_after_execution).
+
+    `reports_url`: the http(s) address at which `root` is served (`synth-pipelines reports serve`), so the
+    QA check results link their reports; unset, an s3 storage links a presigned URL and a local one none."""
 
     root: str = ""
     kind: Literal["local", "s3"] = "local"
@@ -34,20 +42,23 @@ class SynthStorage(dg.ConfigurableResource):
     prefix: str = "synth-pipelines"
     endpoint_url: str | None = None
     region: str | None = None
+    reports_url: str | None = None
     _touched: set = PrivateAttr(default_factory=set)
 
     @classmethod
     def from_env(cls) -> SynthStorage:
         """SYNTH_PIPELINES_STORAGE=s3://bucket/prefix (and SYNTH_PIPELINES_STORAGE_ENDPOINT_URL for an
-        S3-compatible server) puts the storage in a bucket; unset, the local disk."""
+        S3-compatible server) puts the storage in a bucket; unset, the local disk. SYNTH_PIPELINES_REPORTS_URL
+        sets `reports_url`."""
         url = os.environ.get("SYNTH_PIPELINES_STORAGE", "")
+        reports_url = reports_base_url(os.environ.get(REPORTS_URL_ENV))
         if not url:
-            return cls()
+            return cls(reports_url=reports_url)
         if not url.startswith("s3://"):
             raise ValueError(f"SYNTH_PIPELINES_STORAGE={url!r}: write s3://bucket/prefix, or unset it for the local disk")
         bucket, _, prefix = url[len("s3://"):].partition("/")
         return cls(kind="s3", bucket=bucket, prefix=prefix.strip("/") or "synth-pipelines",
-                   endpoint_url=os.environ.get("SYNTH_PIPELINES_STORAGE_ENDPOINT_URL") or None)
+                   endpoint_url=os.environ.get("SYNTH_PIPELINES_STORAGE_ENDPOINT_URL") or None, reports_url=reports_url)
 
     def base(self) -> Path:
         return Path(self.root).resolve() if self.root else storage_root()
@@ -60,6 +71,20 @@ class SynthStorage(dg.ConfigurableResource):
         path = self.base() / "work" / dataset / snapshot_id / stage
         path.mkdir(parents=True, exist_ok=True)
         return self._shared(path, pull)
+
+    def report_link(self, path: Path) -> str | None:
+        """An http(s) link to `path` (a QA report file this step wrote) that a browser on the Dagster UI opens:
+        under `reports_url` when set; else, in a bucket, a presigned URL of its object (it is pushed when
+        the step ends; valid REPORT_LINK_SECONDS); else None (a file:// link would not open from the UI)."""
+        if self.reports_url:
+            return report_url(self.reports_url, self.base(), path)
+        mirror = self.mirror()
+        if mirror is None:
+            return None
+        # Objects are uploaded without a content type: the link names it, so the browser shows the page.
+        params = {"Bucket": self.bucket, "Key": mirror.key(path),
+                  "ResponseContentType": mimetypes.guess_type(str(path))[0] or "application/octet-stream"}
+        return mirror.client.generate_presigned_url("get_object", Params=params, ExpiresIn=REPORT_LINK_SECONDS)
 
     def s3(self) -> S3Resource:
         return S3Resource(endpoint_url=self.endpoint_url, region_name=self.region)

@@ -9,12 +9,13 @@ schedule cannot add a dynamic partition):
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster._time import get_current_datetime  # the clock Dagster's own test utilities freeze
-from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string, reverse_cron_string_iterator
 
+from synth_pipelines.core.cron import Cron, CronError, latest_tick, next_tick, parse_cron
 from synth_pipelines.core.publish import release_folder
 from synth_pipelines.core.source import source_state
 from synth_pipelines.core.validation import validate_against_source
@@ -22,16 +23,18 @@ from synth_pipelines.orchestration.factory import snapshot_partitions, today_par
 from synth_pipelines.spec import LoadedSpec, RefreshSpec, SpecError
 
 
-def due_refresh_tick(refresh: RefreshSpec, now: datetime, last_fired: datetime | None) -> datetime | None:
+def due_refresh_tick(refresh: RefreshSpec, cron: Cron, now: datetime, last_fired: datetime | None) -> datetime | None:
     """The cron tick a refresh is due for at `now`: the latest one at or before it, unless it fired
     already or falls before refresh.start_date. Without a tick fired yet (a sensor just started), only
     a tick of today counts: an older one would snapshot today's source under a past day."""
-    tick = next(reverse_cron_string_iterator(now.timestamp(), refresh.cron, refresh.timezone))
-    if tick.date() < refresh.start_date:
+    zone = ZoneInfo(refresh.timezone)
+    first = datetime.combine(refresh.start_date, time(), zone)
+    today = datetime.combine(now.astimezone(zone).date(), time(), zone)
+    since = max(first, last_fired or today, key=datetime.timestamp)
+    tick = latest_tick(cron, zone, now, since)
+    if tick is None or (last_fired is not None and tick.timestamp() <= last_fired.timestamp()):
         return None
-    if last_fired is not None:
-        return tick if tick > last_fired else None
-    return tick if tick.date() == now.astimezone(tick.tzinfo).date() else None
+    return tick
 
 
 def refresh_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 60) -> dg.SensorDefinition:
@@ -39,9 +42,11 @@ def refresh_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 60) 
     The cursor is the last tick fired, so a tick fires once, and a late evaluation fires its own day."""
     spec = loaded.spec
     refresh = spec.refresh
-    if not is_valid_cron_string(refresh.cron):  # as a schedule would, when the code location loads
-        raise loaded.error("refresh.cron", f"'{refresh.cron}' is not a cron expression Dagster can run",
-                           "write minute, hour, day of month, month and day of week, e.g. '0 3 * * *'")
+    try:  # as a schedule would, when the code location loads
+        cron = parse_cron(refresh.cron)
+    except CronError as exc:
+        raise loaded.error("refresh.cron", f"'{refresh.cron}' is not a cron expression Dagster can run ({exc})",
+                           "write minute, hour, day of month, month and day of week, e.g. '0 3 * * *'") from None
 
     @dg.sensor(name=f"{spec.dataset}_scheduled_refresh", job=job, minimum_interval_seconds=minimum_interval_seconds,
                default_status=dg.DefaultSensorStatus.STOPPED,
@@ -50,10 +55,10 @@ def refresh_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 60) 
     def _sensor(context: dg.SensorEvaluationContext):
         now = get_current_datetime()
         last_fired = datetime.fromisoformat(context.cursor) if context.cursor else None
-        tick = due_refresh_tick(refresh, now, last_fired)
+        tick = due_refresh_tick(refresh, cron, now, last_fired)
         if tick is None:
-            upcoming = next(cron_string_iterator(now.timestamp() + 1, refresh.cron, refresh.timezone))
-            return dg.SkipReason(f"next refresh at {upcoming.isoformat()}")
+            upcoming = next_tick(cron, ZoneInfo(refresh.timezone), now)
+            return dg.SkipReason(f"next refresh at {upcoming.isoformat()}" if upcoming else "no refresh.cron tick ahead")
         day = tick.date().isoformat()
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"{spec.release_name}-{day}", partition_key=day,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import boto3
 import dagster as dg
@@ -51,7 +52,12 @@ def test_a_second_worker_continues_from_the_bucket_alone(moto, aws_env, demo_spe
     # Worker b starts from an empty folder: its inputs and the snapshot come from the bucket.
     b = storage("b")
     defs_b = build_definitions([loaded], b)
-    _run(loaded, defs_b, dg.AssetSelection.assets(dg.AssetKey(["demo_loans", "synthetic_features"])))
+    qa = _run(loaded, defs_b, dg.AssetSelection.assets(dg.AssetKey(["demo_loans", "synthetic_features"])))
+    # The check results link b's QA report in the bucket (presigned): a browser opens it with no disk shared.
+    link = next(e for e in qa.get_asset_check_evaluations() if e.check_name == "fidelity").metadata["qa_report"].value
+    with urllib.request.urlopen(link, timeout=30) as response:
+        assert response.headers.get_content_type() == "text/html"
+        assert response.read() == next((tmp_path / "b" / "work").rglob("qa_runs/*/qa_report.html")).read_bytes()
     assert not (tmp_path / "b" / "work" / "demo_loans" / PARTITION / "training_view").exists()  # never needed
     outcome = publish_partition(loaded, dg.DagsterInstance.ephemeral(), b, PARTITION, defs=defs_b)
     assert outcome.success, (outcome.gate, outcome.error)

@@ -1,17 +1,20 @@
 """What the UI shows (issue 14), read back from the instance after materializing the demo in-process:
-check descriptions, a verdict table per check result, the QA report of each run kept, column schema
-with descriptions and column lineage on the synthetic and published assets, no pickled object's
-path beside the release."""
+check descriptions, a verdict table per check result, the QA report of each run kept and linked (an http
+link a browser opens from the UI, served by the report server), column schema with descriptions and
+column lineage on the synthetic and published assets, no pickled object's path beside the release."""
 
 import hashlib
+import threading
+import urllib.request
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 import dagster as dg
 import pytest
 import yaml
 
 from synth_pipelines.core.quality.thresholds import ASSET_CHECK_NAMES, RELEASE_REGRESSION
+from synth_pipelines.core.report_links import report_server
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.factory import today_partition
 from synth_pipelines.orchestration.resources import ORIGIN_TAG, SynthStorage
@@ -29,14 +32,18 @@ def key(stage: str) -> dg.AssetKey:
 
 @pytest.fixture(scope="module")
 def demo(demo_db, tmp_path_factory):
-    """The demo materialized and published once, then its QA checks run again in a second run."""
+    """The demo materialized and published once, then its QA checks run again in a second run; the storage
+    served by the report server (`synth-pipelines reports serve`) on a free port, as `make dev` does."""
     folder = tmp_path_factory.mktemp("ui_metadata")
     spec_path = folder / "demo_loans.yaml"
     spec_path.write_text(yaml.safe_dump(with_fast_generator(shipped_demo_data(demo_db)), sort_keys=False))
-    with pytest.MonkeyPatch.context() as env, dg.instance_for_test() as instance:
+    (folder / "home").mkdir()
+    server = report_server(folder / "home", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with pytest.MonkeyPatch.context() as env, dg.instance_for_test() as instance, server:
         env.setenv("SYNTH_PIPELINES_HOME", str(folder / "home"))
         loaded = load_spec(spec_path)
-        storage = SynthStorage(root=str(folder / "home"))
+        storage = SynthStorage(root=str(folder / "home"), reports_url=f"http://127.0.0.1:{server.server_port}")
         partition = today_partition(loaded)
         first = materialize_dataset(loaded, instance, storage, partition_key=partition, publish=False)
         assert first.error is None and not first.failed_checks, (first.error, first.failed_checks)  # QA'd
@@ -48,6 +55,7 @@ def demo(demo_db, tmp_path_factory):
         assert rerun.success
         yield {"instance": instance, "defs": build_definitions([loaded], storage), "first": first.run_id,
                "rerun": rerun.run_id, "first_reports": reports}
+        server.shutdown()
 
 
 def check_evaluations(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
@@ -63,9 +71,14 @@ def report_files(instance: dg.DagsterInstance, run_id: str) -> set[Path]:
         if name == RELEASE_REGRESSION:
             continue
         files |= {Path(metadata[kind].value) for kind in ("report_html", "report_pdf", "report_json")}
-        assert Path(unquote(urlparse(metadata["qa_report"].value).path)) == Path(metadata["report_html"].value).resolve()
-        assert Path(unquote(urlparse(metadata["data_docs"].value).path)).is_file()  # GX Data Docs, linked
     return files
+
+
+def opened(link: dg.MetadataValue) -> tuple[str, str]:
+    """What a browser gets for a link in the UI: an http(s) GET, answered with its content type and body."""
+    assert isinstance(link, dg.UrlMetadataValue) and urlparse(link.value).scheme in ("http", "https"), link
+    with urllib.request.urlopen(link.value, timeout=30) as response:
+        return response.headers.get_content_type(), response.read().decode()
 
 
 def materialization(instance: dg.DagsterInstance, stage: str) -> dict:
@@ -97,8 +110,17 @@ def test_a_rerun_keeps_the_report_an_earlier_result_links_to(demo):
     assert all(demo["first"] in str(path) for path in first) and all(demo["rerun"] in str(path) for path in rerun)
     for path, digest in demo["first_reports"].items():  # still there, unchanged
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
-    link = check_evaluations(demo["instance"], demo["rerun"])["fidelity"]["qa_report"]
-    assert isinstance(link, dg.UrlMetadataValue) and urlparse(link.value).scheme == "file"
+
+def test_each_result_links_the_report_of_its_own_run_and_the_link_opens(demo):
+    for run in ("first", "rerun"):
+        for name, metadata in check_evaluations(demo["instance"], demo[run]).items():
+            if name == RELEASE_REGRESSION:
+                continue
+            kind, page = opened(metadata["qa_report"])
+            assert kind == "text/html" and page == Path(metadata["report_html"].value).read_text(), name
+            assert demo[run] in metadata["qa_report"].value
+            kind, docs = opened(metadata["data_docs"])  # GX Data Docs, linked too
+            assert kind == "text/html" and "<html" in docs.lower()
 
 
 def schema_and_lineage(instance: dg.DagsterInstance, stage: str) -> tuple[dict, dict]:
