@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def main() -> None:
                           **({"rows_per_shard": args.rows_per_shard} if args.rows_per_shard else {})},
             "destination": {"kind": "local", "path": str(run_dir / "releases")}})
         result = run_child(run_dir, spec, {}, args.timeout, step_processes=args.step_processes)
-        print(json.dumps({"rows": rows, **result}), flush=True)
+        print(json.dumps({"rows": rows, **result, "load_average_after": [round(x, 2) for x in os.getloadavg()]}),
+              flush=True)
         if "error" in result:
             lines.append(f"| {rows:,} | error: {result['error'][:80]} |")
             continue

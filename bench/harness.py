@@ -41,7 +41,7 @@ def machine() -> dict[str, Any]:
     except ImportError:
         gpu = "none"
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_gb, 1), "gpu": gpu,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def write_run_spec(template: Path, out: Path, generator: dict[str, Any], overrides: dict[str, Any]) -> Path:
