@@ -7,8 +7,9 @@
 Each size is one real materialization of the demo spec (synth_pipelines/defs/datasets/demo_loans) (its generator, calculated
 and masked columns, full QA on the documented samples, local publication) in a child process;
 peak memory is the child's (and its workers') maximum resident set. With --step-processes every step runs
-in its own process, as a deployment runs them (Dagster's multiprocess executor), and the peak of each
-step's process is reported (bench/harness.py); --rows-per-shard sets synthetic.rows_per_shard.
+in its own process, as a deployment runs them (Dagster's multiprocess executor): the peak of each step's
+process is listed (bench/harness.py) and the table's peak is the largest process's; --rows-per-shard sets
+synthetic.rows_per_shard.
 """
 
 from __future__ import annotations

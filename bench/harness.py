@@ -198,9 +198,10 @@ def _write_result(run_file: Path, loaded: Any, storage: Any, instance: Any, rele
         "end_to_end_seconds": round(wall, 1), "peak_memory_gb": round(peak_kb / 2**20, 2),
         **summarize_qa(qa),
     }
-    if step_peaks:  # the orchestrating process's own peak stays peak_memory_gb (ru_maxrss of RUSAGE_SELF)
-        result.update(step_peak_memory_gb=step_peaks, max_step_peak_memory_gb=max(step_peaks.values()),
-                      peak_memory_gb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2))
+    if step_peaks:  # peak_memory_gb: the largest of the orchestrating process's and every step process's peaks
+        orchestrator = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+        result.update(step_peak_memory_gb=step_peaks, orchestrator_peak_memory_gb=orchestrator,
+                      peak_memory_gb=max(orchestrator, *step_peaks.values()))
     (run_file.parent / "result.json").write_text(json.dumps(result, indent=2))
 
 
