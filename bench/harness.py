@@ -138,7 +138,8 @@ def _in_step_processes(loaded: Any, instance: Any, storage: Any) -> tuple[dict[s
             run_ids.append(result.run_id)
     event = instance.get_latest_materialization_event(dg.AssetKey([name, "published_features"]))
     release = release_from_metadata(event.asset_materialization.metadata)
-    peaks_kb = {int(p.stem): json.loads(p.read_text())["peak_kb"] for p in Path(os.environ["SYNTH_BENCH_RSS_DIR"]).glob("*.json")}
+    records = Path(os.environ["SYNTH_BENCH_RSS_DIR"]).glob("*.json")  # one per process, by pid
+    peaks_kb = {int(p.stem): json.loads(p.read_text())["peak_kb"] for p in records}
     steps: dict[str, float] = {}
     for run_id in run_ids:
         for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START):

@@ -23,7 +23,6 @@ from synth_pipelines.spec import load_spec
 
 pytestmark = pytest.mark.slow
 PARTITION = "2026-11-24"
-GENERATOR_LIBRARIES = ("torch", "synthcity")
 
 # The step process: the code location as a worker loads it, then the feature shards and QA checks of the
 # synthetic features (one run), then the gate and the release (the publish job), on the rows generated before.
@@ -62,7 +61,8 @@ def test_feature_qa_and_publish_steps_import_no_generator_library(demo_spec_data
                               .required_multi_asset_neighbors().without_checks())
     instance = dg.DagsterInstance.ephemeral()
     add_snapshot_partitions(instance, loaded, [PARTITION])
-    defs = dg.Definitions.merge(build_definitions([loaded], SynthStorage(root=str(storage_home))), dg.Definitions(jobs=[job]))
+    defs = dg.Definitions.merge(build_definitions([loaded], SynthStorage(root=str(storage_home))),
+                                dg.Definitions(jobs=[job]))
     assert defs.resolve_job_def("upto_rows").execute_in_process(instance=instance, partition_key=PARTITION).success
 
     env = {**os.environ, "SYNTH_PIPELINES_HOME": str(storage_home), "PYTHONPATH": str(project_root()),
