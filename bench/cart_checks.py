@@ -1,0 +1,85 @@
+"""Quick checks of the default generator (cart) on the real tables, without the pipeline around it.
+
+Splits a table as bench_tables.py does (seeded three-way split, 10,000 train / 5,000 holdout at most),
+trains and generates through core/synthesis (the pipeline's codecs and decode), and prints per seed:
+
+  regression  the XGBoost referee's TSTR/TRTR (bench/referees.py's booster; xgboost is in the project's
+              venv) for ours and for the perfect generator (real rows neither side saw)
+  privacy     the project's discriminator AUC (3-fold) and DCR share (5,000 index / 2,000 query rows),
+              with the columns that give the synthetic rows away
+
+  PYTHONPATH=. .venv/bin/python bench/cart_checks.py regression cps1988,gss_wages --seeds 0,1,2,3,4
+  PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy mpls_stops,adult --seeds 0 \
+      --settings '{"min_samples_leaf": 100}'
+  --label-regressors '[{...}, ...]' replaces plugin_cart.LABEL_REGRESSORS (the candidates compared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_tables import three_way_split  # noqa: E402
+from referees import _score, tstr_predictions  # noqa: E402
+
+from synth_pipelines.core.quality.fidelity import discriminator_auc  # noqa: E402
+from synth_pipelines.core.quality.privacy import dcr_share, neighbour_samples  # noqa: E402
+from synth_pipelines.core.synthesis import generate_rows, train_synthesizer  # noqa: E402
+from synth_pipelines.spec import GeneratorSpec  # noqa: E402
+from synth_pipelines_tests.real_tables import ENTITY_KEY, load_table  # noqa: E402
+
+
+def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: dict):
+    with tempfile.TemporaryDirectory() as folder:
+        categorical = {label} if task == "classification" else set()
+        model = train_synthesizer(train, GeneratorSpec(seed=seed, settings=settings), label=label,
+                                  categorical=categorical, out_dir=Path(folder) / "model")
+        rows = generate_rows(model, rows=len(train), batch_rows=len(train), id_prefix="s", out_dir=Path(folder))
+        return model, pd.read_parquet(rows.path).drop(columns=["synthetic_id"])[train.columns]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("check", choices=("regression", "privacy"))
+    parser.add_argument("tables")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--settings", default="{}", help="generator settings (JSON)")
+    parser.add_argument("--label-regressors", help="plugin_cart.LABEL_REGRESSORS to compare (JSON list)")
+    args = parser.parse_args()
+    if args.label_regressors:
+        import synth_pipelines.generators.plugin_cart as cart
+
+        cart.LABEL_REGRESSORS = tuple(json.loads(args.label_regressors))
+    for name in args.tables.split(","):
+        table = load_table(name)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            split = three_way_split(table.frame, table.label, table.task, seed, 10_000, 5_000)
+            part = {p: table.frame[split == p].drop(columns=[ENTITY_KEY]).reset_index(drop=True)
+                    for p in ("train", "perfect", "holdout")}
+            model, synthetic = synthesize(part["train"], table.label, table.task, seed, json.loads(args.settings))
+            if args.check == "regression":
+                holdout = part["holdout"].dropna(subset=[table.label])
+                y = holdout[table.label].to_numpy(float)
+                score = {p: _score(y, tstr_predictions(f, holdout, table.label, "regression", seed, None), "regression")
+                         for p, f in (("trtr", part["train"]), ("ours", synthetic), ("perfect", part["perfect"]))}
+                print(f"{name} seed {seed}: TSTR/TRTR ours {score['ours'] / score['trtr']:.3f}, perfect "
+                      f"{score['perfect'] / score['trtr']:.3f} (TRTR R2 {score['trtr']:.3f}); "
+                      f"label_regressor {model.plugin_kwargs.get('label_regressor')}", flush=True)
+                continue
+            auc = discriminator_auc(part["train"], synthetic, model.codecs, rows=10_000, folds=3, seed=seed)
+            dcr = dcr_share(neighbour_samples(part["train"], part["holdout"], synthetic, model.codecs,
+                                              index_rows=5_000, query_rows=2_000, seed=seed))[0].value
+            telling = sorted(auc.details["column_importance"].items(), key=lambda kv: -kv[1])[:3]
+            print(f"{name} seed {seed}: discriminator AUC {auc.value:.3f}, DCR share {dcr:.3f}, telling {telling}; "
+                  f"leaves {model.plugin_kwargs.get('min_samples_leaf')} "
+                  f"{model.plugin_kwargs.get('category_leaves', {})}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
