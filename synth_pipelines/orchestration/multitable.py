@@ -86,7 +86,7 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
             raise dg.Failure(description=str(loaded.error_from(exc))) from None
         seed = spec.generator.seed
         train, holdout = split_families(frames, plans, spec.training_view.holdout_fraction, seed)
-        model = train_tables(train, plans, spec.generator.settings, seed)
+        model = train_tables(train, plans, spec.generator.settings, seed, label=spec.tables[root].label)
         synthetic = generate_tables(model, len(train[root]), seed)
         out = folder(storage, context.partition_key)
         for side, tables in zip(SIDES, (train, holdout, synthetic), strict=True):
