@@ -71,7 +71,9 @@ def test_materialized_tables_are_checked_and_published_together(tables_spec: Pat
     # real category names (the working qa.json keeps them for the gate and the internal report).
     assert manifest["qa"] == published_values(qa)
     absent = list(_values_of(manifest["qa"], "absent_categories"))
-    assert any(absent) and all(isinstance(n, int) for found in absent for n in found.values())  # counts, not names
+    # Counts, not names, wherever a table's synthetic rows lack a real category (whether one does depends on the
+    # generation; the conversion on a report that has some: test_report_editions).
+    assert absent and all(isinstance(n, int) for found in absent for n in found.values())
 
 
 def _values_of(data: Any, key: str):
