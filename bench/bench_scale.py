@@ -2,16 +2,21 @@
 
     .venv/bin/python bench/bench_scale.py                      # 10k, 100k, 1M rows
     .venv/bin/python bench/bench_scale.py --rows 10000,1000000
+    .venv/bin/python bench/bench_scale.py --rows 1000000 --rows-per-shard 250000 --step-processes
 
 Each size is one real materialization of the demo spec (synth_pipelines/defs/datasets/demo_loans) (its generator, calculated
 and masked columns, full QA on the documented samples, local publication) in a child process;
-peak memory is the child's (and its workers') maximum resident set.
+peak memory is the child's (and its workers') maximum resident set. With --step-processes every step runs
+in its own process, as a deployment runs them (Dagster's multiprocess executor): the peak of each step's
+process is listed (bench/harness.py) and the table's peak is the largest process's; --rows-per-shard sets
+synthetic.rows_per_shard.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +34,9 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "scale")
     parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--rows-per-shard", type=int, default=None)
+    parser.add_argument("--step-processes", action="store_true",
+                        help="every step in its own process; report each step process's peak")
     args = parser.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -45,16 +53,21 @@ def main() -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         spec = write_run_spec(template, run_dir / "spec.yaml", generator, {
             "source": {"url": f"sqlite:///{source}"},
-            "synthetic": {"rows": rows, "batch_rows": args.batch_rows},
+            "synthetic": {"rows": rows, "batch_rows": args.batch_rows,
+                          **({"rows_per_shard": args.rows_per_shard} if args.rows_per_shard else {})},
             "destination": {"kind": "local", "path": str(run_dir / "releases")}})
-        result = run_child(run_dir, spec, {}, args.timeout)
-        print(json.dumps({"rows": rows, **result}), flush=True)
+        result = run_child(run_dir, spec, {}, args.timeout, step_processes=args.step_processes)
+        print(json.dumps({"rows": rows, **result, "load_average_after": [round(x, 2) for x in os.getloadavg()]}),
+              flush=True)
         if "error" in result:
             lines.append(f"| {rows:,} | error: {result['error'][:80]} |")
             continue
         lines.append(f"| {rows:,} | {result['training_seconds']:.1f} | {result['generation_seconds']:.1f} | "
                      f"{result['generation_rows_per_second']:,} | {result['qa_seconds']:.0f} | "
                      f"{result['end_to_end_seconds']:.0f} | {result['peak_memory_gb']:.2f} |")
+        if "step_peak_memory_gb" in result:  # peak GB by step process, largest first
+            print("\n".join(f"  {gb:.2f} GB  {step}" for step, gb in
+                            sorted(result["step_peak_memory_gb"].items(), key=lambda item: -item[1])), flush=True)
     print("\n".join(lines))
 
 

@@ -70,6 +70,29 @@ def test_leaf_size_is_automatic_and_settable(loans: pd.DataFrame) -> None:
     assert min(c.sizes.min() for c in coarse.columns_) >= 600
 
 
+def test_a_category_with_many_values_gets_leaves_that_tell_them_apart() -> None:
+    """60 districts, each with its own stretch of a coordinate: leaves of the automatic size (150 rows
+    here) span two districts, so a row's district would disagree with its coordinate; the category's own
+    smaller leaves (rows / (2 x 60) = 50) keep them together. A set leaf size holds for every column."""
+    from synthcity.plugins.core.dataloader import GenericDataLoader
+
+    rng = np.random.default_rng(4)
+    district = rng.integers(0, 60, 6000)
+    frame = pd.DataFrame({"x": (district + rng.uniform(0, 1, 6000)).round(3),
+                          "district": [f"d{d:02d}" for d in district], "y": rng.integers(0, 2, 6000)})
+
+    def agreement(**settings) -> tuple[float, object]:
+        model = load_plugin_class("cart")(random_state=0, **settings).fit(GenericDataLoader(frame, target_column="y"))
+        rows = model.generate(count=6000, random_state=1).dataframe()
+        return float((np.floor(rows["x"]).astype(int) == rows["district"].str[1:].astype(int)).mean()), model
+
+    auto, model = agreement()
+    assert model.min_samples_leaf_ == 150 and model.resolved_settings()["category_leaves"] == {"district": 50}
+    fixed, fixed_model = agreement(min_samples_leaf=150)
+    assert "category_leaves" not in fixed_model.resolved_settings()
+    assert auto > 0.8 and auto > fixed + 0.1, (auto, fixed)
+
+
 def test_label_model_choice(loans: pd.DataFrame) -> None:
     assert _fit(loans).label_booster_ is not None
     assert _fit(loans, label_model="tree").label_booster_ is None
