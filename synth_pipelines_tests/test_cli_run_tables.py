@@ -56,8 +56,8 @@ def test_run_publishes_the_tables_release_beside_the_features(tables_spec_data, 
     assert {t: len(f) for t, f in tables.items()} == release["rows"]
     work = storage_home / "work" / "demo_loans" / DAY / "tables"
     for table, frame in tables.items():  # the QA'd synthetic rows, not others
-        pd.testing.assert_frame_equal(frame.reset_index(drop=True), pd.read_parquet(work / f"synthetic.{table}.parquet"),
-                                      check_dtype=False)
+        stored = pd.read_parquet(work / f"synthetic.{table}.parquet")
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True), stored, check_dtype=False)
     assert len(tables["customers"]) > 200 and len(tables["loans"]) > 0
     assert tables["loans"]["account_id"].isin(tables["accounts"]["account_id"]).all()
     assert tables["accounts"]["customer_id"].isin(tables["customers"]["customer_id"]).all()

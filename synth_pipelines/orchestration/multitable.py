@@ -155,7 +155,8 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
         # A local path is a link in the UI; remote locations are masked text.
         as_metadata = dg.MetadataValue.path if spec.destination.kind == "local" else dg.MetadataValue.text
         context.log.info(f"published {release.location} ({sum(release.rows.values())} rows in {len(plans)} tables)")
-        yield dg.MaterializeResult(metadata={"release": f"{tables_dataset(name)}/{spec.release_name}/snapshot={partition}",
+        released = f"{tables_dataset(name)}/{spec.release_name}/snapshot={partition}"
+        yield dg.MaterializeResult(metadata={"release": released,
                                               "location": as_metadata(release.location),
                                               "manifest": as_metadata(release.manifest_location),
                                               "rows": dg.MetadataValue.json(release.rows),

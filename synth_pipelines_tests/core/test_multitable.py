@@ -96,7 +96,8 @@ def test_a_rare_label_class_keeps_its_families() -> None:
 
     synthetic, counts, balance = families("segment")
     customers, accounts = synthetic["customers"], synthetic["accounts"]
-    assert customers.customer_id.is_unique and accounts.account_id.is_unique and synthetic["payments"].payment_id.is_unique
+    assert customers.customer_id.is_unique and accounts.account_id.is_unique
+    assert synthetic["payments"].payment_id.is_unique
     assert accounts.customer_id.isin(customers.customer_id).all()
     assert synthetic["payments"].account_id.isin(accounts.account_id).all()
     assert abs((customers.segment == "A").mean() - (train["customers"].segment == "A").mean()) < 0.05
