@@ -43,7 +43,7 @@ def run(dataset: str, seed: int) -> dict[str, Any]:
         frames = read_tables(spec.tables, csv_tables_as_parquet(folder, Path(tmp)))
     train, holdout = split_families(frames, plans, spec.training_view.holdout_fraction, seed)
     started, cpu_started = time.perf_counter(), time.process_time()
-    model = train_tables(train, plans, spec.generator.settings, seed)
+    model = train_tables(train, plans, spec.generator.settings, seed, label=spec.tables[root].label)
     trained = time.perf_counter()
     synthetic = generate_tables(model, len(train[root]), seed)
     generated, cpu_generated = time.perf_counter(), time.process_time()

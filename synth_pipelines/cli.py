@@ -228,6 +228,47 @@ def _already_published(loaded: LoadedSpec, partition: str, location: str, data: 
     return Outcome(ExitCode.ALREADY_PUBLISHED, {**data, "release": {"path": location}})
 
 
+def _existing_tables_release(loaded: LoadedSpec, partition: str) -> str | None:
+    """Where the spec's tables release (`tables:`) of `partition` is published already, or None."""
+    from synth_pipelines.core.destinations import DestinationError, IsolationError
+    from synth_pipelines.core.multitable_publish import existing_tables_release, tables_dataset
+
+    spec = loaded.spec
+    if spec.tables is None:
+        return None
+    try:
+        return existing_tables_release(spec.destination, source_url=spec.source.url,
+                                       dataset=tables_dataset(spec.dataset), release_name=spec.release_name,
+                                       snapshot_id=partition)
+    except (DestinationError, IsolationError) as exc:
+        raise CliError(f"destination: {exc}", ExitCode.INTERNAL_ERROR) from None
+
+
+def _report_tables(loaded: LoadedSpec, outcome: RunOutcome | None, existing: str | None) -> tuple[ExitCode, Any]:
+    """Print what became of the tables release of a spec with `tables:` (published, there already, or
+    why not); its exit code (OK for a spec without tables) and the release for --json."""
+    if loaded.spec.tables is None:
+        return ExitCode.OK, None
+    if existing:
+        click.echo(f"tables already published, left as they were: {existing}", err=True)
+        return ExitCode.OK, {"path": existing}
+    release = outcome.tables_release if outcome else None
+    if release:
+        click.echo(f"published {release['release']}: {release['path']}")
+        click.echo(f"  rows:      {release['rows']}")
+        click.echo(f"  manifest:  {release['manifest']}")
+        return ExitCode.OK, release
+    if outcome is None or outcome.tables_gate is None:  # the run stopped before the gates (its error says why)
+        click.echo("tables not published: the run stopped before publication", err=True)
+        return ExitCode.GATE_CLOSED, None
+    if outcome.tables_gate_open:  # the gate opened, the publish step failed
+        click.echo(f"tables not published: {outcome.error or 'the publish step wrote no release'}", err=True)
+        return (ExitCode.ALREADY_PUBLISHED if outcome.error_class == "ReleaseExistsError"
+                else ExitCode.INTERNAL_ERROR), None
+    click.echo(f"tables not published: {outcome.tables_gate}", err=True)
+    return ExitCode.AWAITING_APPROVAL if outcome.tables_awaiting_approval else ExitCode.GATE_CLOSED, None
+
+
 def _print_verdict(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from synth_pipelines.core.quality.verdict import verdict_rows, verdict_table
 
@@ -273,11 +314,15 @@ def _run(path: Path, partition: str | None, progress: Progress, tags: dict[str, 
     data: dict[str, Any] = {"dataset": spec.dataset, "release_name": spec.release_name, "snapshot": partition}
     existing = _existing_release(loaded, partition)
     if existing:
+        if spec.tables is not None and not _existing_tables_release(loaded, partition):
+            click.echo(f"its tables are not published: synth-pipelines publish {path} --snapshot {partition}",
+                       err=True)
         return _already_published(loaded, partition, existing, data)
+    existing_tables = _existing_tables_release(loaded, partition)
     click.echo(f"running {spec.dataset} ({spec.release_name}, snapshot {partition}) with synthcity "
                f"'{spec.generator.plugin}' ...")
     outcome = materialize_dataset(loaded, instance_for_cli(), partition_key=partition, log_level=DAGSTER_LOG_LEVEL,
-                                  on_progress=progress, tags=tags)
+                                  on_progress=progress, tags=tags, publish_tables=existing_tables is None)
     data.update(run_id=outcome.run_id, checks=_print_verdict(outcome.checks), qa_report=outcome.qa_report)
     if outcome.release:
         release = outcome.release
@@ -285,12 +330,24 @@ def _run(path: Path, partition: str | None, progress: Progress, tags: dict[str, 
         click.echo(f"  rows:      {release['rows']}")
         click.echo(f"  manifest:  {release['manifest']}")
         click.echo(f"  QA report: {release['qa_report']}")
-        return Outcome(ExitCode.OK, {**data, "release": release, "qa_report": release["qa_report"]})
+        # The tables pass their own gate: a closed one is this run's exit code, the features stay published.
+        tables_code, tables_release = _report_tables(loaded, outcome, existing_tables)
+        return Outcome(tables_code, {**data, "release": release, "qa_report": release["qa_report"],
+                                     **_tables_data(loaded, outcome, tables_release)})
     if outcome.qa_report:
         click.echo(f"QA report: {outcome.qa_report}")
     code = _report_unpublished(outcome)
+    _, tables_release = _report_tables(loaded, outcome, existing_tables)
     error = None if outcome.failed_checks else outcome.error  # else only Dagster's "a blocking check failed"
-    return Outcome(code, {**data, "gate": outcome.gate, "error": error})
+    return Outcome(code, {**data, "gate": outcome.gate, "error": error,
+                          **_tables_data(loaded, outcome, tables_release)})
+
+
+def _tables_data(loaded: LoadedSpec, outcome: RunOutcome, release: Any) -> dict[str, Any]:
+    """The tables release's part of --json (a spec with `tables:` only)."""
+    if loaded.spec.tables is None:
+        return {}
+    return {"tables_release": release, "tables_gate": outcome.tables_gate}
 
 
 def _load_valid(path: Path) -> LoadedSpec:
@@ -385,7 +442,8 @@ def approve(spec: Path, partition: str, approver: str, comment: str, tables: boo
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
     storage.save_now(path)
-    then = ("the publication gate sensor publishes them" if tables else
+    then = (f"the publication gate sensor publishes them, or: synth-pipelines publish {spec} --snapshot {partition}"
+            if tables else
             f"publish with: synth-pipelines publish {spec} --snapshot {partition}")
     click.echo(f"approved {loaded.spec.release_name}{' tables' if tables else ''} snapshot {partition} by "
                f"{approval.approver} (rows sha256 {approval.features_sha256[:12]}); {then}")
@@ -404,16 +462,22 @@ def publish(spec: Path, partition: str, progress: bool | None) -> Outcome:
 
     loaded = _load(spec)
     _partition_in_range(loaded, partition)
-    existing = _existing_release(loaded, partition)
-    if existing:
+    existing, existing_tables = _existing_release(loaded, partition), _existing_tables_release(loaded, partition)
+    if existing and (loaded.spec.tables is None or existing_tables):
         return _already_published(loaded, partition, existing, {})
     outcome = publish_partition(loaded, instance_for_cli(), partition_key=partition, log_level=DAGSTER_LOG_LEVEL,
-                                on_progress=Progress(progress))
-    if not outcome.release:
-        return Outcome(_report_unpublished(outcome))
-    release = outcome.release
-    click.echo(f"published {release['release']}: {release['path']} ({release['rows']} rows)")
-    return Outcome()
+                                on_progress=Progress(progress), features=not existing, tables=not existing_tables)
+    if existing:  # only the tables were left to publish
+        click.echo(f"{loaded.spec.release_name} already published, left as it was: {existing}", err=True)
+        code = ExitCode.OK
+    elif outcome.release:
+        release = outcome.release
+        click.echo(f"published {release['release']}: {release['path']} ({release['rows']} rows)")
+        code = ExitCode.OK
+    else:
+        code = _report_unpublished(outcome)
+    tables_code, _ = _report_tables(loaded, outcome, existing_tables)
+    return Outcome(code if code != ExitCode.OK else tables_code)
 
 
 # -- qa ---------------------------------------------------------------------------------------------

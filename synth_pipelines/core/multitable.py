@@ -13,6 +13,12 @@ under the synthetic parents, as many as the parent's drawn count. Lookup tables 
 their snapshot rows are kept and foreign keys into them hold only their keys.
 
 Roots are split train/holdout with their whole family (a root and its children on one side).
+
+With a categorical root `label`, each label class with at least MIN_CLASS_ROOTS train roots gets models
+of its own, trained on its families alone (the rest share one, the label a column in it); generation
+draws each class's share of the roots from the real shares. Conditioned on through one set of trees
+instead, a class of a few per cent of the roots (Berka's `frequency`: 2% and 5%) fits in no
+privacy-sized leaf, so its families looked like everyone's (BENCHMARKS.md: parent-level TSTR/TRTR).
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ from synth_pipelines.core.training_view import decimals_as_floats
 from synth_pipelines.spec import SynthesizedTableSpec, context_parent
 
 PARENT_PREFIX = "parent__"
+# A label class needs this many train roots for models of its own (twice the cart's smallest automatic leaf).
+MIN_CLASS_ROOTS = 40
+# A label with fewer distinct values (or text) is categorical: its classes are modelled apart.
+MAX_LABEL_CLASSES = 15
 FAMILY_SIZE, POSITION = "__family_size", "__position"
 
 
@@ -165,11 +175,50 @@ class MultiTableModel:
     tables: dict[str, TableModel]
     lookups: dict[str, pd.DataFrame]
     seconds: dict[str, float] = field(default_factory=dict)
+    # A categorical label's classes, each with its share of the train roots and its own models (None:
+    # the classes pooled together, the label a column of them); `tables` is then empty.
+    by_label: dict[Any, tuple[float, MultiTableModel]] | None = None
 
 
 def train_tables(train: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePlan], settings: Mapping[str, Any],
-                 seed: int) -> MultiTableModel:
-    """One cart model per synthesized table (`settings`: the cart plugin's, e.g. min_samples_leaf)."""
+                 seed: int, label: str | None = None) -> MultiTableModel:
+    """One cart model per synthesized table (`settings`: the cart plugin's, e.g. min_samples_leaf); with a
+    categorical root `label`, one such set per label class (see the module docstring)."""
+    root = root_of(plans)
+    values = train[root][label] if label is not None else None
+    if values is None or (pd.api.types.is_numeric_dtype(values) and values.nunique() >= MAX_LABEL_CLASSES):
+        return _train_tables(train, plans, settings, seed)
+    counts = values.value_counts(dropna=False)
+    own = [value for value, n in counts.items() if n >= MIN_CLASS_ROOTS]
+    groups = {value: values == value if not pd.isna(value) else values.isna() for value in own}
+    rest = ~np.logical_or.reduce([g.to_numpy() for g in groups.values()]) if groups else np.ones(len(values), bool)
+    groups.update({None: pd.Series(rest)} if rest.any() else {})
+    by_label = {value: (float(rows.mean()), _train_tables(families_of(train, plans, rows.to_numpy()), plans,
+                                                          settings, seed))
+                for value, rows in groups.items()}
+    seconds = {}
+    for _, part in by_label.values():
+        for table, spent in part.seconds.items():
+            seconds[table] = round(seconds.get(table, 0.0) + spent, 2)
+    return MultiTableModel(dict(plans), {}, {n: train[n] for n, p in plans.items() if p.lookup}, seconds, by_label)
+
+
+def families_of(frames: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePlan], roots: np.ndarray
+                ) -> dict[str, pd.DataFrame]:
+    """The tables of the roots where `roots` is True, with their descendants; lookups whole."""
+    root = root_of(plans)
+    out = {root: frames[root][roots].reset_index(drop=True)}
+    for name, plan in plans.items():
+        if plan.lookup:
+            out[name] = frames[name]
+        elif plan.parent is not None:
+            kept = frames[name][plan.parent_key].isin(out[plan.parent][plans[plan.parent].primary_key])
+            out[name] = frames[name][kept.to_numpy()].reset_index(drop=True)
+    return out
+
+
+def _train_tables(train: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePlan], settings: Mapping[str, Any],
+                  seed: int) -> MultiTableModel:
     import time
 
     from synthcity.plugins.core.dataloader import GenericDataLoader
@@ -205,6 +254,47 @@ def new_keys(table: TableModel, count: int) -> np.ndarray:
 
 def generate_tables(model: MultiTableModel, root_rows: int, seed: int) -> dict[str, pd.DataFrame]:
     """Synthetic tables with new keys: `root_rows` roots, their descendants by drawn counts, the lookups."""
+    if model.by_label is None:
+        return _generate_tables(model, root_rows, seed)
+    shares = np.array([share for share, _ in model.by_label.values()])
+    counts = np.random.default_rng([seed, len(model.plans)]).multinomial(root_rows, shares / shares.sum())
+    parts = [_generate_tables(part, int(n), seed + i)
+             for i, ((_, part), n) in enumerate(zip(model.by_label.values(), counts, strict=True))]
+    return _joined(parts, model)
+
+
+def _joined(parts: list[dict[str, pd.DataFrame]], model: MultiTableModel) -> dict[str, pd.DataFrame]:
+    """The label classes' tables as one set, the keys numbered anew across them (each part's run 1..n)."""
+    out: dict[str, pd.DataFrame] = {}
+    renamed: dict[str, list[dict]] = {}  # per table, per part: old key -> new key
+    for name, plan in model.plans.items():
+        if plan.lookup:
+            out[name] = model.lookups[name].copy()
+            continue
+        frames, maps, start = [], [], 0
+        for index, part in enumerate(parts):
+            frame = part[name].copy()
+            keys = new_keys_like(frame[plan.primary_key], name, start)
+            maps.append(dict(zip(frame[plan.primary_key], keys, strict=True)))
+            frame[plan.primary_key] = keys
+            if plan.parent is not None:
+                frame[plan.parent_key] = frame[plan.parent_key].map(renamed[plan.parent][index])
+            frames.append(frame)
+            start += len(frame)
+        renamed[name] = maps
+        out[name] = pd.concat(frames, ignore_index=True)
+    return out
+
+
+def new_keys_like(keys: pd.Series, table: str, start: int) -> np.ndarray:
+    """Keys start+1..start+n in the kind new_keys gave (numbers, or text '<table>_<n>')."""
+    numbers = np.arange(start + 1, start + len(keys) + 1)
+    if pd.api.types.is_numeric_dtype(keys) or not len(keys):
+        return numbers
+    return np.array([f"{table}_{n}" for n in numbers], dtype=object)
+
+
+def _generate_tables(model: MultiTableModel, root_rows: int, seed: int) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     with_counts: dict[str, pd.DataFrame] = {}
     for index, (name, table) in enumerate(model.tables.items()):

@@ -192,6 +192,19 @@ def publish_tables_sql(tables: Mapping[str, pd.DataFrame], plans: Mapping[str, T
                          tables=located, rows={n: t.num_rows for n, t in converted.items()})
 
 
+def existing_tables_release(destination: Any, *, source_url: str, dataset: str, release_name: str,
+                            snapshot_id: str) -> str | None:
+    """Where a multi-table release is already published (local and S3, as existing_release finds a
+    single-table one), or None. SQL: None, asked at publication instead, where the registration refuses
+    an existing release key (its repair of a single-table release's view does not apply to tables)."""
+    from synth_pipelines.core.destinations import existing_release
+
+    if destination.kind == "sql":
+        return None
+    return existing_release(destination, source_url=source_url, dataset=dataset, release_name=release_name,
+                            snapshot_id=snapshot_id)
+
+
 def publish_tables(tables: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePlan], manifest: dict[str, Any],
                    destination: Any, *, source_url: str, dataset: str, release_name: str,
                    snapshot_id: str) -> TablesRelease:

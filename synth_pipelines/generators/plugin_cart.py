@@ -239,10 +239,12 @@ class CartPlugin(Plugin):
             encoder = encoders.get(name)
             if encoder is not None:
                 classes = encoder.classes_
-                if classes.dtype.kind in "iuf":
-                    nearest = np.clip(np.searchsorted(classes, values.astype(float)), 1, max(len(classes) - 1, 1))
+                if classes.dtype.kind in "iuf" and len(classes) == 1:  # one value (a column constant in training)
+                    values = np.zeros(len(values), int)
+                elif classes.dtype.kind in "iuf":
+                    nearest = np.clip(np.searchsorted(classes, values.astype(float)), 1, len(classes) - 1)
                     below = np.abs(values.astype(float) - classes[nearest - 1]) <= np.abs(classes[nearest] - values.astype(float))
-                    values = np.where(below, nearest - 1, nearest) if len(classes) > 1 else np.zeros(len(values), int)
+                    values = np.where(below, nearest - 1, nearest)
                 else:
                     values = np.maximum(pd.Categorical(values.astype(str), categories=classes.astype(str)).codes, 0)
             fixed[name] = values

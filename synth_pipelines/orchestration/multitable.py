@@ -86,7 +86,7 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
             raise dg.Failure(description=str(loaded.error_from(exc))) from None
         seed = spec.generator.seed
         train, holdout = split_families(frames, plans, spec.training_view.holdout_fraction, seed)
-        model = train_tables(train, plans, spec.generator.settings, seed)
+        model = train_tables(train, plans, spec.generator.settings, seed, label=spec.tables[root].label)
         synthetic = generate_tables(model, len(train[root]), seed)
         out = folder(storage, context.partition_key)
         for side, tables in zip(SIDES, (train, holdout, synthetic), strict=True):
@@ -155,7 +155,9 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
         # A local path is a link in the UI; remote locations are masked text.
         as_metadata = dg.MetadataValue.path if spec.destination.kind == "local" else dg.MetadataValue.text
         context.log.info(f"published {release.location} ({sum(release.rows.values())} rows in {len(plans)} tables)")
-        yield dg.MaterializeResult(metadata={"location": as_metadata(release.location),
+        released = f"{tables_dataset(name)}/{spec.release_name}/snapshot={partition}"
+        yield dg.MaterializeResult(metadata={"release": released,
+                                              "location": as_metadata(release.location),
                                               "manifest": as_metadata(release.manifest_location),
                                               "rows": dg.MetadataValue.json(release.rows),
                                               "tables": dg.MetadataValue.json(release.tables)})

@@ -1,5 +1,6 @@
 """Headless runs of one dataset, as the CLI and the e2e tests do them: the refresh job (snapshot to
-QA'd features), then the same publication gate the gate sensor applies, then the publish job."""
+QA'd features and, for a spec with `tables:`, QA'd tables), then the same publication gates the gate
+sensor applies, then the publish job for what passed its gate (the features, the tables release, or both)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from synth_pipelines.core.validation import assess_snapshot
 from synth_pipelines.orchestration.code_location import CODE_LOCATION_NAME, build_definitions
 from synth_pipelines.orchestration.factory import (DATASET_TAG, add_snapshot_partitions, release_gate,
                                                   snapshot_as_of, snapshot_refusal, today_partition)
+from synth_pipelines.orchestration.multitable import tables_gate
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.paths import storage_root
 from synth_pipelines.spec import LoadedSpec
@@ -47,6 +49,11 @@ class RunOutcome:
     checks: list[dict[str, Any]] = field(default_factory=list)
     qa_report: str | None = None  # the internal QA report of this run (HTML)
     error_class: str | None = None  # the exception class of `error`, e.g. SpecError
+    # A spec with `tables:`: its <dataset>_tables release, passed through its own gate (tables_gate).
+    tables_release: dict[str, Any] | None = None
+    tables_gate: str | None = None
+    tables_awaiting_approval: bool = False
+    tables_gate_open: bool = False
 
 
 def instance_for_cli() -> dg.DagsterInstance:
@@ -96,14 +103,14 @@ def _progress_listener(dataset: str, on_progress: ProgressCallback) -> Callable[
 
 
 def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, partition: str, log_level: str,
-             on_progress: ProgressCallback | None, dataset: str,
-             tags: Mapping[str, str] | None = None) -> dg.ExecuteInProcessResult:
+             on_progress: ProgressCallback | None, dataset: str, tags: Mapping[str, str] | None = None,
+             asset_selection: list[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:
     run_id = str(uuid.uuid4())
     if on_progress is not None:
         instance.add_event_listener(run_id, _progress_listener(dataset, on_progress))
     return job.execute_in_process(run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
                                   instance=instance, raise_on_error=False, partition_key=partition, run_id=run_id,
-                                  tags=tags)
+                                  tags=tags, asset_selection=asset_selection)
 
 
 def record_backfill(instance: dg.DagsterInstance, loaded: LoadedSpec, partitions: list[str]) -> str:
@@ -160,8 +167,9 @@ def backfill_tags(backfill_id: str) -> dict[str, str]:
 def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
                         log_level: str = "INFO", partition_key: str | None = None,
                         publish: bool = True, on_progress: ProgressCallback | None = None,
-                        tags: Mapping[str, str] | None = None) -> RunOutcome:
-    """Run the refresh job for one snapshot partition (default: today's) and publish if the gate opens.
+                        tags: Mapping[str, str] | None = None, publish_tables: bool = True) -> RunOutcome:
+    """Run the refresh job for one snapshot partition (default: today's) and publish what passes its gate
+    (publish_partition; `publish_tables` False: not the tables release, found published already).
 
     The partition is added to the instance first; a past day whose snapshot can be neither reused nor
     rebuilt (snapshot_refusal) is refused before that, so it never shows as a partition.
@@ -186,32 +194,45 @@ def materialize_dataset(loaded: LoadedSpec, instance: dg.DagsterInstance, storag
         advisory_failures={c["name"]: c["summary"] for c in checks if not c["passed"] and not c["blocking"]})
     if not result.success or not publish:
         return outcome
-    return publish_partition(loaded, instance, storage, partition, log_level, on_progress, outcome, defs, tags)
+    return publish_partition(loaded, instance, storage, partition, log_level, on_progress, outcome, defs, tags,
+                             tables=publish_tables)
 
 
 def publish_partition(loaded: LoadedSpec, instance: dg.DagsterInstance, storage: SynthStorage | None = None,
                       partition_key: str | None = None, log_level: str = "INFO",
                       on_progress: ProgressCallback | None = None, outcome: RunOutcome | None = None,
-                      defs: dg.Definitions | None = None, tags: Mapping[str, str] | None = None) -> RunOutcome:
-    """Apply the publication gate to a partition's QA'd features and run the publish job if it opens."""
+                      defs: dg.Definitions | None = None, tags: Mapping[str, str] | None = None, *,
+                      features: bool = True, tables: bool = True) -> RunOutcome:
+    """Apply the publication gates to a partition's QA'd features and, for a spec with `tables:`, its
+    tables, and publish in one run of the publish job what passed its gate. `features` / `tables`
+    False: leave that release out (the caller found it published already). `outcome.success`: the
+    features were published; `outcome.tables_release`: the tables were."""
     storage = storage or SynthStorage.from_env()
     defs = defs or build_definitions([loaded], storage)
     partition = partition_key or today_partition(loaded)
     outcome = outcome or RunOutcome(run_id="", success=False, release=None)
-    decision, _ = release_gate(loaded, storage, partition)
-    outcome.gate, outcome.awaiting_approval = decision.reason, decision.awaiting_approval
-    if not decision.open:
-        return outcome
     name = loaded.spec.dataset
+    selection = []
+    if features:
+        decision, _ = release_gate(loaded, storage, partition)
+        outcome.gate, outcome.awaiting_approval = decision.reason, decision.awaiting_approval
+        selection += [dg.AssetKey([name, "published_features"])] if decision.open else []
+    if tables and loaded.spec.tables is not None:
+        decision, _ = tables_gate(loaded, storage, partition)
+        outcome.tables_gate, outcome.tables_awaiting_approval = decision.reason, decision.awaiting_approval
+        outcome.tables_gate_open = decision.open
+        selection += [dg.AssetKey([name, "published_tables"])] if decision.open else []
+    if not selection:
+        return outcome
     add_snapshot_partitions(instance, loaded, [partition])  # QA'd features: the snapshot exists
     published = _execute(defs.resolve_job_def(f"{name}_publish"), instance, partition, log_level, on_progress, name,
-                         tags)
+                         tags, asset_selection=selection)
     outcome.run_id = published.run_id
     error = _first_error(published)
     outcome.error, outcome.error_class = (error[0], error[1]) if error else (None, None)
-    if published.success:
-        outcome.release = published_release(published, name)
-        outcome.success = True
+    outcome.release = published_release(published, name)
+    outcome.success = outcome.release is not None
+    outcome.tables_release = published_tables_release(published, name)
     return outcome
 
 
@@ -220,6 +241,15 @@ def published_release(result: dg.ExecuteInProcessResult, dataset: str) -> dict[s
     published_features materialization's metadata."""
     for materialization in result.asset_materializations_for_node(f"{dataset}__published_features"):
         return release_from_metadata(materialization.metadata)
+    return None
+
+
+def published_tables_release(result: dg.ExecuteInProcessResult, dataset: str) -> dict[str, Any] | None:
+    """What a publish run released of the tables (release, path, rows and location per table, manifest)."""
+    for materialization in result.asset_materializations_for_node(f"{dataset}__published_tables"):
+        values = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        return {"release": values["release"], "path": values["location"],
+                "rows": values["rows"], "tables": values["tables"], "manifest": values["manifest"]}
     return None
 
 

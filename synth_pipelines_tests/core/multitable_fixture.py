@@ -10,6 +10,18 @@ import pandas as pd
 
 from synth_pipelines.spec import SynthesizedTableSpec
 
+# `tables:` over the demo bank source (core/demo_source.py): customers -> accounts -> loans, branches lookup.
+DEMO_TABLES = {
+    "customers": {"primary_key": "customer_id", "label": "home_ownership",
+                  "sql": "SELECT customer_id, gender, education, annual_income, credit_score, home_ownership "
+                         "FROM customers"},
+    "accounts": {"primary_key": "account_id", "order_by": "opened_date",
+                 "foreign_keys": {"customer_id": "customers.customer_id", "branch_id": "branches.branch_id"}},
+    "loans": {"primary_key": "loan_id", "foreign_keys": {"account_id": "accounts.account_id"},
+              "sql": "SELECT loan_id, account_id, amount, term_months, purpose FROM loans"},
+    "branches": {"primary_key": "branch_id", "lookup": True},
+}
+
 SPECS = {
     "customers": SynthesizedTableSpec(primary_key="customer_id", label="segment"),
     "accounts": SynthesizedTableSpec(primary_key="account_id", order_by="opened",

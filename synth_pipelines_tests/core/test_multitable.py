@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from synth_pipelines.core.multitable import plan_tables, split_families, generate_tables, train_tables
+from synth_pipelines.core.multitable import families_of, generate_tables, plan_tables, split_families, train_tables
 from synth_pipelines_tests.core.multitable_fixture import SPECS, family_tables
 
 
@@ -73,3 +73,36 @@ def test_same_seed_same_tables() -> None:
     first, second = generate_tables(model, 50, seed=1), generate_tables(model, 50, seed=1)
     assert all(first[name].equals(second[name]) for name in first)
     assert not generate_tables(model, 50, seed=2)["accounts"].equals(first["accounts"])
+
+
+def test_a_rare_label_class_keeps_its_families() -> None:
+    """45 segment-A roots (2-3 accounts of ~5000 each) among ~400 B ones (0-1 of ~1000), leaves of 120
+    rows: shared trees cannot isolate A, so its families look like B's; with the label given, each class's
+    families come from models of their own."""
+    frames = family_tables(customers=800, seed=1)
+    people = frames["customers"]
+    rare = people[people.segment == "A"].customer_id.to_numpy()[:45]
+    plans = plan_tables(SPECS)
+    frames = families_of(frames, plans, ((people.segment == "B") | people.customer_id.isin(rare)).to_numpy())
+    train, _ = split_families(frames, plans, 0.0, seed=0)
+
+    def families(label: str | None) -> tuple[dict[str, pd.DataFrame], pd.Series, pd.Series]:
+        model = train_tables(train, plans, {"min_samples_leaf": 120}, seed=0, label=label)
+        synthetic = generate_tables(model, root_rows=len(train["customers"]), seed=0)
+        customers, accounts = synthetic["customers"], synthetic["accounts"]
+        counts = customers.customer_id.map(accounts.customer_id.value_counts()).fillna(0).groupby(customers.segment)
+        balance = accounts.merge(customers, on="customer_id").groupby("segment").balance.mean()
+        return synthetic, counts.agg(["min", "mean", "max"]), balance
+
+    synthetic, counts, balance = families("segment")
+    customers, accounts = synthetic["customers"], synthetic["accounts"]
+    assert customers.customer_id.is_unique and accounts.account_id.is_unique
+    assert synthetic["payments"].payment_id.is_unique
+    assert accounts.customer_id.isin(customers.customer_id).all()
+    assert synthetic["payments"].account_id.isin(accounts.account_id).all()
+    assert abs((customers.segment == "A").mean() - (train["customers"].segment == "A").mean()) < 0.05
+    assert counts.loc["A", "min"] >= 2 and counts.loc["B", "max"] <= 1
+    assert balance["A"] > 4000 and balance["B"] < 1500
+
+    _, pooled_counts, pooled_balance = families(None)  # the label one column among the others
+    assert pooled_counts.loc["A", "mean"] < 1.5 and pooled_balance["A"] < 4000

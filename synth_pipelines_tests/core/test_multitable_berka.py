@@ -27,7 +27,8 @@ def test_berka_families(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     plans = plan_tables(subset)
     assert list(plans) == ["account", "loan", "order", "disp", "card", "district"]
     train, holdout = split_families(frames, plans, 0.2, seed=0)
-    synthetic = generate_tables(train_tables(train, plans, {}, seed=0), len(train["account"]), seed=0)
+    model = train_tables(train, plans, {}, seed=0, label=spec.tables["account"].label)  # as the pipeline trains
+    synthetic = generate_tables(model, len(train["account"]), seed=0)
     assert referential_integrity(synthetic, plans).value == 1.0
     assert set(synthetic["account"].district_id) <= set(frames["district"].district_id)
     for child in ("loan", "order", "disp", "card"):

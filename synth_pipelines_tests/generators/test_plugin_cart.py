@@ -185,3 +185,18 @@ def test_smoothed_values_stay_in_range_so_wide_tables_get_their_rows() -> None:
     assert ((sampled >= real.min()) & (sampled <= real.max())).all().all()
     assert sampled.x0.nunique() > 1000  # still smoothed, not copies of the real values
     assert len(model.generate(count=300, random_state=2).dataframe()) == 300
+
+
+def test_sample_given_a_column_with_one_value() -> None:
+    """A conditioning column constant in training (a parent's label within one label class's models)."""
+    import numpy as np
+    import pandas as pd
+    from synthcity.plugins.core.dataloader import GenericDataLoader
+
+    from synth_pipelines.generators.plugin_cart import CartPlugin
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"given": np.full(200, 3), "x": rng.normal(size=200)})
+    model = CartPlugin(random_state=0, label_last=False).fit(GenericDataLoader(frame, random_state=0))
+    sampled = model.sample_given(pd.DataFrame({"given": [3, 3, 5]}), rng)
+    assert list(sampled["given"]) == [3, 3, 3] and sampled["x"].between(frame.x.min(), frame.x.max()).all()
