@@ -75,6 +75,9 @@ def test_failed_tables_qa_publishes_no_tables(tables_spec_data, write_spec, stor
     result = cli("run", str(spec), "--snapshot", DAY)
     assert result.exit_code == ExitCode.GATE_CLOSED, result.output
     assert "tables not published" in result.stderr
+    # the verdict names each failed table check with its table, not a bare "quality" four times over
+    failed = result.stderr.split("nothing published: ", 1)[1].split(" failed", 1)[0].split(", ")
+    assert failed and all(": " in name for name in failed), result.stderr
     assert not [r for r in list_releases(storage_home / "releases") if r.name.startswith("demo_loans_tables/")]
     qa = json.loads((storage_home / "work" / "demo_loans" / DAY / "tables" / "qa.json").read_text())
     assert not qa["passed"]

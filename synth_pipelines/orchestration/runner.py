@@ -79,7 +79,10 @@ def _check_results(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
     for evaluation in result.get_asset_check_evaluations():
         meta = {k: v.value for k, v in evaluation.metadata.items()}
         details = meta.get("details") or {}
-        checks.append({"name": evaluation.check_name, "passed": evaluation.passed,
+        name, path = evaluation.check_name, evaluation.asset_key.path
+        if len(path) == 3 and path[1] == "tables":  # a synthesized table's check (<dataset>/tables/<table>)
+            name = f"{path[2]}: {name}"
+        checks.append({"name": name, "passed": evaluation.passed,
                        "blocking": evaluation.severity == dg.AssetCheckSeverity.ERROR,
                        "summary": str(meta.get("summary", "")), "report_html": meta.get("report_html"),
                        "metrics": [{"name": name, **values} for name, values in details.items()]})
