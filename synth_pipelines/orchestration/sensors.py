@@ -9,11 +9,10 @@ schedule cannot add a dynamic partition):
 """
 
 import json
-from datetime import datetime, time
+from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._time import get_current_datetime  # the clock Dagster's own test utilities freeze
 
 from synth_pipelines.core.cron import Cron, CronError, latest_tick, next_tick, parse_cron
 from synth_pipelines.core.publish import release_folder
@@ -21,6 +20,11 @@ from synth_pipelines.core.source import source_state
 from synth_pipelines.core.validation import validate_against_source
 from synth_pipelines.orchestration.factory import snapshot_partitions, today_partition
 from synth_pipelines.spec import LoadedSpec, RefreshSpec, SpecError
+
+
+def current_time() -> datetime:
+    """The refresh sensor's clock: a module function, so a test can set it (Dagster's own is private)."""
+    return datetime.now(timezone.utc)
 
 
 def due_refresh_tick(refresh: RefreshSpec, cron: Cron, now: datetime, last_fired: datetime | None) -> datetime | None:
@@ -53,7 +57,7 @@ def refresh_sensor(loaded: LoadedSpec, job, minimum_interval_seconds: int = 60) 
                description=f"At '{refresh.cron}' ({refresh.timezone}): adds the day's snapshot partition and takes "
                            f"it, for a new {spec.release_name} release.")
     def _sensor(context: dg.SensorEvaluationContext):
-        now = get_current_datetime()
+        now = current_time()
         last_fired = datetime.fromisoformat(context.cursor) if context.cursor else None
         tick = due_refresh_tick(refresh, cron, now, last_fired)
         if tick is None:

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from dagster._core.test_utils import freeze_time
 
+from synth_pipelines.orchestration import sensors
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.spec import SpecError, load_spec
 
@@ -35,7 +35,8 @@ def tick(refresh, now: datetime, cursor: str | None):
     defs, sensor, instance = refresh
     context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
                                      instance_ref=instance.get_ref())  # as the daemon: partitions load through it
-    with freeze_time(now):
+    with pytest.MonkeyPatch.context() as clock:
+        clock.setattr(sensors, "current_time", lambda: now)
         return sensor.evaluate_tick(context)
 
 
