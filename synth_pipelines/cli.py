@@ -7,6 +7,7 @@ the console helpers; a command imports the spec, pandas, Dagster or the QA runne
 
 from __future__ import annotations
 
+import signal
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -717,6 +718,10 @@ def reports() -> None:
     """The QA reports the Dagster UI links to."""
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 @reports.command("serve")
 @click.option("--port", default=REPORTS_PORT, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
 @command()
@@ -736,6 +741,9 @@ def serve_reports(port: int) -> Outcome:
     address = f"http://127.0.0.1:{server.server_port}"
     click.echo(f"serving the QA reports under {root / 'work'} at {address} (Ctrl-C stops); "
                f"runs link them with {REPORTS_URL_ENV}={address}", err=True)
+    # SIGTERM (make dev's cleanup, a supervisor) stops it like Ctrl-C, even where the parent ignored SIGTERM:
+    # an ignored signal is inherited, and the server would outlive whoever started it.
+    signal.signal(signal.SIGTERM, _interrupt)
     with server:
         try:
             server.serve_forever()

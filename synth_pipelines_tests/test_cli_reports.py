@@ -3,6 +3,7 @@ the address it prints (the value for SYNTH_PIPELINES_REPORTS_URL)."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -20,8 +21,11 @@ def test_serve_prints_its_address_and_serves_the_reports_there(tmp_path):
     (tmp_path / "snapshots").mkdir()
     (tmp_path / "snapshots" / "rows.parquet").write_text("REAL")
     env = {**os.environ, "PYTHONPATH": str(project_root()), "SYNTH_PIPELINES_HOME": str(tmp_path)}
+    # started with SIGTERM ignored, as under a parent that ignores it (seen in the full suite): an ignored signal
+    # is inherited, and the server must still stop when terminated
     server = subprocess.Popen([sys.executable, "-m", "synth_pipelines.cli", "reports", "serve", "--port", "0"],
-                              stderr=subprocess.PIPE, text=True, env=env)
+                              stderr=subprocess.PIPE, text=True, env=env,
+                              preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
     try:
         line = server.stderr.readline()
         address = re.search(r"SYNTH_PIPELINES_REPORTS_URL=(http://127\.0\.0\.1:\d+)", line)
@@ -33,4 +37,9 @@ def test_serve_prints_its_address_and_serves_the_reports_there(tmp_path):
             urllib.request.urlopen(f"{address.group(1)}/snapshots/rows.parquet", timeout=10)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            pytest.fail("reports serve did not stop on SIGTERM")
