@@ -105,20 +105,8 @@ def split_families(frames: Mapping[str, pd.DataFrame], plans: Mapping[str, Table
                    seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(train, holdout) frames per table: a seeded share of the roots held out with all their descendants."""
     root = root_of(plans)
-    keys = frames[root][plans[root].primary_key].to_numpy()
-    held = np.random.default_rng(seed).random(len(keys)) < holdout_fraction
-    sides: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {
-        root: (frames[root][~held].reset_index(drop=True), frames[root][held].reset_index(drop=True))}
-    for name, plan in plans.items():
-        if plan.lookup:
-            sides[name] = (frames[name], frames[name])
-        elif plan.parent is not None:
-            parent_plan = plans[plan.parent]
-            held_keys = sides[plan.parent][1][parent_plan.primary_key]
-            in_holdout = frames[name][plan.parent_key].isin(held_keys).to_numpy()
-            sides[name] = (frames[name][~in_holdout].reset_index(drop=True),
-                           frames[name][in_holdout].reset_index(drop=True))
-    return {n: s[0] for n, s in sides.items()}, {n: s[1] for n, s in sides.items()}
+    held = np.random.default_rng(seed).random(len(frames[root])) < holdout_fraction
+    return families_of(frames, plans, ~held), families_of(frames, plans, held)
 
 
 def own_columns(frame: pd.DataFrame, plan: TablePlan) -> list[str]:
@@ -248,8 +236,13 @@ def _train_tables(train: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePl
 
 def new_keys(table: TableModel, count: int) -> np.ndarray:
     """Synthetic primary keys 1..count (numbers, or text '<table>_<n>' where the real key is text)."""
-    numbers = np.arange(1, count + 1)
-    return numbers if table.key_is_number else np.array([f"{table.plan.name}_{n}" for n in numbers], dtype=object)
+    return numbered_keys(table.plan.name, count, table.key_is_number)
+
+
+def numbered_keys(table: str, count: int, as_numbers: bool, start: int = 0) -> np.ndarray:
+    """Keys start+1..start+count: numbers, or text '<table>_<n>'."""
+    numbers = np.arange(start + 1, start + count + 1)
+    return numbers if as_numbers else np.array([f"{table}_{n}" for n in numbers], dtype=object)
 
 
 def generate_tables(model: MultiTableModel, root_rows: int, seed: int) -> dict[str, pd.DataFrame]:
@@ -274,7 +267,8 @@ def _joined(parts: list[dict[str, pd.DataFrame]], model: MultiTableModel) -> dic
         frames, maps, start = [], [], 0
         for index, part in enumerate(parts):
             frame = part[name].copy()
-            keys = new_keys_like(frame[plan.primary_key], name, start)
+            key = frame[plan.primary_key]  # the kind new_keys gave this part (an empty part: numbers)
+            keys = numbered_keys(name, len(frame), pd.api.types.is_numeric_dtype(key) or key.empty, start)
             maps.append(dict(zip(frame[plan.primary_key], keys, strict=True)))
             frame[plan.primary_key] = keys
             if plan.parent is not None:
@@ -284,14 +278,6 @@ def _joined(parts: list[dict[str, pd.DataFrame]], model: MultiTableModel) -> dic
         renamed[name] = maps
         out[name] = pd.concat(frames, ignore_index=True)
     return out
-
-
-def new_keys_like(keys: pd.Series, table: str, start: int) -> np.ndarray:
-    """Keys start+1..start+n in the kind new_keys gave (numbers, or text '<table>_<n>')."""
-    numbers = np.arange(start + 1, start + len(keys) + 1)
-    if pd.api.types.is_numeric_dtype(keys) or not len(keys):
-        return numbers
-    return np.array([f"{table}_{n}" for n in numbers], dtype=object)
 
 
 def _generate_tables(model: MultiTableModel, root_rows: int, seed: int) -> dict[str, pd.DataFrame]:
