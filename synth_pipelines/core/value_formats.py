@@ -29,6 +29,9 @@ import numpy as np
 FREQUENT_ROWS = 5  # a value this many real rows share is not a person's own and may be emitted exactly
 DISCRETE_COVERAGE = 0.95  # share of rows on frequent values that makes a column a value set
 SPIKE_SHARE = 0.005  # share of rows on one value that makes it a spike, kept at its real share
+# A point mass (exact_values): a shared value with this many times the rows of the average grid point
+# within this many grid steps of it (Poisson noise around a density rarely reaches 5x its mean).
+POINT_MASS_RATIO, POINT_MASS_WINDOW = 5, 10
 MAX_DECIMALS = 8  # more decimals than this: a measured float, no precision to restore
 STEP_BANDS = 10  # magnitude bands (real quantiles) over which the step shares are learned
 # On a grid within a millionth of a step, or a float's own rounding error for large multiples:
@@ -96,19 +99,54 @@ def value_steps(values: np.ndarray, ladder: np.ndarray) -> np.ndarray:
     return steps
 
 
+def _frequent_values(counts: np.ndarray) -> tuple[np.ndarray, bool, np.ndarray]:
+    """Per distinct value: held by FREQUENT_ROWS rows; whether those make the column a value set; spikes."""
+    frequent = counts >= FREQUENT_ROWS
+    value_set = bool(counts[frequent].sum() >= DISCRETE_COVERAGE * counts.sum())
+    return frequent, value_set, frequent & (counts >= SPIKE_SHARE * counts.sum())
+
+
+def exact_values(numbers: np.ndarray) -> np.ndarray:
+    """The values a generator may emit exactly as real rows hold them: a value set's values; else the
+    spikes and the point masses (values FREQUENT_ROWS rows share that stand out of their neighbourhood).
+    Any other value is a few rows' own: emitted exactly beside columns that narrow down who holds it (a
+    day beside a district), it recreates their rows."""
+    values = numbers[~np.isnan(numbers)]
+    distinct, counts = np.unique(values, return_counts=True)
+    frequent, value_set, spike = _frequent_values(counts)
+    if value_set:
+        return distinct[frequent]
+    return distinct[spike | (frequent & _above_neighbours(distinct, counts))]
+
+
+def _above_neighbours(distinct: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per value: whether it holds POINT_MASS_RATIO times the rows of an average point of the column's
+    precision grid within POINT_MASS_WINDOW steps of it. A place many stops share, with no stop a metre
+    away, is a point mass; a day five accounts share, among days that hold two each, is the density's
+    noise. A float without a precision (no grid) has no neighbours: any shared value is a point mass."""
+    decimals = decimals_of(distinct)
+    if decimals is None:
+        return np.ones(len(distinct), dtype=bool)
+    reach = POINT_MASS_WINDOW * 10.0 ** -decimals
+    cumulative = np.concatenate([[0], np.cumsum(counts)])
+    low = np.searchsorted(distinct, distinct - reach * (1 + 1e-9), side="left")
+    high = np.searchsorted(distinct, distinct + reach * (1 + 1e-9), side="right")
+    neighbours = (cumulative[high] - cumulative[low] - counts) / (2 * POINT_MASS_WINDOW)
+    return counts >= POINT_MASS_RATIO * neighbours
+
+
 def learn_format(numbers: np.ndarray, seconds: bool = False) -> NumberFormat:
     """The format of a numeric column from its real non-missing values (`seconds`: timestamps)."""
     values = numbers[~np.isnan(numbers)]
     if len(values) == 0:
         return NumberFormat()
     distinct, counts = np.unique(values, return_counts=True)
-    frequent = counts >= FREQUENT_ROWS
+    frequent, value_set, spike = _frequent_values(counts)
     fmt = NumberFormat(decimals=decimals_of(distinct))
-    if counts[frequent].sum() >= DISCRETE_COVERAGE * len(values):
+    if value_set:
         shares = counts[frequent] / counts[frequent].sum()
         fmt.values = [[float(v), float(s)] for v, s in zip(distinct[frequent], shares, strict=True)]
         return fmt
-    spike = frequent & (counts >= SPIKE_SHARE * len(values))
     fmt.spikes = [[float(v), float(c) / len(values)] for v, c in zip(distinct[spike], counts[spike], strict=True)]
     if fmt.decimals is None:
         return fmt
