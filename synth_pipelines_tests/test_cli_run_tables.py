@@ -5,6 +5,7 @@ features, never over an existing one; a closed gate is said and is the exit code
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,9 @@ def test_failed_tables_qa_publishes_no_tables(tables_spec_data, write_spec, stor
     # the verdict names each failed table check with its table, not a bare "quality" four times over
     failed = result.stderr.split("nothing published: ", 1)[1].split(" failed", 1)[0].split(", ")
     assert failed and all(": " in name for name in failed), result.stderr
+    for name in failed:  # its row in the verdict table shows the failed metric's value and threshold
+        row = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
+        assert row.endswith("FAIL") and "n/a" not in row and re.search(r"\d\.\d+\s+[<>]= \d", row), row
     assert not [r for r in list_releases(storage_home / "releases") if r.name.startswith("demo_loans_tables/")]
     qa = json.loads((storage_home / "work" / "demo_loans" / DAY / "tables" / "qa.json").read_text())
     assert not qa["passed"]

@@ -15,7 +15,7 @@ the dataset's publish job, as it does the features. Stage logic is in core/multi
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from synth_pipelines.core.multitable_publish import publish_tables, tables_datas
 from synth_pipelines.core.publish import file_sha256
 from synth_pipelines.core.quality.multitable import run_multitable_quality
 from synth_pipelines.core.quality.report import published_values
+from synth_pipelines.core.quality.results import Metric, QualityCheck
+from synth_pipelines.core.quality.verdict import verdict_markdown
 from synth_pipelines.core.snapshot import Snapshot
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import FieldError, LoadedSpec
@@ -218,21 +220,29 @@ def _reselected(job: Any, selection: dg.AssetSelection) -> Any:
 
 def _check_result(check_spec: dg.AssetCheckSpec, quality: Any, advisory: list[str]) -> dg.AssetCheckResult:
     table = check_spec.asset_key.path[-1]
-    if check_spec.name == "quality":
-        report = quality.tables[table]
-        passed, summary = report.passed, "; ".join(f"{c.name}: {c.summary}" for c in report.checks if not c.passed)
-    elif check_spec.name == "families":
-        passed = quality.families.passed
-        summary = "; ".join(f"{c.name}: {c.summary}" for c in quality.families.checks)
+    metrics: list[Metric] = []
+    if check_spec.name in ("quality", "families"):
+        report = quality.tables[table] if check_spec.name == "quality" else quality.families
+        passed = report.passed
+        summary = "; ".join(f"{c.name}: {c.summary}" for c in report.checks
+                            if check_spec.name == "families" or not c.passed)
+        metrics = [replace(m, name=f"{c.name}.{m.name}") for c in report.checks if c.blocking for m in c.metrics]
     else:
         check = quality.cross_tables.check(check_spec.name)
         if check_spec.name == "referential_integrity":  # one metric over all tables: this table's keys
             broken = {k: n for k, n in check.headline.details["unresolved"].items() if k.startswith(f"{table}.")}
             passed, summary = not broken, f"unresolved foreign-key values: {broken}" if broken else ""
         else:
-            mine = [m for m in check.metrics if m.name.endswith(f".{table}")]
-            passed, summary = all(m.passed for m in mine), ", ".join(m.describe() for m in mine)
+            metrics = [m for m in check.metrics if m.name.endswith(f".{table}")]
+            passed, summary = all(m.passed for m in metrics), ", ".join(m.describe() for m in metrics)
     blocking = check_spec.name not in advisory
+    # The deciding metric first (the first failed one, else the first), as a single table's check has its
+    # headline: the CLI's verdict table and the UI show its value and threshold.
+    metrics.sort(key=lambda m: m.passed)
+    shown = QualityCheck(check_spec.name, metrics, blocking=blocking)
+    values = {"value": shown.value, "threshold": shown.threshold,
+              "verdict": dg.MetadataValue.md(verdict_markdown(shown.to_dict())),
+              "details": dg.MetadataValue.json(json.loads(json.dumps(shown.details, default=str)))} if metrics else {}
     return dg.AssetCheckResult(asset_key=check_spec.asset_key, check_name=check_spec.name, passed=passed,
                                severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
-                               metadata={"summary": summary or "passed"})
+                               metadata={"summary": summary or "passed", **values})
