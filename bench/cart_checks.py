@@ -70,7 +70,8 @@ def main() -> None:
                          for p, f in (("trtr", part["train"]), ("ours", synthetic), ("perfect", part["perfect"]))}
                 print(f"{name} seed {seed}: TSTR/TRTR ours {score['ours'] / score['trtr']:.3f}, perfect "
                       f"{score['perfect'] / score['trtr']:.3f} (TRTR R2 {score['trtr']:.3f}); "
-                      f"label_regressor {model.plugin_kwargs.get('label_regressor')}", flush=True)
+                      f"label_regressor {model.plugin_kwargs.get('label_regressor')}; training {model.training_seconds} s",
+                      flush=True)
                 continue
             auc = discriminator_auc(part["train"], synthetic, model.codecs, rows=10_000, folds=3, seed=seed)
             dcr = dcr_share(neighbour_samples(part["train"], part["holdout"], synthetic, model.codecs,
