@@ -82,6 +82,9 @@ def test_failed_tables_qa_publishes_no_tables(tables_spec_data, write_spec, stor
     for name in failed:  # its row in the verdict table shows the failed metric's value and threshold
         row = next(line for line in result.stdout.splitlines() if line.startswith(f"{name} "))
         assert row.endswith("FAIL") and "n/a" not in row and re.search(r"\d\.\d+\s+[<>]= \d", row), row
+    assert "fix: see the QA report" not in result.stdout  # each failed table check gets its own check's fix
+    assert re.search(r"accounts: referential_integrity\s+unresolved_foreign_keys.accounts\s+0\s+<= 0\s+PASS",
+                     result.stdout), result.stdout
     assert not [r for r in list_releases(storage_home / "releases") if r.name.startswith("demo_loans_tables/")]
     qa = json.loads((storage_home / "work" / "demo_loans" / DAY / "tables" / "qa.json").read_text())
     assert not qa["passed"]

@@ -232,6 +232,8 @@ def _check_result(check_spec: dg.AssetCheckSpec, quality: Any, advisory: list[st
         if check_spec.name == "referential_integrity":  # one metric over all tables: this table's keys
             broken = {k: n for k, n in check.headline.details["unresolved"].items() if k.startswith(f"{table}.")}
             passed, summary = not broken, f"unresolved foreign-key values: {broken}" if broken else ""
+            metrics = [Metric(f"unresolved_foreign_keys.{table}", sum(broken.values()), check.headline.implementation,
+                              threshold=0, bound="max")]
         else:
             metrics = [m for m in check.metrics if m.name.endswith(f".{table}")]
             passed, summary = all(m.passed for m in metrics), ", ".join(m.describe() for m in metrics)

@@ -49,6 +49,10 @@ FIXES: dict[str | tuple[str, str], str] = {
 
 
 def fix_for(check: str, metric: str | None) -> str:
+    if ": " in check and "." in (metric or ""):  # a synthesized table's check: its metric is "<check>.<metric>"
+        inner_check, inner_metric = metric.split(".", 1)
+        if inner_check in FIXES:
+            return fix_for(inner_check, inner_metric)
     if check.startswith("privacy_") and (metric or "").endswith("holdout_leak_risk"):  # the anonymeter mirrors
         return FIXES[("*", "holdout_leak")]
     return FIXES.get(("*", metric)) or FIXES.get((check, metric)) or FIXES.get(check, "see the QA report")

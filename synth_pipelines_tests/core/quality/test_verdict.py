@@ -53,3 +53,10 @@ def test_markdown_verdict_of_an_advisory_check_and_of_a_check_that_did_not_apply
     assert verdict_markdown(headline.to_dict()).splitlines()[-1] == "| score | n/a |  | pass |"
     assert verdict_markdown(QualityCheck("bias", [], note="no protected columns declared").to_dict()) == \
         "**bias: passed** (no protected columns declared)"
+
+
+def test_a_synthesized_tables_check_gets_the_fix_of_its_own_failed_check() -> None:
+    # a table's "quality" check names its deciding metric "<check>.<metric>" (orchestration/multitable.py)
+    assert fix_for("loans: quality", "privacy_dcr.dcr_share") == FIXES["privacy_dcr"]
+    assert fix_for("loans: quality", "privacy_dcr.dcr_share_holdout_leak") == FIXES[("privacy_dcr", "dcr_share_holdout_leak")]
+    assert fix_for("loans: children_per_parent", "children_per_parent_tvd.loans") == "see the QA report"
