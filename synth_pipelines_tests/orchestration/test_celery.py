@@ -1,7 +1,7 @@
 """The demo with 4 shards on two dagster-celery workers that share nothing but the broker (RabbitMQ on
 127.0.0.1:5672), the PostgreSQL instance storage and the S3 server: the shard steps spread over the
-workers, a worker killed mid-step has its step run again by the other, and the features (the release's
-data) equal an in-process run's byte for byte."""
+workers, a worker killed mid-step has its step run again by the other, and the release the workers
+publish to the bucket is whole and holds the same data, byte for byte, as an in-process run's release."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import time
 import uuid
 from pathlib import Path
 
+import hashlib
+import json
+
 import boto3
 import dagster as dg
 import pytest
 import yaml
 
-from synth_pipelines.core.shards import part_files
 from synth_pipelines.orchestration.code_location import build_definitions
 from synth_pipelines.orchestration.executors import celery_config
 from synth_pipelines.orchestration.factory import add_snapshot_partitions
@@ -35,12 +37,23 @@ WORKER_START_SECONDS = 300  # importing dagster and the project under a loaded m
 
 def features_job() -> dg.JobDefinition:
     """Snapshot to synthetic features of the spec in SYNTH_TEST_CELERY_SPEC, on the executor and storage
-    the environment names (celery, the bucket). Module level: the workers import it by reference."""
+    the environment names (celery, the bucket). Module level: the workers import it by reference
+    (bench/bench_celery.py runs it too)."""
     defs = build_definitions([load_spec(os.environ["SYNTH_TEST_CELERY_SPEC"])])
     job = dg.define_asset_job("celery_features",
                               selection=dg.AssetSelection.assets(FEATURES).upstream().required_multi_asset_neighbors()
                               .without_checks())
     return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("celery_features")
+
+
+def refresh_job() -> dg.JobDefinition:
+    """The dataset's own refresh job (snapshot to QA) of the spec in SYNTH_TEST_CELERY_SPEC."""
+    return build_definitions([load_spec(os.environ["SYNTH_TEST_CELERY_SPEC"])]).resolve_job_def("demo_loans_refresh")
+
+
+def publish_job() -> dg.JobDefinition:
+    """The dataset's own publish job, which its gate sensor launches once QA passed."""
+    return build_definitions([load_spec(os.environ["SYNTH_TEST_CELERY_SPEC"])]).resolve_job_def("demo_loans_publish")
 
 
 def _start_worker(name: str, folder: Path, env: dict[str, str], config: Path, queue: str) -> subprocess.Popen:
@@ -81,23 +94,26 @@ def _step_workers(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, 
 
 def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto, aws_env, postgres_url,
                                                                shipped_demo_spec_data, write_spec, tmp_path,
-                                                               monkeypatch):
+                                                               storage_home, monkeypatch):
     s3 = boto3.client("s3", endpoint_url=moto.url)
     s3.create_bucket(Bucket=BUCKET)
     # The shipped generator (cart): its training is reproducible from the seed in any process, which the
     # fast test generator (bayesian_network) is not (its structure search differs between processes).
     shipped_demo_spec_data["synthetic"].update(rows=1200, batch_rows=300, shards=4)
-    spec = write_spec(shipped_demo_spec_data)
+    local_spec = write_spec(shipped_demo_spec_data, "local.yaml")
+    # The workers publish to the bucket: a local destination would land on whichever worker's disk.
+    spec = write_spec({**shipped_demo_spec_data, "destination": {"kind": "s3", "bucket": BUCKET, "prefix": "releases",
+                                                                 "endpoint_url": moto.url}})
 
-    # The reference: the same spec and seed in one process, on the local disk.
+    # The reference: the same spec and seed in one process, refreshed and published on the local disk.
     local = SynthStorage(root=str(tmp_path / "local"))
-    job = dg.define_asset_job("local", selection=dg.AssetSelection.assets(FEATURES).upstream()
-                              .required_multi_asset_neighbors().without_checks())
     reference = dg.DagsterInstance.ephemeral()
-    add_snapshot_partitions(reference, load_spec(spec), [PARTITION])
-    assert dg.Definitions.merge(build_definitions([load_spec(spec)], local), dg.Definitions(jobs=[job])) \
-        .resolve_job_def("local").execute_in_process(instance=reference, partition_key=PARTITION).success
-    expected = [p.read_bytes() for p in part_files(local.work("demo_loans", PARTITION, "synthetic_features"))]
+    add_snapshot_partitions(reference, load_spec(local_spec), [PARTITION])
+    defs = build_definitions([load_spec(local_spec)], local)
+    for job in ("demo_loans_refresh", "demo_loans_publish"):
+        assert defs.resolve_job_def(job).execute_in_process(instance=reference, partition_key=PARTITION).success
+    expected = data_parts(json.loads(next((storage_home / "releases").rglob("manifest.json")).read_text()))
+    assert len(expected) == 4  # one part per shard
 
     queue = f"synth-test-{uuid.uuid4().hex[:8]}"  # other runs on the shared broker never take our steps
     config = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "celery" / "celery.yaml").read_text())
@@ -124,7 +140,7 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
             run = {}
 
             def launch():
-                run["result"] = dg.execute_job(dg.reconstructable(features_job), instance=instance,
+                run["result"] = dg.execute_job(dg.reconstructable(refresh_job), instance=instance,
                                                tags={"dagster/partition": PARTITION})
             thread = threading.Thread(target=launch)
             thread.start()
@@ -136,10 +152,14 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
             os.kill(_celery_pid(workers[victim]), signal.SIGKILL)
             workers[victim].wait(timeout=60)
             workers["w3"] = _start_worker("w3", tmp_path / "w3", dict(os.environ), config_file, queue)  # its stand-in
-            thread.join(timeout=600)
-            result = run["result"]
-            assert result.success
+            thread.join(timeout=900)
+            assert run["result"].success
             steps = _step_workers(instance, run_id)
+            # What the gate sensor does once QA passed: the publish job, on the workers too.
+            published = dg.execute_job(dg.reconstructable(publish_job), instance=instance,
+                                       tags={"dagster/partition": PARTITION})
+            assert published.success
+            publisher = _step_workers(instance, published.run_id)
     finally:
         for worker in workers.values():
             if worker.poll() is None:
@@ -150,11 +170,23 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
     assert synthesizer[0] == victim and len(synthesizer) == 2 and synthesizer[1] != victim  # retried elsewhere
     shard_workers = {w for k, w in steps if "__generate_shard[" in k}
     assert len(shard_workers) == 2 and victim not in shard_workers
-    # The features, as the bucket holds them, equal the in-process run's byte for byte, all 4 parts.
-    prefix = f"synth/work/demo_loans/{PARTITION}/synthetic_features/"
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"])
-    assert keys == [f"{prefix}part-0000{i}.parquet" for i in range(4)]
-    assert [s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys] == expected
+    assert len(publisher) == 1 and publisher[0][0].endswith("published_features")  # by a worker, not the test
+    # The release in the bucket is whole (its manifest names 4 parts, each there with its SHA-256) and holds
+    # the in-process release's data byte for byte.
+    manifests = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="releases/")["Contents"]
+                 if o["Key"].endswith("/manifest.json")]
+    assert len(manifests) == 1, manifests
+    release = manifests[0].rsplit("/", 1)[0]
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=manifests[0])["Body"].read())
+    assert data_parts(manifest) == expected
+    for name, (sha256, _) in expected.items():
+        body = s3.get_object(Bucket=BUCKET, Key=f"{release}/{manifest['objects'][name]['key']}")["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == sha256
+
+
+def data_parts(manifest: dict) -> dict[str, tuple[str, int]]:
+    """A release manifest's data parts: name -> (SHA-256, rows)."""
+    return {n: (f["sha256"], f["rows"]) for n, f in manifest["files"].items() if n.startswith("data/")}
 
 
 def _wait_run_id(instance: dg.DagsterInstance) -> str:
