@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def split(dataset: str, seed: int) -> tuple[Any, dict, dict, dict]:
 
 
 def run(dataset: str, seed: int, peers: bool = False, peer_args: argparse.Namespace | None = None
-        ) -> list[dict[str, Any]]:
+        ) -> Iterator[dict[str, Any]]:
     """Our run's JSON line, and with `peers` the TabularARGN anchor's on the same split."""
     spec, plans, train, holdout = split(dataset, seed)
     root = next(iter(plans))
@@ -73,10 +74,9 @@ def run(dataset: str, seed: int, peers: bool = False, peer_args: argparse.Namesp
         "train_seconds_per_table": model.seconds, "qa_seconds": round(time.perf_counter() - generated, 1),
         **scores(quality),
     }
-    if not peers:
-        return [ours]
-    print(json.dumps(ours, default=str), flush=True)
-    return [ours, peer_run(dataset, seed, spec, plans, train, holdout, peer_args)]
+    yield ours
+    if peers:
+        yield peer_run(dataset, seed, spec, plans, train, holdout, peer_args)
 
 
 def scores(quality: Any) -> dict[str, Any]:
@@ -86,6 +86,8 @@ def scores(quality: Any) -> dict[str, Any]:
     families = quality.families
     return {
         **cross, "holdout_tvd": holdout_tvd,
+        "association_largest_differences": {m.name: m.details["largest_differences"]
+                                            for m in quality.cross_tables.check("parent_child_association").metrics},
         "family_tstr_trtr_ratio": families.check("utility").value if families else None,
         "family_utility": families.check("utility").summary if families else None,
         "family_privacy": {c.name: c.passed for c in families.checks if c.name != "utility"} if families else None,
