@@ -159,7 +159,10 @@ def joined_with_parent(tables: Mapping[str, pd.DataFrame], plans: Mapping[str, T
     parent = tables[plan.parent]
     parent_columns = own_columns(parent, parent_plan)
     context = parent.set_index(parent_plan.primary_key)[parent_columns].add_prefix(PARENT_PREFIX)
-    return tables[child][own_columns(tables[child], plan)].join(context, on=tables[child][plan.parent_key])
+    # Joined on the key column, then dropped: joined on a Series, pandas adds the key as a column `key_0`,
+    # and the association then compared parent columns with the (new, renumbered) parent keys.
+    frame = tables[child][[*own_columns(tables[child], plan), plan.parent_key]]
+    return frame.join(context, on=plan.parent_key).drop(columns=plan.parent_key)
 
 
 def parent_child_association(real: Mapping[str, pd.DataFrame], synthetic: Mapping[str, pd.DataFrame],

@@ -7,7 +7,8 @@ import pytest
 
 from synth_pipelines.core.multitable import generate_tables, plan_tables, split_families, train_tables
 from synth_pipelines.core.quality.multitable import (children_per_parent_tvd, count_tvd, family_view,
-                                                     referential_integrity, run_multitable_quality)
+                                                     joined_with_parent, referential_integrity,
+                                                     run_multitable_quality)
 from synth_pipelines_tests.core.multitable_fixture import SPECS, family_tables
 
 PLANS = plan_tables(SPECS)
@@ -70,3 +71,13 @@ def test_family_view_aggregates_children_and_grandchildren() -> None:
     first = tables["accounts"][tables["accounts"].customer_id == view.customer_id[view.accounts__rows > 0].iloc[0]]
     row = view.set_index("customer_id").loc[first.customer_id.iloc[0]]
     assert row.accounts__mean_balance == pytest.approx(first.balance.mean())
+
+
+def test_the_parent_join_holds_columns_not_keys() -> None:
+    tables = family_tables(customers=50)
+    joined = joined_with_parent(tables, PLANS, "accounts")
+    own = [c for c in tables["accounts"].columns if c not in ("account_id", "customer_id")]
+    assert list(joined.columns) == [*own, "parent__segment", "parent__age"]  # no key, under any name
+    first = tables["accounts"].iloc[0]
+    parent = tables["customers"].set_index("customer_id").loc[first.customer_id]
+    assert joined.parent__age.iloc[0] == parent.age
