@@ -1,15 +1,17 @@
 """The demo with 4 shards on two dagster-celery workers that share nothing but the broker (RabbitMQ on
-127.0.0.1:5672), the PostgreSQL instance storage and the S3 server: the shard steps spread over the
-workers, a worker killed mid-step has its step run again by the other, and the release the workers
-publish to the bucket is whole and holds the same data, byte for byte, as an in-process run's release."""
+127.0.0.1:5672), the PostgreSQL instance storage and the S3 server. The dataset's refresh and publish jobs
+are launched by the instance's run launcher through a code server, as a deployment's sensors launch them:
+the shard steps spread over the workers, a worker killed mid-step has its step run again by the other,
+and the release the workers publish to the bucket is whole and holds the same data, byte for byte, as an
+in-process run's release."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -46,16 +48,6 @@ def features_job() -> dg.JobDefinition:
     return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("celery_features")
 
 
-def refresh_job() -> dg.JobDefinition:
-    """The dataset's own refresh job (snapshot to QA) of the spec in SYNTH_TEST_CELERY_SPEC."""
-    return build_definitions([load_spec(os.environ["SYNTH_TEST_CELERY_SPEC"])]).resolve_job_def("demo_loans_refresh")
-
-
-def publish_job() -> dg.JobDefinition:
-    """The dataset's own publish job, which its gate sensor launches once QA passed."""
-    return build_definitions([load_spec(os.environ["SYNTH_TEST_CELERY_SPEC"])]).resolve_job_def("demo_loans_publish")
-
-
 def _start_worker(name: str, folder: Path, env: dict[str, str], config: Path, queue: str) -> subprocess.Popen:
     folder.mkdir(parents=True)
     log = (folder / "worker.log").open("wb")
@@ -73,12 +65,21 @@ def _celery_pid(cli: subprocess.Popen) -> int:
     return int(children[0])
 
 
-def _wait_for(condition, seconds: float, what: str, workers) -> None:
+def _wait_for(condition, seconds: float, what, workers) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         dead = [w for w in workers if w.poll() is not None]
-        assert time.monotonic() < deadline and not dead, f"{what}: timed out or a worker exited"
+        assert time.monotonic() < deadline and not dead, f"{what() if callable(what) else what}: timed out or a worker exited"
         time.sleep(0.5)
+
+
+def _run_story(instance: dg.DagsterInstance, run_id: str, tmp_path: Path) -> str:
+    """The run's status and last events, and the code server's log, for a failure message."""
+    run = instance.get_run_by_id(run_id)
+    events = [f"{r.step_key or ''} {r.dagster_event.event_type_value if r.dagster_event else ''} {r.message[:300]}"
+              for r in instance.all_logs(run_id)][-8:]
+    return (f"run {run.status if run else 'missing'}; last events: {events}; code server: "
+            f"{(tmp_path / 'code_server.log').read_text()[-1500:]}")
 
 
 def _step_workers(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
@@ -100,7 +101,9 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
     # The shipped generator (cart): its training is reproducible from the seed in any process, which the
     # fast test generator (bayesian_network) is not (its structure search differs between processes).
     shipped_demo_spec_data["synthetic"].update(rows=1200, batch_rows=300, shards=4)
-    local_spec = write_spec(shipped_demo_spec_data, "local.yaml")
+    local_spec = tmp_path / "reference" / "local.yaml"  # not beside the served spec: one dataset per name there
+    local_spec.parent.mkdir()
+    local_spec.write_text(yaml.safe_dump(shipped_demo_spec_data, sort_keys=False))
     # The workers publish to the bucket: a local destination would land on whichever worker's disk.
     spec = write_spec({**shipped_demo_spec_data, "destination": {"kind": "s3", "bucket": BUCKET, "prefix": "releases",
                                                                  "endpoint_url": moto.url}})
@@ -122,45 +125,47 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
     config_file.write_text(yaml.safe_dump(config))
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(yaml.safe_dump({"storage": {"postgres": {"postgres_url": postgres_url}},
-                                                       "telemetry": {"enabled": False}}))
+    # No daemon here to dequeue runs: a submitted run goes straight to the instance's run launcher.
+    (home / "dagster.yaml").write_text(yaml.safe_dump({
+        "storage": {"postgres": {"postgres_url": postgres_url}}, "telemetry": {"enabled": False},
+        "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}}))
     env = {"DAGSTER_HOME": str(home), "DAGSTER_CELERY_BROKER_URL": rabbitmq_url,
            "SYNTH_PIPELINES_EXECUTOR": "celery", "SYNTH_PIPELINES_CELERY_CONFIG": str(config_file),
            "SYNTH_PIPELINES_STORAGE": f"s3://{BUCKET}/synth", "SYNTH_PIPELINES_STORAGE_ENDPOINT_URL": moto.url,
            "SYNTH_TEST_CELERY_SPEC": str(spec), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "SYNTH_PIPELINES_DATASETS": str(spec.parent),  # the code location (server and workers) serves this spec
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # dagster-celery runs `celery`
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert celery_config(config_file)["broker"] == {"env": "DAGSTER_CELERY_BROKER_URL"}
     workers = {name: _start_worker(name, tmp_path / name, dict(os.environ), config_file, queue) for name in ("w1", "w2")}
+    # The code location as a deployment serves it (a code server for the spec's folder), and runs launched
+    # by the instance's run launcher through it, as the daemon's sensors launch them.
+    monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(tmp_path / "orchestrator"))
+    server = None
     try:
-        monkeypatch.setenv("SYNTH_PIPELINES_HOME", str(tmp_path / "orchestrator"))
+        server, workspace = _start_code_server(tmp_path)
         with dg.DagsterInstance.get() as instance:
             add_snapshot_partitions(instance, load_spec(spec), [PARTITION])
-            run = {}
-
-            def launch():
-                run["result"] = dg.execute_job(dg.reconstructable(refresh_job), instance=instance,
-                                               tags={"dagster/partition": PARTITION})
-            thread = threading.Thread(target=launch)
-            thread.start()
-            run_id = _wait_run_id(instance)
+            run_id = _launch(workspace, "demo_loans_refresh")
             # Kill the worker that took the synthesizer step (it imports torch: seconds long) by its PID.
             _wait_for(lambda: any(k.endswith("synthesizer") for k, _ in _step_workers(instance, run_id)), 240,
-                      "the synthesizer step never started", workers.values())
+                      lambda: f"the synthesizer step never started: {_run_story(instance, run_id, tmp_path)}",
+                      workers.values())
             victim = next(w for k, w in _step_workers(instance, run_id) if k.endswith("synthesizer"))
             os.kill(_celery_pid(workers[victim]), signal.SIGKILL)
             workers[victim].wait(timeout=60)
             workers["w3"] = _start_worker("w3", tmp_path / "w3", dict(os.environ), config_file, queue)  # its stand-in
-            thread.join(timeout=900)
-            assert run["result"].success
+            assert _wait_run_end(instance, run_id, 900) == dg.DagsterRunStatus.SUCCESS
             steps = _step_workers(instance, run_id)
             # What the gate sensor does once QA passed: the publish job, on the workers too.
-            published = dg.execute_job(dg.reconstructable(publish_job), instance=instance,
-                                       tags={"dagster/partition": PARTITION})
-            assert published.success
-            publisher = _step_workers(instance, published.run_id)
+            published = _launch(workspace, "demo_loans_publish")
+            assert _wait_run_end(instance, published, 600) == dg.DagsterRunStatus.SUCCESS
+            publisher = _step_workers(instance, published)
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
         for worker in workers.values():
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGKILL)
@@ -189,11 +194,44 @@ def data_parts(manifest: dict) -> dict[str, tuple[str, int]]:
     return {n: (f["sha256"], f["rows"]) for n, f in manifest["files"].items() if n.startswith("data/")}
 
 
-def _wait_run_id(instance: dg.DagsterInstance) -> str:
-    deadline = time.monotonic() + 120
+def _start_code_server(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """`dagster code-server` for synth_pipelines.definitions on a free loopback port, and a workspace file
+    that points at it; waits until the server answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "code_server.log").open("wb")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "code-server", "start", "-m",
+                               "synth_pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)], env=dict(os.environ),
+                              stdout=log, stderr=subprocess.STDOUT)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": port,
+                                                                        "location_name": "synth_pipelines"}}]}))
+    deadline = time.monotonic() + WORKER_START_SECONDS
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, workspace
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "code_server.log").read_text()
+            time.sleep(1)
+
+
+def _launch(workspace: Path, job: str) -> str:
+    """`dagster job launch`: the instance's run launcher starts the run through the code server."""
+    run_id = str(uuid.uuid4())
+    done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "launch", "-w", str(workspace), "-j",
+                           job, "--run-id", run_id, "--tags", json.dumps({"dagster/partition": PARTITION})],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=WORKER_START_SECONDS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return run_id
+
+
+def _wait_run_end(instance: dg.DagsterInstance, run_id: str, seconds: float) -> dg.DagsterRunStatus:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        runs = instance.get_runs(limit=1)
-        if runs:
-            return runs[0].run_id
-        time.sleep(0.5)
-    raise AssertionError("the run never started")
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            return run.status
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} did not finish in {seconds} s")
