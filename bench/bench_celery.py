@@ -195,13 +195,14 @@ def main() -> None:
             for result in results:
                 print(json.dumps({"repeat": repeat, **result}), flush=True)
             spans[count] = {"cold": results[0]["sharded_seconds"],
-                            "warm": statistics.median(r["sharded_seconds"] for r in results[1:])}
+                            **({"warm": statistics.median(r["sharded_seconds"] for r in results[1:])} if results[1:] else {})}
         for state in ratios:
-            ratios[state].append(spans[1][state] / spans[2][state])
+            if state in spans[1]:
+                ratios[state].append(spans[1][state] / spans[2][state])
         print(json.dumps({"repeat": repeat, **{f"speedup_{k}": round(v[-1], 2) for k, v in ratios.items()}}), flush=True)
     print(json.dumps({f"{state}_workers": {"speedups": [round(r, 2) for r in values],
                                            "median_speedup": round(statistics.median(values), 2)}
-                      for state, values in ratios.items()}))
+                      for state, values in ratios.items() if values}))
 
 if __name__ == "__main__":
     main()
