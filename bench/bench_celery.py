@@ -199,7 +199,7 @@ def main() -> None:
         for state in ratios:
             if state in spans[1]:
                 ratios[state].append(spans[1][state] / spans[2][state])
-        print(json.dumps({"repeat": repeat, **{f"speedup_{k}": round(v[-1], 2) for k, v in ratios.items()}}), flush=True)
+        print(json.dumps({"repeat": repeat, **{f"speedup_{k}": round(v[-1], 2) for k, v in ratios.items() if v}}), flush=True)
     print(json.dumps({f"{state}_workers": {"speedups": [round(r, 2) for r in values],
                                            "median_speedup": round(statistics.median(values), 2)}
                       for state, values in ratios.items() if values}))
