@@ -41,6 +41,7 @@ from synth_pipelines.core.manifest import build_manifest
 from synth_pipelines.core.publish import publish_local
 from synth_pipelines.core.quality.report import ReportHeader, write_reports
 from synth_pipelines.core.quality.runner import run_quality
+from synth_pipelines.core.quality.results import QualityCheck
 from synth_pipelines.core.quality.parts import SyntheticParts
 from synth_pipelines.core.quality.thresholds import CHECK_DESCRIPTIONS, CHECK_NAMES
 from synth_pipelines.core.quality.verdict import verdict_markdown
@@ -316,11 +317,8 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
             yield dg.AssetCheckResult(
                 asset_key=key("synthetic_features"), check_name=check.name, passed=check.passed,
                 severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
-                metadata={"summary": check.summary, "value": check.value, "threshold": check.threshold,
-                          "implementation": check.implementation,
-                          "verdict": dg.MetadataValue.md(verdict_markdown(check.to_dict())),
-                          "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str))),
-                          **report_metadata(storage, paths)})
+                metadata={"summary": check.summary, "implementation": check.implementation,
+                          **check_values_metadata(check), **report_metadata(storage, paths)})
 
     def published_columns(path: Path) -> dict[str, dg.MetadataValue]:
         """The release's columns: described as in the synthetic features, each from its namesake there."""
@@ -389,6 +387,13 @@ def build_dataset_assets(loaded: LoadedSpec) -> list[Any]:
 
     return [source_snapshot, training_view, holdout_split, synthesizer, synthetic_rows, synthetic_features,
             qa_checks, release_regression_check(loaded, partitions), published_features]
+
+
+def check_values_metadata(check: QualityCheck) -> dict[str, Any]:
+    """A check result's headline value and threshold, its verdict as Markdown and every metric's details."""
+    return {"value": check.value, "threshold": check.threshold,
+            "verdict": dg.MetadataValue.md(verdict_markdown(check.to_dict())),
+            "details": dg.MetadataValue.json(json.loads(json.dumps(check.details, default=str)))}
 
 
 def report_metadata(storage: SynthStorage, paths: dict[str, Path]) -> dict[str, dg.MetadataValue]:

@@ -30,8 +30,8 @@ from synth_pipelines.core.publish import file_sha256
 from synth_pipelines.core.quality.multitable import run_multitable_quality
 from synth_pipelines.core.quality.report import published_values
 from synth_pipelines.core.quality.results import Metric, QualityCheck
-from synth_pipelines.core.quality.verdict import verdict_markdown
 from synth_pipelines.core.snapshot import Snapshot
+from synth_pipelines.orchestration.factory import check_values_metadata
 from synth_pipelines.orchestration.resources import SynthStorage
 from synth_pipelines.spec import FieldError, LoadedSpec
 
@@ -242,9 +242,7 @@ def _check_result(check_spec: dg.AssetCheckSpec, quality: Any, advisory: list[st
     # headline: the CLI's verdict table and the UI show its value and threshold.
     metrics.sort(key=lambda m: m.passed)
     shown = QualityCheck(check_spec.name, metrics, blocking=blocking)
-    values = {"value": shown.value, "threshold": shown.threshold,
-              "verdict": dg.MetadataValue.md(verdict_markdown(shown.to_dict())),
-              "details": dg.MetadataValue.json(json.loads(json.dumps(shown.details, default=str)))} if metrics else {}
+    values = check_values_metadata(shown) if metrics else {}
     return dg.AssetCheckResult(asset_key=check_spec.asset_key, check_name=check_spec.name, passed=passed,
                                severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
                                metadata={"summary": summary or "passed", **values})
