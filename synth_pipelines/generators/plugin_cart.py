@@ -31,6 +31,7 @@ from synthcity.plugins.core.distribution import Distribution, IntegerDistributio
 from synthcity.plugins.core.plugin import Plugin
 from synthcity.plugins.core.schema import Schema
 
+from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.value_formats import exact_values, reflect_into
 
 # A numeric value many real rows hold is nobody's own and is kept exact (smoothing it would invent values
@@ -144,6 +145,7 @@ class CartPlugin(Plugin):
             order.append(target)
         return order
 
+    @one_openmp_thread
     def _fit(self, X: DataLoader, *args: Any, **kwargs: Any) -> CartPlugin:
         frame = X.dataframe()
         self.order_ = self._order(X, frame)
@@ -256,6 +258,7 @@ class CartPlugin(Plugin):
                 sampled[name] = encoder.inverse_transform(sampled[name].to_numpy().astype(int))
         return sampled
 
+    @one_openmp_thread
     def _sample(self, count: int, given: dict[str, np.ndarray] | None = None,
                 rng: np.random.Generator | None = None) -> pd.DataFrame:
         # seeded by generate(random_state=...) unless the caller passes its own generator

@@ -25,6 +25,7 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.quality.results import Metric
 from synth_pipelines.core.quality.tabular import HGB_CLASSIFIER, category_labels, hgb_pipeline, model_frame, sample
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
@@ -111,6 +112,7 @@ def phik_similarity(real_matrix: pd.DataFrame, synthetic_matrix: pd.DataFrame) -
     return Metric("phik_similarity", value, "phik.phik_matrix", {"largest_differences": worst})
 
 
+@one_openmp_thread
 def discriminator_auc(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
                       rows: int, folds: int, seed: int, explain_above: float = 0.5) -> Metric:
     """Cross-validated ROC AUC of HistGradientBoosting telling real (0) from synthetic (1) rows.

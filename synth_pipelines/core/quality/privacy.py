@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
+from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.quality.results import Metric
 from synth_pipelines.core.quality.tabular import MixedEncoder, quantile_bins, sample
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
@@ -73,6 +74,7 @@ def neighbour_samples(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
                             synthetic_s, queries)
 
 
+@one_openmp_thread
 def _nearest(reference: np.ndarray, query: np.ndarray, k: int = 1) -> np.ndarray:
     """Distances to the k nearest rows, rounded to 1e-6 (the squared-norm trick leaves ~1e-7 on copies)."""
     return np.round(NearestNeighbors(n_neighbors=min(k, len(reference))).fit(reference).kneighbors(query)[0], 6)

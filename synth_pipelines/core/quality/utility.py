@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score, roc_auc_score
 
+from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.quality.results import Metric
 from synth_pipelines.core.quality.tabular import (HGB_CLASSIFIER, HGB_REGRESSOR, category_labels, hgb_pipeline,
                                                  model_frame, sample)
@@ -27,6 +28,7 @@ def _xy(frame: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec, ta
 BOOTSTRAP_RESAMPLES = 100  # resamples of the holdout for the ratio's standard error allowance
 
 
+@one_openmp_thread
 def holdout_predictions(train: pd.DataFrame, holdout: pd.DataFrame, features: list[ColumnCodec], label: ColumnCodec,
                         task: str, seed: int) -> tuple[np.ndarray, np.ndarray | float]:
     """Fit on `train`; return the holdout's labels and the model's predictions for them (values for
