@@ -3,8 +3,9 @@
 Splits a table as bench_tables.py does (seeded three-way split, 10,000 train / 5,000 holdout at most),
 trains and generates through core/synthesis (the pipeline's codecs and decode), and prints per seed:
 
-  regression  the XGBoost referee's TSTR/TRTR (bench/referees.py's booster; xgboost is in the project's
-              venv) for ours and for the perfect generator (real rows neither side saw)
+  utility     the XGBoost referee's TSTR/TRTR (bench/referees.py's booster; xgboost is in the project's
+              venv; R2, or ROC AUC of the last class for a classification label) for ours and for the
+              perfect generator (real rows neither side saw); `regression` is the same check
   privacy     the project's discriminator AUC (3-fold) and DCR share (5,000 index / 2,000 query rows),
               with the columns that give the synthetic rows away
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tables import three_way_split  # noqa: E402
-from referees import _score, tstr_predictions  # noqa: E402
+from referees import _label_values, _score, tstr_predictions  # noqa: E402
 
 from synth_pipelines.core.quality.fidelity import discriminator_auc  # noqa: E402
 from synth_pipelines.core.quality.privacy import dcr_share, neighbour_samples  # noqa: E402
@@ -46,7 +47,7 @@ def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=("regression", "privacy"))
+    parser.add_argument("check", choices=("utility", "regression", "privacy"))
     parser.add_argument("tables")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--settings", default="{}", help="generator settings (JSON)")
@@ -63,13 +64,15 @@ def main() -> None:
             part = {p: table.frame[split == p].drop(columns=[ENTITY_KEY]).reset_index(drop=True)
                     for p in ("train", "perfect", "holdout")}
             model, synthetic = synthesize(part["train"], table.label, table.task, seed, json.loads(args.settings))
-            if args.check == "regression":
+            if args.check in ("utility", "regression"):
                 holdout = part["holdout"].dropna(subset=[table.label])
-                y = holdout[table.label].to_numpy(float)
-                score = {p: _score(y, tstr_predictions(f, holdout, table.label, "regression", seed, None), "regression")
+                positive = (sorted(part["train"][table.label].dropna().astype(str).unique())[-1]
+                            if table.task == "classification" else None)
+                y = _label_values(holdout[table.label], table.task, positive)
+                score = {p: _score(y, tstr_predictions(f, holdout, table.label, table.task, seed, positive), table.task)
                          for p, f in (("trtr", part["train"]), ("ours", synthetic), ("perfect", part["perfect"]))}
                 print(f"{name} seed {seed}: TSTR/TRTR ours {score['ours'] / score['trtr']:.3f}, perfect "
-                      f"{score['perfect'] / score['trtr']:.3f} (TRTR R2 {score['trtr']:.3f}); "
+                      f"{score['perfect'] / score['trtr']:.3f} (TRTR {score['trtr']:.3f}); "
                       f"label_regressor {model.plugin_kwargs.get('label_regressor')}; training {model.training_seconds} s",
                       flush=True)
                 continue

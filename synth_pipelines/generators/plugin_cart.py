@@ -39,16 +39,18 @@ from synth_pipelines.core.value_formats import exact_values, reflect_into
 # mass (a place many stops share). Other values are smoothed: a day 5 accounts share among days that
 # hold 2 each, kept exact beside the district the tree narrowed it to, recreated real rows (Berka accounts:
 # 14% exact copies against the holdout's 5%; BENCHMARKS.md).
-# min_samples_leaf when not set: rows / 40, within [20, 200]. Measured (BENCHMARKS.md): on Adult
+# min_samples_leaf when not set: rows / 40, within [40, 200]. Measured (BENCHMARKS.md): on Adult
 # (32.6k rows) leaves of 20 gave a DCR share of 0.58 and 200 gave 0.51 at the same utility; on the
-# demo (3.8k rows) 100 passed every QA check with DCR 0.51-0.52. Leaves of 20+ real rows keep small
-# tables private; 200 keeps large ones detailed.
-AUTO_LEAF_ROWS_PER_LEAF, AUTO_LEAF_MIN, AUTO_LEAF_MAX = 40, 20, 200
+# demo (3.8k rows) 100 passed every QA check with DCR 0.51-0.52. 200 keeps large tables detailed; on a
+# small one a row is a large share of every leaf, so the floor is 40: on Berka's 227-row loan view leaves
+# of 20 put the DCR share over the gate's 0.60 on 9 of 12 seeds (mean 0.613; real rows neither side saw:
+# 0.484), 40 on 2 of 12 (0.578), at the same TSTR/TRTR (0.905 vs 0.934, seed noise).
+AUTO_LEAF_ROWS_PER_LEAF, AUTO_LEAF_MIN, AUTO_LEAF_MAX = 40, 40, 200
 # With the automatic leaf size, a category column's tree gets leaves of at most rows / (2 x its categories)
-# (never under AUTO_LEAF_MIN): leaves of 200 cannot tell 87 neighbourhoods apart, so a row's neighbourhood
+# (never under AUTO_CATEGORY_LEAF_MIN): leaves of 200 cannot tell 87 neighbourhoods apart, so a row's neighbourhood
 # was drawn from rows far from its coordinates (mpls_stops: discriminator AUC 0.82 -> 0.71, DCR share
 # unchanged; tables whose categories are few relative to their rows keep every leaf; BENCHMARKS.md).
-AUTO_LEAF_ROWS_PER_CATEGORY = 2
+AUTO_LEAF_ROWS_PER_CATEGORY, AUTO_CATEGORY_LEAF_MIN = 2, 20
 # A numeric label's residuals: out-of-fold over RESIDUAL_FOLDS folds, pooled in RESIDUAL_BANDS bands of
 # the prediction (each band holds thousands of rows on a large table, a few dozen on a small one).
 RESIDUAL_FOLDS, RESIDUAL_BANDS = 5, 20
@@ -70,7 +72,7 @@ def auto_min_samples_leaf(rows: int) -> int:
 def auto_category_leaf(rows: int, categories: int, leaf: int) -> int:
     """A category column's leaf size under the automatic setting: `leaf`, or smaller where the column has
     too many categories for leaves that size to separate them."""
-    return int(min(leaf, max(AUTO_LEAF_MIN, rows // (AUTO_LEAF_ROWS_PER_CATEGORY * max(categories, 1)))))
+    return int(min(leaf, max(AUTO_CATEGORY_LEAF_MIN, rows // (AUTO_LEAF_ROWS_PER_CATEGORY * max(categories, 1)))))
 
 
 class _Column:
