@@ -7,7 +7,7 @@ trains and generates through core/synthesis (the pipeline's codecs and decode), 
               venv; R2, or ROC AUC of the last class for a classification label) for ours and for the
               perfect generator (real rows neither side saw); `regression` is the same check
   privacy     the project's discriminator AUC (3-fold) and DCR share (5,000 index / 2,000 query rows),
-              with the columns that give the synthetic rows away
+              with the columns that give the synthetic rows away, and the perfect generator's DCR share
 
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py regression cps1988,gss_wages --seeds 0,1,2,3,4
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy mpls_stops,adult --seeds 0 \
@@ -77,10 +77,12 @@ def main() -> None:
                       flush=True)
                 continue
             auc = discriminator_auc(part["train"], synthetic, model.codecs, rows=10_000, folds=3, seed=seed)
-            dcr = dcr_share(neighbour_samples(part["train"], part["holdout"], synthetic, model.codecs,
-                                              index_rows=5_000, query_rows=2_000, seed=seed))[0].value
+            dcr, perfect_dcr = (dcr_share(neighbour_samples(part["train"], part["holdout"], rows, model.codecs,
+                                                            index_rows=5_000, query_rows=2_000, seed=seed))[0].value
+                                for rows in (synthetic, part["perfect"]))
             telling = sorted(auc.details["column_importance"].items(), key=lambda kv: -kv[1])[:3]
-            print(f"{name} seed {seed}: discriminator AUC {auc.value:.3f}, DCR share {dcr:.3f}, telling {telling}; "
+            print(f"{name} seed {seed}: discriminator AUC {auc.value:.3f}, DCR share {dcr:.3f} (perfect {perfect_dcr:.3f}), "
+                  f"telling {telling}; "
                   f"leaves {model.plugin_kwargs.get('min_samples_leaf')} "
                   f"{model.plugin_kwargs.get('category_leaves', {})}", flush=True)
 
