@@ -5,8 +5,10 @@ import os
 # OpenMP threads (scikit-learn's gradient boosting, torch) spin while they wait for work by default.
 # On a busy machine (a shared runner, Dagster running steps side by side) the spinning threads starve
 # each other: a 500-row HistGradientBoosting fit took 28 s instead of 0.2 s on a loaded 2-core
-# machine. Passive waiting costs nothing measurable when the machine is idle. It must be set before
-# the OpenMP runtime loads, so here, at the package's first import.
+# machine. Passive waiting has its own price: a sleeping thread is slow to wake, so scikit-learn's
+# models run on one thread instead (core/openmp.py: 7-10x faster on an idle machine than two passive
+# threads); torch's training loops stay ~1.6x slower than with spinning threads when the machine is idle.
+# It must be set before the OpenMP runtime loads, so here, at the package's first import.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
