@@ -7,6 +7,9 @@ in-process run's release."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import signal
 import socket
@@ -15,9 +18,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-
-import hashlib
-import json
 
 import boto3
 import dagster as dg
@@ -164,8 +164,7 @@ def test_shards_on_two_celery_workers_survive_a_killed_worker(rabbitmq_url, moto
             publisher = _step_workers(instance, published)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=60)
+            _stop_process_group(server)
         for worker in workers.values():
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGKILL)
@@ -203,7 +202,7 @@ def _start_code_server(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     log = (tmp_path / "code_server.log").open("wb")
     server = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "code-server", "start", "-m",
                                "synth_pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)], env=dict(os.environ),
-                              stdout=log, stderr=subprocess.STDOUT)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": port,
                                                                         "location_name": "synth_pipelines"}}]}))
@@ -215,6 +214,24 @@ def _start_code_server(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         except OSError:
             assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "code_server.log").read_text()
             time.sleep(1)
+
+
+def _stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the code server's process group (its proxy, gRPC server and run processes), SIGKILL to what is
+    left after 60 s: on a loaded machine the proxy once outlived a 60-second wait after SIGTERM with both runs
+    finished, which failed a test whose runs had passed."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):  # the proxy's children, if any outlived it
+            os.killpg(process.pid, signal.SIGKILL)
+        return
 
 
 def _launch(workspace: Path, job: str) -> str:
