@@ -44,7 +44,8 @@ from synth_pipelines.core.value_formats import exact_values, reflect_into
 # demo (3.8k rows) 100 passed every QA check with DCR 0.51-0.52. 200 keeps large tables detailed; on a
 # small one a row is a large share of every leaf, so the floor is 40: on Berka's 227-row loan view leaves
 # of 20 put the DCR share over the gate's 0.60 on 9 of 12 seeds (mean 0.613; real rows neither side saw:
-# 0.484), 40 on 2 of 12 (0.578), at the same TSTR/TRTR (0.905 vs 0.934, seed noise).
+# 0.491), the automatic leaves now (40, category leaves below) on 0 of 12 (0.571), at the same TSTR/TRTR
+# (0.905 vs 0.934 with every leaf 40, seed noise).
 AUTO_LEAF_ROWS_PER_LEAF, AUTO_LEAF_MIN, AUTO_LEAF_MAX = 40, 40, 200
 # With the automatic leaf size, a category column's tree gets leaves of at most rows / (2 x its categories)
 # (never under AUTO_CATEGORY_LEAF_MIN): leaves of 200 cannot tell 87 neighbourhoods apart, so a row's neighbourhood
