@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import BallTree, NearestNeighbors
 
 from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.quality.results import Metric
@@ -86,7 +86,10 @@ def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
 
     If the synthetic rows were drawn independently of the train rows, each real row would be equally
     likely to be a synthetic row's nearest neighbour, so the raw share is expected at
-    p0 = n_train / (n_train + n_holdout) (ties count p0). The value maps p0 to 0.5 piecewise
+    p0 = n_train / (n_train + n_holdout). A row equally near to both counts the train rows' share of
+    the real rows at that distance (`_train_share_of_ties`): counting it p0 biased the share upwards
+    whenever the sizes differ, since a set of k tied rows is all train with chance p0^k, not p0 (a
+    perfect generator on Berka's cards scored up to 0.61). The value maps p0 to 0.5 piecewise
     linearly (0 -> 0, p0 -> 0.5, 1 -> 1); with equal sizes it is the raw share itself. 1.0 = every
     row sits on a train row; near 0 = the rows come from the holdout. The standard error is the
     binomial one at p0 (the share expected under that independence, exact rather than sampled), mapped
@@ -99,7 +102,9 @@ def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
     to_holdout = _nearest(points.holdout, points.queries)[:, 0]
     p0 = len(points.train) / (len(points.train) + len(points.holdout))
     ties = np.isclose(to_train, to_holdout)
-    raw = float(np.mean((to_train < to_holdout) & ~ties) + p0 * np.mean(ties))
+    credit = ((to_train < to_holdout) & ~ties).astype(float)
+    credit[ties] = _train_share_of_ties(points, points.queries[ties], to_train[ties])
+    raw = float(credit.mean())
     scale = 0.5 / p0 if raw <= p0 else 0.5 / (1 - p0)
     value = 0.5 * raw / p0 if raw <= p0 else 0.5 + 0.5 * (raw - p0) / (1 - p0)
     m = len(to_train)
@@ -109,6 +114,18 @@ def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
         "synthetic_rows": m, "train_rows": len(points.train), "holdout_rows": len(points.holdout),
         "tie_share": round(float(ties.mean()), 4), "median_dcr_train": round(float(np.median(to_train)), 4),
         "median_dcr_holdout": round(float(np.median(to_holdout)), 4)}), {"dcr_train": to_train, "dcr_holdout": to_holdout}
+
+
+def _train_share_of_ties(points: NeighbourSamples, tied: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """For queries whose nearest train and holdout rows are equally far: train rows / real rows within
+    that distance (ties at the 1e-6 rounding of `_nearest`). Its mean over fresh rows is p0 exactly,
+    as every real row is equally likely to be among a fresh row's nearest."""
+    if not len(tied):
+        return np.zeros(0)
+    radius = distance + 2e-6
+    in_train = BallTree(points.train).query_radius(tied, radius, count_only=True)
+    in_holdout = BallTree(points.holdout).query_radius(tied, radius, count_only=True)
+    return in_train / np.maximum(in_train + in_holdout, 1)
 
 
 def nndr(points: NeighbourSamples) -> Metric:

@@ -177,6 +177,27 @@ def test_dcr_share_corrects_for_a_train_split_larger_than_the_holdout(mixed):
     assert abs(fresh.value - 0.5) < 0.08  # the raw share is near 2/3, the reported one near 0.5
 
 
+def test_dcr_share_of_fresh_rows_on_a_grid_is_unbiased_when_train_outnumbers_the_holdout():
+    # A category and a day on a grid (Berka's cards: type, issued): 12-30% of rows are as near to a train
+    # row as to a holdout row. Counting such a tie p0 = 0.8 gave fresh rows a share near 0.62 here (a
+    # tie of k rows is all train with chance 0.8^k); the train rows' share among the tied rows is 0.5.
+    rng = np.random.default_rng(0)
+    codecs = [cat("type"), num("day")]
+
+    def rows(n):
+        return pd.DataFrame({"type": rng.choice(list("abc"), n, p=[0.6, 0.3, 0.1]),
+                             "day": rng.integers(0, 60, n).astype(float)})
+
+    shares = []
+    for seed in range(5):
+        points = privacy.neighbour_samples(rows(800), rows(200), rows(1000), codecs,
+                                           index_rows=10_000, query_rows=10_000, seed=seed)
+        share = privacy.dcr_share(points)[0]
+        assert share.details["tie_share"] > 0.1
+        shares.append(share.value)
+    assert abs(np.mean(shares) - 0.5) < 0.03, shares
+
+
 def test_membership_inference_and_nndr_on_copies(mixed):
     copies = _points(mixed.train, mixed.holdout, mixed.train, mixed.codecs)
     assert privacy.membership_inference_auc(copies, rows=600, seed=0).value == 1.0
