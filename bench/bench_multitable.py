@@ -92,8 +92,17 @@ def scores(quality: Any) -> dict[str, Any]:
         "family_utility": families.check("utility").summary if families else None,
         "family_privacy": {c.name: c.passed for c in families.checks if c.name != "utility"} if families else None,
         "tables_failed": {n: r.failed for n, r in quality.tables.items()},
+        "dcr_share": {n: _dcr(r) for n, r in quality.tables.items()},
         "passed": quality.passed,
     }
+
+
+def _dcr(report: Any) -> list[float] | None:
+    """A table's DCR share and the threshold it was held to (widened on small tables)."""
+    if "privacy_dcr" not in [c.name for c in report.checks]:
+        return None
+    share = report.check("privacy_dcr").headline
+    return [round(share.value, 4), round(share.threshold, 4)]
 
 
 def peer_plan(plans: dict[str, TablePlan], train: dict[str, pd.DataFrame], root_rows: int) -> dict[str, Any]:
