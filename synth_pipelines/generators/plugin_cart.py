@@ -189,7 +189,10 @@ class CartPlugin(Plugin):
         x, y = inputs.to_numpy(dtype=float), frame[target_column].to_numpy()
         numeric = self.label_kind == "number" if self.label_kind is not None else target_column not in categorical
         if not numeric:
-            self.label_booster_ = HistGradientBoostingClassifier(**options).fit(x, y)
+            # sklearn stops early from 10,000 rows on a stratified 10%, impossible with a class of one row
+            stratifiable = int(np.unique(y, return_counts=True)[1].min()) >= 2
+            self.label_booster_ = HistGradientBoostingClassifier(
+                **options, early_stopping="auto" if stratifiable else False).fit(x, y)
             return
         coded = getattr((self._data_encoders or {}).get(target_column), "classes_", None)
         if coded is not None:  # synthcity coded the numbers 0..k-1 (few values): regress on the numbers

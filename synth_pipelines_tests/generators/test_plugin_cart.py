@@ -139,6 +139,15 @@ def test_label_model_choice(loans: pd.DataFrame) -> None:
         load_plugin_class("cart")(label_model="forest")
 
 
+def test_a_label_class_of_one_row_on_a_large_table_trains() -> None:
+    # From 10,000 rows sklearn's booster stops early on a stratified 10%, impossible with a class of one row.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=12_000), "defaulted": rng.choice(["no", "yes"], 12_000)})
+    frame.loc[0, "defaulted"] = "once"
+    model = _fit(frame)
+    assert model.label_booster_ is not None and len(model.generate(500).dataframe()) == 500
+
+
 @pytest.fixture(scope="module")
 def rooms() -> pd.DataFrame:
     """A whole-number regression label with 11 values (as the pipeline encodes it: floats)."""

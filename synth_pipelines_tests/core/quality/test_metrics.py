@@ -92,6 +92,19 @@ def test_a_flipped_label_trains_a_model_worse_than_chance(mixed):
     assert metric.details["tstr"] < 0.3 and metric.value < 0.4
 
 
+def test_a_label_class_with_one_train_row_is_scored_not_an_error(mixed):
+    # Early stopping's stratified split needs 2 rows of every class; nycflights13's planes have one
+    # '4 Cycle' engine among 2,600 (the check used to fail with sklearn's ValueError).
+    train = mixed.train.copy()
+    train["flag"] = train["flag"].astype(str)
+    train.loc[0, "flag"] = "rare"
+    holdout = mixed.holdout.assign(flag=mixed.holdout["flag"].astype(str))
+    codecs = fit_codecs(train, categorical={"flag"})
+    metric = utility.tstr_vs_trtr(train, holdout, train, codecs, label="flag", task="classification",
+                                  rows=10_000, seed=0)
+    assert metric.value == pytest.approx(1.0) and metric.details["trtr"] > 0.8
+
+
 def test_regression_utility_uses_r2():
     rng = np.random.default_rng(0)
 
