@@ -9,9 +9,10 @@ Reads ../shared/data/<dataset>/*.csv.gz into Parquet (the snapshot's format), ta
 bench/<dataset>_multitable.yaml (SQL views run over those files as over a snapshot), splits roots with
 their families (holdout 0.2), trains, generates as many roots as the train split holds, and runs the
 multi-table QA. Prints one JSON line per run and a Markdown table of the referees.
-With --peers, MOSTLY AI's TabularARGN (bench/peers_multitable.py, in bench/.peers-venv: the root flat,
-each child a sequential model with its parent as context) runs on the same train tables and the same QA
-scores it: a second JSON line, generator "tabular_argn".
+With --peers, MOSTLY AI's TabularARGN (bench/peers_multitable.py, in bench/.peers-venv: by default through
+the mostlyai SDK's local mode, one generator whose children have their parent as a context foreign key;
+--peer-api engine runs mostlyai-engine per table) runs on the same train tables and the same QA scores it:
+a second JSON line, generator "tabular_argn".
 """
 
 from __future__ import annotations
