@@ -88,8 +88,8 @@ def dcr_share(points: NeighbourSamples) -> tuple[Metric, dict[str, np.ndarray]]:
     likely to be a synthetic row's nearest neighbour, so the raw share is expected at
     p0 = n_train / (n_train + n_holdout). A row equally near to both counts the train rows' share of
     the real rows at that distance (`_train_share_of_ties`): counting it p0 biased the share upwards
-    whenever the sizes differ, since a set of k tied rows is all train with chance p0^k, not p0 (a
-    perfect generator on Berka's cards scored up to 0.61). The value maps p0 to 0.5 piecewise
+    whenever the sizes differ, since a set of k tied rows is all train with chance p0^k, not p0 (real
+    Berka cards the generator never saw scored up to 0.61). The value maps p0 to 0.5 piecewise
     linearly (0 -> 0, p0 -> 0.5, 1 -> 1); with equal sizes it is the raw share itself. 1.0 = every
     row sits on a train row; near 0 = the rows come from the holdout. The standard error is the
     binomial one at p0 (the share expected under that independence, exact rather than sampled), mapped
