@@ -27,8 +27,8 @@ TABLE_MISSES = ["privacy_exact_copies", "privacy_dcr"]
 def tables_spec_data(shipped_demo_spec_data: dict[str, Any]) -> dict[str, Any]:
     """The shipped demo spec (cart, every check blocking) with `tables:` over its source (1,500 customers)."""
     data = {**shipped_demo_spec_data, "tables": DEMO_TABLES}
-    # Loans (amount, term, purpose) repeat real rows by chance and a table's DCR share sits at the bar (0.61
-    # for 0.6): advisory here, so the release runs (test_failed_tables_qa_publishes_no_tables makes them block).
+    # Loans (amount, term, purpose) repeat real rows by chance (21% of synthetic loans are train rows, 26%
+    # allowed) and their DCR share is 0.57 for 0.6: advisory here, so the releases do not hang on those margins.
     data["qa"] = {**data["qa"], "advisory_checks": [*data["qa"].get("advisory_checks", []), *TABLE_MISSES]}
     return data
 
@@ -69,9 +69,9 @@ def test_run_publishes_the_tables_release_beside_the_features(tables_spec_data, 
 
 
 def test_failed_tables_qa_publishes_no_tables(tables_spec_data, write_spec, storage_home) -> None:
-    # The tables' misses of the fixture blocking again: their QA fails (the features' passes).
-    tables_spec_data["qa"]["advisory_checks"] = [c for c in tables_spec_data["qa"]["advisory_checks"]
-                                                 if c not in TABLE_MISSES]
+    # No more duplicate rows than the real rows hold: synthetic loans (amount, term, purpose) repeat 12.7% of
+    # rows against 8.6% real, so the tables' QA fails; the features (0 duplicates) pass theirs.
+    tables_spec_data["qa"]["max_duplicate_rate_excess"] = 0.0
     spec = write_spec(tables_spec_data, "tables.yaml")
     result = cli("run", str(spec), "--snapshot", DAY)
     assert result.exit_code == ExitCode.GATE_CLOSED, result.output
