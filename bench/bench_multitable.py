@@ -136,14 +136,10 @@ def peer_run(dataset: str, seed: int, spec: Any, plans: dict[str, TablePlan], tr
     started = time.perf_counter()
     quality = run_multitable_quality(train, holdout, synthetic, plans, spec.tables[root].label, spec.qa)
     tables = info["tables"]
-    sdk = "training_seconds" in info  # the SDK trains every table in one job: its times are the job's
     return {
         "dataset": dataset, "seed": seed, "generator": "tabular_argn", "api": info.get("api", "engine"),
         "rows": {n: len(f) for n, f in train.items()}, "synthetic_rows": {n: len(f) for n, f in synthetic.items()},
-        "train_seconds": info["training_seconds"] if sdk else round(
-            sum(t["preparation_seconds"] + t["training_seconds"] for t in tables.values()), 1),
-        "generate_seconds": info["generation_seconds"] if sdk else round(
-            sum(t["generation_seconds"] for t in tables.values()), 1),
+        "train_seconds": info["training_seconds"], "generate_seconds": info["generation_seconds"],
         "peer_wall_seconds": round(wall, 1),
         "train_seconds_per_table": {n: t.get("training_seconds") for n, t in tables.items()},
         "epochs_per_table": {n: t["epochs"] for n, t in tables.items()},

