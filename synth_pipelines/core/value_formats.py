@@ -11,9 +11,10 @@ decode step (synthesis.decode) gives each generated number the format its real c
   nearest value instead would give each value the share of its neighbourhood, not its own;
 - spikes: a value held by at least SPIKE_SHARE of the rows (a cap, a zero, a round amount) keeps its
   real share: when too few generated numbers land on it, the nearest ones are moved onto it;
-- a grid: otherwise each number is rounded to a step drawn from the real steps of its magnitude band
-  (a value's step is the largest of 1, 5, 10, 50, ... x 10^k it is a multiple of), so an amount column
-  where 89% of values are multiples of 50 comes back with about 89% multiples of 50.
+- a grid: otherwise each number is rounded to a step drawn per magnitude band so that the rounded
+  numbers' steps (a value's step is the largest of 1, 5, 10, 50, ... x 10^k it is a multiple of) have
+  the real shares (rounding_shares): an amount column where 89% of values are multiples of 50 comes
+  back with about 89% multiples of 50, a price uniform on a 0.05 grid with its 5% whole numbers.
 Only aggregates are kept: values held by FREQUENT_ROWS or more rows, shares, steps. No rule names a
 table or a column. Numbers outside the real range are reflected back into it before any of this
 (clipping would pile them onto the extremes, which are single people's values).
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import nnls
 
 FREQUENT_ROWS = 5  # a value this many real rows share is not a person's own and may be emitted exactly
 DISCRETE_COVERAGE = 0.95  # share of rows on frequent values that makes a column a value set
@@ -231,6 +233,23 @@ def _top_up_spikes(out: np.ndarray, present: np.ndarray, spikes: list[list[float
     return on_spike
 
 
+def rounding_shares(steps: np.ndarray, shares: np.ndarray, decimals: int | None) -> np.ndarray:
+    """How often to round to each step so that the rounded numbers' own steps have the real `shares`.
+
+    Rounding to a step lands on coarser steps' multiples too (rounded to 0.05, half the numbers are
+    multiples of 0.1 and a twentieth whole): drawing the real shares as rounding steps made a price
+    column uniform on a 0.05 grid (6% whole) come back 15% whole. A number rounded to s is a multiple of
+    t with chance s / lcm(s, t); the real share of multiples of t is the shares of the steps t divides.
+    Solved for non-negative rounding shares (scipy's NNLS), exact where the real steps allow it."""
+    scale = 10.0 ** (decimals or 0)
+    whole = np.maximum(np.round(np.asarray(steps) * scale).astype(np.int64), 1)
+    divides = whole[None, :] % whole[:, None] == 0  # [t, t']: t' is a multiple of t
+    multiples = divides.astype(float) @ np.asarray(shares, dtype=float)
+    chance = whole[None, :] / np.lcm(whole[None, :], whole[:, None])  # [t, s]: a multiple of s is one of t
+    solved = nnls(chance, multiples)[0]
+    return solved / solved.sum() if solved.sum() > 0 else np.asarray(shares) / np.sum(shares)
+
+
 def _round_to_drawn_steps(values: np.ndarray, fmt: NumberFormat, rng: np.random.Generator) -> np.ndarray:
     bands = np.searchsorted(np.asarray(fmt.band_edges), values, side="right")
     steps = np.full(len(values), 10.0 ** -(fmt.decimals or 0))
@@ -238,7 +257,7 @@ def _round_to_drawn_steps(values: np.ndarray, fmt: NumberFormat, rng: np.random.
         inside = bands == band
         if pairs and inside.any():
             choices, shares = np.asarray(pairs).T
-            steps[inside] = rng.choice(choices, size=int(inside.sum()), p=shares / shares.sum())
+            steps[inside] = rng.choice(choices, size=int(inside.sum()), p=rounding_shares(choices, shares, fmt.decimals))
     rounded = np.round(values / steps) * steps
     # A coarse step must not carry a small number past zero or out of its band's sign.
     return np.where(np.sign(rounded) * np.sign(values) < 0, values, rounded)

@@ -33,6 +33,7 @@ from synthcity.plugins.core.schema import Schema
 
 from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.value_formats import exact_values, reflect_into
+from synth_pipelines.generators.dependencies import determinants_first, functional_dependencies, in_order
 
 # A numeric value many real rows hold is nobody's own and is kept exact (smoothing it would invent values
 # nobody has): value_formats.exact_values, any value of a discrete column, a spike (a 0, a cap) or a point
@@ -127,6 +128,7 @@ class CartPlugin(Plugin):
         self.residual_edges_: np.ndarray | None = None
         self.residuals_: list[np.ndarray] = []
         self.label_values_: np.ndarray | None = None
+        self.dependencies_: dict[str, Any] = {}
 
     @staticmethod
     def name() -> str:
@@ -151,7 +153,13 @@ class CartPlugin(Plugin):
     @one_openmp_thread
     def _fit(self, X: DataLoader, *args: Any, **kwargs: Any) -> CartPlugin:
         frame = X.dataframe()
-        self.order_ = self._order(X, frame)
+        target_column = getattr(X, "target_column", None)
+        # A column another one fixes in every real row is looked up from it (dependencies.py), so the
+        # determining column is generated first.
+        dependencies = functional_dependencies(frame, self._order(X, frame),
+                                               fixed={target_column, self.label_missing_flag} - {None})
+        self.order_ = determinants_first(self._order(X, frame), dependencies)
+        self.dependencies_ = in_order(self.order_, dependencies)
         # synthcity label-encodes text columns and any with < 15 values before _fit (integer columns already
         # coded 0..k-1 it leaves as they are): those are the categories.
         categorical = set(self._data_encoders or {}) | {
@@ -160,7 +168,6 @@ class CartPlugin(Plugin):
         self.category_leaves_: dict[str, int] = {}
         self.columns_, self.label_booster_, self.residual_edges_, self.residuals_ = [], None, None, []
         self.label_values_, self.label_regressor_ = None, None
-        target_column = getattr(X, "target_column", None)
         for position, name in enumerate(self.order_):
             target = frame[name].to_numpy()
             if position == 0:
@@ -222,6 +229,8 @@ class CartPlugin(Plugin):
         return {"min_samples_leaf": self.min_samples_leaf_, "max_depth": self.max_depth, "smoothing": self.smoothing,
                 "label_last": self.label_last, "label_model": self.label_model, "label_kind": self.label_kind,
                 **({"category_leaves": self.category_leaves_} if self.category_leaves_ else {}),
+                **({"looked_up": {d: dep.determinant for d, dep in self.dependencies_.items()}}
+                   if self.dependencies_ else {}),
                 **({"label_missing_flag": self.label_missing_flag} if self.label_missing_flag else {}),
                 **({"label_regressor": self.label_regressor_} if self.label_regressor_ else {})}
 
@@ -293,6 +302,10 @@ class CartPlugin(Plugin):
                 # Kept inside the real range: synthcity drops every generated row with a value outside its
                 # training schema, and with hundreds of smoothed columns nearly every row has one.
                 values = reflect_into(values, float(column.donors.min()), float(column.donors.max()))
+            dependency = getattr(self, "dependencies_", {}).get(column.name)
+            if dependency is not None:
+                found, looked_up = dependency.look_up(out)
+                values = np.where(found, looked_up, values).astype(values.dtype)
             out[column.name] = values
         return pd.DataFrame(out)[list(self.training_schema().features())]
 

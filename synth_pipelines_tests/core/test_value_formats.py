@@ -11,7 +11,8 @@ import pytest
 from synth_pipelines.core.differential_privacy import DomainError, codecs_from_domain
 from synth_pipelines.core.synthesis import decode, encode, fit_codecs
 from synth_pipelines.spec import ColumnDomain
-from synth_pipelines.core.value_formats import NumberFormat, apply_format, decimals_of, learn_format, reflect_into
+from synth_pipelines.core.value_formats import (NumberFormat, apply_format, decimals_of, learn_format, reflect_into,
+                                                 rounding_shares)
 
 RNG = np.random.default_rng(0)
 
@@ -45,6 +46,27 @@ def test_a_grid_keeps_its_real_share_of_round_values():
     assert real_share == pytest.approx(0.89, abs=0.01)
     assert synthetic_share == pytest.approx(real_share, abs=0.03)
     assert np.all(out % 1 == 0)
+
+
+def test_a_uniform_fine_grid_does_not_come_back_rounder():
+    """Prices on a 0.05 grid, every multiple equally likely (a telecom's monthly charges): a twentieth are
+    whole and half are multiples of 0.1. Drawing each number's rounding step with the real steps' shares
+    made 15% whole and 73% multiples of 0.1 (rounding to 0.05 also lands on 0.1's and 1's multiples)."""
+    charges = np.round(np.round(RNG.uniform(18, 120, 4_000) / 0.05) * 0.05, 2)  # ~2 rows per grid point: no value set
+    out = formatted(charges)
+    for step, real_share in ((1, 0.05), (0.1, 0.5), (0.5, 0.1)):
+        on_grid = lambda values: np.mean(np.abs(values / step - np.round(values / step)) < 1e-6)  # noqa: E731
+        assert on_grid(charges) == pytest.approx(real_share, abs=0.01)
+        assert on_grid(out) == pytest.approx(on_grid(charges), abs=0.02), step
+
+
+def test_rounding_shares_undo_what_rounding_adds_to_coarser_steps():
+    # the real steps' shares of a uniform 0.05 grid: rounding to 0.05 alone reproduces all of them
+    shares = rounding_shares(np.array([0.05, 0.1, 0.5, 1, 5, 10]), np.array([0.5, 0.4, 0.05, 0.04, 0.005, 0.005]), 2)
+    assert shares[0] == pytest.approx(1, abs=1e-6)
+    # a clock's units do not divide each other like 1-5 steps: 60 s is no multiple of 50 s
+    shares = rounding_shares(np.array([1.0, 50.0, 60.0]), np.array([0.5, 0.25, 0.25]), 0)
+    assert np.all(shares >= 0) and shares.sum() == pytest.approx(1)
 
 
 def test_a_value_set_is_never_left():

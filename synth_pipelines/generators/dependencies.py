@@ -1,0 +1,90 @@
+"""Functional dependencies between columns: one column's value fixes another's in every real row.
+
+Real tables hold them (an education and its number of years, an occupation code and its prestige
+score, a month and that month's advertising count, a district and its statistics). A generator that
+draws the dependent column from a model of it given the others breaks them wherever the model cannot
+isolate each value of the determining column: cart's trees with privacy-sized leaves mix neighbouring
+values, so a synthetic row pairs a month with another month's count (nycflights-style trend columns:
+the discriminator's top column) or an occupation with another's prestige. Such a row is impossible in
+the real data. The dependent column is then looked up from the determining one, for values that at
+least FREQUENT_ROWS real rows share (a pair those rows all hold is nobody's own); rarer values fall
+back to the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from synth_pipelines.core.value_formats import FREQUENT_ROWS
+
+
+@dataclass
+class Dependency:
+    """`dependent` = lookup[`determinant`] in every real row where the determinant is not missing (its
+    `missing_flag` column is 0: a missing value is the codec's fill, a real value's number too);
+    `keys` sorted, `values` aligned with them."""
+
+    determinant: str
+    dependent: str
+    keys: np.ndarray
+    values: np.ndarray
+    missing_flag: str | None = None
+
+    def look_up(self, rows: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(found, values): which generated rows' determinant is a known key, and their dependent value."""
+        determinant = np.asarray(rows[self.determinant], dtype=float)
+        at = np.clip(np.searchsorted(self.keys, determinant), 0, len(self.keys) - 1)
+        found = self.keys[at] == determinant
+        if self.missing_flag is not None:
+            found &= np.asarray(rows[self.missing_flag]) == 0
+        return found, self.values[at]
+
+
+def missing_flag(column: str) -> str:
+    return f"{column}__missing"  # the codec's flag before a numeric column with missing values (core/synthesis.py)
+
+
+def functional_dependencies(frame: pd.DataFrame, order: list[str], fixed: set[str]) -> dict[str, Dependency]:
+    """Per dependent column, its dependency on the earliest column in `order` that determines it.
+
+    A determinant has at least FREQUENT_ROWS rows per value on average (a column of nearly unique
+    values "determines" every other by chance) and no missing values; a dependent column varies (a
+    constant needs no lookup) and is not in `fixed` (the label, drawn from its own model). When two
+    columns determine each other (a code and its name), the earlier one is the determinant.
+    """
+    varying = [c for c in order if c not in fixed and frame[c].nunique(dropna=False) > 1]
+    found: dict[str, Dependency] = {}
+    for determinant in varying:
+        flag = missing_flag(determinant) if missing_flag(determinant) in frame.columns else None
+        present = frame if flag is None else frame[frame[flag] == 0]
+        others = [c for c in varying if c not in (determinant, flag) and c not in found]
+        if (determinant in found or not others or present[determinant].isna().any()
+                or present[determinant].nunique() > len(present) / FREQUENT_ROWS):
+            continue
+        groups = present.groupby(determinant, sort=True)
+        distinct = groups[others].nunique(dropna=False).max()
+        sizes = groups.size()
+        frequent = sizes[sizes >= FREQUENT_ROWS].index
+        firsts = groups[others].first().loc[frequent]
+        for dependent in distinct.index[distinct <= 1]:
+            found[dependent] = Dependency(determinant, dependent, np.asarray(frequent, dtype=float),
+                                          firsts[dependent].to_numpy(), flag)
+    return found
+
+
+def determinants_first(order: list[str], dependencies: dict[str, Dependency]) -> list[str]:
+    """`order` with each dependent column moved to just after its determinant when it came before it."""
+    out = list(order)
+    for dependent, dependency in dependencies.items():
+        if out.index(dependent) < out.index(dependency.determinant):
+            out.remove(dependent)
+            out.insert(out.index(dependency.determinant) + 1, dependent)
+    return out
+
+
+def in_order(order: list[str], dependencies: dict[str, Dependency]) -> dict[str, Dependency]:
+    """The dependencies whose determinant comes first in `order` (moving one column can pass another)."""
+    return {d: dep for d, dep in dependencies.items() if order.index(dep.determinant) < order.index(d)}
