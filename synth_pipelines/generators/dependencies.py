@@ -20,6 +20,8 @@ import pandas as pd
 
 from synth_pipelines.core.value_formats import FREQUENT_ROWS
 
+SCREEN_ROWS = 20_000  # rows of the sample candidate pairs are screened on (see functional_dependencies)
+
 
 @dataclass
 class Dependency:
@@ -53,33 +55,53 @@ def functional_dependencies(frame: pd.DataFrame, order: list[str], fixed: set[st
     A determinant has at least FREQUENT_ROWS rows per value on average (a column of nearly unique
     values "determines" every other by chance) and no missing values; a dependent column varies (a
     constant needs no lookup) and is not in `fixed` (the label, drawn from its own model). When two
-    columns determine each other (a code and its name), the earlier one is the determinant.
+    columns determine each other (a code and its name), the earlier one is the determinant. Above
+    SCREEN_ROWS rows the pairs are screened on a sample first (a dependency of every row holds in any
+    sample) and confirmed on every row: all pairs on every row took 14 s for 30 columns of 500,000 rows.
     """
     varying = [c for c in order if c not in fixed and frame[c].nunique(dropna=False) > 1]
+    screen = frame.sample(SCREEN_ROWS, random_state=0) if len(frame) > SCREEN_ROWS else None
     found: dict[str, Dependency] = {}
     for determinant in varying:
         flag = missing_flag(determinant) if missing_flag(determinant) in frame.columns else None
-        present = frame if flag is None else frame[frame[flag] == 0]
-        others = [c for c in varying if c not in (determinant, flag) and c not in found]
-        if (determinant in found or not others or present[determinant].isna().any()
+        present = _present(frame, flag)
+        if (determinant in found or present[determinant].isna().any()
                 or present[determinant].nunique() > len(present) / FREQUENT_ROWS):
             continue
+        others = [c for c in varying if c not in (determinant, flag) and c not in found]
+        if screen is not None and others:
+            others = _fixed_by(_present(screen, flag), determinant, others)
+        dependents = _fixed_by(present, determinant, others) if others else []
+        if not dependents:
+            continue
         groups = present.groupby(determinant, sort=True)
-        distinct = groups[others].nunique(dropna=False).max()
         sizes = groups.size()
         frequent = sizes[sizes >= FREQUENT_ROWS].index
-        firsts = groups[others].first().loc[frequent]
-        for dependent in distinct.index[distinct <= 1]:
+        firsts = groups[dependents].first().loc[frequent]
+        for dependent in dependents:
             found[dependent] = Dependency(determinant, dependent, np.asarray(frequent, dtype=float),
                                           firsts[dependent].to_numpy(), flag)
     return found
 
 
+def _present(rows: pd.DataFrame, flag: str | None) -> pd.DataFrame:
+    return rows if flag is None else rows[rows[flag] == 0]
+
+
+def _fixed_by(rows: pd.DataFrame, determinant: str, others: list[str]) -> list[str]:
+    """The columns of `others` with one value (missing counts as one) per value of `determinant`."""
+    distinct = rows.groupby(determinant)[others].nunique(dropna=False).max()
+    return [c for c in others if distinct[c] <= 1]
+
+
 def determinants_first(order: list[str], dependencies: dict[str, Dependency]) -> list[str]:
-    """`order` with each dependent column moved to just after its determinant when it came before it."""
+    """`order` with each dependent column moved to just after its determinant when it came before it.
+    A missing flag stays before its column (the value is drawn given whether it is missing: moved after
+    it, a present value could be the codec's fill); in_order then drops its dependency."""
     out = list(order)
+    flags = {missing_flag(c) for c in order}
     for dependent, dependency in dependencies.items():
-        if out.index(dependent) < out.index(dependency.determinant):
+        if dependent not in flags and out.index(dependent) < out.index(dependency.determinant):
             out.remove(dependent)
             out.insert(out.index(dependency.determinant) + 1, dependent)
     return out

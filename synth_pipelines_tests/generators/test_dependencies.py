@@ -86,3 +86,30 @@ def test_cart_keeps_the_real_dependencies_of_adult_and_gss_wages(tmp_path) -> No
         known = looked_up.notna()
         kept = (generated.loc[known, dependent] == looked_up[known]).mean()
         assert kept >= at_least, (name, kept)
+
+
+def test_on_a_large_table_a_pair_the_sample_shows_is_confirmed_on_every_row() -> None:
+    """Above SCREEN_ROWS the pairs are screened on a sample: one real row outside it that breaks a
+    dependency must still rule it out."""
+    from synth_pipelines.generators import dependencies
+
+    frame = _month_table(rows=3 * dependencies.SCREEN_ROWS)
+    frame["quarter"] = (frame["month"] - 1) // 3
+    sampled = frame.sample(dependencies.SCREEN_ROWS, random_state=0).index
+    outside = frame.index.difference(sampled)[0]
+    frame.loc[outside, "quarter"] = 99  # month -> quarter is broken by this one row only
+    found = functional_dependencies(frame, list(frame.columns), fixed={"sold"})
+    assert "quarter" not in found and found["ads"].determinant == "month"
+    frame.loc[outside, "quarter"] = (frame.loc[outside, "month"] - 1) // 3
+    assert functional_dependencies(frame, list(frame.columns), fixed={"sold"})["quarter"].determinant == "month"
+
+
+def test_a_missing_flag_is_never_moved_after_its_column() -> None:
+    frame = _month_table()
+    frame["price__missing"] = (frame["month"] > 30).astype(int)  # month fixes whether the price is missing
+    frame = frame[["ads", "price__missing", "price", "month", "sold"]]
+    found = functional_dependencies(frame, list(frame.columns), fixed={"sold"})
+    assert found["price__missing"].determinant == "month"
+    order = determinants_first(list(frame.columns), found)
+    assert order.index("price__missing") < order.index("price")
+    assert set(in_order(order, found)) == {"ads"}
