@@ -44,6 +44,11 @@ TEXT_TIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-
 log = logging.getLogger(__name__)
 
 
+def missing_flag(column: str) -> str:
+    """The 0/1 column placed before a numeric column with missing values (1 = missing; the value is the fill)."""
+    return f"{column}__missing"
+
+
 @dataclass
 class ColumnCodec:
     name: str
@@ -59,7 +64,7 @@ class ColumnCodec:
 
     @property
     def missing_flag(self) -> str:
-        return f"{self.name}__missing"
+        return missing_flag(self.name)
 
     def labels(self) -> list[str]:
         """The generator's label of each category: the value as text, or for numbers its rank

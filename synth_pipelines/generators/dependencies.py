@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from synth_pipelines.core.synthesis import missing_flag
 from synth_pipelines.core.value_formats import FREQUENT_ROWS
 
 SCREEN_ROWS = 20_000  # rows of the sample candidate pairs are screened on (see functional_dependencies)
@@ -43,10 +44,6 @@ class Dependency:
         if self.missing_flag is not None:
             found &= np.asarray(rows[self.missing_flag]) == 0
         return found, self.values[at]
-
-
-def missing_flag(column: str) -> str:
-    return f"{column}__missing"  # the codec's flag before a numeric column with missing values (core/synthesis.py)
 
 
 def functional_dependencies(frame: pd.DataFrame, order: list[str], fixed: set[str]) -> dict[str, Dependency]:

@@ -156,9 +156,9 @@ class CartPlugin(Plugin):
         target_column = getattr(X, "target_column", None)
         # A column another one fixes in every real row is looked up from it (dependencies.py), so the
         # determining column is generated first.
-        dependencies = functional_dependencies(frame, self._order(X, frame),
-                                               fixed={target_column, self.label_missing_flag} - {None})
-        self.order_ = determinants_first(self._order(X, frame), dependencies)
+        order = self._order(X, frame)
+        dependencies = functional_dependencies(frame, order, fixed={target_column, self.label_missing_flag} - {None})
+        self.order_ = determinants_first(order, dependencies)
         self.dependencies_ = in_order(self.order_, dependencies)
         # synthcity label-encodes text columns and any with < 15 values before _fit (integer columns already
         # coded 0..k-1 it leaves as they are): those are the categories.
