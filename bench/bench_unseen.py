@@ -99,6 +99,9 @@ def default_spec(name: str, label: str, task: str, folder: Path, rows: int, labe
 
 
 def format_defects(real: pd.DataFrame, published: pd.DataFrame) -> list[str]:
+    # SQLite has no boolean type: the source the pipeline reads holds a bool column as 0/1 integers
+    # (a PostgreSQL boolean stays bool: core/test_value_formats.py)
+    real = real.astype({c: "int64" for c in real.columns if real[c].dtype == bool})
     found = []
     for column in real.columns:
         r, s = real[column], published[column]

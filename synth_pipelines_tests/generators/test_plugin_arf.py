@@ -48,3 +48,18 @@ def test_density_is_fitted_once_not_per_batch(fitted: ARFPlugin) -> None:
     fitted.generate(100)
     fitted.generate(100)
     assert fitted.model.params is params
+
+
+def test_repeated_rows_keep_their_shares_and_the_ranges_hold() -> None:
+    """Few yes/no columns, most rows repeat: synthcity's strict mode dropped each batch's duplicates
+    (the common rows most of all); its range filter stays, as arfpy's densities reach past the ranges."""
+    rng = np.random.default_rng(0)
+    rows = 3_000
+    frame = pd.DataFrame({"minority": np.where(rng.random(rows) < 0.05, "yes", "no"),
+                          "older": np.where(rng.random(rows) < 0.3, "yes", "no"),
+                          "age": rng.integers(21, 36, rows), "label": rng.integers(0, 2, rows)})
+    plugin = ARFPlugin(num_trees=10, random_state=0).fit(frame)
+    synthetic = plugin.generate(count=rows, random_state=1).dataframe()
+    assert len(synthetic) == rows and synthetic.duplicated().mean() > 0.9
+    assert abs((synthetic["minority"] == "yes").mean() - 0.05) < 0.02
+    assert synthetic["age"].between(21, 35).all()
