@@ -15,10 +15,9 @@ extract of 8 mostly yes/no columns: 5% of real women of one group, 11% of synthe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Callable
 
 import pandas as pd
 from arfpy import arf
