@@ -160,7 +160,12 @@ def load_plugin_class(name: str) -> type:
         raise ValueError(f"unknown synthcity plugin '{name}'; use one of: {', '.join(available_plugins())}")
     quiet_synthcity()
     with root_logging_kept():  # a plugin's own dependencies may configure root logging too
-        return importlib.import_module(module_name).plugin
+        plugin_class = importlib.import_module(module_name).plugin
+    if module_name.startswith("synthcity."):  # every generated row kept (generators/keep_duplicates.py)
+        from synth_pipelines.generators.keep_duplicates import keeping_duplicates
+
+        return keeping_duplicates(plugin_class)
+    return plugin_class
 
 
 @cache  # parsed once: defaults, arguments and types all read it (and never change the tree)

@@ -8,26 +8,27 @@ every `generate` call, which the pipeline makes once per batch. Here every colum
 label-encoded (a text column of the view) is a category for arfpy, as are numeric columns with at
 most `categorical_max_values` distinct values, and FORDE is fitted once, after the forest. Generated
 rows outside the training ranges are drawn again as synthcity's strict mode does (arfpy's leaf
-densities reach past them: ages 19-39 for real 21-35), but duplicate rows are kept: strict mode also
-drops each batch's duplicates, which skewed every share on a table whose real rows repeat (a census
-extract of 8 mostly yes/no columns: 5% of real women of one group, 11% of synthetic ones).
+densities reach past them: ages 19-39 for real 21-35), but duplicate rows are kept (keep_duplicates.py:
+strict mode also drops each batch's duplicates, which skewed every share on a table whose real rows
+repeat: a census extract of 8 mostly yes/no columns, 5% of real women of one group, 11% of synthetic ones).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from arfpy import arf
-from synthcity.plugins.core.dataloader import DataLoader, create_from_info
+from synthcity.plugins.core.dataloader import DataLoader
 from synthcity.plugins.core.schema import Schema
 from synthcity.plugins.generic.plugin_arf import ARFPlugin as SynthcityARFPlugin
 from synthcity.utils.constants import DEVICE
 
+from synth_pipelines.generators.keep_duplicates import KeepsDuplicates
 
-class ARFPlugin(SynthcityARFPlugin):
+
+class ARFPlugin(KeepsDuplicates, SynthcityARFPlugin):
     """Adversarial random forest (Watson et al., AISTATS 2023) with FORDE density estimation.
 
     Args:
@@ -83,19 +84,6 @@ class ARFPlugin(SynthcityARFPlugin):
         if kwargs.get("cond") is not None:
             raise NotImplementedError("the arf plugin has no conditional generation")
         return self._safe_generate(self._forge, count, syn_schema)
-
-    def _safe_generate(self, gen_cbk: Callable, count: int, syn_schema: Schema, **kwargs: Any) -> DataLoader:
-        """synthcity's strict generation without its duplicate dropping (see the module docstring)."""
-        schema, constraints = self.training_schema(), syn_schema.as_constraints()
-        kept, total = [], 0
-        for _ in range(self.sampling_patience):
-            rows = schema.adapt_dtypes(pd.DataFrame(gen_cbk(count, **kwargs), columns=schema.features()))
-            rows = constraints.match(rows) if self.strict else rows
-            kept.append(rows)
-            total += len(rows)
-            if total >= count:
-                break
-        return create_from_info(schema.adapt_dtypes(pd.concat(kept, ignore_index=True)).head(count), self.data_info)
 
 
 plugin = ARFPlugin

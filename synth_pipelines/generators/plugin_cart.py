@@ -34,6 +34,7 @@ from synthcity.plugins.core.schema import Schema
 from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.value_formats import exact_values, reflect_into
 from synth_pipelines.generators.dependencies import determinants_first, functional_dependencies, in_order
+from synth_pipelines.generators.keep_duplicates import KeepsDuplicates
 
 # A numeric value many real rows hold is nobody's own and is kept exact (smoothing it would invent values
 # nobody has): value_formats.exact_values, any value of a discrete column, a spike (a 0, a cap) or a point
@@ -87,7 +88,7 @@ class _Column:
         self.starts, self.sizes, self.bandwidth, self.exact = starts, sizes, bandwidth, exact
 
 
-class CartPlugin(Plugin):
+class CartPlugin(KeepsDuplicates, Plugin):
     """Sequential CART synthesizer (synthpop's method).
 
     Args:
@@ -106,11 +107,11 @@ class CartPlugin(Plugin):
         label_missing_flag: the column (1 = the label is missing) the pipeline's codec puts before a numeric
             label with missing values (set by the pipeline): rows without a label are left out of the
             label's model, whose value there is only the codec's fill.
-        strict: synthcity's filter of each generated batch (rows outside the training schema dropped, and
-            duplicate rows). Off by default: every draw is in the domain by construction (real donors,
-            smoothed numbers reflected into the real range), and dropping duplicates skews every share on a
-            table whose real rows repeat (a census extract of 8 mostly yes/no columns: 47% of real women
-            worked 0 weeks, 9% of the synthetic ones kept; BENCHMARKS.md).
+        strict: synthcity's filter of each generated batch against the training schema. Off by default:
+            every draw is in the domain by construction (real donors, smoothed numbers reflected into the
+            real range). Duplicate rows are kept either way (keep_duplicates.py: dropping them skewed every
+            share on a table whose real rows repeat, a census extract of 8 mostly yes/no columns: 47% of real
+            women worked 0 weeks, 9% of the synthetic ones kept; BENCHMARKS.md).
     """
 
     @validate_arguments(config=dict(arbitrary_types_allowed=True))
