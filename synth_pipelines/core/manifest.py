@@ -56,7 +56,7 @@ def build_manifest(loaded: LoadedSpec, *, snapshot: Snapshot, synthesizer: Synth
                       "reproducible_from_seed": not dp,
                       "plugin_kwargs": synthesizer.plugin_kwargs,
                       "train_rows": synthesizer.train_rows, "training_seconds": synthesizer.training_seconds,
-                      "columns": [_published_codec(c) for c in synthesizer.codecs]},
+                      "columns": [_published_codec(c, synthesizer.relations) for c in synthesizer.codecs]},
         # Budget, delta, epsilon spent, assumptions, what is not covered and the ledger; null when not DP.
         "differential_privacy": privacy,
         "leakage_columns_excluded": {c.column: c.reason for c in spec.training_view.leakage_columns},
@@ -133,8 +133,11 @@ def _data_treatment(loaded: LoadedSpec, synthesizer: Synthesizer, qa: dict[str, 
     return section
 
 
-def _published_codec(codec: Any) -> dict[str, Any]:
-    """A column as the release writes it: type, categories and value format (value_formats.py).
-    Its exact real statistics (extremes, fill value, the value set's values) stay in synthesizer.json,
-    unpublished: a column's extremes are single people's values."""
-    return {"name": codec.name, "categories": codec.categories, **codec.describe_format()}
+def _published_codec(codec: Any, relations: list[Any]) -> dict[str, Any]:
+    """A column as the release writes it: type, categories, value format (value_formats.py) and, for a
+    column computed from two others (arithmetic.py), how. Its exact real statistics (extremes, fill
+    value, the value set's values) stay in synthesizer.json, unpublished: a column's extremes are single
+    people's values."""
+    computed = next((r.describe() for r in relations if r.result == codec.name), None)
+    return {"name": codec.name, "categories": codec.categories, **codec.describe_format(),
+            **({"computed_as": computed} if computed else {})}

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from synth_pipelines.core.arithmetic import Relation, apply_relations, fit_relations
 from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
 from synth_pipelines.core.synthcity_plugins import (load_plugin_class, muted_library_warnings, plugin_arguments,
                                                     quiet_synthcity)
@@ -251,6 +252,8 @@ class Synthesizer:
     plugin_kwargs: dict[str, Any] = field(default_factory=dict)
     # Differentially private plugins: budget, delta, epsilon spent and assumptions (differential_privacy.privacy_record).
     privacy: dict[str, Any] | None = None
+    # Columns computed from two others after decode (arithmetic.py), as found in the real rows.
+    relations: list[Relation] = field(default_factory=list)
 
     def save_manifest(self, folder: Path) -> None:
         (folder / "synthesizer.json").write_text(json.dumps(asdict(self), indent=2, default=str))
@@ -281,8 +284,10 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
         codecs = codecs_from_domain(train, generator.domain, categorical=categorical,
                                     numeric={label} - set(categorical))
         pipeline_kwargs["domain"] = plugin_domain(codecs)
+        relations = []  # learned outside the mechanism: none under DP
     else:
         codecs = fit_codecs(train, categorical, numeric={label} - set(categorical))
+        relations = fit_relations(train, codecs, label)
     if "label_kind" in plugin_arguments(plugin):  # a plugin modelling the label apart (cart) gets its kind:
         # synthcity's encoding takes a whole-number regression label with few values for a class
         label_codec = next(c for c in codecs if c.name == label)
@@ -318,7 +323,8 @@ def train_synthesizer(train: pd.DataFrame, generator: GeneratorSpec, *, label: s
     save_to_file(model_path, model)
     synthesizer = Synthesizer(plugin=plugin, settings=dict(generator.settings), seed=seed, codecs=codecs,
                               label=label, train_rows=len(train), training_seconds=round(seconds, 2),
-                              model_path=str(model_path), plugin_kwargs=plugin_kwargs, privacy=privacy)
+                              model_path=str(model_path), plugin_kwargs=plugin_kwargs, privacy=privacy,
+                              relations=relations)
     synthesizer.save_manifest(out_dir)
     return synthesizer
 
@@ -327,6 +333,7 @@ def load_synthesizer(folder: Path) -> Synthesizer:
     data = json.loads((folder / "synthesizer.json").read_text())
     data["codecs"] = [ColumnCodec(**{**c, "number_format": NumberFormat.from_dict(c.get("number_format"))})
                       for c in data["codecs"]]
+    data["relations"] = [Relation(**r) for r in data.get("relations", [])]
     return Synthesizer(**data)
 
 
@@ -457,6 +464,7 @@ def generate_rows(synthesizer: Synthesizer, *, rows: int, batch_rows: int, id_pr
                 quotas = _rebalance_quotas(rows, batch_rows, rebalance.proportions, batch)
                 frame, draws = _rebalanced_batch(model, synthesizer, rebalance.column, quotas, batch)
                 drawn += draws
+            frame = apply_relations(frame, synthesizer.relations, synthesizer.codecs)
             frame.insert(0, "synthetic_id", [f"{id_prefix}-{first_row + i + 1:09d}" for i in range(len(frame))])
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             if writer is None:
