@@ -45,10 +45,12 @@ class Relation:
         return f"{self.left} {self.operation} {self.right}"
 
 
-def fit_relations(train: pd.DataFrame, codecs: list, label: str) -> list[Relation]:
+def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: frozenset[str] = frozenset()
+                  ) -> list[Relation]:
     """The relations of the view's real rows: operands are number columns and categories of numbers,
-    results number columns (integer or float) other than the label, drawn from its own model. A column
-    with missing values takes no part."""
+    results number columns (integer or float) other than the label (drawn from its own model) and the
+    `fixed` ones (given, not generated: a child table's parent columns). A column with missing values
+    takes no part."""
     numbers, results = {}, set()
     for codec in codecs:
         column = train[codec.name]
@@ -56,7 +58,7 @@ def fit_relations(train: pd.DataFrame, codecs: list, label: str) -> list[Relatio
             continue
         if codec.kind in ("integer", "float"):
             numbers[codec.name] = pd.to_numeric(column).astype(float)
-            results |= {codec.name} - {label}
+            results |= {codec.name} - {label} - fixed
         elif codec.kind == "category" and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             numbers[codec.name] = column.astype(float)
     if len(numbers) < 3:

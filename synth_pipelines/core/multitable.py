@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synth_pipelines.core.arithmetic import Relation, apply_relations, fit_relations
 from synth_pipelines.core.sql import run_query
 from synth_pipelines.core.synthesis import ColumnCodec, decode, encode, fit_codecs
 from synth_pipelines.core.training_view import decimals_as_floats
@@ -155,6 +156,7 @@ class TableModel:
     model: Any  # the fitted cart plugin
     key_is_number: bool
     train_rows: int
+    relations: list[Relation] = field(default_factory=list)  # computed after decode (arithmetic.py)
 
 
 @dataclass
@@ -166,6 +168,11 @@ class MultiTableModel:
     # A categorical label's classes, each with its share of the train roots and its own models (None:
     # the classes pooled together, the label a column of them); `tables` is then empty.
     by_label: dict[Any, tuple[float, MultiTableModel]] | None = None
+
+    def computed(self, table: str) -> dict[str, str]:
+        """The table's columns computed from two others (arithmetic.py), over every label class's models."""
+        models = [m for _, m in self.by_label.values()] if self.by_label else [self]
+        return {r.result: r.describe() for m in models if table in m.tables for r in m.tables[table].relations}
 
 
 def train_tables(train: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePlan], settings: Mapping[str, Any],
@@ -226,9 +233,10 @@ def _train_tables(train: Mapping[str, pd.DataFrame], plans: Mapping[str, TablePl
         conditioning = conditioning_columns(plan, parent_columns)
         model = CartPlugin(random_state=seed, label_last=False, **dict(settings))
         model.fit(GenericDataLoader(encode(frame, codecs), random_state=seed))
+        fixed = frozenset(conditioning) | {c for c in frame.columns if c.startswith((PARENT_PREFIX, count_column("")))}
         models[name] = TableModel(plan, codecs, conditioning, model,
                                   key_is_number=pd.api.types.is_numeric_dtype(train[name][plan.primary_key]),
-                                  train_rows=len(frame))
+                                  train_rows=len(frame), relations=fit_relations(frame, codecs, None, fixed))
         seconds[name] = round(time.perf_counter() - started, 2)
     lookups = {n: train[n] for n, p in plans.items() if p.lookup}
     return MultiTableModel(dict(plans), models, lookups, seconds)
@@ -294,7 +302,7 @@ def _generate_tables(model: MultiTableModel, root_rows: int, seed: int) -> dict[
             counts = parents.pop(count_column(name)).clip(lower=0).round().astype(int).to_numpy()
             given, parent_keys = _children_given(parents, model.plans[plan.parent], plan, counts)
         sampled = _sample(table, given, rng)
-        decoded = decode(sampled, table.codecs, rng)
+        decoded = apply_relations(decode(sampled, table.codecs, rng), table.relations, table.codecs)
         if plan.order_by and parent_keys is not None:  # a sequence reads in order within its parent
             family = np.repeat(np.arange(len(counts)), counts)
             order = decoded.assign(__family=family).sort_values(["__family", plan.order_by], kind="stable").index

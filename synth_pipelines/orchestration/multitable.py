@@ -98,6 +98,7 @@ def build_multitable_assets(loaded: LoadedSpec) -> list[Any]:
             yield dg.MaterializeResult(asset_key=key("tables", table), metadata={
                 "dagster/row_count": len(synthetic[table]), "real_train_rows": len(train[table]),
                 "columns": dg.MetadataValue.json(list(synthetic[table].columns)),
+                "computed_columns": dg.MetadataValue.json(model.computed(table)),
                 "train_seconds": model.seconds.get(table, 0.0), "seconds": round(time.perf_counter() - started, 2)})
 
     def check(name_: str, table: str, text: str) -> dg.AssetCheckSpec:

@@ -58,3 +58,8 @@ def test_berka_accounts_are_not_recreated(tmp_path: Path, monkeypatch: pytest.Mo
     copies = exact_copies(train["account"][columns], holdout["account"][columns], synthetic["account"][columns],
                           table_codecs(train["account"][columns], plans["account"]))[0]
     assert copies.value <= copies.details["baseline_share"] + 2 * copies.details["standard_error"], copies
+    # a loan's amount is its duration times its monthly payment in every real row (a class's 20 loans
+    # of the subset above make it a category): computed, not drawn
+    assert model.computed("loan") == {"amount": "duration * payments"}
+    loans = synthetic["loan"]
+    assert (loans.amount == loans.duration * loans.payments).mean() > 0.9
