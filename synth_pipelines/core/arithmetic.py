@@ -69,12 +69,16 @@ def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: f
 
 def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list) -> pd.DataFrame:
     """Each result computed from its operands in the decoded rows, where the value is inside the result's
-    real range and whole for a column of whole numbers (a ratio rarely is: the drawn value stays)."""
+    real range, whole for a column of whole numbers (a ratio rarely is) and one of the column's values
+    where it has a value set (value_formats.py); elsewhere the drawn value stays."""
     by_name = {c.name: c for c in codecs}
     for relation in relations:
         codec = by_name[relation.result]
         computed = relation.compute({c: frame[c].to_numpy(dtype=float) for c in (relation.left, relation.right)})
         keep = np.isfinite(computed) & (computed >= codec.minimum) & (computed <= codec.maximum)
+        value_set = np.array(sorted(v for v, _ in codec.number_format.values)) if codec.number_format else []
+        if len(value_set):  # a column of few values keeps them (Chicago's temperatures: converted whole degrees)
+            keep &= _in_set(computed, value_set)
         if codec.kind == "integer":
             keep &= np.abs(computed - np.round(computed)) <= TOLERANCE * np.maximum(1.0, np.abs(computed))
             computed = np.round(computed)
@@ -82,6 +86,13 @@ def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list
         values[keep] = computed[keep].astype(values.dtype)
         frame[relation.result] = values
     return frame
+
+
+def _in_set(values: np.ndarray, value_set: np.ndarray) -> np.ndarray:
+    at = np.clip(np.searchsorted(value_set, values), 1, len(value_set) - 1) if len(value_set) > 1 else np.zeros(
+        len(values), dtype=int)
+    nearest = np.minimum(np.abs(values - value_set[at - (len(value_set) > 1)]), np.abs(values - value_set[at]))
+    return np.nan_to_num(nearest, nan=np.inf) <= TOLERANCE * np.maximum(1.0, np.abs(values)) + 1e-9
 
 
 def _holds(result: np.ndarray, computed: np.ndarray) -> np.ndarray:

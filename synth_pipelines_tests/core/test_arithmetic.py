@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from synth_pipelines.core.arithmetic import Relation, apply_relations, fit_relations
 from synth_pipelines.core.synthesis import fit_codecs, generate_rows, load_synthesizer, train_synthesizer
+from synth_pipelines.core.value_formats import NumberFormat
 from synth_pipelines.spec import GeneratorSpec
 
 
@@ -53,6 +56,19 @@ def test_a_computed_value_outside_the_real_range_keeps_the_drawn_one() -> None:
     out = apply_relations(drawn.copy(), [relation], codecs)
     assert out["amount"].tolist() == [6_000, 2_000]  # 60 x 8,999 is past the real maximum
     assert out["amount"].dtype == drawn["amount"].dtype
+
+
+def test_a_computed_value_outside_the_columns_value_set_keeps_the_drawn_one() -> None:
+    """A column of few values (temperatures converted from whole degrees) keeps them: computed from two
+    drawn operands, a difference can fall between them."""
+    frame = pd.DataFrame({"low": [10.5, 20.5] * 50, "high": [15.5, 27.5] * 50, "change": [5.0, 7.0] * 50})
+    codecs = [replace(c, number_format=NumberFormat(decimals=1, values=[[10.5, 0.5], [20.5, 0.5]]))
+              if c.name == "low" else c for c in fit_codecs(frame, set())]
+    drawn = pd.DataFrame({"low": [20.5, 20.5], "high": [15.5, 27.5], "change": [5.0, 5.0]})
+    out = apply_relations(drawn.copy(), [Relation("low", "high", "-", "change")], codecs)
+    assert out["low"].tolist() == [10.5, 20.5]  # 27.5 - 5 = 22.5 is no value of the column: drawn kept
+    drawn.loc[0, "change"] = 5.0 - 1e-12  # float noise of real arithmetic still matches
+    assert apply_relations(drawn, [Relation("low", "high", "-", "change")], codecs)["low"][0] == pytest.approx(10.5)
 
 
 def test_generated_rows_keep_the_relations_and_the_model_records_them(tmp_path: Path) -> None:
