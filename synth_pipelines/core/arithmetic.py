@@ -47,10 +47,9 @@ class Relation:
 
 def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: frozenset[str] = frozenset()
                   ) -> list[Relation]:
-    """The relations of the view's real rows: operands are number columns and categories of numbers,
-    results number columns (integer or float) other than the label (drawn from its own model) and the
-    `fixed` ones (given, not generated: a child table's parent columns). A column with missing values
-    takes no part."""
+    """The relations of the view's real rows: operands and results are number columns and categories of
+    numbers, other than the label (drawn from its own model) and the `fixed` ones (given, not generated: a
+    child table's parent columns) as results. A column with missing values takes no part."""
     numbers, results = {}, set()
     for codec in codecs:
         column = train[codec.name]
@@ -60,7 +59,8 @@ def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: f
             numbers[codec.name] = pd.to_numeric(column).astype(float)
             results |= {codec.name} - {label} - fixed
         elif codec.kind == "category" and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            numbers[codec.name] = column.astype(float)
+            numbers[codec.name] = column.astype(float)  # a result only where the value is one of its categories
+            results |= {codec.name} - {label} - fixed
     if len(numbers) < 3:
         return []
     frame = pd.DataFrame(numbers)
@@ -75,10 +75,14 @@ def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list
     for relation in relations:
         codec = by_name[relation.result]
         computed = relation.compute({c: frame[c].to_numpy(dtype=float) for c in (relation.left, relation.right)})
-        keep = np.isfinite(computed) & (computed >= codec.minimum) & (computed <= codec.maximum)
-        value_set = np.array(sorted(v for v, _ in codec.number_format.values)) if codec.number_format else []
+        if codec.kind == "category":  # a category of numbers (a count of 0-8 liens): one of them, or drawn
+            keep, value_set = np.isfinite(computed), np.array(sorted(float(v) for v in codec.categories))
+        else:
+            keep = np.isfinite(computed) & (computed >= codec.minimum) & (computed <= codec.maximum)
+            value_set = np.array(sorted(v for v, _ in codec.number_format.values)) if codec.number_format else []
         if len(value_set):  # a column of few values keeps them (Chicago's temperatures: converted whole degrees)
             keep &= _in_set(computed, value_set)
+            computed = value_set[_nearest(computed, value_set)]  # exactly the value (10.5, not 10.500000000001)
         if codec.kind == "integer":
             keep &= np.abs(computed - np.round(computed)) <= TOLERANCE * np.maximum(1.0, np.abs(computed))
             computed = np.round(computed)
@@ -88,11 +92,21 @@ def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list
     return frame
 
 
+def _nearest(values: np.ndarray, value_set: np.ndarray) -> np.ndarray:
+    """Index of each value's nearest member of the sorted `value_set` (0 for a value that is not finite)."""
+    finite = np.where(np.isfinite(values), values, value_set[0])
+    at = np.clip(np.searchsorted(value_set, finite), 1, max(len(value_set) - 1, 1)) if len(value_set) > 1 \
+        else np.zeros(len(values), dtype=int)
+    if len(value_set) == 1:
+        return at
+    below = np.abs(finite - value_set[at - 1]) <= np.abs(finite - value_set[at])
+    return np.where(below, at - 1, at)
+
+
 def _in_set(values: np.ndarray, value_set: np.ndarray) -> np.ndarray:
-    at = np.clip(np.searchsorted(value_set, values), 1, len(value_set) - 1) if len(value_set) > 1 else np.zeros(
-        len(values), dtype=int)
-    nearest = np.minimum(np.abs(values - value_set[at - (len(value_set) > 1)]), np.abs(values - value_set[at]))
-    return np.nan_to_num(nearest, nan=np.inf) <= TOLERANCE * np.maximum(1.0, np.abs(values)) + 1e-9
+    with np.errstate(invalid="ignore"):
+        distance = np.abs(values - value_set[_nearest(values, value_set)])
+        return np.isfinite(values) & (distance <= TOLERANCE * np.maximum(1.0, np.abs(values)) + 1e-9)
 
 
 def _holds(result: np.ndarray, computed: np.ndarray) -> np.ndarray:

@@ -24,7 +24,9 @@ def loans(rows: int = 2_000) -> pd.DataFrame:
     change = np.round(rng.gamma(3, 3, rows), 1)
     # zero in most rows: a product of two such columns matches it often, but not in every row
     fee = np.where(rng.random(rows) < 0.97, 0, rng.integers(1, 50, rows))
-    return pd.DataFrame({"amount": duration * payments, "duration": duration, "payments": payments,
+    bankrupt, liens = rng.choice(4, rows, p=[0.85, 0.1, 0.04, 0.01]), rng.choice(5, rows, p=[0.8, 0.1, 0.05, 0.03, 0.02])
+    return pd.DataFrame({"failed": bankrupt + liens, "bankrupt": bankrupt, "liens": liens,
+                         "amount": duration * payments, "duration": duration, "payments": payments,
                          "temp_min": low, "temp_change": change, "temp_max": np.round(low + change, 1),
                          "late": np.where(fee > 0, rng.integers(1, 3, rows), 0), "fee": fee,
                          "bad": np.where(payments * rng.random(rows) > 4_000, "yes", "no")})
@@ -37,7 +39,9 @@ def test_relations_of_every_real_row_are_found_and_chance_ones_are_not() -> None
     # duration is a category of numbers to the generator (5 values) and an operand by its numbers here;
     # payments = amount / duration holds too, but amount comes first and an operand is never a result;
     # likewise the earlier temperature column is the result
-    assert found == {"amount": "duration * payments", "temp_min": "temp_max - temp_change"}
+    # counts of a few values are categories of numbers to the generator, results too
+    assert found == {"failed": "bankrupt + liens", "amount": "duration * payments",
+                     "temp_min": "temp_max - temp_change"}
 
 
 def test_the_label_is_never_computed_and_missing_values_take_no_part() -> None:
@@ -76,8 +80,11 @@ def test_generated_rows_keep_the_relations_and_the_model_records_them(tmp_path: 
     model = train_synthesizer(frame, GeneratorSpec(seed=0), label="bad", categorical={"bad"},
                               out_dir=tmp_path / "model")
     rows = pd.read_parquet(generate_rows(model, rows=2_000, batch_rows=1_000, id_prefix="s", out_dir=tmp_path).path)
-    assert (rows["amount"] == rows["duration"] * rows["payments"]).mean() > 0.9  # drawn from trees: ~0.01
-    assert np.isclose(rows["temp_max"], rows["temp_min"] + rows["temp_change"]).mean() > 0.9
+    # drawn from trees (relations off): 0.0, 0.007 and 0.94; computed: 0.998, 0.997, 1.0
+    assert (rows["amount"] == rows["duration"] * rows["payments"]).mean() > 0.95
+    assert np.isclose(rows["temp_max"], rows["temp_min"] + rows["temp_change"]).mean() > 0.95
+    assert (rows["failed"] == rows["bankrupt"] + rows["liens"]).mean() > 0.99
+    assert set(rows["failed"]) <= set(frame["failed"])
     saved = json.loads((tmp_path / "model" / "synthesizer.json").read_text())["relations"]
     assert {"result": "amount", "left": "duration", "operation": "*", "right": "payments"} in saved
     assert load_synthesizer(tmp_path / "model").relations == model.relations
