@@ -60,7 +60,8 @@ def main() -> None:
             synthetic = pd.read_parquet(rows.path)[frame.columns]
         tvd = {c: share_tvd(frame[c], synthetic[c]) for c in frame.columns}
         worst = max(tvd, key=tvd.get)
-        print(f"{args.plugin}, duplicates {'kept' if kept else 'dropped'}: mean share TVD {np.mean(list(tvd.values())):.3f}, "
+        print(f"{args.plugin}, duplicates {'kept' if kept else 'dropped'}: "
+              f"mean share TVD {np.mean(list(tvd.values())):.3f}, "
               f"worst {worst} {tvd[worst]:.3f}, synthetic duplicate rows {synthetic.duplicated().mean():.3f}, "
               f"{time.perf_counter() - started:.0f} s", flush=True)
 

@@ -2,8 +2,8 @@
 of two others in every real row.
 
 Real tables hold them: a loan's amount is its duration times its monthly payment (Berka), a day's
-highest temperature its lowest plus the change (modeldata's Chicago). A generator that draws the result from a model of it
-given the others breaks the identity in nearly every row (Berka: 0.9% of synthetic loans within 1% of
+highest temperature its lowest plus the change (modeldata's Chicago). A generator that draws the result
+from a model of it given the others breaks the identity in nearly every row (Berka: 0.9% of synthetic loans within 1% of
 duration x payments, every real one exactly), which no real row does. The result is then computed from
 its two operands instead of drawn, for every generator (after decode, in the view's own values: a
 loan's duration is a category of numbers to the generator and a number here), where the computed value
@@ -58,7 +58,8 @@ def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: f
         if codec.kind in ("integer", "float"):
             numbers[codec.name] = pd.to_numeric(column).astype(float)
             results |= {codec.name} - {label} - fixed
-        elif codec.kind == "category" and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        elif (codec.kind == "category" and pd.api.types.is_numeric_dtype(column)
+              and not pd.api.types.is_bool_dtype(column)):
             numbers[codec.name] = column.astype(float)  # a result only where the value is one of its categories
             results |= {codec.name} - {label} - fixed
     if len(numbers) < 3:
@@ -70,7 +71,8 @@ def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: f
 def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list) -> pd.DataFrame:
     """Each result computed from its operands in the decoded rows, where the value is inside the result's
     real range, whole for a column of whole numbers (a ratio rarely is) and one of the column's values
-    where it has a value set (value_formats.py); elsewhere the drawn value stays."""
+    where it has a value set (value_formats.py) or is a category of numbers; elsewhere the drawn value
+    stays. `frame` is changed in place and returned."""
     by_name = {c.name: c for c in codecs}
     for relation in relations:
         codec = by_name[relation.result]
@@ -118,8 +120,9 @@ def arithmetic_relations(frame: pd.DataFrame, order: list[str], candidates: set[
     """Per result column, the first relation (in `order`) it satisfies on every row of `frame`.
 
     `candidates` are the columns that may take part: numeric, without missing values (a missing value is
-    the codec's fill, no number); `results` (default: every candidate) those that may be a result. A result varies over at least MIN_DISTINCT values and is not also an
-    operand, so relations never chain into a cycle (Berka's amount = duration x payments also reads
+    the codec's fill, no number); `results` (default: every candidate) those that may be a result. A
+    result varies over at least MIN_DISTINCT values and is not also an operand, so relations never chain
+    into a cycle (Berka's amount = duration x payments also reads
     payments = amount / duration: the earlier result in `order` wins). Columns equal to an operand, or
     constant, take no part (x = x + 0 holds everywhere)."""
     columns = [c for c in order if c in candidates and frame[c].nunique() > 1]
@@ -133,7 +136,8 @@ def arithmetic_relations(frame: pd.DataFrame, order: list[str], candidates: set[
     found: dict[str, Relation] = {}
     operands: set[str] = set()
     for target, result in enumerate(columns):
-        if result in operands or (results is not None and result not in results) or frame[result].nunique() < MIN_DISTINCT:
+        if (result in operands or (results is not None and result not in results)
+                or frame[result].nunique() < MIN_DISTINCT):
             continue
         for left, operation, right in candidates_by_result.get(target, []):
             if {columns[left], columns[right]} & set(found):

@@ -24,7 +24,8 @@ def loans(rows: int = 2_000) -> pd.DataFrame:
     change = np.round(rng.gamma(3, 3, rows), 1)
     # zero in most rows: a product of two such columns matches it often, but not in every row
     fee = np.where(rng.random(rows) < 0.97, 0, rng.integers(1, 50, rows))
-    bankrupt, liens = rng.choice(4, rows, p=[0.85, 0.1, 0.04, 0.01]), rng.choice(5, rows, p=[0.8, 0.1, 0.05, 0.03, 0.02])
+    bankrupt = rng.choice(4, rows, p=[0.85, 0.1, 0.04, 0.01])
+    liens = rng.choice(5, rows, p=[0.8, 0.1, 0.05, 0.03, 0.02])
     return pd.DataFrame({"failed": bankrupt + liens, "bankrupt": bankrupt, "liens": liens,
                          "amount": duration * payments, "duration": duration, "payments": payments,
                          "temp_min": low, "temp_change": change, "temp_max": np.round(low + change, 1),
