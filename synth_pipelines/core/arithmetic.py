@@ -3,11 +3,12 @@ of two others in every real row.
 
 Real tables hold them: a loan's amount is its duration times its monthly payment (Berka), a day's
 highest temperature its lowest plus the change (modeldata's Chicago). A generator that draws the result
-from a model of it given the others breaks the identity in nearly every row (Berka: 0.9% of synthetic loans within 1% of
-duration x payments, every real one exactly), which no real row does. The result is then computed from
-its two operands instead of drawn, for every generator (after decode, in the view's own values: a
-loan's duration is a category of numbers to the generator and a number here), where the computed value
-is inside the result column's real range (outside it the drawn value stays: the range is a rule too).
+from a model of it given the others breaks the identity in nearly every row (Berka: 0.9% of synthetic
+loans within 1% of duration x payments, every real one exactly), which no real row does. The result is
+then computed from its two operands instead of drawn, for every generator (after decode, in the view's
+own values: a loan's duration is a category of numbers to the generator and a number here), where the
+computed value keeps the result column's own rules: its real range, whole numbers, its value set or
+categories (elsewhere the drawn value stays).
 """
 
 from __future__ import annotations
@@ -64,8 +65,7 @@ def fit_relations(train: pd.DataFrame, codecs: list, label: str | None, fixed: f
             results |= {codec.name} - {label} - fixed
     if len(numbers) < 3:
         return []
-    frame = pd.DataFrame(numbers)
-    return list(arithmetic_relations(frame, list(frame.columns), set(frame.columns), results=results).values())
+    return list(arithmetic_relations(pd.DataFrame(numbers), results).values())
 
 
 def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list) -> pd.DataFrame:
@@ -97,12 +97,9 @@ def apply_relations(frame: pd.DataFrame, relations: list[Relation], codecs: list
 def _nearest(values: np.ndarray, value_set: np.ndarray) -> np.ndarray:
     """Index of each value's nearest member of the sorted `value_set` (0 for a value that is not finite)."""
     finite = np.where(np.isfinite(values), values, value_set[0])
-    at = np.clip(np.searchsorted(value_set, finite), 1, max(len(value_set) - 1, 1)) if len(value_set) > 1 \
-        else np.zeros(len(values), dtype=int)
-    if len(value_set) == 1:
-        return at
-    below = np.abs(finite - value_set[at - 1]) <= np.abs(finite - value_set[at])
-    return np.where(below, at - 1, at)
+    above = np.clip(np.searchsorted(value_set, finite), 0, len(value_set) - 1)
+    below = np.maximum(above - 1, 0)
+    return np.where(np.abs(finite - value_set[below]) <= np.abs(finite - value_set[above]), below, above)
 
 
 def _in_set(values: np.ndarray, value_set: np.ndarray) -> np.ndarray:
@@ -115,17 +112,14 @@ def _holds(result: np.ndarray, computed: np.ndarray) -> np.ndarray:
     return np.isfinite(computed) & (np.abs(result - computed) <= TOLERANCE * np.maximum(1.0, np.abs(result)))
 
 
-def arithmetic_relations(frame: pd.DataFrame, order: list[str], candidates: set[str],
-                         results: set[str] | None = None) -> dict[str, Relation]:
-    """Per result column, the first relation (in `order`) it satisfies on every row of `frame`.
-
-    `candidates` are the columns that may take part: numeric, without missing values (a missing value is
-    the codec's fill, no number); `results` (default: every candidate) those that may be a result. A
-    result varies over at least MIN_DISTINCT values and is not also an operand, so relations never chain
-    into a cycle (Berka's amount = duration x payments also reads
-    payments = amount / duration: the earlier result in `order` wins). Columns equal to an operand, or
-    constant, take no part (x = x + 0 holds everywhere)."""
-    columns = [c for c in order if c in candidates and frame[c].nunique() > 1]
+def arithmetic_relations(frame: pd.DataFrame, results: set[str]) -> dict[str, Relation]:
+    """Per result column, the first relation it satisfies on every row of `frame` (numbers only, no
+    missing value: a missing value is the codec's fill, no number); `results` are the columns that may be
+    one. A result varies over at least MIN_DISTINCT values and is not also an operand, so relations never
+    chain into a cycle (Berka's amount = duration x payments also reads payments = amount / duration: the
+    earlier column wins). Columns equal to an operand, or constant, take no part (x = x + 0 holds
+    everywhere)."""
+    columns = [c for c in frame.columns if frame[c].nunique() > 1]
     if not 3 <= len(columns) <= MAX_COLUMNS:
         return {}
     values = frame[columns].to_numpy(dtype=float)
@@ -136,8 +130,7 @@ def arithmetic_relations(frame: pd.DataFrame, order: list[str], candidates: set[
     found: dict[str, Relation] = {}
     operands: set[str] = set()
     for target, result in enumerate(columns):
-        if (result in operands or (results is not None and result not in results)
-                or frame[result].nunique() < MIN_DISTINCT):
+        if result in operands or result not in results or frame[result].nunique() < MIN_DISTINCT:
             continue
         for left, operation, right in candidates_by_result.get(target, []):
             if {columns[left], columns[right]} & set(found):
@@ -172,14 +165,3 @@ def _screened(columns: list[str], screen: np.ndarray) -> dict[int, list[tuple[in
                     out.setdefault(int(target), []).append((left, operation, right))
     return out
 
-
-def operands_first(order: list[str], relations: dict[str, Relation]) -> list[str]:
-    """`order` with each result moved to just after the later of its operands when it came before it."""
-    out = list(order)
-    for result, relation in relations.items():
-        last = max(out.index(relation.left), out.index(relation.right))
-        if out.index(result) < last:
-            out.remove(result)
-            out.insert(out.index(relation.left if out.index(relation.left) > out.index(relation.right)
-                                 else relation.right) + 1, result)
-    return out
