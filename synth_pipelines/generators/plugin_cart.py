@@ -237,9 +237,11 @@ class CartPlugin(KeepsDuplicates, Plugin):
                 learnable = np.isin(y, values[counts >= 2])
                 x, y = x[learnable], y[learnable]
                 self.label_booster_ = HistGradientBoostingClassifier(**options).fit(x, y)
-                self.label_offsets_ = class_share_offsets(
-                    _out_of_fold_proba(HistGradientBoostingClassifier(**options), x, y, self.random_state),
-                    counts[counts >= 2] / len(y))
+                # the folds' boosters as large as the booster (no early stopping: its split needs 2 rows a class)
+                same_size = HistGradientBoostingClassifier(**options, max_iter=self.label_booster_.n_iter_,
+                                                           early_stopping=False)
+                self.label_offsets_ = class_share_offsets(_out_of_fold_proba(same_size, x, y, self.random_state),
+                                                          counts[counts >= 2] / len(y))
             return
         coded = getattr((self._data_encoders or {}).get(target_column), "classes_", None)
         if coded is not None:  # synthcity coded the numbers 0..k-1 (few values): regress on the numbers
@@ -367,8 +369,9 @@ class CartPlugin(KeepsDuplicates, Plugin):
         proba = self.label_booster_.predict_proba(inputs)
         offsets = getattr(self, "label_offsets_", None)  # models pickled before the offsets have none
         if offsets is not None:
-            proba = proba * offsets
-            proba /= proba.sum(axis=1, keepdims=True)
+            scaled = proba * offsets
+            total = scaled.sum(axis=1, keepdims=True)
+            proba = np.where(total > 0, scaled / np.where(total > 0, total, 1), proba)
         cumulative = proba.cumsum(axis=1)
         picks = (rng.random(count)[:, None] > cumulative[:, :-1]).sum(axis=1)
         return self.label_booster_.classes_[picks]

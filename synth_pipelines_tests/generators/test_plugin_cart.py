@@ -159,9 +159,10 @@ def test_label_model_choice(loans: pd.DataFrame) -> None:
 def test_a_label_class_of_one_row_on_a_large_table_is_left_out_of_the_labels_model() -> None:
     # From 10,000 rows sklearn's booster stops early on a stratified 10%: an error with a class of one row.
     rng = np.random.default_rng(0)
-    x = rng.normal(size=12_000)
-    frame = pd.DataFrame({"x": x, "defaulted": np.where(x + rng.normal(0, 0.5, 12_000) > 0, "yes", "no")})
+    x = rng.normal(size=24_000)
+    frame = pd.DataFrame({"x": x, "defaulted": np.where(x + rng.normal(0, 0.5, 24_000) > 0, "yes", "no")})
     frame.loc[0, "defaulted"] = "once"
+    frame.loc[1:2, "defaulted"] = "twice"  # in every fold's fit of the class shares' correction, 1 row
     generated = _fit(frame).generate(2_000).dataframe()
     assert len(generated) == 2_000 and "once" not in set(generated["defaulted"])
 
