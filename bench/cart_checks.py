@@ -6,6 +6,8 @@ trains and generates through core/synthesis (the pipeline's codecs and decode), 
   utility     the XGBoost referee's TSTR/TRTR (bench/referees.py's booster; xgboost is in the project's
               venv; R2, or ROC AUC of the last class for a classification label) for ours and for the
               perfect generator (real rows neither side saw); `regression` is the same check
+  labels      the label model alone: TSTR/TRTR of ours, and of the perfect generator's rows relabelled by
+              cart's label model (rows it never saw), with the last class's share (classification)
   privacy     the project's discriminator AUC (3-fold) and DCR share (5,000 index / 2,000 query rows),
               with the columns that give the synthetic rows away, and the perfect generator's DCR share
 
@@ -23,7 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from synthcity.utils.serialization import load_from_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tables import three_way_split  # noqa: E402
@@ -31,23 +35,47 @@ from referees import _label_values, _score, tstr_predictions  # noqa: E402
 
 from synth_pipelines.core.quality.fidelity import discriminator_auc  # noqa: E402
 from synth_pipelines.core.quality.privacy import dcr_share, neighbour_samples  # noqa: E402
-from synth_pipelines.core.synthesis import generate_rows, train_synthesizer  # noqa: E402
+from synth_pipelines.core.synthesis import decode, encode, generate_rows, train_synthesizer  # noqa: E402
 from synth_pipelines.spec import GeneratorSpec  # noqa: E402
 from synth_pipelines_tests.real_tables import ENTITY_KEY, load_table  # noqa: E402
 
 
-def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: dict):
+def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: dict,
+               relabel: pd.DataFrame | None = None):
+    """The synthesizer and its rows; with `relabel`, also those rows with the label drawn by the trained
+    plugin's label model given their other columns (cart only)."""
     with tempfile.TemporaryDirectory() as folder:
         categorical = {label} if task == "classification" else set()
         model = train_synthesizer(train, GeneratorSpec(seed=seed, settings=settings), label=label,
                                   categorical=categorical, out_dir=Path(folder) / "model")
         rows = generate_rows(model, rows=len(train), batch_rows=len(train), id_prefix="s", out_dir=Path(folder))
-        return model, pd.read_parquet(rows.path).drop(columns=["synthetic_id"])[train.columns]
+        synthetic = pd.read_parquet(rows.path).drop(columns=["synthetic_id"])[train.columns]
+        if relabel is None:
+            return model, synthetic
+        plugin, rng = load_from_file(model.model_path), np.random.default_rng(seed)
+        encoded = encode(relabel, model.codecs)
+        drawn = plugin.sample_given(encoded[[c for c in plugin.order_ if c != label]], rng)
+        return model, synthetic, relabel.assign(**{label: decode(drawn, model.codecs, rng)[label].to_numpy()})
+
+
+def _labels(name: str, table, part: dict[str, pd.DataFrame], seed: int, settings: dict) -> None:
+    model, synthetic, relabelled = synthesize(part["train"], table.label, table.task, seed, settings,
+                                              relabel=part["perfect"])
+    holdout = part["holdout"].dropna(subset=[table.label])
+    positive = (sorted(part["train"][table.label].dropna().astype(str).unique())[-1]
+                if table.task == "classification" else None)
+    y = _label_values(holdout[table.label], table.task, positive)
+    score = {p: _score(y, tstr_predictions(f, holdout, table.label, table.task, seed, positive), table.task)
+             for p, f in (("trtr", part["train"]), ("ours", synthetic), ("relabelled", relabelled))}
+    share = "" if positive is None else "; share of {!r}: real {:.3f}, ours {:.3f}, relabelled {:.3f}".format(
+        positive, *((f[table.label].astype(str) == positive).mean() for f in (part["train"], synthetic, relabelled)))
+    print(f"{name} seed {seed}: TSTR/TRTR ours {score['ours'] / score['trtr']:.3f}, perfect rows relabelled "
+          f"{score['relabelled'] / score['trtr']:.3f}{share}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=("utility", "regression", "privacy"))
+    parser.add_argument("check", choices=("utility", "regression", "labels", "privacy"))
     parser.add_argument("tables")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--settings", default="{}", help="generator settings (JSON)")
@@ -63,6 +91,9 @@ def main() -> None:
             split = three_way_split(table.frame, table.label, table.task, seed, 10_000, 5_000)
             part = {p: table.frame[split == p].drop(columns=[ENTITY_KEY]).reset_index(drop=True)
                     for p in ("train", "perfect", "holdout")}
+            if args.check == "labels":
+                _labels(name, table, part, seed, json.loads(args.settings))
+                continue
             model, synthetic = synthesize(part["train"], table.label, table.task, seed, json.loads(args.settings))
             if args.check in ("utility", "regression"):
                 holdout = part["holdout"].dropna(subset=[table.label])
