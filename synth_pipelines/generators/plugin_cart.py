@@ -81,9 +81,13 @@ def _out_of_fold_proba(booster: Any, x: np.ndarray, y: np.ndarray, seed: int) ->
                              method="predict_proba")
 
 
-def class_share_offsets(probabilities: np.ndarray, shares: np.ndarray, rounds: int = 200) -> np.ndarray:
+def class_share_offsets(probabilities: np.ndarray, shares: np.ndarray, rounds: int = 200,
+                        rows: int = 20_000) -> np.ndarray:
     """Per-class factors w such that the probabilities p_i * w, renormalised per row, average to `shares`
-    (a prior-shift correction, Saerens et al. 2002, solved by fixed-point iteration)."""
+    (a prior-shift correction, Saerens et al. 2002, solved by fixed-point iteration; on at most `rows`
+    rows, a seeded sample: each round costs rows x classes)."""
+    if len(probabilities) > rows:
+        probabilities = probabilities[np.random.default_rng(0).choice(len(probabilities), rows, replace=False)]
     weights = np.ones(len(shares))
     for _ in range(rounds):
         adjusted = probabilities * weights
