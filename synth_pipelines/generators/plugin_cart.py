@@ -62,14 +62,14 @@ RESIDUAL_FOLDS, RESIDUAL_BANDS = 5, 20
 # the booster's own estimation error on top of its own: on noisy labels (wages, R2 ~0.3) sklearn's default
 # booster cost 10-25% of TSTR R2 (BENCHMARKS.md), a smoother one recovers it; early stopping on 10% of the
 # rows sets the trees' number per table.
-# A class label's booster fits its own rows closely: on rows it never saw (the synthetic ones) its
-# probabilities of a rare class fall short (Berka's 227 loans: 7.1% bad loans drawn for 11.0% real). Each class's
-# probability is scaled so the out-of-fold probabilities average to the real shares, the ranking kept.
-OFFSET_FOLDS, OFFSET_FOLDS_MAX_ROWS = 5, 50_000
 LABEL_REGRESSORS = (
     {"max_leaf_nodes": 15, "learning_rate": 0.05, "max_iter": 500, "early_stopping": True},
     {"max_leaf_nodes": 31, "learning_rate": 0.1, "max_iter": 200, "early_stopping": True},
 )
+# A class label's booster fits its own rows closely: on rows it never saw (the synthetic ones) its
+# probabilities of a rare class fall short (Berka's 227 loans: 7.1% bad loans drawn for 11.0% real). Each
+# class's probability is scaled so the out-of-fold probabilities average to the real shares, the ranking kept.
+OFFSET_FOLDS, OFFSET_FOLDS_MAX_ROWS = 5, 50_000
 
 
 def _out_of_fold_proba(booster: Any, x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
@@ -91,7 +91,7 @@ def class_share_offsets(probabilities: np.ndarray, shares: np.ndarray, rounds: i
     weights = np.ones(len(shares))
     for _ in range(rounds):
         adjusted = probabilities * weights
-        mean = (adjusted / adjusted.sum(axis=1, keepdims=True)).mean(axis=0)
+        mean = (adjusted / np.maximum(adjusted.sum(axis=1, keepdims=True), 1e-300)).mean(axis=0)
         if np.allclose(mean, shares, atol=1e-4):
             break
         weights *= shares / np.maximum(mean, 1e-12)
