@@ -90,12 +90,17 @@ def class_share_offsets(probabilities: np.ndarray, shares: np.ndarray, rounds: i
         probabilities = probabilities[np.random.default_rng(0).choice(len(probabilities), rows, replace=False)]
     weights = np.ones(len(shares))
     for _ in range(rounds):
-        adjusted = probabilities * weights
-        mean = (adjusted / np.maximum(adjusted.sum(axis=1, keepdims=True), 1e-300)).mean(axis=0)
+        mean = scaled_by_class(probabilities, weights).mean(axis=0)
         if np.allclose(mean, shares, atol=1e-4):
             break
         weights *= shares / np.maximum(mean, 1e-12)
     return weights / weights.max()
+
+
+def scaled_by_class(probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row's class probabilities times the class weights, renormalised to sum to 1."""
+    scaled = probabilities * weights
+    return scaled / np.maximum(scaled.sum(axis=1, keepdims=True), np.finfo(float).tiny)
 
 
 def auto_min_samples_leaf(rows: int) -> int:
@@ -373,9 +378,7 @@ class CartPlugin(KeepsDuplicates, Plugin):
         proba = self.label_booster_.predict_proba(inputs)
         offsets = getattr(self, "label_offsets_", None)  # models pickled before the offsets have none
         if offsets is not None:
-            scaled = proba * offsets
-            total = scaled.sum(axis=1, keepdims=True)
-            proba = np.where(total > 0, scaled / np.where(total > 0, total, 1), proba)
+            proba = scaled_by_class(proba, offsets)
         cumulative = proba.cumsum(axis=1)
         picks = (rng.random(count)[:, None] > cumulative[:, :-1]).sum(axis=1)
         return self.label_booster_.classes_[picks]
