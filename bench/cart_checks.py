@@ -42,8 +42,8 @@ from synth_pipelines_tests.real_tables import ENTITY_KEY, load_table  # noqa: E4
 
 def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: dict,
                relabel: pd.DataFrame | None = None):
-    """The synthesizer and its rows; with `relabel`, also those rows with the label drawn by the trained
-    plugin's label model given their other columns (cart only)."""
+    """The synthesizer, its rows, and `relabel`'s rows with the label drawn by the trained plugin's label
+    model given their other columns (cart only; None without `relabel`)."""
     with tempfile.TemporaryDirectory() as folder:
         categorical = {label} if task == "classification" else set()
         model = train_synthesizer(train, GeneratorSpec(seed=seed, settings=settings), label=label,
@@ -51,22 +51,28 @@ def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: 
         rows = generate_rows(model, rows=len(train), batch_rows=len(train), id_prefix="s", out_dir=Path(folder))
         synthetic = pd.read_parquet(rows.path).drop(columns=["synthetic_id"])[train.columns]
         if relabel is None:
-            return model, synthetic
+            return model, synthetic, None
         plugin, rng = load_from_file(model.model_path), np.random.default_rng(seed)
         encoded = encode(relabel, model.codecs)
         drawn = plugin.sample_given(encoded[[c for c in plugin.order_ if c != label]], rng)
         return model, synthetic, relabel.assign(**{label: decode(drawn, model.codecs, rng)[label].to_numpy()})
 
 
-def _labels(name: str, table, part: dict[str, pd.DataFrame], seed: int, settings: dict) -> None:
-    model, synthetic, relabelled = synthesize(part["train"], table.label, table.task, seed, settings,
-                                              relabel=part["perfect"])
+def _tstr(table, part: dict[str, pd.DataFrame], seed: int, trained_on: dict[str, pd.DataFrame]):
+    """The referee's score on the holdout when trained on each of `trained_on`, and the class whose
+    ROC AUC it is (None for regression)."""
     holdout = part["holdout"].dropna(subset=[table.label])
     positive = (sorted(part["train"][table.label].dropna().astype(str).unique())[-1]
                 if table.task == "classification" else None)
     y = _label_values(holdout[table.label], table.task, positive)
-    score = {p: _score(y, tstr_predictions(f, holdout, table.label, table.task, seed, positive), table.task)
-             for p, f in (("trtr", part["train"]), ("ours", synthetic), ("relabelled", relabelled))}
+    return positive, {p: _score(y, tstr_predictions(f, holdout, table.label, table.task, seed, positive), table.task)
+                      for p, f in trained_on.items()}
+
+
+def _labels(name: str, table, part: dict[str, pd.DataFrame], seed: int, settings: dict) -> None:
+    _, synthetic, relabelled = synthesize(part["train"], table.label, table.task, seed, settings,
+                                          relabel=part["perfect"])
+    positive, score = _tstr(table, part, seed, {"trtr": part["train"], "ours": synthetic, "relabelled": relabelled})
     share = "" if positive is None else "; share of {!r}: real {:.3f}, ours {:.3f}, relabelled {:.3f}".format(
         positive, *((f[table.label].astype(str) == positive).mean() for f in (part["train"], synthetic, relabelled)))
     print(f"{name} seed {seed}: TSTR/TRTR ours {score['ours'] / score['trtr']:.3f}, perfect rows relabelled "
@@ -94,14 +100,10 @@ def main() -> None:
             if args.check == "labels":
                 _labels(name, table, part, seed, json.loads(args.settings))
                 continue
-            model, synthetic = synthesize(part["train"], table.label, table.task, seed, json.loads(args.settings))
+            model, synthetic, _ = synthesize(part["train"], table.label, table.task, seed, json.loads(args.settings))
             if args.check in ("utility", "regression"):
-                holdout = part["holdout"].dropna(subset=[table.label])
-                positive = (sorted(part["train"][table.label].dropna().astype(str).unique())[-1]
-                            if table.task == "classification" else None)
-                y = _label_values(holdout[table.label], table.task, positive)
-                score = {p: _score(y, tstr_predictions(f, holdout, table.label, table.task, seed, positive), table.task)
-                         for p, f in (("trtr", part["train"]), ("ours", synthetic), ("perfect", part["perfect"]))}
+                _, score = _tstr(table, part, seed, {"trtr": part["train"], "ours": synthetic,
+                                                     "perfect": part["perfect"]})
                 print(f"{name} seed {seed}: TSTR/TRTR ours {score['ours'] / score['trtr']:.3f}, perfect "
                       f"{score['perfect'] / score['trtr']:.3f} (TRTR {score['trtr']:.3f}); "
                       f"label_regressor {model.plugin_kwargs.get('label_regressor')}; training {model.training_seconds} s",
