@@ -192,11 +192,29 @@ def test_dcr_share_is_one_for_train_copies_zero_for_holdout_copies_and_half_for_
     assert privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.holdout, mixed.codecs))[0].value == 0.0
     fresh = privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.pool, mixed.codecs))[0]
     assert abs(fresh.value - 0.5) < 4 * fresh.details["standard_error"] + 0.02
-    assert fresh.details["standard_error"] == pytest.approx(np.sqrt(0.25 / 1200), abs=0.003)
-    # Rows leaking from the holdout keep the standard error expected at p0 = 0.5 (the observed raw
-    # share, near 0, would give almost none; nor may it grow as rows drift towards 0.5).
+    # Rows leaking from the holdout, one on each holdout row: the error is the deal's at p0 = 0.5, not
+    # the observed raw share's (near 0, it would give almost none).
     leak = privacy.dcr_share(_points(mixed.train, mixed.holdout, mixed.holdout, mixed.codecs))[0]
-    assert leak.details["standard_error"] == pytest.approx(np.sqrt(0.25 / 600), abs=1e-4)
+    assert leak.details["standard_error"] == pytest.approx(np.sqrt(0.25 * (1 / 600 - 1 / 1200) * 1200 / 1199), abs=1e-4)
+
+
+def test_dcr_share_standard_error_is_its_spread_over_random_splits():
+    # A generator's rows crowd around the rows it learned from: here 3,000 rows around 150 real rows that
+    # neither train nor holdout hold. Which real rows the split deals to train moves their share; the
+    # binomial error over 3,000 synthetic rows counts each row as its own coin and is a third of that spread.
+    rng = np.random.default_rng(0)
+    codecs = [num(name) for name in "xyz"]
+    values, errors, binomial = [], [], []
+    for seed in range(60):
+        real, source = (pd.DataFrame(rng.normal(size=(n, 3)), columns=list("xyz")) for n in (300, 150))
+        synthetic = source.iloc[rng.integers(0, 150, 3000)].reset_index(drop=True) + rng.normal(0, 0.2, (3000, 3))
+        share = privacy.dcr_share(_points(real.iloc[:150], real.iloc[150:], synthetic, codecs))[0]
+        values.append(share.value)
+        errors.append(share.details["standard_error"])
+        binomial.append(share.details["binomial_standard_error"])
+    spread = np.std(values, ddof=1)
+    assert 0.75 * spread < np.mean(errors) < 1.3 * spread, (spread, np.mean(errors))
+    assert np.mean(binomial) < 0.5 * spread
 
 
 def test_dcr_share_corrects_for_a_train_split_larger_than_the_holdout(mixed):
