@@ -1,8 +1,7 @@
 """Sequential CART synthesis as a synthcity plugin (the method of R's synthpop, on scikit-learn trees).
 
 Columns are generated one after another: the first from its marginal, each later one by a decision
-tree grown on the real rows to predict it from the columns before it (a text category among them
-ordered for that tree as CART orders it: category_order.py). A synthetic row walks the
+tree grown on the real rows to predict it from the columns before it. A synthetic row walks the
 tree to a leaf and takes that column's value from a random real row ("donor") of the leaf; numeric
 values are then smoothed with a Gaussian kernel so no real value is copied verbatim unless it is a
 frequent one (such as a zero). The label goes last, so it is drawn from a model of it given every
@@ -34,7 +33,6 @@ from synthcity.plugins.core.schema import Schema
 
 from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.value_formats import exact_values, reflect_into
-from synth_pipelines.generators.category_order import CategoryOrder, category_order
 from synth_pipelines.generators.dependencies import determinants_first, functional_dependencies, in_order
 from synth_pipelines.generators.keep_duplicates import KeepsDuplicates
 
@@ -123,21 +121,6 @@ class _Column:
         self.name, self.tree, self.leaf_ids, self.donors = name, tree, leaf_ids, donors
         # exact: per donor, whether its value is emitted as it is (not smoothed)
         self.starts, self.sizes, self.bandwidth, self.exact = starts, sizes, bandwidth, exact
-        self.input_orders: dict[int, CategoryOrder] = {}  # text-category inputs (by position), ordered for the tree
-
-    def tree_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        """The columns before this one, as its tree reads them (category_order.py)."""
-        return ordered(inputs, getattr(self, "input_orders", {}))  # models pickled before the orders have none
-
-
-def ordered(inputs: np.ndarray, orders: dict[int, CategoryOrder]) -> np.ndarray:
-    """`inputs` with each ordered column's codes replaced by their ranks."""
-    if not orders:
-        return inputs
-    inputs = inputs.copy()
-    for position, order in orders.items():
-        inputs[:, position] = order.apply(inputs[:, position])
-    return inputs
 
 
 class CartPlugin(KeepsDuplicates, Plugin):
@@ -227,11 +210,8 @@ class CartPlugin(KeepsDuplicates, Plugin):
         self.category_leaves_: dict[str, int] = {}
         self.columns_, self.label_booster_, self.residual_edges_, self.residuals_ = [], None, None, []
         self.label_values_, self.label_regressor_, self.label_offsets_ = None, None, None
-        # Text categories reach the trees as alphabetical codes: each tree orders them (category_order.py).
-        text = {name for name, encoder in (self._data_encoders or {}).items()
-                if np.asarray(getattr(encoder, "classes_", [])).dtype.kind not in "iufb"}
         for position, name in enumerate(self.order_):
-            target, orders = frame[name].to_numpy(), {}
+            target = frame[name].to_numpy()
             if position == 0:
                 tree, leaves = None, np.zeros(len(frame), dtype=np.int64)
             else:
@@ -244,12 +224,8 @@ class CartPlugin(KeepsDuplicates, Plugin):
                 tree = tree_class(min_samples_leaf=leaf, max_depth=self.max_depth,
                                   random_state=self.random_state)
                 inputs = frame[self.order_[:position]].to_numpy(dtype=float)
-                orders = {i: category_order(inputs[:, i], target, name in categorical, min_rows=leaf)
-                          for i, before in enumerate(self.order_[:position]) if before in text}
-                inputs = ordered(inputs, orders)
                 leaves = tree.fit(inputs, target).apply(inputs)
             self.columns_.append(self._donors(name, tree, leaves, target, numeric=name not in categorical))
-            self.columns_[-1].input_orders = orders
         if (self.label_last and self.label_model == "boosting" and target_column in self.order_
                 and len(self.order_) > 1 and frame[target_column].nunique() > 1):
             self._fit_label_booster(frame, target_column, categorical)
@@ -365,7 +341,7 @@ class CartPlugin(KeepsDuplicates, Plugin):
                 leaf_index = np.zeros(count, dtype=np.int64)
             else:
                 inputs = np.column_stack([out[name] for name in self.order_[:position]]).astype(float)
-                leaf_index = np.searchsorted(column.leaf_ids, column.tree.apply(column.tree_inputs(inputs)))
+                leaf_index = np.searchsorted(column.leaf_ids, column.tree.apply(inputs))
             picks = column.starts[leaf_index] + (rng.random(count) * column.sizes[leaf_index]).astype(np.int64)
             values = column.donors[picks]
             if column.bandwidth is not None:
