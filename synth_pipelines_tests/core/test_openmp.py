@@ -15,7 +15,7 @@ def test_a_wrapped_function_sees_one_openmp_thread_and_the_limit_is_lifted_after
 
 
 @pytest.mark.parametrize("function", [CartPlugin._fit, CartPlugin._sample, fidelity.discriminator_auc,
-                                      utility.holdout_predictions, privacy._nearest],
+                                      utility.holdout_predictions, privacy._nearest_rows],
                          ids=lambda f: f.__qualname__)
 def test_every_function_that_fits_or_applies_a_model_is_limited(function):
     # threadpoolctl's wrap keeps the function as __wrapped__: a function without it runs on every thread
