@@ -40,15 +40,23 @@ from synth_pipelines.spec import GeneratorSpec  # noqa: E402
 from synth_pipelines_tests.real_tables import ENTITY_KEY, load_table  # noqa: E402
 
 
+def parts(table, seed: int) -> dict[str, pd.DataFrame]:
+    """bench_tables.py's seeded three-way split: train, perfect (real rows neither side holds), holdout."""
+    split = three_way_split(table.frame, table.label, table.task, seed, 10_000, 5_000)
+    return {p: table.frame[split == p].drop(columns=[ENTITY_KEY]).reset_index(drop=True)
+            for p in ("train", "perfect", "holdout")}
+
+
 def synthesize(train: pd.DataFrame, label: str, task: str, seed: int, settings: dict,
-               relabel: pd.DataFrame | None = None):
-    """The synthesizer, its rows, and `relabel`'s rows with the label drawn by the trained plugin's label
-    model given their other columns (cart only; None without `relabel`)."""
+               relabel: pd.DataFrame | None = None, rows: int | None = None):
+    """The synthesizer, its rows (`rows`, default as many as `train`), and `relabel`'s rows with the label
+    drawn by the trained plugin's label model given their other columns (cart only; None without `relabel`)."""
+    rows = rows or len(train)
     with tempfile.TemporaryDirectory() as folder:
         categorical = {label} if task == "classification" else set()
         model = train_synthesizer(train, GeneratorSpec(seed=seed, settings=settings), label=label,
                                   categorical=categorical, out_dir=Path(folder) / "model")
-        rows = generate_rows(model, rows=len(train), batch_rows=len(train), id_prefix="s", out_dir=Path(folder))
+        rows = generate_rows(model, rows=rows, batch_rows=rows, id_prefix="s", out_dir=Path(folder))
         synthetic = pd.read_parquet(rows.path).drop(columns=["synthetic_id"])[train.columns]
         if relabel is None:
             return model, synthetic, None
@@ -94,9 +102,7 @@ def main() -> None:
     for name in args.tables.split(","):
         table = load_table(name)
         for seed in (int(s) for s in args.seeds.split(",")):
-            split = three_way_split(table.frame, table.label, table.task, seed, 10_000, 5_000)
-            part = {p: table.frame[split == p].drop(columns=[ENTITY_KEY]).reset_index(drop=True)
-                    for p in ("train", "perfect", "holdout")}
+            part = parts(table, seed)
             if args.check == "labels":
                 _labels(name, table, part, seed, json.loads(args.settings))
                 continue

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tables import three_way_split  # noqa: E402
+from cart_checks import parts, synthesize  # noqa: E402
 
 from synth_pipelines.core.quality.privacy import dcr_share, neighbour_samples  # noqa: E402
-from synth_pipelines.core.synthesis import generate_rows, train_synthesizer  # noqa: E402
-from synth_pipelines.spec import GeneratorSpec  # noqa: E402
-from synth_pipelines_tests.real_tables import ENTITY_KEY, load_table  # noqa: E402
+from synth_pipelines_tests.real_tables import load_table  # noqa: E402
 
 
 def main() -> None:
@@ -40,16 +36,9 @@ def main() -> None:
     table = load_table(args.table)
     shares, errors, binomial = [], [], []
     for seed in range(args.seeds):
-        split = three_way_split(table.frame, table.label, table.task, seed, 10_000, 5_000)
-        part = {p: table.frame[split == p].drop(columns=[ENTITY_KEY]).reset_index(drop=True)
-                for p in ("train", "perfect", "holdout")}
-        rows = int(len(part["train"]) * args.rows_per_train_row)
-        with tempfile.TemporaryDirectory() as folder:
-            model = train_synthesizer(part[args.trained_on], GeneratorSpec(seed=seed), label=table.label,
-                                      categorical={table.label} if table.task == "classification" else set(),
-                                      out_dir=Path(folder) / "model")
-            generated = generate_rows(model, rows=rows, batch_rows=rows, id_prefix="s", out_dir=Path(folder))
-            synthetic = pd.read_parquet(generated.path).drop(columns=["synthetic_id"])[part["train"].columns]
+        part = parts(table, seed)
+        model, synthetic, _ = synthesize(part[args.trained_on], table.label, table.task, seed, {},
+                                         rows=int(len(part["train"]) * args.rows_per_train_row))
         share = dcr_share(neighbour_samples(part["train"], part["holdout"], synthetic, model.codecs,
                                             index_rows=50_000, query_rows=10_000, seed=seed))[0]
         shares.append(share.value)
