@@ -3,6 +3,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/bench_multitable.py                 # both, seed 0
     PYTHONPATH=. .venv/bin/python bench/bench_multitable.py --datasets berka --seeds 3
+    PYTHONPATH=. .venv/bin/python bench/bench_multitable.py --datasets berka --seeds 10 --first-seed 10  # 10-19
     PYTHONPATH=. .venv/bin/python bench/bench_multitable.py --datasets berka --peers  # + TabularARGN
 
 Reads ../shared/data/<dataset>/*.csv.gz into Parquet (the snapshot's format), takes the `tables:` of
@@ -153,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="berka,flights")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--peers", action="store_true", help="also MOSTLY AI's TabularARGN on the same split")
     parser.add_argument("--peers-python", type=Path, default=PEERS_PYTHON)
     parser.add_argument("--argn-minutes", type=float, default=2.0, help="max_training_time of each ARGN model")
@@ -164,7 +166,7 @@ def main() -> None:
         raise SystemExit(f"{args.peers_python} is missing: run `make bench-peers-venv` first")
     print(json.dumps({"machine": machine()}))
     for dataset in args.datasets.split(","):
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for line in run(dataset, seed, args.peers, args):
                 print(json.dumps(line, default=str), flush=True)
 
