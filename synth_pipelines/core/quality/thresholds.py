@@ -145,7 +145,9 @@ class QAThresholds(BaseModel):
 
     # -- diversity -----------------------------------------------------------------------------
     min_category_coverage: float = Field(0.8, ge=0, le=1, description=(
-        "Mean share of each category column's real train categories that occur in the synthetic rows."))
+        "Mean share of each category column's real train categories that occur in the synthetic rows (the "
+        "categories at least 5 train rows hold, value_formats.FREQUENT_ROWS: one fewer rows hold is a few "
+        "people's own)."))
     min_range_coverage: float = Field(0.8, ge=0, le=1, description=(
         "Mean share of each numeric/date column's real central range (0.5% to 99.5% quantile) covered by the "
         "synthetic [min, max]."))
