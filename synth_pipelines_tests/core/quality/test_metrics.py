@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from synth_pipelines.core.quality import bias, diversity, fidelity, privacy, utility
-from synth_pipelines.core.quality.ge_suite import validate_synthetic
+from synth_pipelines.core.quality.ge_suite import allowed_unexpected, validate_synthetic
 from synth_pipelines.core.quality.results import QualityCheck
 from synth_pipelines.core.synthesis import ColumnCodec, fit_codecs
 
@@ -333,6 +333,19 @@ def test_ge_suite_passes_real_rows_the_train_rows_did_not_include(mixed):
     low, high = mixed.train[numbers].min(), mixed.train[numbers].max()
     assert ((unseen[numbers] < low) | (unseen[numbers] > high)).any().any()  # beyond the train range
     assert validate_synthetic(mixed.train, unseen, mixed.codecs, range_tolerance=0).value == 0
+
+
+def test_ge_value_expectations_share_one_tests_false_failure_chance():
+    # One expectation allows its chance plus 3 standard errors; a suite of 40, any of which fails it, gives
+    # each the 40th part of that one-sided 0.135% (3.98 errors): at 3 errors each, real rows neither side
+    # saw failed 3 of 56 unseen-table runs (bench/calibrate_unseen.py).
+    from scipy.stats import norm
+
+    error = np.sqrt(0.01 * 0.99 / 1000)
+    assert allowed_unexpected(0.01, 1000, floor=0.0) == pytest.approx(0.01 + 3 * error)
+    forty = (allowed_unexpected(0.01, 1000, floor=0.0, expectations=40) - 0.01) / error
+    assert forty == pytest.approx(3.985, abs=0.001) and 40 * norm.sf(forty) == pytest.approx(norm.sf(3))
+    assert allowed_unexpected(0.0, 1000, floor=0.002, expectations=40) == 0.002  # never below the floor
 
 
 def test_ge_suite_passes_the_real_rows_and_names_every_broken_expectation(mixed):
