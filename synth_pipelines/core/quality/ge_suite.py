@@ -108,29 +108,26 @@ def _learned_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, ran
                           synthetic_rows: int, min_unexpected_share: float) -> list[Any]:
     import great_expectations.expectations as gxe
 
-    real = as_checked(train, codecs)
-    expectations = sum(int(real[c.name].notna().all()) + int(real[c.name].notna().any()
-                                                             and (c.kind != "category" or real[c.name].nunique() <= MAX_DOMAIN))
-                       for c in codecs if c.name in real.columns)
-
-    def mostly(new_value_chance: float, estimate_variance: float | None = None) -> float:
-        """`estimate_variance` defaults to a binomial share's over the train rows."""
+    def mostly(new_value_chance: float, estimate_variance: float | None, expectations: int) -> float:
+        """`estimate_variance` None: a binomial share's over the train rows."""
         n = max(len(train), 1)
         variance = new_value_chance * (1 - new_value_chance) / n if estimate_variance is None else estimate_variance
         # Within [0, 1]: a column of mostly single values (a model name) has an unseen mass near 1 or above.
         return min(1.0, max(0.0, 1 - allowed_unexpected(new_value_chance, synthetic_rows, min_unexpected_share,
                                                         variance, expectations)))
 
-    suite = []
+    # (expectation, its arguments, (chance a new real value fails it, that chance's variance) or None)
+    entries: list[tuple[Any, dict[str, Any], tuple[float, float | None] | None]] = []
+    real = as_checked(train, codecs)
     for c in codecs:
         if c.name not in real.columns:
             continue
         column = real[c.name]
         types = _type_list(c, train[c.name])
         if types:
-            suite.append(gxe.ExpectColumnValuesToBeInTypeList(column=c.name, type_list=types))
+            entries.append((gxe.ExpectColumnValuesToBeInTypeList, {"column": c.name, "type_list": types}, None))
         if column.notna().all():
-            suite.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name, mostly=mostly(1 / (len(column) + 1))))
+            entries.append((gxe.ExpectColumnValuesToNotBeNull, {"column": c.name}, (1 / (len(column) + 1), None)))
         values = column.dropna()
         if c.kind == "category" and 0 < values.nunique() <= MAX_DOMAIN:
             counts = values.value_counts()
@@ -139,15 +136,17 @@ def _learned_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, ran
             # Good-Turing's unseen mass and Esty's upper bound on its variance, (n1 + 2 n2) / n^2 (the
             # exact form subtracts n1^2 / n^3), both +1-smoothed
             unseen, variance = (once + 1) / n, (once + 2 * twice + 1) / n ** 2
-            suite.append(gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=domain,
-                                                         mostly=mostly(unseen, variance)))
+            entries.append((gxe.ExpectColumnValuesToBeInSet, {"column": c.name, "value_set": domain},
+                            (unseen, variance)))
         elif c.kind != "category" and len(values):
             low, high = values.min(), values.max()
             slack = (high - low) * range_tolerance
-            suite.append(gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=_plain(low - slack),
-                                                           max_value=_plain(high + slack),
-                                                           mostly=mostly(2 / (len(values) + 1))))
-    return suite
+            entries.append((gxe.ExpectColumnValuesToBeBetween, {"column": c.name, "min_value": _plain(low - slack),
+                                                                "max_value": _plain(high + slack)},
+                            (2 / (len(values) + 1), None)))
+    expectations = sum(chance is not None for *_, chance in entries)  # any one of them fails the suite
+    return [kind(**arguments) if chance is None else kind(**arguments, mostly=mostly(*chance, expectations))
+            for kind, arguments, chance in entries]
 
 
 def _declared_expectations(train: pd.DataFrame, codecs: list[ColumnCodec], *, mostly: float) -> list[Any]:
