@@ -153,26 +153,48 @@ def test_exact_copy_shares_against_their_baselines():
     by_name = {m.name: m for m in privacy.exact_copies(train, holdout, synthetic, [num("x"), cat("c")])}
     assert by_name["train_copy_share"].value == 0.5  # (1, a) and (3, c)
     assert by_name["train_copy_share"].details["baseline_share"] == 0.25  # the holdout's own (1, a)
-    # The standard error of share - baseline for rows as fresh as the baseline's, 4 rows each:
-    # sqrt(0.25 x 0.75 x (1/4 + 1/4)).
-    assert by_name["train_copy_share"].details["standard_error"] == pytest.approx(0.3062, abs=1e-4)
+    # The gate (baseline + 3 errors) is the largest share Fisher's exact test allows against 1 of 4: 4 of 4.
+    assert 0.25 + 3 * by_name["train_copy_share"].details["standard_error"] == pytest.approx(1.0, abs=1e-4)
     assert by_name["holdout_copy_share"].value == 0.5  # (1, a) and (5, e)
     assert by_name["holdout_copy_share"].details["baseline_share"] == 0.25  # the train's own (1, a)
 
 
-def test_the_copy_and_rare_combination_errors_come_from_the_baseline_not_from_the_copies(mixed):
-    """More copies must never widen the gate: the standard error is the fresh rows' (the null hypothesis)."""
+def test_the_copy_and_rare_combination_gates_are_fishers_exact_test_against_the_baseline(mixed):
+    """The gate is the largest share the one-sided exact test allows at the 3-error chance, from the baseline's
+    events alone: the baseline's binomial error is lowest when chance made the baseline low."""
+    from scipy.stats import norm
+
+    # No baseline event: x synthetic events all land on the synthetic side with chance C(n, x) / C(n + m, x).
+    limit = privacy.exact_share_limit(0, 1200, 300)
+    allowed = round(limit * 1200)
+    for events, chance in ((allowed, True), (allowed + 1, False)):
+        all_synthetic = np.prod([(1200 - i) / (1500 - i) for i in range(events)])
+        assert (all_synthetic >= norm.sf(3)) == chance
     fresh = mixed.pool.iloc[:600]
-    copied = pd.concat([fresh.iloc[:300], mixed.train.iloc[:300]], ignore_index=True)  # half verbatim train rows
-    for synthetic in (fresh, copied):
-        copies = {m.name: m for m in privacy.exact_copies(mixed.train, mixed.holdout, synthetic, mixed.codecs)}
-        rare = privacy.rare_combinations(mixed.train, mixed.holdout, synthetic, mixed.codecs, k=1, bins=5)
-        assert copies["train_copy_share"].details["baseline_share"] == 0.0
-        # A baseline of 0 counts as 1 / (600 + 1): sqrt(p (1 - p) (1/600 + 1/600)).
-        assert copies["train_copy_share"].details["standard_error"] == pytest.approx(0.0024, abs=1e-4)
-        b = rare.details["baseline_share"]
-        assert rare.details["standard_error"] == pytest.approx(np.sqrt(b * (1 - b) * 2 / 600), abs=1e-4)
-    assert privacy.null_share_se(0.0, 0, 10) != privacy.null_share_se(0.0, 0, 10)  # nothing to compare: NaN
+    copies = {m.name: m for m in privacy.exact_copies(mixed.train, mixed.holdout, fresh, mixed.codecs)}
+    assert copies["train_copy_share"].details["baseline_share"] == 0.0
+    assert 3 * copies["train_copy_share"].details["standard_error"] == pytest.approx(
+        privacy.exact_share_limit(0, 600, 600), abs=1e-4)
+    rare = privacy.rare_combinations(mixed.train, mixed.holdout, fresh, mixed.codecs, k=1, bins=5)
+    b = rare.details["baseline_share"]
+    assert b + 3 * rare.details["standard_error"] == pytest.approx(
+        privacy.exact_share_limit(round(b * 600), 600, 600), abs=1e-4)
+    # A baseline low by chance (scorecard's perfect generator: 38 of 1,500 fresh rows equal holdout rows, 18
+    # of 1,500 train rows do): exact p 0.003, allowed; 3.3 binomial errors at the baseline's 1.2%, failed.
+    assert privacy.exact_share_limit(18, 1500, 1500) > 38 / 1500 > 0.012 + 3 * privacy.binomial_se(0.012, 750)
+    assert privacy.null_share_se(10, 0.0, 0) != privacy.null_share_se(10, 0.0, 0)  # nothing to compare: NaN
+
+
+def test_more_copies_never_pass_a_copy_gate_fewer_copies_failed(mixed):
+    """The error comes from the baseline alone: the z-score rises with the copies."""
+    fresh = mixed.pool.iloc[:600]
+    scores = []
+    for copied in (0, 30, 60, 150, 300, 600):
+        synthetic = pd.concat([mixed.train.iloc[:copied], fresh.iloc[copied:]], ignore_index=True)
+        metric = {m.name: m for m in privacy.exact_copies(mixed.train, mixed.holdout, synthetic, mixed.codecs)}
+        share = metric["train_copy_share"]
+        scores.append((share.value - share.details["baseline_share"]) / share.details["standard_error"])
+    assert scores == sorted(scores) and scores[1] > 3  # 5% verbatim rows of 600 is already beyond 3 errors
 
 
 def test_row_keys_treat_integers_and_floats_alike():
