@@ -12,6 +12,7 @@ trains and generates through core/synthesis (the pipeline's codecs and decode), 
               with the columns that give the synthetic rows away, and the perfect generator's DCR share
 
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py regression cps1988,gss_wages --seeds 0,1,2,3,4
+  PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy berka_loans --seeds 0-63   # a DCR comparison
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy mpls_stops,adult --seeds 0 \
       --settings '{"min_samples_leaf": 100}'
   --label-regressors '[{...}, ...]' replaces plugin_cart.LABEL_REGRESSORS (the candidates compared).
@@ -31,6 +32,7 @@ from synthcity.utils.serialization import load_from_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tables import three_way_split  # noqa: E402
+from harness import mean_and_error, seed_list  # noqa: E402
 from referees import _label_values, _score, tstr_predictions  # noqa: E402
 
 from synth_pipelines.core.quality.fidelity import discriminator_auc  # noqa: E402
@@ -91,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("check", choices=("utility", "regression", "labels", "privacy"))
     parser.add_argument("tables")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", help='"0,1,2", or a range: "0-63"')
     parser.add_argument("--settings", default="{}", help="generator settings (JSON)")
     parser.add_argument("--label-regressors", help="plugin_cart.LABEL_REGRESSORS to compare (JSON list)")
     args = parser.parse_args()
@@ -101,7 +103,8 @@ def main() -> None:
         cart.LABEL_REGRESSORS = tuple(json.loads(args.label_regressors))
     for name in args.tables.split(","):
         table = load_table(name)
-        for seed in (int(s) for s in args.seeds.split(",")):
+        shares: dict[str, list[float]] = {"DCR share": [], "perfect DCR share": [], "discriminator AUC": []}
+        for seed in seed_list(args.seeds):
             part = parts(table, seed)
             if args.check == "labels":
                 _labels(name, table, part, seed, json.loads(args.settings))
@@ -119,11 +122,15 @@ def main() -> None:
             dcr, perfect_dcr = (dcr_share(neighbour_samples(part["train"], part["holdout"], rows, model.codecs,
                                                             index_rows=5_000, query_rows=2_000, seed=seed))[0].value
                                 for rows in (synthetic, part["perfect"]))
+            for key, value in zip(shares, (dcr, perfect_dcr, auc.value), strict=True):
+                shares[key].append(value)
             telling = sorted(auc.details["column_importance"].items(), key=lambda kv: -kv[1])[:3]
             print(f"{name} seed {seed}: discriminator AUC {auc.value:.3f}, DCR share {dcr:.3f} (perfect {perfect_dcr:.3f}), "
                   f"telling {telling}; "
                   f"leaves {model.plugin_kwargs.get('min_samples_leaf')} "
                   f"{model.plugin_kwargs.get('category_leaves', {})}", flush=True)
+        if shares["DCR share"]:
+            print(f"{name}: " + "; ".join(f"{key} {mean_and_error(v)}" for key, v in shares.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,24 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
+def seed_list(text: str) -> list[int]:
+    """"0,1,2" or "0-63" (inclusive) or both mixed: "7,100-163"."""
+    seeds = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        seeds.extend(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+def mean_and_error(values: list[float]) -> str:
+    """"mean (standard error over N)": a seed's chance spread is what a comparison must beat (the demo
+    view's DCR share: 0.02 a seed, so 6 seeds tell 0.008 apart at best, 64 seeds 0.0025)."""
+    n = len(values)
+    mean = sum(values) / n
+    se = (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
+    return f"{mean:.4f} (standard error {se:.4f} over {n})"
+
+
 def write_run_spec(template: Path, out: Path, generator: dict[str, Any], overrides: dict[str, Any]) -> Path:
     """The template spec with this run's generator (and any top-level overrides, e.g. synthetic rows)."""
     from synth_pipelines.spec import spec_fields
