@@ -51,6 +51,9 @@ def null_share_se(rows: int, baseline: float, baseline_rows: int) -> float:
     return (exact_share_limit(round(baseline * baseline_rows), rows, baseline_rows) - baseline) / STANDARD_ERRORS
 
 
+EXACT_TEST = "Fisher's exact test (one-sided): baseline + 3 x this error is the largest share it allows"
+
+
 def exact_share_limit(baseline_events: int, rows: int, baseline_rows: int) -> float:
     """The largest share of `rows` synthetic rows with an event (a copy, a rare combination) that the one-sided
     Fisher exact test does not tell from `baseline_events` of `baseline_rows` real rows at the chance of
@@ -288,7 +291,8 @@ def exact_copies_in_chunks(train: pd.DataFrame, holdout: pd.DataFrame, chunks: I
         baseline = copy_share(keys[baseline_rows], keys[reference])
         se = null_share_se(rows, baseline, len(keys[baseline_rows]))
         metrics.append(Metric(name, share, "row hashing (pandas.util.hash_pandas_object)", {
-            "baseline_share": round(baseline, 4), "standard_error": round(se, 4), "synthetic_rows": rows}))
+            "baseline_share": round(baseline, 4), "standard_error": round(se, 4), "error_from": EXACT_TEST,
+            "synthetic_rows": rows}))
     return metrics
 
 
@@ -317,6 +321,6 @@ def rare_combinations(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.
     baseline = float(quasi_identifier_keys(holdout, train, quasi_identifiers, bins).isin(rare).mean())
     se = null_share_se(len(synthetic), baseline, len(holdout))
     return Metric("rare_combination_share", share, f"quasi-identifier counts (pandas), numbers in {bins} quantile bins", {
-        "baseline_share": round(baseline, 4), "standard_error": round(se, 4),
+        "baseline_share": round(baseline, 4), "standard_error": round(se, 4), "error_from": EXACT_TEST,
         "k": k, "rare_train_combinations": len(rare), "train_combinations": len(counts),
         "quasi_identifiers": [c.name for c in quasi_identifiers]})
