@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_unseen import TABLES, export  # noqa: E402
-from harness import ROOT  # noqa: E402
+from harness import ROOT, seed_list  # noqa: E402
 
-from synth_pipelines_tests.core.quality.test_gate_calibration import Split, caught  # noqa: E402
+from synth_pipelines_tests.core.quality.test_gate_calibration import DEFECTS, Split, caught  # noqa: E402
 from synth_pipelines_tests.real_tables import ENTITY_KEY, RealTable  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     for name in args.tables.split(","):
         table = unseen_table(name, args.work)
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in seed_list(args.seeds):
             split = Split(table, seed)  # the test's split and codecs
             report = split.judge(split.unseen)
             print(f"{name} seed {seed} ({table.task}, {len(split.train)} train rows): "
@@ -62,8 +62,11 @@ def main() -> None:
                     print(f"    {check.name}: {metric.name} {metric.value} (threshold {metric.threshold}) "
                           f"{json.dumps(metric.details, default=str)[:400]}", flush=True)
             if args.defects:
-                missed = [name for name, (rows, checks, failures) in split.defects().items()
-                          if not caught(split.judge(rows, checks=checks), failures)]
+                missed = []
+                for defect in DEFECTS:
+                    rows, checks, failures = split.defect(defect)
+                    if not caught(split.judge(rows, checks=checks), failures):
+                        missed.append(defect)
                 print(f"    planted defects: {'all six rejected' if not missed else 'MISSED ' + ', '.join(missed)}",
                       flush=True)
 

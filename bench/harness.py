@@ -18,6 +18,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -56,10 +57,8 @@ def seed_list(text: str) -> list[int]:
 def mean_and_error(values: list[float]) -> str:
     """"mean (standard error over N)": a seed's chance spread is what a comparison must beat (the demo
     view's DCR share: 0.02 a seed, so 6 seeds tell 0.008 apart at best, 64 seeds 0.0025)."""
-    n = len(values)
-    mean = sum(values) / n
-    se = (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
-    return f"{mean:.4f} (standard error {se:.4f} over {n})"
+    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+    return f"{statistics.fmean(values):.4f} (standard error {se:.4f} over {len(values)})"
 
 
 def write_run_spec(template: Path, out: Path, generator: dict[str, Any], overrides: dict[str, Any]) -> Path:

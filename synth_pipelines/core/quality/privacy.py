@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import hypergeom, norm
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import BallTree, NearestNeighbors
 
@@ -58,8 +59,6 @@ def exact_share_limit(baseline_events: int, rows: int, baseline_rows: int) -> fl
     """The largest share of `rows` synthetic rows with an event (a copy, a rare combination) that the one-sided
     Fisher exact test does not tell from `baseline_events` of `baseline_rows` real rows at the chance of
     STANDARD_ERRORS normal errors: the events of both sides dealt at random (hypergeometric)."""
-    from scipy.stats import hypergeom, norm
-
     chance = norm.sf(STANDARD_ERRORS)
     low, high = 0, rows  # invariant: `low` events are allowed; find the largest
     if hypergeom.sf(rows - 1, rows + baseline_rows, rows + baseline_events, rows) >= chance:
