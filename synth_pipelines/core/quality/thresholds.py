@@ -75,6 +75,10 @@ class QAThresholds(BaseModel):
         "Pairwise association similarity: 1 - mean |PhiK(real) - PhiK(synthetic)| over all column pairs, "
         "averaged with the Pearson and Spearman similarities (1 - mean |diff| / 2) when there are "
         "at least two numeric columns."))
+    max_association_loss: float = Field(0.03, ge=0, le=1, description=(
+        "How far the synthetic rows' association similarity (as above) may fall below the holdout's own: real "
+        "rows the generator never saw, compared at the same row count, so the cap follows how strongly the "
+        "table's columns relate. Widened to 3 standard errors of the difference on small holdouts."))
     max_discriminator_auc: float = Field(0.9, gt=0.5, le=1, description=(
         "Cross-validated ROC AUC of a classifier telling real from synthetic rows (0.5 = "
         "indistinguishable, 1 = trivially told apart)."))

@@ -56,6 +56,32 @@ def test_phik_similarity_is_one_for_the_same_rows_and_drops_when_a_pair_is_broke
     assert "flag" in next(iter(metric.details["largest_differences"]))
 
 
+def _association_vs_holdout(mixed, synthetic, holdout=None, tolerance=0.03):
+    train_phik = fidelity.phik_matrix_of(mixed.train, mixed.codecs)
+    return fidelity.association_vs_holdout(train_phik, mixed.train, mixed.holdout if holdout is None else holdout,
+                                           synthetic, mixed.codecs, tolerance=tolerance, rows=10_000, seed=0)
+
+
+def test_association_vs_holdout_draws_the_synthetic_rows_to_the_holdouts_size(mixed):
+    """The similarity falls with fewer rows: 1,200 fresh rows are judged as two draws of the holdout's 600."""
+    metric = _association_vs_holdout(mixed, mixed.pool)
+    assert (metric.details["rows_per_draw"], metric.details["draws"]) == (600, 2)
+    assert abs(metric.details["difference"]) < 0.03
+    assert metric.value - metric.details["holdout_similarity"] == pytest.approx(metric.details["difference"], abs=1e-4)
+    assert "standard_error" not in metric.details  # within the tolerance: no bootstrap needed
+    assert _association_vs_holdout(mixed, mixed.pool, holdout=mixed.holdout.head(49)) is None
+
+
+def test_association_vs_holdout_bootstraps_an_error_only_beyond_the_tolerance(mixed):
+    broken = mixed.pool.assign(flag=mixed.pool["flag"].sample(frac=1, random_state=0).to_numpy(),
+                               income=mixed.pool["income"].sample(frac=1, random_state=1).to_numpy())
+    metric = _association_vs_holdout(mixed, broken, tolerance=0.0)
+    assert metric.details["difference"] < 0
+    assert metric.details["bootstrap_replicates"] == fidelity.ASSOCIATION_REPLICATES
+    # The spread of one 600-row real sample's similarity, times sqrt(1 + 1/2) for the two averaged draws.
+    assert 0.002 < metric.details["standard_error"] < 0.03
+
+
 def test_discriminator_cannot_tell_one_population_apart_but_spots_a_shift(mixed):
     same = fidelity.discriminator_auc(mixed.train, mixed.holdout, mixed.codecs, rows=600, folds=3, seed=0,
                                       explain_above=0.9)
