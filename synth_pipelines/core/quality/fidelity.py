@@ -18,15 +18,19 @@ the real rows: the intended shift of one column is not a fidelity failure, any o
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
+from scipy.stats import norm as normal
+from scipy.stats import t as student_t
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from synth_pipelines.core.openmp import one_openmp_thread
-from synth_pipelines.core.quality.results import Metric
+from synth_pipelines.core.quality.results import STANDARD_ERRORS, Metric
 from synth_pipelines.core.quality.tabular import HGB_CLASSIFIER, category_labels, hgb_pipeline, model_frame, sample
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
@@ -191,52 +195,96 @@ def association_similarity(parts: list[Metric]) -> float:
 
 ASSOCIATION_DRAWS = 2  # disjoint holdout-sized draws of the synthetic rows, averaged
 ASSOCIATION_REPLICATES = 10  # bootstrap resamples of the holdout for the standard error (each one PhiK matrix)
-MIN_ASSOCIATION_ROWS = 50  # fewer holdout rows hold no association worth comparing
+MIN_ASSOCIATION_ROWS = 50  # fewer rows hold no association worth comparing
+VS_HOLDOUT = "phik.phik_matrix + pandas DataFrame.corr, synthetic draws vs the holdout at the same row count"
+
+
+@dataclass(frozen=True)
+class TrainAssociations:
+    """The train rows' association figures that other rows are compared with."""
+
+    phik: pd.DataFrame
+    pearson: np.ndarray | None
+    spearman: np.ndarray | None
+
+    def compare(self, frame: pd.DataFrame, codecs: list[ColumnCodec]) -> tuple[float, pd.DataFrame]:
+        """`frame`'s association similarity to the train rows (as association_similarity), and its PhiK matrix."""
+        frame = frame.reset_index(drop=True)
+        phik = phik_matrix_of(frame, codecs)
+        parts = [phik_similarity(self.phik, phik)]
+        for method, real in (("pearson", self.pearson), ("spearman", self.spearman)):
+            if real is not None:
+                diff = _correlation_distances(real, correlation_matrix(frame, codecs, method))
+                parts.append(Metric(f"{method}_similarity", float(1 - diff.mean() / 2), ""))
+        return association_similarity(parts), phik
 
 
 def association_vs_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
                            synthetic: pd.DataFrame, codecs: list[ColumnCodec], *, tolerance: float, rows: int,
                            seed: int, draws: int = ASSOCIATION_DRAWS,
-                           replicates: int = ASSOCIATION_REPLICATES) -> Metric | None:
+                           replicates: int = ASSOCIATION_REPLICATES) -> Metric:
     """The synthetic rows' association similarity to the train rows next to the holdout's own, at the same size.
 
     The holdout (real rows the generator never saw) is what a perfect generator reaches against the same train
     figures; a fixed cap cannot tell lost relations from a table whose columns barely relate. The similarity
     falls with fewer rows, so the synthetic rows are drawn to the holdout's size (the mean over up to `draws`
-    disjoint draws). Gated at the holdout's similarity minus `tolerance`, or minus 3 standard errors of the
-    difference when that is wider: details["standard_error"] is the holdout's bootstrap spread times
-    sqrt(1 + 1/draws), the difference's spread when both sides are real rows. The bootstrap (`replicates` PhiK
-    matrices) runs only when the difference exceeds the tolerance: it can only widen the threshold.
-    None when the holdout is too small to compare.
+    disjoint draws). Gated (runner) at the holdout's similarity minus `tolerance`, or minus 3 standard errors
+    of the difference when that is wider (`holdout_error`); the bootstrap behind that error costs `replicates`
+    PhiK matrices, so it runs only when the difference exceeds the tolerance: it can only widen the threshold.
+    Unmeasured (value None, a reason in details) when fewer than MIN_ASSOCIATION_ROWS rows can be compared.
     """
     n = min(len(holdout), len(synthetic), rows)
     if n < MIN_ASSOCIATION_ROWS:
-        return None
-    reference = {"phik": train_phik, **{m: correlation_matrix(train, codecs, m) for m in ("pearson", "spearman")}}
-
-    def similarity(frame: pd.DataFrame) -> float:
-        frame = frame.reset_index(drop=True)
-        parts = {"phik_similarity": phik_similarity(train_phik, phik_matrix_of(frame, codecs)).value}
-        for method in ("pearson", "spearman"):
-            if reference[method] is not None:
-                diff = _correlation_distances(reference[method], correlation_matrix(frame, codecs, method))
-                parts[f"{method}_similarity"] = float(1 - diff.mean() / 2)
-        return association_similarity([Metric(name, value, "") for name, value in parts.items()])
-
-    shuffled = synthetic.sample(frac=1.0, random_state=seed)
+        return Metric("association_vs_holdout", None, VS_HOLDOUT, {"skipped": (
+            f"{n} rows to compare (holdout {len(holdout)}, synthetic {len(synthetic)}); "
+            f"at least {MIN_ASSOCIATION_ROWS} are needed")})
+    figures = TrainAssociations(train_phik, correlation_matrix(train, codecs, "pearson"),
+                                correlation_matrix(train, codecs, "spearman"))
     taken = max(1, min(draws, len(synthetic) // n))
-    value = float(np.mean([similarity(shuffled.iloc[i * n:(i + 1) * n]) for i in range(taken)]))
+    drawn = synthetic.sample(n=taken * n, random_state=seed)
+    compared = [figures.compare(drawn.iloc[i * n:(i + 1) * n], codecs) for i in range(taken)]
+    value = float(np.mean([similarity for similarity, _ in compared]))
     real = sample(holdout, n, seed)
-    baseline = similarity(real)
-    details = {"holdout_similarity": round(baseline, 4), "difference": round(value - baseline, 4),
-               "rows_per_draw": n, "draws": taken}
+    baseline, holdout_phik = figures.compare(real, codecs)
+    lost = lost_pairs(train_phik, [phik for _, phik in compared], holdout_phik)
+    details = {"holdout_similarity": baseline, "difference": round(value - baseline, 4), "rows_per_draw": n,
+               "draws": taken, "lost_pairs": lost}
     if value < baseline - tolerance:
-        rng = np.random.default_rng(seed)
-        spread = np.std([similarity(real.iloc[rng.integers(0, n, n)]) for _ in range(replicates)], ddof=1)
-        details.update(bootstrap_replicates=replicates, standard_error=float(spread * np.sqrt(1 + 1 / taken)))
-    return Metric("association_vs_holdout", value,
-                  "phik.phik_matrix + pandas DataFrame.corr, synthetic draws vs the holdout at the same row count",
-                  details)
+        details.update(holdout_error(figures, real, codecs, draws=taken, replicates=replicates, seed=seed))
+    hint = ("(column pairs whose PhiK association the synthetic rows miss most, beyond the holdout's own miss: "
+            + ", ".join(f"{pair} {d:.3f}" for pair, d in lost.items()) + ")") if lost else ""
+    return Metric("association_vs_holdout", value, VS_HOLDOUT, details, hint=hint)
+
+
+def lost_pairs(train_phik: pd.DataFrame, synthetic_phik: list[pd.DataFrame], holdout_phik: pd.DataFrame,
+               top: int = 5) -> dict[str, float]:
+    """The column pairs whose PhiK the synthetic draws miss by most more than the holdout does (mean over the
+    draws of |synthetic - train| minus |holdout - train|): a pair the holdout misses too is sampling noise."""
+    names = list(train_phik.columns)
+    upper = np.triu_indices(len(names), k=1)
+    real = train_phik.to_numpy()
+    missed = np.mean([np.abs(m.to_numpy() - real) for m in synthetic_phik], axis=0)
+    excess = (missed - np.abs(holdout_phik.to_numpy() - real))[upper]
+    order = [i for i in np.argsort(-excess)[:top] if excess[i] > 0]
+    return {f"{names[upper[0][i]]} ~ {names[upper[1][i]]}": round(float(excess[i]), 3) for i in order}
+
+
+def holdout_error(figures: TrainAssociations, real: pd.DataFrame, codecs: list[ColumnCodec], *, draws: int,
+                  replicates: int, seed: int) -> dict[str, Any]:
+    """The standard error of (synthetic draws' mean similarity - the holdout's) when both are real rows: the
+    holdout's bootstrap spread times sqrt(1 + 1/draws). A spread from few replicates is itself uncertain, so
+    the error the gate widens by is scaled to Student's t with replicates - 1 degrees of freedom at the same
+    one-sided chance as STANDARD_ERRORS normal errors (4.09 / 3 for 10 replicates)."""
+    rng = np.random.default_rng(seed)
+    n = len(real)
+    spread = float(np.std([figures.compare(real.iloc[rng.integers(0, n, n)], codecs)[0]
+                           for _ in range(replicates)], ddof=1))
+    error = spread * np.sqrt(1 + 1 / draws)
+    t_scale = float(student_t.ppf(normal.cdf(STANDARD_ERRORS), replicates - 1) / STANDARD_ERRORS)
+    return {"bootstrap_replicates": replicates, "bootstrap_standard_error": round(error, 5),
+            "standard_error": error * t_scale,
+            "error_from": f"bootstrap of the holdout, {replicates} replicates, times {t_scale:.3f} "
+                          f"(Student's t, {replicates - 1} degrees of freedom)"}
 
 
 def overall_fidelity(column: float, association: float, discriminator: float) -> float:

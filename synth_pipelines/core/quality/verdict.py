@@ -18,6 +18,9 @@ FIXES: dict[str | tuple[str, str], str] = {
                           "the real column's domain, or a view column whose type changed, is the usual cause",
     "fidelity": "train longer (generator.epochs) or use the default generator cart; columns the summary names as "
                 "giving the synthetic rows away: check their type and format in the view",
+    ("fidelity", "association_vs_holdout"): "relations between columns were lost (the summary names the pairs): "
+                                            "train longer or use the default generator cart; a column whose type "
+                                            "or format changed in the view loses its relations too",
     "utility": "the label's link to the other columns was lost: train longer or on more rows, or use cart "
                "(it draws the label last, from the other columns)",
     "privacy_dcr": f"synthetic rows sit on real train rows: {_MEMORIZES}",

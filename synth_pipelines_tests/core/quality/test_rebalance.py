@@ -36,6 +36,10 @@ def test_qa_judges_rebalanced_rows_against_the_real_rows_at_the_target_shares(mi
     assert plain.check("fidelity").details["column_similarity"]["per_column"]["flag"] < 0.6
     assert rebalanced.check("fidelity").passed
     assert rebalanced.check("fidelity").details["column_similarity"]["per_column"]["flag"] > 0.95
+    # Associations are held to the holdout's own at the target shares too (the holdout resampled like the train rows).
+    versus = rebalanced.check("fidelity").details["association_vs_holdout"]
+    assert versus["value"] is not None and versus["bound"] == "min"
+    assert versus["rows_per_draw"] < len(mixed.holdout)
     # Utility is computed as usual (ROC AUC does not depend on the prevalence).
     assert rebalanced.check("utility").value == plain.check("utility").value
     settings = rebalanced.settings["rebalance"]
@@ -58,3 +62,13 @@ def test_a_shift_of_another_column_still_fails(mixed, with_ids) -> None:
     report = run_quality(mixed.train, mixed.holdout, synthetic, mixed.codecs, "flag", "classification", STRICT,
                          rebalance=TARGET)
     assert not report.check("fidelity").passed
+
+
+def test_a_holdout_without_a_rebalanced_value_leaves_association_unmeasured_with_the_reason(mixed, with_ids) -> None:
+    synthetic = with_ids(resample_to_proportions(mixed.pool, "flag", TARGET.proportions, seed=3))
+    holdout = mixed.holdout[mixed.holdout["flag"] == 0]
+    report = run_quality(mixed.train, holdout, synthetic, mixed.codecs, "flag", "classification", checks=["fidelity"],
+                         rebalance=TARGET)
+    versus = report.check("fidelity").details["association_vs_holdout"]
+    assert versus["value"] is None and versus["bound"] == "info"
+    assert versus["skipped"].startswith("the holdout cannot be resampled to the rebalanced shares")
