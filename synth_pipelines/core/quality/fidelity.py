@@ -72,17 +72,17 @@ def correlation_matrix(frame: pd.DataFrame, codecs: list[ColumnCodec], method: s
     return model_frame(frame, numeric).corr(method=method).fillna(0.0).to_numpy()
 
 
-def _correlation_distances(real: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
-    return np.abs(real - synthetic)[np.triu_indices(len(real), k=1)]
-
-
 def correlation_similarity(train: pd.DataFrame, synthetic: pd.DataFrame, codecs: list[ColumnCodec],
                            method: str) -> Metric | None:
     """1 - mean |corr_real - corr_synthetic| / 2 over numeric pairs; None with fewer than 2 numeric columns."""
     real = correlation_matrix(train, codecs, method)
     if real is None:
         return None
-    diff = _correlation_distances(real, correlation_matrix(synthetic, codecs, method))
+    return _correlation_metric(real, correlation_matrix(synthetic, codecs, method), method)
+
+
+def _correlation_metric(real: np.ndarray, synthetic: np.ndarray, method: str) -> Metric:
+    diff = np.abs(real - synthetic)[np.triu_indices(len(real), k=1)]
     return Metric(f"{method}_similarity", float(1 - diff.mean() / 2), f"pandas DataFrame.corr(method='{method}')",
                   {"pairs": len(diff), "max_abs_difference": round(float(diff.max()), 4)})
 
@@ -192,7 +192,6 @@ def association_similarity(parts: list[Metric]) -> float:
     return 0.5 * by_name["phik_similarity"] + 0.25 * by_name["pearson_similarity"] + 0.25 * by_name["spearman_similarity"]
 
 
-
 ASSOCIATION_DRAWS = 2  # disjoint holdout-sized draws of the synthetic rows, averaged
 ASSOCIATION_REPLICATES = 10  # bootstrap resamples of the holdout for the standard error (each one PhiK matrix)
 MIN_ASSOCIATION_ROWS = 50  # fewer rows hold no association worth comparing
@@ -214,8 +213,7 @@ class TrainAssociations:
         parts = [phik_similarity(self.phik, phik)]
         for method, real in (("pearson", self.pearson), ("spearman", self.spearman)):
             if real is not None:
-                diff = _correlation_distances(real, correlation_matrix(frame, codecs, method))
-                parts.append(Metric(f"{method}_similarity", float(1 - diff.mean() / 2), ""))
+                parts.append(_correlation_metric(real, correlation_matrix(frame, codecs, method), method))
         return association_similarity(parts), phik
 
 

@@ -20,8 +20,8 @@ neighbour checks index at most `privacy_index_rows` rows of each frame and query
 A check that raises becomes a failed check naming the error, so one broken metric never hides the others.
 
 Thresholds that judge a sampled estimate (DCR share, attack AUC, utility ratio, copy and rare-combination
-shares, Great Expectations' allowances, association against the holdout) are widened to STANDARD_ERRORS standard errors of that estimate
-when the sample is too small for the configured value: on a few hundred rows, real rows the generator
+shares, Great Expectations' allowances, association against the holdout) are widened to STANDARD_ERRORS
+standard errors of that estimate when the sample is too small for the configured value: on a few hundred rows, real rows the generator
 never saw (a perfect generator) would otherwise fail by chance. Each metric records the threshold used.
 
 Rebalanced rows (`rebalance`: synthetic.rebalance, one category column with target shares): fidelity,
