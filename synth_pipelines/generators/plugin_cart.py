@@ -18,6 +18,7 @@ value is drawn from at least that many real rows, so larger leaves blur single p
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import pandas as pd
 from pydantic import validate_arguments
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.preprocessing import PowerTransformer
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from synthcity.plugins.core.dataloader import DataLoader
 from synthcity.plugins.core.distribution import Distribution, IntegerDistribution
@@ -70,6 +72,11 @@ LABEL_REGRESSORS = (
 # probabilities of a rare class fall short (Berka's 227 loans: 7.1% bad loans drawn for 11.0% real). Each
 # class's probability is scaled so the out-of-fold probabilities average to the real shares, the ranking kept.
 OFFSET_FOLDS, OFFSET_FOLDS_MAX_ROWS = 5, 50_000
+# A skewed column is smoothed where its values are about symmetric: one kernel width on a crime rate whose
+# median is 0.26 and whose tail reaches 89 moved the many small values up and left the tail as it was (Boston
+# housing's first column: 1 - KS 0.64; BENCHMARKS.md). Below this many distinct values to smooth, no scale;
+# the exponent is fitted on a sample of at most SCALE_FIT_ROWS values.
+SCALE_MIN_VALUES, SCALE_FIT_ROWS = 20, 10_000
 
 
 def _out_of_fold_proba(booster: Any, x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
@@ -113,14 +120,59 @@ def auto_category_leaf(rows: int, categories: int, leaf: int) -> int:
     return int(min(leaf, max(AUTO_CATEGORY_LEAF_MIN, rows // (AUTO_LEAF_ROWS_PER_CATEGORY * max(categories, 1)))))
 
 
+class SmoothingScale:
+    """The scale a numeric column is smoothed on: a Yeo-Johnson power transform (scikit-learn's
+    PowerTransformer, the exponent fitted by maximum likelihood) of the column's values centred on their
+    median and divided by their spread, so the exponent depends on the shape alone. A right-skewed column
+    is smoothed about on its logarithm, a symmetric one about as it is. Kernel noise added on this scale
+    and mapped back is as wide as the values are spread where a donor sits. Numbers noise pushes past the
+    column's transformed range are mirrored into it first (the inverse is undefined beyond it)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.center = float(np.median(values))
+        q1, q3 = np.percentile(values, [25, 75])
+        self.spread = float((q3 - q1) / 1.34) or float(values.std()) or 1.0
+        sample = (values if len(values) <= SCALE_FIT_ROWS
+                  else np.random.default_rng(0).choice(values, SCALE_FIT_ROWS, replace=False))
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.power = PowerTransformer(standardize=False).fit(self._standardized(sample))
+        self.low, self.high = (float(v) for v in self.forward(np.array([values.min(), values.max()])))
+
+    def _standardized(self, values: np.ndarray) -> np.ndarray:
+        return ((values.astype(float) - self.center) / self.spread)[:, None]
+
+    def forward(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self.power.transform(self._standardized(values))[:, 0]
+
+    def back(self, transformed: np.ndarray) -> np.ndarray:
+        inside = reflect_into(transformed, self.low, self.high)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.power.inverse_transform(inside[:, None])[:, 0] * self.spread + self.center
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> SmoothingScale | None:
+        """The scale for these values (those to be smoothed), or None (too few distinct values to fit one,
+        or the fit failed: the column is smoothed as it is)."""
+        if len(np.unique(values)) < SCALE_MIN_VALUES:
+            return None
+        scale = cls(values)
+        return scale if np.isfinite([scale.low, scale.high, *scale.power.lambdas_]).all() else None
+
+
 class _Column:
     """What generating one column needs: its tree (None for the first) and the donors per leaf."""
 
     def __init__(self, name: str, tree: Any, leaf_ids: np.ndarray, donors: np.ndarray, starts: np.ndarray,
-                 sizes: np.ndarray, bandwidth: np.ndarray | None, exact: np.ndarray) -> None:
+                 sizes: np.ndarray, bandwidth: np.ndarray | None, exact: np.ndarray,
+                 scale: SmoothingScale | None = None, scaled_donors: np.ndarray | None = None) -> None:
         self.name, self.tree, self.leaf_ids, self.donors = name, tree, leaf_ids, donors
         # exact: per donor, whether its value is emitted as it is (not smoothed)
         self.starts, self.sizes, self.bandwidth, self.exact = starts, sizes, bandwidth, exact
+        # bandwidth is on the scale's values (scaled_donors) where the column has a scale
+        self.scale, self.scaled_donors = scale, scaled_donors
 
 
 class CartPlugin(KeepsDuplicates, Plugin):
@@ -288,15 +340,18 @@ class CartPlugin(KeepsDuplicates, Plugin):
         by_leaf = np.argsort(leaves, kind="stable")
         leaf_ids, starts, sizes = np.unique(leaves[by_leaf], return_index=True, return_counts=True)
         donors = target[by_leaf]
-        bandwidth, exact = None, np.ones(len(donors), dtype=bool)
+        bandwidth, exact, scale, scaled = None, np.ones(len(donors), dtype=bool), None, None
         if numeric and self.smoothing:
             exact = np.isin(donors, exact_values(target.astype(float)))
+            scale = SmoothingScale.of(donors[~exact].astype(float))
+            scaled = scale.forward(donors) if scale is not None else donors.astype(float)
             bandwidth = np.zeros(len(leaf_ids))
             for i, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-                leaf = donors[start:start + size].astype(float)
+                leaf = scaled[start:start + size]
                 spread = min(leaf.std(), (np.percentile(leaf, 75) - np.percentile(leaf, 25)) / 1.34) or leaf.std()
                 bandwidth[i] = 0.9 * spread * size ** -0.2  # Silverman's rule of thumb
-        return _Column(name, tree, leaf_ids, donors, starts, sizes, bandwidth, exact)
+        return _Column(name, tree, leaf_ids, donors, starts, sizes, bandwidth, exact, scale,
+                       scaled if scale is not None else None)
 
     def sample_given(self, given: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """One row per row of `given`, whose columns (the leading columns of training, as fit saw them
@@ -347,7 +402,10 @@ class CartPlugin(KeepsDuplicates, Plugin):
             if column.bandwidth is not None:
                 smooth = ~column.exact[picks]
                 noise = rng.normal(0.0, 1.0, count) * column.bandwidth[leaf_index]
-                values = np.where(smooth, values.astype(float) + noise, values)
+                scale = getattr(column, "scale", None)  # models pickled before scales have none
+                moved = (values.astype(float) + noise if scale is None
+                         else scale.back(column.scaled_donors[picks] + noise))
+                values = np.where(smooth, moved, values)
                 # Kept inside the real range: synthcity drops every generated row with a value outside its
                 # training schema, and with hundreds of smoothed columns nearly every row has one.
                 values = reflect_into(values, float(column.donors.min()), float(column.donors.max()))
