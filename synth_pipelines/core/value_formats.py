@@ -15,8 +15,8 @@ decode step (synthesis.decode) gives each generated number the format its real c
   numbers' steps (a value's step is the largest of 1, 5, 10, 50, ... x 10^k it is a multiple of) have
   the real shares (rounding_shares): an amount column where 89% of values are multiples of 50 comes
   back with about 89% multiples of 50, a price uniform on a 0.05 grid with its 5% whole numbers;
-- a calendar grid: a date column whose every real date is the first of a year, quarter or month, a
-  month's last day or one weekday comes back on the nearest date of that grid (date_grid_of).
+- a calendar grid: a date column whose every real date is the first (or every one the last) day of a
+  year, quarter or month, or one weekday, comes back on the nearest date of that grid (date_grid_of).
 Only aggregates are kept: values held by FREQUENT_ROWS or more rows, shares, steps. No rule names a
 table or a column. Numbers outside the real range are reflected back into it before any of this
 (clipping would pile them onto the extremes, which are single people's values).
@@ -269,31 +269,41 @@ def _round_to_drawn_steps(values: np.ndarray, fmt: NumberFormat, rng: np.random.
 
 # Calendar grids a date column's real values may all sit on (a month's or a year's reporting date, a weekly
 # date): a generated day between two real ones is a date no real row could hold (monthly series: 95% of
-# generated dates fell between the firsts of the months). Checked in this order; a grid needs every real
-# date on it and DATE_GRID_MIN_DATES distinct dates.
-DATE_GRIDS = ("year", "quarter", "month", "month_end", "week")
-DATE_GRID_MIN_DATES = 3
+# generated dates fell between the firsts of the months). The coarsest one every real date is on wins; a
+# grid needs DATE_GRID_MIN_DATES distinct dates, a weekday WEEK_GRID_MIN_DATES (3 random dates share one
+# weekday 2% of the time, 8 once in a million).
+DATE_GRIDS = ("year", "year_end", "quarter", "quarter_end", "month", "month_end", "week")
+DATE_GRID_MIN_DATES, WEEK_GRID_MIN_DATES = 3, 8
+_UNIX_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def _on_date_grid(days: pd.DatetimeIndex, grid: str, weekday: int) -> np.ndarray:
     if grid == "week":
         return np.asarray(days.weekday == weekday)
-    if grid == "month_end":
-        return np.asarray(days.is_month_end)
-    month_starts = np.asarray(days.day == 1)
-    if grid == "month":
-        return month_starts
-    return month_starts & np.asarray(days.month == 1 if grid == "year" else days.month % 3 == 1)
+    period, _, end = grid.partition("_")
+    on_day = np.asarray(days.is_month_end if end else days.day == 1)
+    if period == "month":
+        return on_day
+    if period == "quarter":
+        return on_day & np.asarray(days.month % 3 == (0 if end else 1))
+    return on_day & np.asarray(days.month == (12 if end else 1))
+
+
+def _days(ordinals: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(ordinals.astype(np.int64) - _UNIX_EPOCH_ORDINAL, unit="D"))
 
 
 def date_grid_of(ordinals: np.ndarray) -> str | None:
-    """The coarsest calendar grid (DATE_GRIDS) every date (day ordinals) sits on: the first of a year,
-    of a quarter, of a month, a month's last day, one weekday ("week:<0-6>", Monday 0); else None."""
-    if len(np.unique(ordinals)) < DATE_GRID_MIN_DATES:
+    """The coarsest calendar grid (DATE_GRIDS) every date (day ordinals) sits on: the first or the last day of
+    a year, a quarter or a month, or one weekday ("week:<0-6>", Monday 0); else None."""
+    distinct = np.unique(ordinals)
+    if len(distinct) < DATE_GRID_MIN_DATES:
         return None
-    days = pd.DatetimeIndex([dt.date.fromordinal(int(v)) for v in np.unique(ordinals)])
+    days = _days(distinct)
     weekday = int(days[0].weekday())
     for grid in DATE_GRIDS:
+        if grid == "week" and len(distinct) < WEEK_GRID_MIN_DATES:
+            break
         if _on_date_grid(days, grid, weekday).all():
             return f"week:{weekday}" if grid == "week" else grid
     return None
@@ -306,13 +316,11 @@ def onto_date_grid(ordinals: np.ndarray, grid: str, low: float, high: float) -> 
     if not present.any():
         return ordinals
     kind, _, weekday = grid.partition(":")
-    first, last = dt.date.fromordinal(int(low)), dt.date.fromordinal(int(high))
     if kind == "week":
         candidates = np.arange(int(low), int(high) + 1, 7, dtype=float)
     else:
-        every = pd.date_range(first, last, freq="D")
-        candidates = np.array([d.toordinal() for d in every[_on_date_grid(every, kind, int(weekday or 0))]],
-                              dtype=float)
+        every = np.arange(int(low), int(high) + 1)
+        candidates = every[_on_date_grid(_days(every), kind, int(weekday or 0))].astype(float)
     nearest = np.clip(np.searchsorted(candidates, ordinals[present]), 1, len(candidates) - 1)
     below = ordinals[present] - candidates[nearest - 1] <= candidates[nearest] - ordinals[present]
     out = ordinals.copy()

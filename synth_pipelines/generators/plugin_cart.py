@@ -155,11 +155,21 @@ class SmoothingScale:
     @classmethod
     def of(cls, values: np.ndarray) -> SmoothingScale | None:
         """The scale for these values (those to be smoothed), or None (too few distinct values to fit one,
-        or the fit failed: the column is smoothed as it is)."""
+        or the fit failed or is not finite: the column is smoothed as it is)."""
         if len(np.unique(values)) < SCALE_MIN_VALUES:
             return None
-        scale = cls(values)
+        try:
+            scale = cls(values)
+        except (ValueError, ArithmeticError):
+            return None
         return scale if np.isfinite([scale.low, scale.high, *scale.power.lambdas_]).all() else None
+
+
+def _spread(values: np.ndarray) -> float:
+    """Silverman's spread: the smaller of the standard deviation and the interquartile range / 1.34 (the
+    standard deviation where the quartiles coincide)."""
+    std = float(values.std())
+    return min(std, float(np.percentile(values, 75) - np.percentile(values, 25)) / 1.34) or std
 
 
 class _Column:
@@ -167,12 +177,11 @@ class _Column:
 
     def __init__(self, name: str, tree: Any, leaf_ids: np.ndarray, donors: np.ndarray, starts: np.ndarray,
                  sizes: np.ndarray, bandwidth: np.ndarray | None, exact: np.ndarray,
-                 scale: SmoothingScale | None = None, scaled_donors: np.ndarray | None = None) -> None:
+                 scale: SmoothingScale | None = None) -> None:
         self.name, self.tree, self.leaf_ids, self.donors = name, tree, leaf_ids, donors
         # exact: per donor, whether its value is emitted as it is (not smoothed)
         self.starts, self.sizes, self.bandwidth, self.exact = starts, sizes, bandwidth, exact
-        # bandwidth is on the scale's values (scaled_donors) where the column has a scale
-        self.scale, self.scaled_donors = scale, scaled_donors
+        self.scale = scale  # where there is one, the bandwidth is on its values
 
 
 class CartPlugin(KeepsDuplicates, Plugin):
@@ -340,18 +349,22 @@ class CartPlugin(KeepsDuplicates, Plugin):
         by_leaf = np.argsort(leaves, kind="stable")
         leaf_ids, starts, sizes = np.unique(leaves[by_leaf], return_index=True, return_counts=True)
         donors = target[by_leaf]
-        bandwidth, exact, scale, scaled = None, np.ones(len(donors), dtype=bool), None, None
+        bandwidth, exact, scale = None, np.ones(len(donors), dtype=bool), None
         if numeric and self.smoothing:
             exact = np.isin(donors, exact_values(target.astype(float)))
             scale = SmoothingScale.of(donors[~exact].astype(float))
-            scaled = scale.forward(donors) if scale is not None else donors.astype(float)
+            # On a scale, a leaf's width comes from the values it smooths: a spike far from them (a -999
+            # sentinel) lands farther still there, and a width it set put half the draws on the range's end.
+            # Without one, from every donor, as measured since the first stops.
+            measured = donors.astype(float) if scale is None else scale.forward(donors)
+            smoothed = np.ones(len(donors), dtype=bool) if scale is None else ~exact
+            column_spread = _spread(measured[smoothed]) if smoothed.any() else 0.0
             bandwidth = np.zeros(len(leaf_ids))
             for i, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-                leaf = scaled[start:start + size]
-                spread = min(leaf.std(), (np.percentile(leaf, 75) - np.percentile(leaf, 25)) / 1.34) or leaf.std()
-                bandwidth[i] = 0.9 * spread * size ** -0.2  # Silverman's rule of thumb
-        return _Column(name, tree, leaf_ids, donors, starts, sizes, bandwidth, exact, scale,
-                       scaled if scale is not None else None)
+                leaf = measured[start:start + size][smoothed[start:start + size]]
+                spread = _spread(leaf) if len(leaf) > 1 else 0.0
+                bandwidth[i] = 0.9 * (spread or column_spread) * size ** -0.2  # Silverman's rule of thumb
+        return _Column(name, tree, leaf_ids, donors, starts, sizes, bandwidth, exact, scale)
 
     def sample_given(self, given: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """One row per row of `given`, whose columns (the leading columns of training, as fit saw them
@@ -404,7 +417,7 @@ class CartPlugin(KeepsDuplicates, Plugin):
                 noise = rng.normal(0.0, 1.0, count) * column.bandwidth[leaf_index]
                 scale = getattr(column, "scale", None)  # models pickled before scales have none
                 moved = (values.astype(float) + noise if scale is None
-                         else scale.back(column.scaled_donors[picks] + noise))
+                         else scale.back(scale.forward(values.astype(float)) + noise))
                 values = np.where(smooth, moved, values)
                 # Kept inside the real range: synthcity drops every generated row with a value outside its
                 # training schema, and with hundreds of smoothed columns nearly every row has one.

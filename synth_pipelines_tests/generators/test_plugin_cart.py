@@ -359,6 +359,20 @@ def test_a_skewed_column_keeps_its_shape_where_one_kernel_width_would_move_its_s
     assert sampled["rate"].isin(set(rate)).mean() < 0.05  # still smoothed
 
 
+def test_a_spike_far_from_the_smoothed_values_does_not_set_their_kernel() -> None:
+    # A -999 "unknown" code on 30% of a skewed column: on the smoothing scale it lands far below the values,
+    # and a width measured with it pushed half the draws past the range onto its end (one person's value).
+    rng = np.random.default_rng(7)
+    amount = rng.lognormal(3, 1, 2000).round(2)
+    amount[rng.random(2000) < 0.3] = -999.0
+    frame = pd.DataFrame({"amount": amount, "defaulted": rng.integers(0, 2, 2000)})
+    sampled = _fit(frame).generate(count=4000, random_state=1).dataframe()["amount"]
+    real, drawn = amount[amount != -999], sampled[sampled != -999].to_numpy()
+    assert abs((sampled == -999).mean() - 0.3) < 0.03
+    assert pd.Series(drawn).value_counts(normalize=True).iloc[0] < 0.01  # no value piled on
+    assert ks_2samp(drawn, real).statistic < 0.06
+
+
 def test_smoothing_scale_is_a_logarithm_for_a_skewed_column_and_stays_in_range() -> None:
     rng = np.random.default_rng(6)
     skewed, symmetric = rng.lognormal(0, 1.5, 2000), rng.normal(50, 5, 2000)
