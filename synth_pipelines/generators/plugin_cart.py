@@ -353,17 +353,15 @@ class CartPlugin(KeepsDuplicates, Plugin):
         if numeric and self.smoothing:
             exact = np.isin(donors, exact_values(target.astype(float)))
             scale = SmoothingScale.of(donors[~exact].astype(float))
-            # On a scale, a leaf's width comes from the values it smooths: a spike far from them (a -999
-            # sentinel) lands farther still there, and a width it set put half the draws on the range's end.
-            # Without one, from every donor, as measured since the first stops.
-            measured = donors.astype(float) if scale is None else scale.forward(donors)
-            smoothed = np.ones(len(donors), dtype=bool) if scale is None else ~exact
-            column_spread = _spread(measured[smoothed]) if smoothed.any() else 0.0
+            # A leaf's width comes from all its donors, spikes too (narrower kernels around a leaf's rare
+            # values brought their rows back: births14's DCR share 0.55 -> 0.63). On a scale, a spike beyond
+            # the smoothed values' range counts at that range's end: the power law extrapolated puts a -999
+            # sentinel far beyond, and a width it set sent half the draws to the range's end, one person's value.
+            measured = (donors.astype(float) if scale is None
+                        else np.clip(scale.forward(donors), scale.low, scale.high))
             bandwidth = np.zeros(len(leaf_ids))
             for i, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-                leaf = measured[start:start + size][smoothed[start:start + size]]
-                spread = _spread(leaf) if len(leaf) > 1 else 0.0
-                bandwidth[i] = 0.9 * (spread or column_spread) * size ** -0.2  # Silverman's rule of thumb
+                bandwidth[i] = 0.9 * _spread(measured[start:start + size]) * size ** -0.2  # Silverman's rule
         return _Column(name, tree, leaf_ids, donors, starts, sizes, bandwidth, exact, scale)
 
     def sample_given(self, given: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
