@@ -37,6 +37,7 @@ from synth_pipelines.core.openmp import one_openmp_thread
 from synth_pipelines.core.value_formats import exact_values, reflect_into
 from synth_pipelines.generators.dependencies import determinants_first, functional_dependencies, in_order
 from synth_pipelines.generators.keep_duplicates import KeepsDuplicates
+from synth_pipelines.generators.label_bands import REDRAWS, label_bands, label_range
 
 # A numeric value many real rows hold is nobody's own and is kept exact (smoothing it would invent values
 # nobody has): value_formats.exact_values, any value of a discrete column, a spike (a 0, a cap) or a point
@@ -232,6 +233,7 @@ class CartPlugin(KeepsDuplicates, Plugin):
         self.residuals_: list[np.ndarray] = []
         self.label_values_: np.ndarray | None = None
         self.dependencies_: dict[str, Any] = {}
+        self.label_bands_: list[Any] = []
 
     @staticmethod
     def name() -> str:
@@ -270,7 +272,7 @@ class CartPlugin(KeepsDuplicates, Plugin):
         self.min_samples_leaf_ = self.min_samples_leaf or auto_min_samples_leaf(len(frame))
         self.category_leaves_: dict[str, int] = {}
         self.columns_, self.label_booster_, self.residual_edges_, self.residuals_ = [], None, None, []
-        self.label_values_, self.label_regressor_, self.label_offsets_ = None, None, None
+        self.label_values_, self.label_regressor_, self.label_offsets_, self.label_bands_ = None, None, None, []
         for position, name in enumerate(self.order_):
             target = frame[name].to_numpy()
             if position == 0:
@@ -318,9 +320,12 @@ class CartPlugin(KeepsDuplicates, Plugin):
             self.label_values_ = np.asarray(coded, dtype=float)
             y = self.label_values_[y.astype(int)]
         y = y.astype(float)
+        labelled = np.ones(len(y), dtype=bool)
         if self.label_missing_flag in inputs.columns:  # the fill is no value: learn from labelled rows only
             labelled = inputs[self.label_missing_flag].to_numpy() == 0
             x, y = x[labelled], y[labelled]
+        flags = [c for c in inputs.columns if c in categorical and c != self.label_missing_flag]
+        self.label_bands_ = label_bands(inputs.loc[labelled, flags].assign(**{target_column: y}), target_column, flags)
         folds = KFold(n_splits=min(RESIDUAL_FOLDS, len(y)), shuffle=True, random_state=self.random_state)
         errors, predictions = [], []
         for candidate in LABEL_REGRESSORS:
@@ -342,7 +347,8 @@ class CartPlugin(KeepsDuplicates, Plugin):
                 **({"looked_up": {d: dep.determinant for d, dep in self.dependencies_.items()}}
                    if self.dependencies_ else {}),
                 **({"label_missing_flag": self.label_missing_flag} if self.label_missing_flag else {}),
-                **({"label_regressor": self.label_regressor_} if self.label_regressor_ else {})}
+                **({"label_regressor": self.label_regressor_} if self.label_regressor_ else {}),
+                **({"label_fixes": [band.column for band in self.label_bands_]} if self.label_bands_ else {})}
 
     def _donors(self, name: str, tree: Any, leaves: np.ndarray, target: np.ndarray, numeric: bool) -> _Column:
         """Real values grouped by leaf (sorted, with each leaf's start and size) and kernel bandwidths."""
@@ -431,13 +437,16 @@ class CartPlugin(KeepsDuplicates, Plugin):
         inputs = np.column_stack([out[name] for name in self.order_[:-1]]).astype(float)
         if self.residual_edges_ is not None:
             predicted = self.label_booster_.predict(inputs)
-            bands = np.searchsorted(self.residual_edges_, predicted, side="right")
-            noise = np.zeros(count)
-            for band, residuals in enumerate(self.residuals_):
-                inside = np.flatnonzero(bands == band)
-                if len(inside) and len(residuals):
-                    noise[inside] = residuals[rng.integers(0, len(residuals), len(inside))]
-            values = predicted + noise
+            residual_bands = np.searchsorted(self.residual_edges_, predicted, side="right")
+            values = predicted + self._residuals(residual_bands, rng)
+            # A column the label fixes (label_bands.py) keeps its meaning: the label is drawn in its range.
+            low, high = label_range(getattr(self, "label_bands_", []), out, count)  # none in older pickles
+            for _ in range(REDRAWS):
+                outside = np.flatnonzero((values < low) | (values > high))
+                if not len(outside):
+                    break
+                values[outside] = predicted[outside] + self._residuals(residual_bands[outside], rng)
+            values = np.clip(values, low, high)
             if self.label_values_ is None:
                 return values
             # Back to synthcity's codes: the nearest of the real values (those it decodes to).
@@ -451,6 +460,15 @@ class CartPlugin(KeepsDuplicates, Plugin):
         cumulative = proba.cumsum(axis=1)
         picks = (rng.random(count)[:, None] > cumulative[:, :-1]).sum(axis=1)
         return self.label_booster_.classes_[picks]
+
+    def _residuals(self, residual_bands: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A cross-fitted real residual per row, from the rows of its prediction's band."""
+        noise = np.zeros(len(residual_bands))
+        for band, residuals in enumerate(self.residuals_):
+            inside = np.flatnonzero(residual_bands == band)
+            if len(inside) and len(residuals):
+                noise[inside] = residuals[rng.integers(0, len(residuals), len(inside))]
+        return noise
 
     def _generate(self, count: int, syn_schema: Schema, **kwargs: Any) -> DataLoader:
         return self._safe_generate(self._sample, count, syn_schema)

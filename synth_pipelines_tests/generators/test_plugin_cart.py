@@ -382,3 +382,22 @@ def test_smoothing_scale_is_a_logarithm_for_a_skewed_column_and_stays_in_range()
     pushed = scale.back(scale.forward(skewed) + rng.normal(0, 5, len(skewed)))
     assert np.isfinite(pushed).all() and skewed.min() - 1e-9 <= pushed.min() and pushed.max() <= skewed.max() + 1e-9
     assert SmoothingScale.of(np.arange(10.0)) is None  # too few values to fit a shape
+
+
+def test_a_flag_the_label_fixes_stays_true_in_the_synthetic_rows(tmp_path) -> None:
+    """A low-weight flag computed from the regression label: drawn as a prediction plus a real residual, the
+    label crossed the flag's threshold in 2% of rows (a normal weight flagged low); now it is drawn in the
+    range the flag's real rows hold, the flag's share and the label's spread within each flag kept."""
+    rng = np.random.default_rng(3)
+    weeks = rng.normal(39, 2, 1000).round()
+    weight = (7.3 + 0.3 * (weeks - 39) + rng.normal(0, 1.4, 1000)).round(2)
+    frame = pd.DataFrame({"weeks": weeks, "low_weight": np.where(weight < 5.5, "low", "not low"), "weight": weight})
+    model = train_synthesizer(frame, GeneratorSpec(plugin="cart", seed=1), label="weight", categorical={"low_weight"},
+                              out_dir=tmp_path / "model")
+    assert model.plugin_kwargs["label_fixes"] == ["low_weight"]
+    rows = pd.read_parquet(generate_rows(model, rows=3000, batch_rows=3000, id_prefix="t", out_dir=tmp_path / "a").path)
+    assert ((rows["weight"] < 5.5) == (rows["low_weight"] == "low")).all()
+    assert abs((rows["low_weight"] == "low").mean() - (frame["low_weight"] == "low").mean()) < 0.03
+    for flag in ("low", "not low"):
+        real, synthetic = frame.loc[frame["low_weight"] == flag, "weight"], rows.loc[rows["low_weight"] == flag, "weight"]
+        assert abs(synthetic.std() / real.std() - 1) < 0.15 and abs(synthetic.mean() - real.mean()) < 0.15
