@@ -13,6 +13,7 @@ trains and generates through core/synthesis (the pipeline's codecs and decode), 
 
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py regression cps1988,gss_wages --seeds 0,1,2,3,4
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy berka_loans --seeds 0-63   # a DCR comparison
+  PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy affairs --seeds 0-7   # a bench_unseen.py table
   PYTHONPATH=. .venv/bin/python bench/cart_checks.py privacy mpls_stops,adult --seeds 0 \
       --settings '{"min_samples_leaf": 100}'
   --label-regressors '[{...}, ...]' replaces plugin_cart.LABEL_REGRESSORS (the candidates compared).
@@ -39,7 +40,17 @@ from synth_pipelines.core.quality.fidelity import discriminator_auc  # noqa: E40
 from synth_pipelines.core.quality.privacy import dcr_share, neighbour_samples  # noqa: E402
 from synth_pipelines.core.synthesis import decode, encode, generate_rows, train_synthesizer  # noqa: E402
 from synth_pipelines.spec import GeneratorSpec  # noqa: E402
-from synth_pipelines_tests.real_tables import ENTITY_KEY, load_table  # noqa: E402
+from synth_pipelines_tests.real_tables import ENTITY_KEY, TABLES, load_table  # noqa: E402
+
+
+def table_named(name: str):
+    """A development table, or an unseen one of bench_unseen.py (exported by bench/.peers-venv)."""
+    if name in TABLES:
+        return load_table(name)
+    from calibrate_unseen import unseen_table
+    from harness import ROOT
+
+    return unseen_table(name, ROOT / ".bench" / "unseen")
 
 
 def parts(table, seed: int) -> dict[str, pd.DataFrame]:
@@ -102,7 +113,7 @@ def main() -> None:
 
         cart.LABEL_REGRESSORS = tuple(json.loads(args.label_regressors))
     for name in args.tables.split(","):
-        table = load_table(name)
+        table = table_named(name)
         shares: dict[str, list[float]] = {"DCR share": [], "perfect DCR share": [], "discriminator AUC": []}
         for seed in seed_list(args.seeds):
             part = parts(table, seed)
