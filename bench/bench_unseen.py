@@ -105,7 +105,7 @@ TABLES = {
     "auto": ("ISLR", "Auto", "mpg", []),
     "oj": ("ISLR", "OJ", "Purchase", []),
     "smarket": ("ISLR", "Smarket", "Direction", []),
-    "caschools": ("AER", "CASchools", "math", []),
+    "caschools": ("AER", "CASchools", "math", ["district", "school"]),
     "nmes1988": ("AER", "NMES1988", "visits", []),
     "star": ("AER", "STAR", "read1", []),
     "mroz": ("causaldata", "Mroz", "lfp", []),
