@@ -449,7 +449,9 @@ class CartPlugin(KeepsDuplicates, Plugin):
                 if not len(outside):
                     break
                 values[outside] = predicted[outside] + self._residuals(residual_bands[outside], rng)
-            values = np.clip(values, low, high)
+            # The rare row still outside is mirrored in (clipped, they would pile on the range's end) and kept
+            # off the cut itself, which is midway between two real values: rounded to them it could go either way.
+            values = np.clip(reflect_into(values, low, high), np.nextafter(low, np.inf), np.nextafter(high, -np.inf))
             if self.label_values_ is None:
                 return values
             # Back to synthcity's codes: the nearest of the real values (those it decodes to).

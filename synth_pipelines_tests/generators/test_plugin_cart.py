@@ -416,3 +416,25 @@ def test_a_flag_the_label_fixes_stays_true_in_the_synthetic_rows(tmp_path) -> No
     for flag in ("low", "not low"):
         real, synthetic = frame.loc[frame["low_weight"] == flag, "weight"], rows.loc[rows["low_weight"] == flag, "weight"]
         assert abs(synthetic.std() / real.std() - 1) < 0.15 and abs(synthetic.mean() - real.mean()) < 0.15
+
+
+def test_an_any_flag_of_a_count_label_stays_true_where_the_count_is_coded() -> None:
+    """A count of 11 values is coded 0..10 by synthcity and regressed on its numbers; a label mirrored to the cut
+    (midway between 0 and 1 here) must round to its own side, not the nearer-above value across it."""
+    from synthcity.plugins.core.dataloader import GenericDataLoader
+
+    rng = np.random.default_rng(8)
+    age = rng.uniform(20, 80, 800).round()
+    visits = np.clip(rng.poisson(np.exp((age - 50) / 25)), 0, 10).astype(float)
+    frame = pd.DataFrame({"age": age, "any_visit": np.where(visits > 0, "yes", "no"), "visits": visits})
+    model = load_plugin_class("cart")(random_state=0, label_kind="number").fit(
+        GenericDataLoader(frame, target_column="visits"))
+    assert model.label_values_ is not None and model.resolved_settings()["label_fixes"] == ["any_visit"]
+    rows = model.generate(count=4000, random_state=3).dataframe()
+    assert ((rows["visits"] > 0) == (rows["any_visit"] == "yes")).all()
+    assert abs((rows["any_visit"] == "yes").mean() - (frame["any_visit"] == "yes").mean()) < 0.04
+    # Residuals that always overshoot: no redraw lands inside, every row takes the last step. Clipped to the
+    # cut, the rows without a visit came back with 1 (the tie rounds up); mirrored in, they keep 0 visits.
+    model.residuals_ = [np.array([6.0])] * len(model.residuals_)
+    rows = model.generate(count=2000, random_state=4).dataframe()
+    assert ((rows["visits"] > 0) == (rows["any_visit"] == "yes")).all()
