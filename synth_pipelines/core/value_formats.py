@@ -3,6 +3,10 @@
 Generators emit continuous numbers; real columns rarely are. Whatever the generator, the shared
 decode step (synthesis.decode) gives each generated number the format its real column has:
 - precision: a column whose values have at most d decimals comes back with d decimals (d = 0: whole);
+  values kept in single precision (float32 held as a double, or printed from one: 10.89999962 for 10.9)
+  are read as the decimals they were written with (single_precision_decimals), their grid learned as
+  written and the numbers stored back the way the real column stores them (10.9 as 10.89999962); a
+  value set's or a spike's values are the real rows' own, stored as they are;
 - a value set: when values held by at least FREQUENT_ROWS rows make up DISCRETE_COVERAGE of the
   column (ratings on a 0.5 grid, codes, counts), a number that is one of those values stays; the
   others are mapped by rank onto the values' shortfalls against their real shares. A generator that
@@ -43,6 +47,10 @@ STEP_BANDS = 10  # magnitude bands (real quantiles) over which the step shares a
 # On a grid within a millionth of a step, or a float's own rounding error for large multiples:
 # 25.06899999990128 is 25.069 written by a float.
 _STEP_TOLERANCE, _FLOAT_TOLERANCE = 1e-6, 1e-15
+SINGLE_PRECISION = 2.0 ** -23  # float32's relative precision: 10.9 stored in a REAL column reads 10.8999996185
+# A single-precision grid is believed only where measured floats would all sit that near it by chance less
+# often than this: one value proves nothing, a column of them does.
+SINGLE_PRECISION_CHANCE = 1e-6
 
 
 @dataclass
@@ -54,13 +62,25 @@ class NumberFormat:
     spikes: list[list[float]] = field(default_factory=list)  # [value, real share of non-missing rows]
     band_edges: list[float] = field(default_factory=list)  # inner edges of the magnitude bands
     steps: list[list[list[float]]] = field(default_factory=list)  # per band: [step, share] pairs
+    single_precision: bool = False  # the real values are float32 numbers held as doubles ...
+    printed_decimals: int | None = None  # ... or printed from float32 with this many decimals
 
     def describe(self) -> dict[str, Any]:
         """What the manifest records: the rules, not the values behind them."""
         kind = "value set" if self.values else "grid" if self.steps else "as generated"
+        stored = ({"stored_as": "float32" + ("" if self.printed_decimals is None
+                                             else f" printed to {self.printed_decimals} decimals")}
+                  if self.single_precision else {})
         return {"format": kind, "decimals": self.decimals, "value_set_size": len(self.values),
                 "spikes": len(self.spikes),
-                "steps": sorted({_plain(step) for band in self.steps for step, _ in band})}
+                "steps": sorted({_plain(step) for band in self.steps for step, _ in band}), **stored}
+
+    def stored(self, written: np.ndarray) -> np.ndarray:
+        """Written numbers as the real column stores them (float32, maybe printed); others as they are."""
+        if not self.single_precision:
+            return written
+        held = written.astype(np.float32).astype(float)
+        return held if self.printed_decimals is None else np.round(held, self.printed_decimals)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> NumberFormat | None:
@@ -77,11 +97,46 @@ def _on_grid(values: np.ndarray, step: float) -> np.ndarray:
 
 
 def decimals_of(values: np.ndarray) -> int | None:
-    """The fewest decimals that write every value exactly (float noise tolerated); None above MAX_DECIMALS."""
+    """The fewest decimals that write every value exactly (float noise tolerated), or the fewer that
+    single_precision_decimals reads; None above MAX_DECIMALS."""
+    return _written_decimals(values)[0]
+
+
+def _written_decimals(values: np.ndarray) -> tuple[int | None, bool]:
+    """decimals_of's decimals, and whether they are a single-precision reading (the values then need rounding)."""
+    exact = next((d for d in range(MAX_DECIMALS + 1) if _on_grid(values, 10.0 ** -d).all()), None)
+    single = single_precision_decimals(values)
+    if single is not None and (exact is None or single < exact):
+        return single, True
+    return exact, False
+
+
+def single_precision_decimals(values: np.ndarray) -> int | None:
+    """The fewest decimals of values that were written with them and then kept in single precision (a
+    PostgreSQL `real`, a float32 file column, or a text export of one: 10.89999962): each value lies within
+    float32's precision of the grid. None where measured floats could do that by chance (the product over
+    the values off the exact grid of 2 x precision / step is over SINGLE_PRECISION_CHANCE), or none fits."""
+    magnitude = np.abs(values)
     for decimals in range(MAX_DECIMALS + 1):
-        if _on_grid(values, 10.0 ** -decimals).all():
-            return decimals
+        step = 10.0 ** -decimals
+        if not np.all(np.abs(values - np.round(values / step) * step) <= SINGLE_PRECISION * magnitude):
+            continue
+        inexact = ~_on_grid(values, step)
+        chance = np.log(np.minimum(1.0, 2 * SINGLE_PRECISION * magnitude[inexact] / step)).sum()
+        return decimals if chance < np.log(SINGLE_PRECISION_CHANCE) else None
     return None
+
+
+def _single_precision_storage(stored: np.ndarray, written: np.ndarray) -> tuple[bool, int | None]:
+    """How real values `written` with their decimals are `stored`: float32 as a double (True, None),
+    float32 printed to some decimals (True, decimals), or neither (False, None: written as they are)."""
+    held = written.astype(np.float32).astype(float)
+    tolerance = 4 * np.finfo(float).eps * np.abs(stored)  # a text parser's last bit
+    if np.all(np.abs(held - stored) <= tolerance):
+        return True, None
+    printed = next((d for d in range(MAX_DECIMALS - 2, MAX_DECIMALS + 2)
+                    if np.all(np.abs(np.round(held, d) - stored) <= tolerance)), None)
+    return printed is not None, printed
 
 
 TIME_UNITS = (86_400.0, 3_600.0, 60.0)  # seconds: a day, an hour, a minute
@@ -148,7 +203,8 @@ def learn_format(numbers: np.ndarray, seconds: bool = False) -> NumberFormat:
         return NumberFormat()
     distinct, counts = np.unique(values, return_counts=True)
     frequent, value_set, spike = _frequent_values(counts)
-    fmt = NumberFormat(decimals=decimals_of(distinct))
+    decimals, single = _written_decimals(distinct)
+    fmt = NumberFormat(decimals=decimals)
     if value_set:
         shares = counts[frequent] / counts[frequent].sum()
         fmt.values = [[float(v), float(s)] for v, s in zip(distinct[frequent], shares, strict=True)]
@@ -159,6 +215,9 @@ def learn_format(numbers: np.ndarray, seconds: bool = False) -> NumberFormat:
     rest = values[~np.isin(values, distinct[spike])]
     if len(rest) == 0:
         return fmt
+    if single:  # steps learned as written (10.9), numbers stored back as the real column stores them (10.89999962)
+        rest, stored = np.round(rest, decimals), rest
+        fmt.single_precision, fmt.printed_decimals = _single_precision_storage(stored, rest)
     steps = value_steps(rest, step_ladder(rest, fmt.decimals, seconds))
     edges = np.unique(np.quantile(rest, np.linspace(0, 1, STEP_BANDS + 1)[1:-1]))
     bands = np.searchsorted(edges, rest, side="right")
@@ -187,11 +246,11 @@ def apply_format(values: np.ndarray, fmt: NumberFormat | None, rng: np.random.Ge
         out[present] = _onto_value_set(out[present], fmt.values, rng)
         return out
     on_spike = _top_up_spikes(out, present, fmt.spikes)
+    free = present & ~on_spike  # a spike is a real value as the real rows store it
     if fmt.steps:
-        free = present & ~on_spike
         out[free] = _round_to_drawn_steps(out[free], fmt, rng)
     if fmt.decimals is not None:
-        out[present] = np.round(out[present], fmt.decimals)
+        out[free] = fmt.stored(np.round(out[free], fmt.decimals))
     return out
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,6 +111,37 @@ def test_zoned_timestamps_stay_zoned(postgres_url: str, write_spec: WriteSpec, t
     assert str(decoded.seen_at.dt.tz) == "UTC"  # the synthetic rows keep the zone
     assert decoded.seen_at.between(view.seen_at.min(), view.seen_at.max()).all()
     assert decoded.local_at.dt.tz is None
+
+
+def test_single_precision_values_come_back_with_the_decimals_they_were_written_with(write_spec: WriteSpec,
+                                                                                   tmp_path: Path) -> None:
+    # A float32 column (Stata's default storage, a float32 Parquet or NumPy array loaded into the source)
+    # holds 10.9 as 10.8999996185: no precision writes that double, so the format was "as generated" and a
+    # quarter of whole numbers (staff in full-time equivalents) came back 1% whole, off the real grid.
+    rows = np.arange(1, 401)
+    staff = np.where(rows % 4 == 0, 10 + rows % 37, np.round(5 + rows * 0.37, 2)).astype(np.float32)
+    source = tmp_path / "items.sqlite"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, staff REAL, label INTEGER)")
+        conn.executemany("INSERT INTO items VALUES (?, ?, ?)",
+                         [(int(i), float(v), int(i % 2)) for i, v in zip(rows, staff, strict=True)])
+    spec = _spec(f"sqlite:///{source}", write_spec)
+    snapshot = take_snapshot(spec, tmp_path / "snapshots", snapshot_id="s1")
+    view = build_training_view(spec.training_view, {n: t.path for n, t in snapshot.tables.items()})
+    assert view.staff.iloc[0] != 5.37  # the double the server's single-precision value reads as
+    frame = view.drop(columns=["id"])
+    codecs = fit_codecs(frame, {"label"})
+    assert next(c for c in codecs if c.name == "staff").number_format.decimals == 2
+
+    rng = np.random.default_rng(0)  # a continuous generator: real values plus noise, off every grid
+    generated = encode(frame, codecs).sample(4000, replace=True, random_state=0)
+    generated["staff"] += rng.normal(0, 0.5, len(generated))
+    staff = decode(generated.reset_index(drop=True), codecs, rng).staff.to_numpy()
+    # two decimals, stored in single precision as the real values are
+    assert np.all(staff == np.round(staff, 2).astype(np.float32).astype(float))
+    real_whole, synthetic_whole = np.mean(frame.staff % 1 == 0), np.mean(staff % 1 == 0)
+    assert real_whole == pytest.approx(0.25, abs=0.01)
+    assert synthetic_whole == pytest.approx(real_whole, abs=0.05)
 
 
 def test_a_connection_lost_mid_snapshot_names_the_spec_field(postgres_url: str, write_spec: WriteSpec,

@@ -167,3 +167,19 @@ def test_dates_on_a_calendar_grid_come_back_on_it():
     mondays = 738886.0 + 7 * np.array([0, 1, 4, 5, 9, 12, 13, 20])  # from 2024-01-01
     assert date_grid_of(mondays) == "week:0" and date_grid_of(mondays[:3]) is None  # 3 can share one by chance
     assert date_grid_of(np.array([730119.0, 730485.0, 731580.0])) == "year_end"  # 1999, 2000 and 2003-12-31
+
+
+def test_single_precision_is_read_as_the_decimals_it_was_written_with():
+    prices = np.round(RNG.uniform(0, 1000, 2000), 2)
+    in_float32 = prices.astype(np.float32).astype(float)  # 10.9 reads 10.899999618530273
+    printed = np.round(in_float32, 8)  # a text export of the float32 column: 10.89999962
+    assert decimals_of(in_float32) == 2 and decimals_of(printed) == 2
+    for stored, written_as in ((in_float32, lambda v: v.astype(np.float32).astype(float)),
+                               (printed, lambda v: np.round(v.astype(np.float32).astype(float), 8))):
+        out = formatted(stored)  # on the real grid, stored as the real column stores its values
+        assert np.allclose(out, written_as(np.round(out, 2)), rtol=1e-15, atol=0)
+        assert np.mean(out % 1 < 1e-4) == pytest.approx(np.mean(stored % 1 < 1e-4), abs=0.01)
+    assert decimals_of(RNG.lognormal(5, 1, 3000).astype(np.float32).astype(float)) is None  # measured: no grid
+    assert decimals_of(np.array([10.89999962])) == 8  # one value near a grid proves nothing
+    # float32 cannot hold thousands to three decimals: that column's decimals are not read into it
+    assert decimals_of(np.round(RNG.uniform(5000, 7000, 500), 3).astype(np.float32).astype(float)) is None
