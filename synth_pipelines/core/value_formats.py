@@ -5,8 +5,9 @@ decode step (synthesis.decode) gives each generated number the format its real c
 - precision: a column whose values have at most d decimals comes back with d decimals (d = 0: whole);
   values kept in single precision (float32 held as a double, or printed from one: 10.89999962 for 10.9)
   are read as the decimals they were written with (single_precision_decimals), their grid learned as
-  written and the numbers stored back the way the real column stores them (10.9 as 10.89999962); a
-  value set's or a spike's values are the real rows' own, stored as they are;
+  written and the numbers stored back the way the real column stores them where that is recognised
+  (10.9 as 10.89999962), else written with the decimals; a value set's or a spike's values are the real
+  rows' own, stored as they are;
 - a value set: when values held by at least FREQUENT_ROWS rows make up DISCRETE_COVERAGE of the
   column (ratings on a 0.5 grid, codes, counts), a number that is one of those values stays; the
   others are mapped by rank onto the values' shortfalls against their real shares. A generator that
@@ -51,6 +52,7 @@ SINGLE_PRECISION = 2.0 ** -23  # float32's relative precision: 10.9 stored in a 
 # A single-precision grid is believed only where measured floats would all sit that near it by chance less
 # often than this: one value proves nothing, a column of them does.
 SINGLE_PRECISION_CHANCE = 1e-6
+SINGLE_PRECISION_EVIDENCE = 0.1  # a value counts only where it would fit the grid by chance less often than this
 
 
 @dataclass
@@ -115,14 +117,18 @@ def single_precision_decimals(values: np.ndarray) -> int | None:
     """The fewest decimals of values that were written with them and then kept in single precision (a
     PostgreSQL `real`, a float32 file column, or a text export of one: 10.89999962): each value lies within
     float32's precision of the grid. None where measured floats could do that by chance (the product over
-    the values off the exact grid of 2 x precision / step is over SINGLE_PRECISION_CHANCE), or none fits."""
+    the values off the exact grid of 2 x precision / step, those under SINGLE_PRECISION_EVIDENCE, is over
+    SINGLE_PRECISION_CHANCE), or none fits."""
     magnitude = np.abs(values)
     for decimals in range(MAX_DECIMALS + 1):
         step = 10.0 ** -decimals
         if not np.all(np.abs(values - np.round(values / step) * step) <= SINGLE_PRECISION * magnitude):
             continue
         inexact = ~_on_grid(values, step)
-        chance = np.log(np.minimum(1.0, 2 * SINGLE_PRECISION * magnitude[inexact] / step)).sum()
+        # A value whose tolerance is a large part of the step fits by chance as often as not, and one a fixed
+        # fraction of a step off (a mean of three: .333) fits it every time: only values of small chance count.
+        chance = 2 * SINGLE_PRECISION * magnitude[inexact] / step
+        chance = np.log(chance[chance < SINGLE_PRECISION_EVIDENCE]).sum()
         return decimals if chance < np.log(SINGLE_PRECISION_CHANCE) else None
     return None
 
