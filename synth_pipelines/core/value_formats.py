@@ -48,7 +48,7 @@ STEP_BANDS = 10  # magnitude bands (real quantiles) over which the step shares a
 # On a grid within a millionth of a step, or a float's own rounding error for large multiples:
 # 25.06899999990128 is 25.069 written by a float.
 _STEP_TOLERANCE, _FLOAT_TOLERANCE = 1e-6, 1e-15
-SINGLE_PRECISION = 2.0 ** -23  # float32's relative precision: 10.9 stored in a REAL column reads 10.8999996185
+SINGLE_PRECISION = 2.0 ** -23  # float32's relative precision: 10.9 held as float32 reads 10.8999996185
 # A single-precision grid is believed only where measured floats would all sit that near it by chance less
 # often than this: one value proves nothing, a column of them does.
 SINGLE_PRECISION_CHANCE = 1e-6
@@ -115,7 +115,8 @@ def _written_decimals(values: np.ndarray) -> tuple[int | None, bool]:
 
 def single_precision_decimals(values: np.ndarray) -> int | None:
     """The fewest decimals of values that were written with them and then kept in single precision (a
-    PostgreSQL `real`, a float32 file column, or a text export of one: 10.89999962): each value lies within
+    float32 file or array column loaded into the source, or a text export of one: 10.89999962; PostgreSQL's
+    `real` and MariaDB's FLOAT read as the shortest text, 10.9, and need none of this): each value lies within
     float32's precision of the grid. None where measured floats could do that by chance (the product over
     the values off the exact grid of 2 x precision / step, those under SINGLE_PRECISION_EVIDENCE, is over
     SINGLE_PRECISION_CHANCE), or none fits."""

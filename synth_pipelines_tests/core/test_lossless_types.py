@@ -128,7 +128,7 @@ def test_single_precision_values_come_back_with_the_decimals_they_were_written_w
     spec = _spec(f"sqlite:///{source}", write_spec)
     snapshot = take_snapshot(spec, tmp_path / "snapshots", snapshot_id="s1")
     view = build_training_view(spec.training_view, {n: t.path for n, t in snapshot.tables.items()})
-    assert view.staff.iloc[0] != 5.37  # the double the server's single-precision value reads as
+    assert view.staff.iloc[0] != 5.37  # the source holds float32's 5.369999885559082
     frame = view.drop(columns=["id"])
     codecs = fit_codecs(frame, {"label"})
     assert next(c for c in codecs if c.name == "staff").number_format.decimals == 2
