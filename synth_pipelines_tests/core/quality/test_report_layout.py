@@ -19,7 +19,8 @@ from PIL import Image
 from synth_pipelines.core.quality import run_quality
 from synth_pipelines.core.quality.ge_suite import validate_synthetic
 from synth_pipelines.core.quality.release_diff import PreviousRelease, compare_releases
-from synth_pipelines.core.quality.report import PUBLISHED_FOLDER, ReportHeader, write_reports
+from synth_pipelines.core.quality.report import (PUBLISHED_FOLDER, ReportHeader, build_figures,
+                                                 build_published_figures, write_reports)
 from synth_pipelines.core.quality.report_pages import A4_LANDSCAPE, fmt
 from synth_pipelines.core.quality.thresholds import QAThresholds
 from synth_pipelines.core.synthesis import fit_codecs
@@ -195,3 +196,32 @@ def test_a_privacy_score_is_one_at_the_ideal_and_half_at_the_threshold():
                                    QualityCheck("privacy_new_attack", [Metric("risk", 0.9, "x").gate(0.5, "max")])])
     # 0.75 and 0.75 from the distances, 0 for a failed check without a known ideal
     assert area_scores(report) == {"fidelity": None, "utility": None, "privacy": pytest.approx(0.5)}
+
+
+def test_every_figure_is_drawn_inside_its_canvas():
+    """Figures are saved at their own size (no tight crop, which draws each one twice): long category
+    names, large numbers and rotated pair labels must fit the canvas by the figures' own layout."""
+    rng = np.random.default_rng(5)
+    long_names = np.array([f"a category name of {w} words that goes on and on" for w in ("four", "many", "more")])
+
+    def rows(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"balance_in_the_account_at_month_end": rng.lognormal(12, 2, n).round(2),
+                             "the_purpose_of_the_loan_as_stated": rng.choice(long_names, n).astype(object),
+                             "label": rng.choice(["yes", "no"], n).astype(object)})
+
+    train, holdout, synthetic = rows(300), rows(150), rows(300)
+    synthetic["synthetic_id"] = [f"s{i}" for i in range(300)]
+    codecs = fit_codecs(train, {"the_purpose_of_the_loan_as_stated", "label"})
+    t = QAThresholds(discriminator_rows=300, phik_rows=300, report_max_pairs=2)
+    report = run_quality(train, holdout, synthetic, codecs, "label", "classification", t,
+                         checks=["fidelity", "privacy_dcr"])
+    sections = [*build_figures(report, train, synthetic, codecs, t).values(),
+                *build_published_figures(report, train, synthetic, codecs, t, dp=False).values()]
+    figures = [(caption, figure) for section in sections for caption, figure in section]
+    assert len(figures) >= 8
+    for caption, figure in figures:
+        figure.canvas.draw()  # the constrained layout is solved at draw time
+        drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches, everything drawn
+        canvas = figure.bbox_inches
+        assert (drawn.x0 >= canvas.x0 - 0.01 and drawn.y0 >= canvas.y0 - 0.01 and drawn.x1 <= canvas.x1 + 0.01
+                and drawn.y1 <= canvas.y1 + 0.01), f"{caption}: drawn {drawn.bounds} outside {canvas.bounds}"
