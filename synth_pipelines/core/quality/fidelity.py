@@ -24,13 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
-from scipy.stats import norm as normal
-from scipy.stats import t as student_t
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from synth_pipelines.core.openmp import one_openmp_thread
-from synth_pipelines.core.quality.results import STANDARD_ERRORS, Metric
+from synth_pipelines.core.quality.results import Metric, few_replicates_scale
 from synth_pipelines.core.quality.tabular import HGB_CLASSIFIER, category_labels, hgb_pipeline, model_frame, sample
 from synth_pipelines.core.synthesis import ColumnCodec, as_number
 
@@ -278,7 +276,7 @@ def holdout_error(figures: TrainAssociations, real: pd.DataFrame, codecs: list[C
     spread = float(np.std([figures.compare(real.iloc[rng.integers(0, n, n)], codecs)[0]
                            for _ in range(replicates)], ddof=1))
     error = spread * np.sqrt(1 + 1 / draws)
-    t_scale = float(student_t.ppf(normal.cdf(STANDARD_ERRORS), replicates - 1) / STANDARD_ERRORS)
+    t_scale = few_replicates_scale(replicates)
     return {"bootstrap_replicates": replicates, "bootstrap_standard_error": round(error, 5),
             "standard_error": error * t_scale,
             "error_from": f"bootstrap of the holdout, {replicates} replicates, times {t_scale:.3f} "

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from synth_pipelines.core.quality import attacks, bias, diversity, fidelity, ge_suite, privacy, utility
+from synth_pipelines.core.quality import attacks, bias, dependence, diversity, fidelity, ge_suite, privacy, utility
 from synth_pipelines.core.quality.results import (STANDARD_ERRORS, Bound, Metric, QualityCheck, QualityReport,
                                                   widened_threshold)
 from synth_pipelines.core.quality.parts import SyntheticParts
@@ -201,27 +201,32 @@ def _fidelity(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFram
     return [Metric("fidelity_score", overall, "weighted mean (see fidelity.WEIGHTS)",
                    {"weights": fidelity.WEIGHTS}).gate(t.min_fidelity, "min"),
             column.gate(t.min_column_similarity, "min"), association.gate(t.min_association_similarity, "min"),
-            _association_vs_holdout(real_phik, train, holdout, synthetic, codecs, t, rebalance),
+            *_against_the_holdout(real_phik, train, holdout, synthetic, codecs, t, rebalance),
             disc.gate(t.max_discriminator_auc, "max"), *parts]
 
 
-def _association_vs_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
-                            synthetic: pd.DataFrame, codecs: list[ColumnCodec], t: QAThresholds,
-                            rebalance: Any) -> Metric:
-    """fidelity.association_vs_holdout, gated; rebalanced rows are compared with the holdout at the target shares
-    (as the train rows are); unmeasured, with the reason, when the holdout cannot be resampled so."""
+def _against_the_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
+                         synthetic: pd.DataFrame, codecs: list[ColumnCodec], t: QAThresholds,
+                         rebalance: Any) -> list[Metric]:
+    """fidelity.association_vs_holdout and dependence.dependence_kept, gated; rebalanced rows are compared with the
+    holdout at the target shares (as the train rows are); unmeasured, with the reason, when the holdout cannot be
+    resampled so."""
     if rebalance is not None:
         try:
             holdout = fidelity.resample_to_proportions(holdout, rebalance.column, rebalance.proportions, t.seed)
         except (KeyError, ValueError) as exc:
-            return Metric("association_vs_holdout", None, fidelity.VS_HOLDOUT,
-                          {"skipped": f"the holdout cannot be resampled to the rebalanced shares: {exc}"})
-    metric = fidelity.association_vs_holdout(train_phik, train, holdout, synthetic, codecs,
-                                             tolerance=t.max_association_loss, rows=t.phik_rows, seed=t.seed)
-    if metric.value is None:
-        return metric  # reported with its reason, not gated
-    baseline = metric.details["holdout_similarity"]
-    return widened_gate(metric, baseline - t.max_association_loss, baseline, "min")
+            reason = {"skipped": f"the holdout cannot be resampled to the rebalanced shares: {exc}"}
+            return [Metric("association_vs_holdout", None, fidelity.VS_HOLDOUT, reason),
+                    Metric("dependence_kept", None, dependence.IMPLEMENTATION, reason)]
+    association = fidelity.association_vs_holdout(train_phik, train, holdout, synthetic, codecs,
+                                                  tolerance=t.max_association_loss, rows=t.phik_rows, seed=t.seed)
+    if association.value is not None:  # else reported with its reason, not gated
+        baseline = association.details["holdout_similarity"]
+        association = widened_gate(association, baseline - t.max_association_loss, baseline, "min")
+    kept = dependence.dependence_kept(train, holdout, synthetic, codecs, rows=t.phik_rows, seed=t.seed)
+    if kept.value is not None:
+        kept = widened_gate(kept, t.min_dependence_kept, 1.0, "min")
+    return [association, kept]
 
 
 def _utility(train, holdout, synthetic, codecs, label, task, t: QAThresholds) -> list[Metric]:

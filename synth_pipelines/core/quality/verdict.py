@@ -21,6 +21,9 @@ FIXES: dict[str | tuple[str, str], str] = {
     ("fidelity", "association_vs_holdout"): "relations between columns were lost (the summary names the pairs): "
                                             "train longer or use the default generator cart; a column whose type "
                                             "or format changed in the view loses its relations too",
+    ("fidelity", "dependence_kept"): "the columns came out (nearly) independent of each other (details name the "
+                                     "pairs kept least): a generator that draws each column on its own does "
+                                     "this; use the default generator cart or train longer",
     "utility": "the label's link to the other columns was lost: train longer or on more rows, or use cart "
                "(it draws the label last, from the other columns)",
     "privacy_dcr": f"synthetic rows sit on real train rows: {_MEMORIZES}",
