@@ -236,9 +236,8 @@ def association_vs_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdou
             f"at least {MIN_ASSOCIATION_ROWS} are needed")})
     figures = TrainAssociations(train_phik, correlation_matrix(train, codecs, "pearson"),
                                 correlation_matrix(train, codecs, "spearman"))
-    taken = max(1, min(draws, len(synthetic) // n))
-    drawn = synthetic.sample(n=taken * n, random_state=seed)
-    compared = [figures.compare(drawn.iloc[i * n:(i + 1) * n], codecs) for i in range(taken)]
+    compared = [figures.compare(drawn, codecs) for drawn in holdout_sized_draws(synthetic, n, draws, seed)]
+    taken = len(compared)
     value = float(np.mean([similarity for similarity, _ in compared]))
     real = sample(holdout, n, seed)
     baseline, holdout_phik = figures.compare(real, codecs)
@@ -250,6 +249,14 @@ def association_vs_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdou
     hint = ("(column pairs whose PhiK association the synthetic rows miss most, beyond the holdout's own miss: "
             + ", ".join(f"{pair} {d:.3f}" for pair, d in lost.items()) + ")") if lost else ""
     return Metric("association_vs_holdout", value, VS_HOLDOUT, details, hint=hint)
+
+
+def holdout_sized_draws(synthetic: pd.DataFrame, rows: int, draws: int, seed: int) -> list[pd.DataFrame]:
+    """Up to `draws` disjoint draws of `rows` synthetic rows (at least one): measures that fall with fewer rows
+    compare the synthetic rows with the holdout at the holdout's size."""
+    taken = max(1, min(draws, len(synthetic) // rows))
+    drawn = synthetic.sample(n=taken * rows, random_state=seed)
+    return [drawn.iloc[i * rows:(i + 1) * rows] for i in range(taken)]
 
 
 def lost_pairs(train_phik: pd.DataFrame, synthetic_phik: list[pd.DataFrame], holdout_phik: pd.DataFrame,

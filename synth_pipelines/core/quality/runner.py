@@ -223,10 +223,10 @@ def _against_the_holdout(train_phik: pd.DataFrame, train: pd.DataFrame, holdout:
     if association.value is not None:  # else reported with its reason, not gated
         baseline = association.details["holdout_similarity"]
         association = widened_gate(association, baseline - t.max_association_loss, baseline, "min")
-    kept = dependence.dependence_kept(train, holdout, synthetic, codecs, rows=t.phik_rows, seed=t.seed)
-    if kept.value is not None:
-        kept = widened_gate(kept, t.min_dependence_kept, 1.0, "min")
-    return [association, kept]
+    dependence_kept = dependence.dependence_kept(train, holdout, synthetic, codecs, rows=t.phik_rows, seed=t.seed)
+    if dependence_kept.value is not None:  # else reported with its reason, not gated
+        dependence_kept = widened_gate(dependence_kept, t.min_dependence_kept, 1.0, "min")
+    return [association, dependence_kept]
 
 
 def _utility(train, holdout, synthetic, codecs, label, task, t: QAThresholds) -> list[Metric]:

@@ -35,6 +35,26 @@ def category_labels(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), MISSING).astype(str)
 
 
+def value_text(series: pd.Series) -> pd.Series:
+    """A column's values as text that compares across sources: numbers as floats to 6 decimals (3 and 3.0
+    alike), missing as 'None' whatever its dtype. Vectorized: per-value Python calls cost ~40 s on a 1M-row
+    QA run."""
+    missing = series.isna()
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        text = series.astype(float).round(6).astype(str)
+    elif pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        text = series.astype(str)
+    else:  # mixed objects (numbers among text, dates): one value at a time
+        text = series.astype(object).map(_normal_value).astype(str)
+    return text.mask(missing, "None")
+
+
+def _normal_value(value):
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return round(float(value), 6)
+    return value
+
+
 def model_frame(frame: pd.DataFrame, codecs: list[ColumnCodec]) -> pd.DataFrame:
     """Numbers (dates as day/second numbers, NaN kept) and category labels, for the sklearn models."""
     return pd.DataFrame({c.name: category_labels(frame[c.name]) if c.kind == "category"

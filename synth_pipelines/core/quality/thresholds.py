@@ -86,13 +86,15 @@ class QAThresholds(BaseModel):
         "keeps (1 = as much as real rows the generator never saw, 0 = independent columns): chance-adjusted mutual "
         "information over the train rows' most dependent column pairs, both at the holdout's row count. A floor "
         "against columns drawn apart (shuffled columns keep ~0; cart kept 0.39 at worst over 74 real tables, on "
-        "tables of a few hundred rows). Lowered to 3 standard errors under 1 on small holdouts."))
+        "tables of a few hundred rows). Lowered to 3 standard errors under 1 where the holdout's own share is that "
+        "uncertain (small holdouts, weakly related columns); unmeasured where the holdout keeps no more than chance."))
     max_discriminator_auc: float = Field(0.9, gt=0.5, le=1, description=(
         "Cross-validated ROC AUC of a classifier telling real from synthetic rows (0.5 = "
         "indistinguishable, 1 = trivially told apart)."))
     discriminator_rows: int = Field(20_000, ge=100, description="Rows per side (real, synthetic) for the discriminator.")
     discriminator_folds: int = Field(3, ge=2, le=10, description="Cross-validation folds of the discriminator.")
-    phik_rows: int = Field(10_000, ge=100, description="Rows per side used for the PhiK matrices.")
+    phik_rows: int = Field(10_000, ge=100, description=(
+        "Rows per side used for the PhiK matrices and for dependence_kept's train pattern and comparison."))
 
     # -- utility -------------------------------------------------------------------------------
     min_utility_ratio: float = Field(0.9, ge=0, description=(

@@ -39,6 +39,7 @@ def test_qa_judges_rebalanced_rows_against_the_real_rows_at_the_target_shares(mi
     # Associations are held to the holdout's own at the target shares too (the holdout resampled like the train rows).
     versus = rebalanced.check("fidelity").details["association_vs_holdout"]
     assert versus["value"] is not None and versus["bound"] == "min"
+    assert rebalanced.check("fidelity").details["dependence_kept"]["rows_per_draw"] < len(mixed.holdout)
     assert versus["rows_per_draw"] < len(mixed.holdout)
     # Utility is computed as usual (ROC AUC does not depend on the prevalence).
     assert rebalanced.check("utility").value == plain.check("utility").value
@@ -72,3 +73,5 @@ def test_a_holdout_without_a_rebalanced_value_leaves_association_unmeasured_with
     versus = report.check("fidelity").details["association_vs_holdout"]
     assert versus["value"] is None and versus["bound"] == "info"
     assert versus["skipped"].startswith("the holdout cannot be resampled to the rebalanced shares")
+    kept = report.check("fidelity").details["dependence_kept"]  # the same holdout, the same reason
+    assert kept["value"] is None and kept["skipped"] == versus["skipped"]
