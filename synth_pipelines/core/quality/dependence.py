@@ -46,8 +46,7 @@ class Pattern:
     strength: np.ndarray
 
     def codes(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {name: _codes(frame[name].reset_index(drop=True), self.train[name], kind)
-                for name, kind in self.kinds.items()}
+        return _coded(frame, self.train, self.kinds)
 
     def pair_ami(self, codes: dict[str, np.ndarray]) -> np.ndarray:
         return np.array([adjusted_mutual_info_score(codes[a], codes[b]) for a, b in self.pairs])
@@ -55,6 +54,10 @@ class Pattern:
     def share(self, pair_ami: np.ndarray) -> float:
         """The share of the pattern rows with these pairs' AMI keep (1 = the train rows' own, 0 = independent)."""
         return float(np.dot(self.strength, pair_ami) / np.dot(self.strength, self.strength))
+
+
+def _coded(frame: pd.DataFrame, train: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarray]:
+    return {name: _codes(frame[name].reset_index(drop=True), train[name], kind) for name, kind in kinds.items()}
 
 
 def _codes(values: pd.Series, train_values: pd.Series, kind: str) -> np.ndarray:
@@ -78,8 +81,7 @@ def _chance_corrected_mi(a: np.ndarray, b: np.ndarray, entropies: tuple[float, f
 def train_pattern(train: pd.DataFrame, codecs: list[ColumnCodec]) -> Pattern | None:
     """The train rows' most dependent pairs; None when fewer than two columns vary or none depend."""
     kinds = {c.name: c.kind for c in codecs}
-    coded = Pattern(train, kinds, [], np.array([])).codes(train)
-    codes = {n: v for n, v in coded.items() if len(np.unique(v)) > 1}  # a constant depends on nothing
+    codes = {n: v for n, v in _coded(train, train, kinds).items() if len(np.unique(v)) > 1}  # a constant: no pair
     names = list(codes)
     entropies = {n: entropy(np.unique(v, return_counts=True)[1]) for n, v in codes.items()}
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
